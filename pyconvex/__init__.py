@@ -1,0 +1,66 @@
+"""pyconvex: Convex, the reactive database and backend platform, in Python.
+
+The user surface: schema definitions, function decorators, references, errors.
+
+>>> from pyconvex import define_schema, define_table, v, query, mutation, api
+
+Names are loaded on first use, so ``import pyconvex.values`` stays light and the
+layers below never import the ones above through this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "REMOVE": "pyconvex.functions",
+    "ConvexError": "pyconvex.errors",
+    "Id": "pyconvex.values",
+    "action": "pyconvex.functions",
+    "api": "pyconvex.functions",
+    "define_schema": "pyconvex.schema",
+    "define_table": "pyconvex.schema",
+    "internal": "pyconvex.functions",
+    "internal_action": "pyconvex.functions",
+    "internal_mutation": "pyconvex.functions",
+    "internal_query": "pyconvex.functions",
+    "mutation": "pyconvex.functions",
+    "pagination_opts_validator": "pyconvex.schema",
+    "query": "pyconvex.functions",
+    "v": "pyconvex.schema",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyconvex' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from pyconvex.errors import ConvexError
+    from pyconvex.functions import (
+        REMOVE,
+        action,
+        api,
+        internal,
+        internal_action,
+        internal_mutation,
+        internal_query,
+        mutation,
+        query,
+    )
+    from pyconvex.schema import define_schema, define_table, pagination_opts_validator, v
+    from pyconvex.values import Id

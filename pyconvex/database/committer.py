@@ -1,0 +1,170 @@
+"""The single committer: OCC validation, timestamps, group commit, publication.
+
+Every writing transaction ends here. The committer task takes all commit requests that
+are ready together, validates each against the write log (commits after its begin
+timestamp) and against those accepted earlier in the same group, stamps the accepted
+ones with increasing timestamps, writes the whole group to persistence in ONE storage
+transaction (one fsync), and only then appends them to the write log, publishes the
+new snapshot and resolves the callers' futures. A commit is therefore acknowledged only
+once durable, and a reader that begins at the published timestamp sees all of it.
+
+Named pause points (tests only): ``AFTER_VALIDATE`` (group validated, not yet written),
+``AFTER_WRITE`` (durable, not yet published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyconvex.database.pause import PausePoints
+from pyconvex.database.reads import WrittenKey
+from pyconvex.database.timestamps import TimestampOracle
+from pyconvex.database.transaction import CommitRequest
+from pyconvex.database.write_log import WriteLog
+from pyconvex.errors import OccConflict, OverloadedError
+from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, Persistence
+
+AFTER_VALIDATE = "after_validate"
+AFTER_WRITE = "after_write"
+
+MAX_GROUP = 512
+MAX_QUEUE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    ts: int
+    request: CommitRequest
+
+
+PublishFn = Callable[[list[Committed]], None]
+
+
+class Committer:
+    """Owns the write path. Hold a :class:`CommitterClient` to submit commits."""
+
+    def __init__(
+        self,
+        persistence: Persistence,
+        oracle: TimestampOracle,
+        write_log: WriteLog,
+        publish: PublishFn,
+        pauses: PausePoints,
+    ) -> None:
+        self._persistence = persistence
+        self._oracle = oracle
+        self._write_log = write_log
+        self._publish = publish
+        self._pauses = pauses
+        self._queue: asyncio.Queue[tuple[CommitRequest, asyncio.Future[int]]] = asyncio.Queue(
+            MAX_QUEUE
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.groups = 0
+        self.commits = 0
+
+    def start(self) -> CommitterClient:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="committer")
+        return CommitterClient(self)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        while not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(OverloadedError("the database is shutting down"))
+
+    async def _run(self) -> None:
+        queue = self._queue
+        while True:
+            group = [await queue.get()]
+            while len(group) < MAX_GROUP and not queue.empty():
+                group.append(queue.get_nowait())
+            await self._commit_group(group)
+
+    def _validate(
+        self, request: CommitRequest, accepted: list[tuple[int, tuple[WrittenKey, ...]]]
+    ) -> OccConflict | None:
+        if request.begin_ts < self._write_log.floor:
+            return OccConflict("transaction too old to validate; retry")
+        hit = self._write_log.first_conflict(request.begin_ts, request.reads)
+        if hit is not None:
+            return OccConflict(f"conflicting commit at {hit[0]}", conflicting_ts=hit[0])
+        for ts, written in accepted:
+            if request.reads.overlaps(written) is not None:
+                return OccConflict(f"conflicting commit at {ts}", conflicting_ts=ts)
+        return None
+
+    async def _commit_group(
+        self, group: list[tuple[CommitRequest, asyncio.Future[int]]]
+    ) -> None:
+        accepted: list[tuple[int, CommitRequest, asyncio.Future[int]]] = []
+        accepted_writes: list[tuple[int, tuple[WrittenKey, ...]]] = []
+        for request, fut in group:
+            if fut.done():  # the caller went away before we got to it: commit nothing
+                continue
+            conflict = self._validate(request, accepted_writes)
+            if conflict is not None:
+                fut.set_exception(conflict)
+                continue
+            ts = self._oracle.next()
+            accepted.append((ts, request, fut))
+            accepted_writes.append((ts, request.written))
+        if not accepted:
+            return
+        await self._pauses.reached(AFTER_VALIDATE)
+        documents: list[DocumentLogEntry] = []
+        indexes: list[IndexEntry] = []
+        for ts, request, _ in accepted:
+            documents.extend(
+                DocumentLogEntry(ts, doc_id, table_number, value, prev_ts)
+                for doc_id, table_number, value, prev_ts in request.documents
+            )
+            indexes.extend(
+                IndexEntry(index_id, key, ts, doc_id) for index_id, key, doc_id in request.indexes
+            )
+        try:
+            await self._persistence.write(documents, indexes)
+        except Exception as e:  # nothing of the group is visible: fail every caller
+            for _, _, fut in accepted:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        await self._pauses.reached(AFTER_WRITE)
+        self.groups += 1
+        self.commits += len(accepted)
+        for ts, request, _ in accepted:
+            self._write_log.append(ts, request.written)
+        self._publish([Committed(ts, request) for ts, request, _ in accepted])
+        for ts, _, fut in accepted:
+            if not fut.done():
+                fut.set_result(ts)
+
+
+class CommitterClient:
+    """The handle transactions commit through."""
+
+    __slots__ = ("_committer",)
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+
+    async def commit(self, request: CommitRequest) -> int:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        try:
+            self._committer._queue.put_nowait((request, fut))
+        except asyncio.QueueFull:
+            raise OverloadedError(
+                "Too many commits are queued (the committer is full); retry shortly."
+            ) from None
+        # Shielded: once queued, the commit either happens or not regardless of the
+        # caller being cancelled; the caller just stops waiting for the answer.
+        return await asyncio.shield(fut)

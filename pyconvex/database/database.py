@@ -1,0 +1,206 @@
+"""One deployment's database: the published snapshot, transactions, the committer.
+
+The database publishes ``(latest_ts, catalog)`` together: a transaction begins at the
+latest published timestamp with the catalog of that moment. Publication happens in the
+committer after the group is durable, on the event loop, so readers never observe a
+timestamp whose writes are not all visible.
+
+Listeners (the sync layer, the scheduler) are called after each published group with
+the committed requests, so they can find what a commit invalidated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pyconvex.database.catalog import (
+    INDEX_TABLE,
+    SCHEMAS_TABLE,
+    SCHEDULED_FUNCTIONS_TABLE,
+    STORAGE_TABLE,
+    SYSTEM_TABLES,
+    TABLES_TABLE,
+    Catalog,
+    IndexInfo,
+    TableInfo,
+    index_info,
+)
+from pyconvex.database.committer import Committed, Committer, CommitterClient
+from pyconvex.database.documents import decode_document
+from pyconvex.database.limits import DEFAULT_LIMITS, Limits
+from pyconvex.database.pause import PausePoints
+from pyconvex.database.timestamps import TimestampOracle
+from pyconvex.database.transaction import Transaction
+from pyconvex.database.write_log import WriteLog
+from pyconvex.persistence.base import IndexEntry, Persistence
+from pyconvex.schema import SchemaDefinition
+
+Clock = Callable[[], float]
+"""Milliseconds since the epoch (``ctx.now()``); injectable so tests can move time."""
+
+CommitListener = Callable[[list[Committed]], None]
+
+
+def wall_clock_ms() -> float:
+    return time.time_ns() / 1_000_000
+
+
+class Database:
+    def __init__(self, persistence: Persistence, *, clock: Clock = wall_clock_ms) -> None:
+        self.persistence = persistence
+        self.clock = clock
+        self.pauses = PausePoints()
+        self.latest_ts = 0
+        self.catalog = Catalog.bootstrap()
+        self.writable_system_tables = frozenset({SCHEDULED_FUNCTIONS_TABLE, STORAGE_TABLE})
+        self._listeners: list[CommitListener] = []
+        self._committer: Committer | None = None
+        self._client: CommitterClient | None = None
+        self.write_log: WriteLog | None = None
+
+    @classmethod
+    async def open(cls, persistence: Persistence, *, clock: Clock = wall_clock_ms) -> Database:
+        db = cls(persistence, clock=clock)
+        await db._start()
+        return db
+
+    async def _start(self) -> None:
+        self.latest_ts = await self.persistence.max_ts()
+        self.catalog = await self._load_catalog(self.latest_ts)
+        self.catalog = self.catalog.with_schema(await self._load_schema())
+        self.write_log = WriteLog(self.latest_ts)
+        self._committer = Committer(
+            self.persistence,
+            TimestampOracle(self.latest_ts),
+            self.write_log,
+            self._publish,
+            self.pauses,
+        )
+        self._client = self._committer.start()
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer.stop()
+            self._committer = None
+        await self.persistence.close()
+
+    @property
+    def committer(self) -> Committer:
+        assert self._committer is not None
+        return self._committer
+
+    # ----------------------------------------------------------- catalog & schema
+    async def _load_catalog(self, ts: int) -> Catalog:
+        boot = Catalog.bootstrap()
+        txn = Transaction(self, ts, boot, now_ms=self.clock(), limits=None, writable=False)
+        tables_table = boot.tables_by_name[TABLES_TABLE]
+        index_table = boot.tables_by_name[INDEX_TABLE]
+        rows = [doc async for _, doc in txn.scan(tables_table.by_id, b"", None)]
+        index_rows = [doc async for _, doc in txn.scan(index_table.by_id, b"", None)]
+        tables: list[TableInfo] = list(SYSTEM_TABLES)
+        by_number: dict[int, dict[str, IndexInfo]] = {}
+        max_index = 0
+        for doc in index_rows:
+            number = int(doc["tableNumber"])  # type: ignore[arg-type]
+            index_id = int(doc["indexId"])  # type: ignore[arg-type]
+            max_index = max(max_index, index_id)
+            by_number.setdefault(number, {})
+        names = {int(d["number"]): str(d["name"]) for d in rows}  # type: ignore[arg-type]
+        for doc in index_rows:
+            number = int(doc["tableNumber"])  # type: ignore[arg-type]
+            name = str(doc["name"])
+            fields = tuple(str(f) for f in doc["fields"])  # type: ignore[union-attr]
+            by_number[number][name] = index_info(
+                int(doc["indexId"]),  # type: ignore[arg-type]
+                names.get(number, "?"),
+                number,
+                name,
+                fields,
+                doc["state"],  # type: ignore[arg-type]
+                str(doc["_id"]),
+            )
+        max_table = 0
+        for doc in rows:
+            number = int(doc["number"])  # type: ignore[arg-type]
+            max_table = max(max_table, number)
+            tables.append(
+                TableInfo(str(doc["name"]), number, by_number.get(number, {}), str(doc["_id"]))
+            )
+        catalog = Catalog.build(tables)
+        return Catalog.build(
+            tables,
+            max(catalog.next_table_number, max_table + 1),
+            max(catalog.next_index_id, max_index + 1),
+        )
+
+    async def _load_schema(self) -> SchemaDefinition | None:
+        txn = self.begin(writable=False, limits=None)
+        table = txn.catalog.tables_by_name[SCHEMAS_TABLE]
+        active: SchemaDefinition | None = None
+        async for _, doc in txn.scan(table.by_id, b"", None):
+            if doc.get("state") == "active":
+                active = SchemaDefinition.from_json(doc["schema"])
+        return active
+
+    @property
+    def schema(self) -> SchemaDefinition | None:
+        return self.catalog.schema
+
+    # ------------------------------------------------------------ transactions
+    def begin(
+        self,
+        *,
+        writable: bool = True,
+        limits: Limits | None = DEFAULT_LIMITS,
+        now_ms: float | None = None,
+        ts: int | None = None,
+    ) -> Transaction:
+        """A transaction at the latest published snapshot (or at ``ts``, read-only)."""
+        if ts is not None and ts != self.latest_ts:
+            if ts > self.latest_ts:
+                raise ValueError(f"timestamp {ts} is in the future (latest {self.latest_ts})")
+            writable = False
+        return Transaction(
+            self,
+            self.latest_ts if ts is None else ts,
+            self.catalog,
+            now_ms=self.clock() if now_ms is None else now_ms,
+            limits=limits,
+            writable=writable,
+        )
+
+    async def commit(self, txn: Transaction) -> int:
+        """Commit ``txn``; returns its commit timestamp (its begin ts if it wrote nothing).
+
+        Raises :class:`OccConflict` if something it read changed since it began.
+        """
+        if not txn.has_writes:
+            return txn.begin_ts
+        request = txn.commit_request()
+        assert self._client is not None
+        return await self._client.commit(request)
+
+    def _publish(self, committed: list[Committed]) -> None:
+        for item in committed:
+            request = item.request
+            if request.catalog is not None:
+                self.catalog = request.catalog
+        self.latest_ts = committed[-1].ts
+        for listener in list(self._listeners):
+            listener(committed)
+
+    def add_listener(self, listener: CommitListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def write_index_entries(self, entries: list[IndexEntry]) -> None:
+        """Backfill: write index entries for versions that predate the index."""
+        await self.persistence.write([], entries)
+
+    async def get_document_at(self, doc_id: str, ts: int) -> dict[str, Any] | None:
+        entry = await self.persistence.get_document(doc_id, ts)
+        if entry is None or entry.value is None:
+            return None
+        return decode_document(entry.value)

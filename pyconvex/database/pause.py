@@ -1,0 +1,41 @@
+"""Named pause points: no-ops in production, held by tests to force an interleaving.
+
+A test calls ``pauses.hold(NAME)`` to get a :class:`Hold`; the next time the engine
+reaches ``await pauses.reached(NAME)`` it signals the hold and waits until the test
+calls ``hold.release()``. Without a hold, ``reached`` returns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Hold:
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self._release = asyncio.Event()
+
+    async def wait_arrived(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self.arrived.wait(), timeout)
+
+    def release(self) -> None:
+        self._release.set()
+
+
+class PausePoints:
+    def __init__(self) -> None:
+        self._holds: dict[str, Hold] = {}
+
+    def hold(self, name: str) -> Hold:
+        hold = Hold()
+        self._holds[name] = hold
+        return hold
+
+    async def reached(self, name: str) -> None:
+        if not self._holds:
+            return
+        hold = self._holds.pop(name, None)
+        if hold is None:
+            return
+        hold.arrived.set()
+        await hold._release.wait()

@@ -1,0 +1,197 @@
+"""The query builder users see as ``ctx.db.query(table)``, and its execution.
+
+A query is a table, one index range (default: ``by_creation_time``, i.e. a full scan in
+creation order), an order, and filters. Execution streams rows from
+:meth:`Transaction.scan`, so ``take(n)`` reads (and records in the read set) only as
+far as its n-th match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from pyconvex.database.catalog import BY_CREATION_TIME
+from pyconvex.database.query.filter import Evaluator, compile_filter
+from pyconvex.database.query.index_range import build_range
+from pyconvex.database.query.pagination import (
+    PaginationOptions,
+    decode_cursor,
+    encode_cursor,
+)
+from pyconvex.database.reads import key_successor
+from pyconvex.database.transaction import Transaction
+from pyconvex.errors import InvalidQueryError
+from pyconvex.values import Document
+
+
+class Query:
+    """Chain ``with_index``/``full_table_scan``, ``order``, ``filter``; end with a terminal.
+
+    >>> await ctx.db.query("messages").with_index(
+    ...     "by_channel", lambda q: q.eq("channelId", cid)).order("desc").take(20)
+    """
+
+    def __init__(self, txn: Transaction, table: str) -> None:
+        self._txn = txn
+        self._table = table
+        self._index_name: str | None = None
+        self._range_fn: Any = None
+        self._order = "asc"
+        self._order_set = False
+        self._filters: list[Evaluator] = []
+        self._used = False
+
+    # --------------------------------------------------------------- building
+    def with_index(self, name: str, range: Callable[[Any], Any] | None = None) -> Query:  # noqa: A002
+        if self._index_name is not None:
+            raise InvalidQueryError(
+                f"query('{self._table}'): with_index/full_table_scan was already called.",
+                short_msg="InvalidQuery",
+            )
+        self._index_name = name
+        self._range_fn = range
+        return self
+
+    def full_table_scan(self) -> Query:
+        return self.with_index(BY_CREATION_TIME)
+
+    def order(self, order: str) -> Query:
+        if order not in ("asc", "desc"):
+            raise InvalidQueryError(
+                f"order() takes 'asc' or 'desc', got {order!r}", short_msg="InvalidQuery"
+            )
+        if self._order_set:
+            raise InvalidQueryError("order() was already called.", short_msg="InvalidQuery")
+        self._order = order
+        self._order_set = True
+        return self
+
+    def filter(self, predicate: Any) -> Query:
+        self._filters.append(compile_filter(predicate))
+        return self
+
+    # -------------------------------------------------------------- execution
+    def _range(self) -> tuple[Any, bytes, bytes]:
+        index = self._txn.index(self._table, self._index_name or BY_CREATION_TIME)
+        lo, hi = build_range(index, self._range_fn)
+        return index, lo, hi
+
+    def _matches(self, doc: Document) -> bool:
+        return all(f(doc) for f in self._filters)
+
+    async def _stream(self, page_hint: int = 64) -> AsyncIterator[tuple[bytes, Document]]:
+        if self._used:
+            raise InvalidQueryError(
+                "A query can be run only once; build a new one with ctx.db.query().",
+                short_msg="QueryReused",
+            )
+        self._used = True
+        index, lo, hi = self._range()
+        scan = self._txn.scan(index, lo, hi, self._order, page_hint)  # type: ignore[arg-type]
+        filters = self._filters
+        async for key, doc in scan:
+            if not filters or self._matches(doc):
+                yield key, doc
+
+    def __aiter__(self) -> AsyncIterator[Document]:
+        return self._docs()
+
+    async def _docs(self) -> AsyncIterator[Document]:
+        async for _, doc in self._stream():
+            yield doc
+
+    async def collect(self) -> list[Document]:
+        return [doc async for _, doc in self._stream(256)]
+
+    async def take(self, n: int) -> list[Document]:
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n != int(n) or n < 0:
+            raise InvalidQueryError(
+                f"take() expects a non-negative integer, got {n!r}", short_msg="InvalidQuery"
+            )
+        n = int(n)
+        out: list[Document] = []
+        if n == 0:
+            return out
+        stream = self._stream(n)
+        async for _, doc in stream:
+            out.append(doc)
+            if len(out) >= n:
+                break
+        await stream.aclose()
+        return out
+
+    async def first(self) -> Document | None:
+        docs = await self.take(1)
+        return docs[0] if docs else None
+
+    async def unique(self) -> Document | None:
+        docs = await self.take(2)
+        if len(docs) > 1:
+            raise InvalidQueryError(
+                f"unique() query on '{self._table}' returned more than one result: "
+                f"{docs[0]['_id']}, {docs[1]['_id']}, ...",
+                short_msg="UniqueQueryHadMultipleResults",
+            )
+        return docs[0] if docs else None
+
+    async def paginate(self, opts: Any) -> dict[str, Any]:
+        """One page: ``{"page", "isDone", "continueCursor", "splitCursor", "pageStatus"}``."""
+        options = PaginationOptions.parse(opts)
+        if self._used:
+            raise InvalidQueryError("A query can be run only once.", short_msg="QueryReused")
+        self._used = True
+        index, lo, hi = self._range()
+        asc = self._order == "asc"
+        if options.cursor is not None:
+            after = decode_cursor(options.cursor)
+            if after is None:  # the end cursor: nothing left
+                return _page([], True, options.cursor)
+            if asc:
+                lo = max(lo, key_successor(after))
+            else:
+                hi = min(hi, after)
+        end_key: bytes | None = None
+        bounded = options.end_cursor is not None
+        if options.end_cursor is not None:
+            end_key = decode_cursor(options.end_cursor)
+            if end_key is not None:
+                if asc:
+                    hi = min(hi, key_successor(end_key))
+                else:
+                    lo = max(lo, end_key)
+        page: list[Document] = []
+        last_key: bytes | None = None
+        rows = 0
+        max_rows = options.maximum_rows_read
+        stopped_early = False
+        if lo < hi:
+            scan = self._txn.scan(index, lo, hi, self._order, options.num_items)  # type: ignore[arg-type]
+            async for key, doc in scan:
+                rows += 1
+                last_key = key
+                if self._matches(doc):
+                    page.append(doc)
+                if not bounded and len(page) >= options.num_items:
+                    stopped_early = True
+                    break
+                if max_rows is not None and rows >= max_rows:
+                    stopped_early = True
+                    break
+            await scan.aclose()
+        if bounded:
+            assert options.end_cursor is not None
+            return _page(page, end_key is None, options.end_cursor)
+        if stopped_early:
+            return _page(page, False, encode_cursor(last_key))
+        return _page(page, True, encode_cursor(None))
+
+
+def _page(page: list[Document], is_done: bool, cursor: str) -> dict[str, Any]:
+    return {
+        "page": page,
+        "isDone": is_done,
+        "continueCursor": cursor,
+        "splitCursor": None,
+        "pageStatus": None,
+    }

@@ -1,0 +1,32 @@
+"""Commit timestamps: int64 nanoseconds, strictly increasing, close to wall-clock time.
+
+The oracle never goes backwards across restarts: it starts above the largest timestamp
+persisted, so a clock that jumped back cannot reorder commits.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NewType
+
+Timestamp = NewType("Timestamp", int)
+
+
+class TimestampOracle:
+    """Hands out commit timestamps; only the committer calls ``next``."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self, last: int = 0) -> None:
+        self._last = last
+
+    @property
+    def last(self) -> int:
+        return self._last
+
+    def next(self) -> int:
+        ts = time.time_ns()
+        if ts <= self._last:
+            ts = self._last + 1
+        self._last = ts
+        return ts

@@ -1,0 +1,83 @@
+"""The in-memory log of recent commits that OCC validation checks read sets against.
+
+Each entry is a commit timestamp and the index keys it wrote. A transaction that began
+at ``T`` conflicts if any entry with ``ts > T`` wrote a key inside its read set. Entries
+older than the retention horizon are dropped; a transaction older than the horizon can
+no longer be validated and is told to retry (it would be rare: mutations are short).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from pyconvex.database.reads import ReadSet, WrittenKey
+
+DEFAULT_RETENTION_NS = 120 * 1_000_000_000
+DEFAULT_MAX_ENTRIES = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    ts: int
+    written: tuple[WrittenKey, ...]
+
+
+class WriteLog:
+    __slots__ = ("_entries", "_floor", "_max_entries", "_retention_ns", "_start", "_tss")
+
+    def __init__(
+        self,
+        floor: int,
+        *,
+        retention_ns: int = DEFAULT_RETENTION_NS,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
+        # Lists with a moving start (compacted now and then): O(1) append and prune,
+        # O(log n) positioning by timestamp, which a deque's O(n) indexing cannot give.
+        self._entries: list[LogEntry] = []
+        self._tss: list[int] = []
+        self._start = 0
+        # Every commit with ts <= floor has been pruned (or predates this process).
+        self._floor = floor
+        self._retention_ns = retention_ns
+        self._max_entries = max_entries
+
+    @property
+    def floor(self) -> int:
+        return self._floor
+
+    def append(self, ts: int, written: tuple[WrittenKey, ...]) -> None:
+        self._entries.append(LogEntry(ts, written))
+        self._tss.append(ts)
+        self._prune(ts)
+
+    def _prune(self, now_ts: int) -> None:
+        horizon = now_ts - self._retention_ns
+        entries = self._entries
+        start = self._start
+        while start < len(entries) and (
+            entries[start].ts < horizon or len(entries) - start > self._max_entries
+        ):
+            self._floor = entries[start].ts
+            start += 1
+        if start > 1024 and start * 2 > len(entries):
+            del self._entries[:start]
+            del self._tss[:start]
+            start = 0
+        self._start = start
+
+    def entries_after(self, ts: int) -> list[LogEntry]:
+        tss = self._tss
+        if len(tss) == self._start or tss[-1] <= ts:
+            return []
+        first = bisect_right(tss, ts, lo=self._start)
+        return self._entries[first:]
+
+    def first_conflict(self, begin_ts: int, reads: ReadSet) -> tuple[int, WrittenKey] | None:
+        """The earliest commit after ``begin_ts`` whose writes overlap ``reads``."""
+        for entry in self.entries_after(begin_ts):
+            hit = reads.overlaps(entry.written)
+            if hit is not None:
+                return entry.ts, hit
+        return None

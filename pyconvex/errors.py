@@ -1,0 +1,168 @@
+"""Every error pyconvex raises, as one tree with stable codes.
+
+Each pyconvex error carries an :class:`ErrorCode` (which decides the HTTP status and the
+WebSocket close reason in exactly one table, in ``server/errors.py``), a stable
+``short_msg`` in CapitalCamel that tests and clients may match on, and a message that
+names what was wrong. ``ConvexError`` is the one users raise themselves; its ``data``
+crosses the wire intact.
+
+```
+* ConvexError(data)              user-raised; .data reaches the client intact
+* PyConvexError                  ours; .code, .short_msg, str() = message
+  x BadRequestError              400
+    + ArgumentValidationError    "messages:send: args.channelId: expected Id(\"channels\"), got 42"
+    + ReturnValueValidationError
+    + SchemaValidationError      a document does not match its table's validator
+    + InvalidIdError             a string that is not a document id (of that table)
+    + InvalidValueError          not a Convex value (bad field name, int out of range, ...)
+    + LimitExceededError         too many reads/writes, document too large or too deep
+    + NondeterminismError        network I/O inside a query or mutation
+    + InvalidQueryError          bad index range, unknown index/table, misuse of a query
+  x AuthError                    401
+  x ForbiddenError               403
+  x NotFoundError                404: FunctionNotFound, DocumentNotFound
+  x ConflictError                409: OCC still failing after bounded retries
+  x OverloadedError              503: committer queue full
+  x InternalError                500: reaches clients as "Server Error" + request id
+* OccConflict                    internal and retryable; never leaves functions.runtime
+```
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class ErrorCode(enum.Enum):
+    BAD_REQUEST = "BadRequest"
+    UNAUTHENTICATED = "Unauthenticated"
+    FORBIDDEN = "Forbidden"
+    NOT_FOUND = "NotFound"
+    CONFLICT = "Conflict"
+    OVERLOADED = "Overloaded"
+    INTERNAL = "Internal"
+
+
+class ConvexError(Exception):
+    """An application error whose ``data`` reaches the client unchanged.
+
+    >>> raise ConvexError({"code": "TooLong", "max": 200})
+
+    The message shown to clients is ``str(data)`` for a string, otherwise a JSON-ish form.
+    """
+
+    def __init__(self, data: Any = None) -> None:
+        self.data = data
+        super().__init__(data if isinstance(data, str) else repr(data))
+
+
+class PyConvexError(Exception):
+    """Base of every error pyconvex itself raises."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+    short_msg: str = "InternalError"
+
+    def __init__(self, message: str, *, short_msg: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if short_msg is not None:
+            self.short_msg = short_msg
+
+
+class BadRequestError(PyConvexError):
+    code = ErrorCode.BAD_REQUEST
+    short_msg = "BadRequest"
+
+
+class ArgumentValidationError(BadRequestError):
+    short_msg = "ArgumentValidationError"
+
+
+class ReturnValueValidationError(BadRequestError):
+    short_msg = "ReturnValueValidationError"
+
+
+class SchemaValidationError(BadRequestError):
+    short_msg = "SchemaValidationError"
+
+
+class InvalidIdError(BadRequestError):
+    short_msg = "InvalidId"
+
+
+class InvalidValueError(BadRequestError):
+    short_msg = "InvalidValue"
+
+
+class LimitExceededError(BadRequestError):
+    short_msg = "LimitExceeded"
+
+
+class NondeterminismError(BadRequestError):
+    short_msg = "NondeterministicOperation"
+
+
+class InvalidQueryError(BadRequestError):
+    short_msg = "InvalidQuery"
+
+
+class AuthError(PyConvexError):
+    code = ErrorCode.UNAUTHENTICATED
+    short_msg = "Unauthenticated"
+
+
+class ForbiddenError(PyConvexError):
+    code = ErrorCode.FORBIDDEN
+    short_msg = "Forbidden"
+
+
+class NotFoundError(PyConvexError):
+    code = ErrorCode.NOT_FOUND
+    short_msg = "NotFound"
+
+
+class ConflictError(PyConvexError):
+    code = ErrorCode.CONFLICT
+    short_msg = "OptimisticConcurrencyControlFailure"
+
+
+class OverloadedError(PyConvexError):
+    code = ErrorCode.OVERLOADED
+    short_msg = "CommitterFullError"
+
+
+class InternalError(PyConvexError):
+    code = ErrorCode.INTERNAL
+    short_msg = "InternalServerError"
+
+
+class OccConflict(Exception):
+    """A commit lost a race: something it read was written since it began. Retryable."""
+
+    def __init__(self, message: str = "write conflict", *, conflicting_ts: int | None = None):
+        super().__init__(message)
+        self.conflicting_ts = conflicting_ts
+
+
+__all__ = [
+    "ArgumentValidationError",
+    "AuthError",
+    "BadRequestError",
+    "ConflictError",
+    "ConvexError",
+    "ErrorCode",
+    "ForbiddenError",
+    "InternalError",
+    "InvalidIdError",
+    "InvalidQueryError",
+    "InvalidValueError",
+    "LimitExceededError",
+    "NondeterminismError",
+    "NotFoundError",
+    "OccConflict",
+    "OverloadedError",
+    "PyConvexError",
+    "ReturnValueValidationError",
+    "SchemaValidationError",
+]

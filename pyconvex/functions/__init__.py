@@ -1,0 +1,42 @@
+"""Backend functions: registration, loading, references, and the runtime."""
+
+from pyconvex.functions.api import FunctionReference, api, function_path, internal
+from pyconvex.functions.loader import FunctionsLoadError, load_functions, unload
+from pyconvex.functions.registration import (
+    FunctionKind,
+    RegisteredFunction,
+    Visibility,
+    action,
+    internal_action,
+    internal_mutation,
+    internal_query,
+    mutation,
+    query,
+)
+from pyconvex.functions.registry import Registry, canonicalize_path, display_path
+from pyconvex.functions.runtime import REMOVE, FunctionResult, FunctionRunner
+
+__all__ = [
+    "REMOVE",
+    "FunctionKind",
+    "FunctionReference",
+    "FunctionResult",
+    "FunctionRunner",
+    "FunctionsLoadError",
+    "RegisteredFunction",
+    "Registry",
+    "Visibility",
+    "action",
+    "api",
+    "canonicalize_path",
+    "display_path",
+    "function_path",
+    "internal",
+    "internal_action",
+    "internal_mutation",
+    "internal_query",
+    "load_functions",
+    "mutation",
+    "query",
+    "unload",
+]

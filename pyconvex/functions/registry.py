@@ -1,0 +1,64 @@
+"""The registry of loaded functions, and how a requested path finds its function.
+
+Path rules (protocol.md §11): accept ``module[.js][:function]``; split at the last
+``:``; no colon means ``default``; strip a trailing ``.js``; ``/`` separates folders.
+Functions are keyed by ``"<module>:<function>"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from pyconvex.errors import BadRequestError
+from pyconvex.functions.registration import RegisteredFunction
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class BadFunctionPathError(BadRequestError):
+    short_msg = "BadConvexFunctionIdentifier"
+
+
+def canonicalize_path(path: str) -> str:
+    if not isinstance(path, str) or not path:
+        raise BadFunctionPathError(f"Invalid function path {path!r}")
+    module, sep, name = path.rpartition(":")
+    if not sep:
+        module, name = path, "default"
+    if module.endswith(".js"):
+        module = module[:-3]
+    if module.endswith(".py"):
+        module = module[:-3]
+    segments = module.split("/")
+    if not module or not all(_SEGMENT.match(s) for s in segments) or not _IDENT.match(name):
+        raise BadFunctionPathError(
+            f"Invalid function path {path!r}: expected 'module:function' "
+            "(e.g. 'messages:send' or 'admin/users:remove')."
+        )
+    return f"{module}:{name}"
+
+
+def display_path(path: str) -> str:
+    """The form used in messages: ``messages`` for ``messages:default``."""
+    return path[: -len(":default")] if path.endswith(":default") else path
+
+
+@dataclass
+class Registry:
+    functions: dict[str, RegisteredFunction] = field(default_factory=dict)
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+    schema: Any = None
+    http: Any = None
+    crons: Any = None
+    auth_config: Any = None
+    generation: int = 0
+
+    def lookup(self, path: str) -> RegisteredFunction | None:
+        fn = self.functions.get(path)
+        if fn is not None:
+            return fn
+        return self.functions.get(canonicalize_path(path))

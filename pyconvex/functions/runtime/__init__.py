@@ -1,0 +1,24 @@
+"""Implementations of the function runtime (ctx objects, execution, logs, guards)."""
+
+from pyconvex.functions.runtime.ctx_impl import (
+    REMOVE,
+    ActionCtx,
+    Auth,
+    DatabaseReader,
+    DatabaseWriter,
+    MutationCtx,
+    QueryCtx,
+)
+from pyconvex.functions.runtime.executor import FunctionResult, FunctionRunner
+
+__all__ = [
+    "REMOVE",
+    "ActionCtx",
+    "Auth",
+    "DatabaseReader",
+    "DatabaseWriter",
+    "FunctionResult",
+    "FunctionRunner",
+    "MutationCtx",
+    "QueryCtx",
+]

@@ -1,0 +1,246 @@
+"""Running functions: resolve, validate arguments, execute, validate the result.
+
+- Queries run read-only at the latest snapshot (or a given one) and return their read
+  set with the result, so the sync layer can tell when to re-run them.
+- Mutations run in one transaction and commit through the committer. If the commit
+  loses an OCC race the whole handler re-runs on a fresh snapshot, with jittered
+  exponential backoff, up to ``MAX_OCC_ATTEMPTS``; then a :class:`ConflictError`. A
+  handler that raises commits nothing.
+- Actions run outside any transaction; each ``ctx.run_*`` is its own.
+
+Log lines are captured per execution and travel with the result, or with the error as
+``error.log_lines``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyconvex.database import Database, ReadSet, Transaction
+from pyconvex.errors import (
+    ArgumentValidationError,
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    OccConflict,
+    ReturnValueValidationError,
+)
+from pyconvex.functions.api import function_path
+from pyconvex.functions.registration import FunctionKind, RegisteredFunction
+from pyconvex.functions.registry import Registry, canonicalize_path, display_path
+from pyconvex.functions.runtime.ctx_impl import ActionCtx, MutationCtx, QueryCtx
+from pyconvex.functions.runtime.guard import forbid_io, install_io_guard
+from pyconvex.functions.runtime.logs import current_log, install_log_capture
+from pyconvex.schema import ValidationFailure
+from pyconvex.values import convex_to_json
+
+MAX_OCC_ATTEMPTS = 64
+BACKOFF_BASE_S = 0.0005
+BACKOFF_CAP_S = 0.05
+
+
+@dataclass(slots=True)
+class FunctionResult:
+    value: Any
+    log_lines: list[str] = field(default_factory=list)
+    ts: int | None = None
+    """Snapshot timestamp (queries) or commit timestamp (mutations)."""
+    reads: ReadSet | None = None
+    """What a query read (for subscriptions)."""
+
+
+class _Ids:
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: Transaction | None) -> None:
+        self._txn = txn
+
+    def table_number(self, name: str) -> int | None:
+        if self._txn is None:
+            return None
+        table = self._txn.catalog.table(name)
+        return table.number if table is not None else None
+
+
+class FunctionRunner:
+    """Executes registered functions against one database. ``registry`` may be swapped
+    (hot reload) between calls; a call keeps the registry it started with."""
+
+    def __init__(self, db: Database, registry: Registry) -> None:
+        self.db = db
+        self.registry = registry
+        self.clock = db.clock
+        self.executions = 0
+        self.occ_retries = 0
+        install_log_capture()
+        install_io_guard()
+
+    # ----------------------------------------------------------------- resolve
+    def resolve(self, ref: Any, kind: FunctionKind, internal_ok: bool) -> RegisteredFunction:
+        path = canonicalize_path(function_path(ref))
+        fn = self.registry.lookup(path)
+        if fn is None or (not fn.is_public and not internal_ok):
+            raise NotFoundError(
+                f"Could not find public function for '{display_path(path)}'. Did you forget "
+                "to run `pyconvex dev` or `pyconvex deploy`?"
+                if not internal_ok
+                else f"Could not find function for '{display_path(path)}'.",
+                short_msg="FunctionNotFound",
+            )
+        if fn.kind is not kind:
+            raise NotFoundError(
+                f"Trying to execute {display_path(path)} as {kind.title}, but it is defined "
+                f"as {fn.kind.title}.",
+                short_msg="FunctionKindMismatch",
+            )
+        return fn
+
+    def _args(
+        self, fn: RegisteredFunction, args: Any, txn: Transaction | None
+    ) -> dict[str, Any]:
+        path = display_path(fn.path or "?")
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise ArgumentValidationError(
+                f"{path}: args must be an object (dict), got {type(args).__name__}"
+            )
+        if fn.args_check is None:
+            try:
+                convex_to_json(args)
+            except InvalidValueError as e:
+                raise ArgumentValidationError(f"{path}: args: {e}") from None
+            return args
+        try:
+            checked = fn.args_check(args, "args", _Ids(txn))
+        except ValidationFailure as e:
+            raise ArgumentValidationError(f"{path}: {e.message}") from None
+        assert isinstance(checked, dict)
+        return checked
+
+    def _returns(self, fn: RegisteredFunction, value: Any, txn: Transaction | None) -> Any:
+        path = display_path(fn.path or "?")
+        if fn.returns_check is not None:
+            try:
+                value = fn.returns_check(value, "returns", _Ids(txn))
+            except ValidationFailure as e:
+                raise ReturnValueValidationError(f"{path}: {e.message}") from None
+        if value is not None and not isinstance(value, (str, float, bool)):
+            try:
+                convex_to_json(value)
+            except InvalidValueError as e:
+                raise ReturnValueValidationError(
+                    f"{path}: the return value is not a Convex value: {e}"
+                ) from None
+        return value
+
+    # ----------------------------------------------------------------- queries
+    async def run_query(
+        self,
+        ref: Any,
+        args: Any = None,
+        identity: dict[str, Any] | None = None,
+        *,
+        internal_ok: bool = False,
+        ts: int | None = None,
+    ) -> FunctionResult:
+        fn = self.resolve(ref, FunctionKind.QUERY, internal_ok)
+        txn = self.db.begin(writable=False, ts=ts)
+        lines: list[str] = []
+        log_token = current_log.set(lines)
+        io_token = forbid_io.set(display_path(fn.path or "?"))
+        try:
+            checked = self._args(fn, args, txn)
+            self.executions += 1
+            value = await fn.handler(QueryCtx(txn, identity), **checked)
+            value = self._returns(fn, value, txn)
+        except BaseException as e:
+            e.log_lines = lines  # type: ignore[attr-defined]
+            raise
+        finally:
+            forbid_io.reset(io_token)
+            current_log.reset(log_token)
+        return FunctionResult(value, lines, txn.begin_ts, txn.reads)
+
+    # --------------------------------------------------------------- mutations
+    async def run_mutation(
+        self,
+        ref: Any,
+        args: Any = None,
+        identity: dict[str, Any] | None = None,
+        *,
+        internal_ok: bool = False,
+    ) -> FunctionResult:
+        fn = self.resolve(ref, FunctionKind.MUTATION, internal_ok)
+
+        async def body(ctx: MutationCtx, txn: Transaction) -> Any:
+            checked = self._args(fn, args, txn)
+            value = await fn.handler(ctx, **checked)
+            return self._returns(fn, value, txn)
+
+        return await self.run_in_transaction(body, fn.path or "?", identity)
+
+    async def run_in_transaction(
+        self,
+        body: Callable[[MutationCtx, Transaction], Awaitable[Any]],
+        name: str,
+        identity: dict[str, Any] | None = None,
+    ) -> FunctionResult:
+        """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts."""
+        for attempt in range(MAX_OCC_ATTEMPTS):
+            txn = self.db.begin()
+            lines: list[str] = []
+            log_token = current_log.set(lines)
+            io_token = forbid_io.set(display_path(name))
+            try:
+                self.executions += 1
+                value = await body(MutationCtx(txn, identity), txn)
+            except BaseException as e:
+                e.log_lines = lines  # type: ignore[attr-defined]
+                raise
+            finally:
+                forbid_io.reset(io_token)
+                current_log.reset(log_token)
+            try:
+                ts = await self.db.commit(txn)
+            except OccConflict:
+                self.occ_retries += 1
+                delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 16)))
+                await asyncio.sleep(random.uniform(0, delay))
+                continue
+            return FunctionResult(value, lines, ts)
+        raise ConflictError(
+            f"{display_path(name)}: gave up after {MAX_OCC_ATTEMPTS} attempts: the "
+            "documents it reads kept being changed by concurrent mutations. Reduce contention "
+            "(e.g. shard a hot counter) or retry later."
+        )
+
+    # ----------------------------------------------------------------- actions
+    async def run_action(
+        self,
+        ref: Any,
+        args: Any = None,
+        identity: dict[str, Any] | None = None,
+        *,
+        internal_ok: bool = False,
+    ) -> FunctionResult:
+        fn = self.resolve(ref, FunctionKind.ACTION, internal_ok)
+        lines: list[str] = []
+        log_token = current_log.set(lines)
+        io_token = forbid_io.set(None)
+        try:
+            checked = self._args(fn, args, None)
+            self.executions += 1
+            value = await fn.handler(ActionCtx(self, identity, lines), **checked)
+            value = self._returns(fn, value, None)
+        except BaseException as e:
+            e.log_lines = lines  # type: ignore[attr-defined]
+            raise
+        finally:
+            forbid_io.reset(io_token)
+            current_log.reset(log_token)
+        return FunctionResult(value, lines)

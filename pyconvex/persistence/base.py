@@ -1,0 +1,117 @@
+"""The storage boundary: an append-only, multi-version log of documents and index entries.
+
+Contract (every backend, checked by ``tests/conformance/test_persistence.py``):
+
+1. Nothing is updated in place. A document version is ``(id, ts)``; a delete is a
+   tombstone (``value is None``). An index entry is ``(index_id, key, ts)``; a removed
+   key is a tombstone (``doc_id is None``).
+2. A read at timestamp ``T`` sees, for each document id / index key, the newest entry
+   with ``ts <= T``, and nothing if that entry is a tombstone.
+3. ``write`` is atomic and durable: when it returns, every entry of the batch survives a
+   crash of the process; if it raises, none is visible. Several commits may share one
+   ``write`` (group commit) and their timestamps may differ.
+4. Index keys are compared as raw bytes (their encoding preserves value order), so a
+   range scan is a byte-range scan. ``hi=None`` means "no upper bound".
+5. Timestamps are int64, and the writer of a batch guarantees they only grow.
+
+Document values are opaque bytes to this layer (the database layer stores Convex JSON).
+SQL lives only in this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLogEntry:
+    """One version of one document. ``value is None`` marks a delete (a tombstone)."""
+
+    ts: int
+    id: str
+    table_number: int
+    value: bytes | None
+    prev_ts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One version of one index key. ``doc_id is None`` marks the key as removed."""
+
+    index_id: int
+    key: bytes
+    ts: int
+    doc_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """A live index key at a snapshot, joined with the document version it points to."""
+
+    key: bytes
+    doc_id: str
+    doc_ts: int
+    value: bytes
+
+
+class Persistence(Protocol):
+    """A backend for the document and index logs (SQLite, PostgreSQL).
+
+    Reads are ``async`` so a networked backend fits; an embedded backend may answer
+    without yielding. Only one writer (the committer) calls ``write``.
+    """
+
+    async def write(
+        self, documents: Sequence[DocumentLogEntry], indexes: Sequence[IndexEntry]
+    ) -> None:
+        """Append one batch atomically and durably (one storage transaction, one sync)."""
+        ...
+
+    async def max_ts(self) -> int:
+        """The largest timestamp ever written (0 for an empty store)."""
+        ...
+
+    async def get_document(self, doc_id: str, ts: int) -> DocumentLogEntry | None:
+        """The newest version of ``doc_id`` with ``ts' <= ts``, tombstones included."""
+        ...
+
+    async def index_scan(
+        self,
+        index_id: int,
+        lo: bytes,
+        hi: bytes | None,
+        ts: int,
+        order: Order,
+        limit: int,
+    ) -> list[IndexRow]:
+        """Up to ``limit`` live keys in ``[lo, hi)`` at snapshot ``ts``, in ``order``.
+
+        Each key's newest entry with ``ts' <= ts`` decides: a tombstone hides the key.
+        Rows carry the document version (newest with ``ts' <= ts``) the key points to.
+        To continue a scan, call again with ``lo``/``hi`` moved past the last key.
+        """
+        ...
+
+    def load_documents(
+        self, from_ts: int, to_ts: int | None = None
+    ) -> AsyncIterator[DocumentLogEntry]:
+        """Every document log entry with ``from_ts <= ts (<= to_ts)``, by ``(ts, id)``."""
+        ...
+
+    def load_index_entries(
+        self, index_id: int, from_ts: int = 0
+    ) -> AsyncIterator[IndexEntry]:
+        """Every entry of one index with ``ts >= from_ts``, by ``(key, ts)``."""
+        ...
+
+    async def get_global(self, key: str) -> str | None:
+        """Deployment metadata (instance name, admin key hash, ...) outside the log."""
+        ...
+
+    async def set_global(self, key: str, value: str) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,100 @@
+"""``ConvexTest``: the in-process harness of API.md §12."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pyconvex.deployment import Deployment
+from pyconvex.testing.clock import VirtualClock
+
+
+class ConvexTest:
+    """A fresh deployment for one test. Use as ``async with ConvexTest(dir) as t``."""
+
+    def __init__(
+        self,
+        functions_dir: str | Path = "convex",
+        *,
+        identity: dict[str, Any] | None = None,
+        _shared: ConvexTest | None = None,
+    ) -> None:
+        self.functions_dir = Path(functions_dir)
+        self.identity = _normalize_identity(identity)
+        self._shared = _shared
+        self._tmp: str | None = None
+        self._deployment: Deployment | None = None
+        self.clock = _shared.clock if _shared is not None else VirtualClock()
+
+    async def __aenter__(self) -> ConvexTest:
+        self._tmp = tempfile.mkdtemp(prefix="pyconvex-test-")
+        url = f"sqlite:///{Path(self._tmp) / 'db.sqlite3'}"
+        try:
+            self._deployment = await Deployment.open(url, self.functions_dir, clock=self.clock)
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._deployment is not None:
+            await self._deployment.close()
+            self._deployment = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @property
+    def deployment(self) -> Deployment:
+        owner = self._shared or self
+        if owner._deployment is None:
+            raise RuntimeError("use ConvexTest as 'async with ConvexTest(...) as t'")
+        return owner._deployment
+
+    def with_identity(self, identity: dict[str, Any]) -> ConvexTest:
+        """A view of the same deployment whose calls are made as ``identity``."""
+        return ConvexTest(self.functions_dir, identity=identity, _shared=self._shared or self)
+
+    async def query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
+        result = await self.deployment.runner.run_query(ref, args or {}, self.identity)
+        return result.value
+
+    async def mutation(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
+        result = await self.deployment.runner.run_mutation(ref, args or {}, self.identity)
+        return result.value
+
+    async def action(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
+        result = await self.deployment.runner.run_action(ref, args or {}, self.identity)
+        return result.value
+
+    async def run(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(ctx)`` inside a mutation (its return value may be awaitable)."""
+
+        async def body(ctx: Any, _txn: Any) -> Any:
+            out = fn(ctx)
+            return await out if inspect.isawaitable(out) else out
+
+        result = await self.deployment.runner.run_in_transaction(body, "ConvexTest.run", self.identity)
+        return result.value
+
+    async def advance_time(self, ms: float) -> None:
+        """Move the virtual clock forward by ``ms`` milliseconds.
+
+        Scheduled functions and crons that become due will run here once the scheduler
+        exists; today only the clock moves.
+        """
+        self.clock.advance(ms)
+
+
+def _normalize_identity(identity: dict[str, Any] | None) -> dict[str, Any] | None:
+    if identity is None:
+        return None
+    out = dict(identity)
+    out.setdefault("issuer", "https://convex.test")
+    out.setdefault("subject", out.get("subject") or "test-subject")
+    out.setdefault("tokenIdentifier", f"{out['issuer']}|{out['subject']}")
+    return out
