@@ -1,0 +1,24 @@
+"""Functions measured by bench/engine.py."""
+
+from pyconvex import mutation, v
+
+
+@mutation(args={"body": v.string()})
+async def insert(ctx, body):
+    return await ctx.db.insert("docs", {"body": body})
+
+
+@mutation
+async def noop(ctx):
+    return None
+
+
+@mutation(args={"id": v.id("counters")})
+async def bump(ctx, id):
+    doc = await ctx.db.get(id)
+    await ctx.db.patch(id, {"value": doc["value"] + 1})
+
+
+@mutation
+async def make_counter(ctx):
+    return await ctx.db.insert("counters", {"value": 0})

@@ -1,0 +1,105 @@
+"""Engine benchmarks for the core (issue: core engine). Prints a Markdown table.
+
+    .venv/bin/python bench/engine.py [--runs 3] [--seconds 3]
+
+Figures, each the median of --runs runs, all measured in this one process:
+  a. raw SQLite: separate single-document transactions at synchronous=FULL (WAL), one
+     document row + two index rows each: the per-transaction-commit floor.
+  b. pyconvex insert mutations from 16 concurrent tasks through the ConvexTest entry
+     point (durable: each acknowledged after its group's fsync). Ratio b/a: group commit
+     must beat per-transaction commits (goal >= 1.0).
+  c. no-op mutations/s from one task (goal >= 10,000/s).
+  d. hot counter: 16 tasks incrementing one document; lost updates must be 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import raw_sqlite_single_doc_commits  # noqa: E402
+
+from pyconvex.testing import ConvexTest  # noqa: E402
+
+APP = Path(__file__).resolve().parent / "app" / "convex"
+
+
+async def concurrent_inserts(seconds: float, tasks: int = 16) -> float:
+    async with ConvexTest(APP) as t:
+        done = 0
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                await t.mutation("bench:insert", {"body": "x" * 100})
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        return done / (time.perf_counter() - start)
+
+
+async def noop_mutations(seconds: float) -> float:
+    async with ConvexTest(APP) as t:
+        done = 0
+        start = time.perf_counter()
+        stop = start + seconds
+        while time.perf_counter() < stop:
+            for _ in range(100):
+                await t.mutation("bench:noop", {})
+            done += 100
+        return done / (time.perf_counter() - start)
+
+
+async def hot_counter(per_task: int = 50, tasks: int = 16) -> tuple[float, int]:
+    async with ConvexTest(APP) as t:
+        cid = await t.mutation("bench:make_counter", {})
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(
+                t.mutation("bench:bump", {"id": cid})
+                for _ in range(tasks)
+                for _ in range(per_task)
+            )
+        )
+        elapsed = time.perf_counter() - start
+        doc = await t.run(lambda ctx: ctx.db.get(cid))
+        lost = tasks * per_task - int(doc["value"])
+        return tasks * per_task / elapsed, lost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    raw, ins, noop, hot, lost = [], [], [], [], []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            raw.append(raw_sqlite_single_doc_commits(Path(tmp) / "raw.sqlite3", 2000))
+        ins.append(asyncio.run(concurrent_inserts(args.seconds)))
+        noop.append(asyncio.run(noop_mutations(args.seconds)))
+        rate, n_lost = asyncio.run(hot_counter())
+        hot.append(rate)
+        lost.append(n_lost)
+    med = statistics.median
+    print(f"| figure | median of {args.runs} | runs |")
+    print("|---|---|---|")
+    print(f"| a. raw SQLite single-doc commits/s | {med(raw):,.0f} | {', '.join(f'{x:,.0f}' for x in raw)} |")
+    print(f"| b. pyconvex insert mutations/s, 16 tasks | {med(ins):,.0f} | {', '.join(f'{x:,.0f}' for x in ins)} |")
+    print(f"| ratio b/a (goal >= 1.0) | {med(ins) / med(raw):.2f} | {', '.join(f'{i / r:.2f}' for i, r in zip(ins, raw, strict=True))} |")
+    print(f"| c. no-op mutations/s, 1 task (goal >= 10,000) | {med(noop):,.0f} | {', '.join(f'{x:,.0f}' for x in noop)} |")
+    print(f"| d. hot counter increments/s, 16 tasks | {med(hot):,.0f} | {', '.join(f'{x:,.0f}' for x in hot)} |")
+    print(f"| d. hot counter lost updates (goal 0) | {max(lost)} | {', '.join(str(x) for x in lost)} |")
+
+
+if __name__ == "__main__":
+    main()
