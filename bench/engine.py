@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import raw_sqlite_single_doc_commits  # noqa: E402
+from baselines import raw_sqlite_single_doc_commits
 
-from pyconvex.testing import ConvexTest  # noqa: E402
+from pyconvex.testing import ConvexTest
 
 APP = Path(__file__).resolve().parent / "app" / "convex"
 
@@ -91,15 +91,19 @@ def main() -> None:
         hot.append(rate)
         lost.append(n_lost)
     med = statistics.median
+
+    def row(name: str, values: list[float], fmt: str = ",.0f") -> None:
+        runs = ", ".join(format(x, fmt) for x in values)
+        print(f"| {name} | {format(med(values), fmt)} | {runs} |")
+
     print(f"| figure | median of {args.runs} | runs |")
     print("|---|---|---|")
-    print(f"| a. raw SQLite single-doc commits/s | {med(raw):,.0f} | {', '.join(f'{x:,.0f}' for x in raw)} |")
-    print(f"| b. pyconvex insert mutations/s, 16 tasks | {med(ins):,.0f} | {', '.join(f'{x:,.0f}' for x in ins)} |")
-    print(f"| ratio b/a (goal >= 1.0) | {med(ins) / med(raw):.2f} | {', '.join(f'{i / r:.2f}' for i, r in zip(ins, raw, strict=True))} |")
-    print(f"| c. no-op mutations/s, 1 task (goal >= 10,000) | {med(noop):,.0f} | {', '.join(f'{x:,.0f}' for x in noop)} |")
-    print(f"| d. hot counter increments/s, 16 tasks | {med(hot):,.0f} | {', '.join(f'{x:,.0f}' for x in hot)} |")
-    print(f"| d. hot counter lost updates (goal 0) | {max(lost)} | {', '.join(str(x) for x in lost)} |")
-
+    row("a. raw SQLite single-doc commits/s", raw)
+    row("b. pyconvex insert mutations/s, 16 tasks", ins)
+    row("ratio b/a (goal >= 1.0)", [i / r for i, r in zip(ins, raw, strict=True)], ".2f")
+    row("c. no-op mutations/s, 1 task (goal >= 10,000)", noop)
+    row("d. hot counter increments/s, 16 tasks", hot)
+    row("d. hot counter lost updates (goal 0)", [float(x) for x in lost], ".0f")
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,9 @@ _EXPORTS: dict[str, str] = {
     "v": "pyconvex.schema",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = sorted(
+    [*_EXPORTS, "__version__"], key=lambda n: (not n.isupper(), not n[:1].isupper(), n)
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -50,8 +52,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from pyconvex.errors import ConvexError
-    from pyconvex.functions import (
+    from pyconvex.errors import ConvexError  # noqa: F401
+    from pyconvex.functions import (  # noqa: F401
         REMOVE,
         action,
         api,
@@ -62,5 +64,10 @@ if TYPE_CHECKING:
         mutation,
         query,
     )
-    from pyconvex.schema import define_schema, define_table, pagination_opts_validator, v
-    from pyconvex.values import Id
+    from pyconvex.schema import (  # noqa: F401
+        define_schema,
+        define_table,
+        pagination_opts_validator,
+        v,
+    )
+    from pyconvex.values import Id  # noqa: F401

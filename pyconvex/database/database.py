@@ -17,8 +17,8 @@ from typing import Any
 
 from pyconvex.database.catalog import (
     INDEX_TABLE,
-    SCHEMAS_TABLE,
     SCHEDULED_FUNCTIONS_TABLE,
+    SCHEMAS_TABLE,
     STORAGE_TABLE,
     SYSTEM_TABLES,
     TABLES_TABLE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, TypeAlias
 
 Value: TypeAlias = (
-    None | bool | int | float | str | bytes | list["Value"] | dict[str, "Value"]
+    bool | int | float | str | bytes | list["Value"] | dict[str, "Value"] | None
 )
 """Any Convex value."""
 

@@ -60,10 +60,11 @@ async def test_catalog_and_schema_survive_reopen(tmp_path: Path):
 
 
 async def test_removed_index_is_dropped_and_changed_index_rebuilt(db: Database):
-    await push_schema(db, define_schema({"t": define_table({"a": v.number(), "b": v.number()}).index("i", ["a"])}))
+    table = define_table({"a": v.number(), "b": v.number()})
+    await push_schema(db, define_schema({"t": table.index("i", ["a"])}))
     await write(db, lambda txn: txn.insert("t", {"a": 2.0, "b": 1.0}))
     await write(db, lambda txn: txn.insert("t", {"a": 1.0, "b": 2.0}))
-    result = await push_schema(db, define_schema({"t": define_table({"a": v.number(), "b": v.number()}).index("i", ["b"])}))
+    result = await push_schema(db, define_schema({"t": table.index("i", ["b"])}))
     assert result.indexes_removed == ["t.i"] and result.indexes_added == ["t.i"]
     docs = await Query(db.begin(writable=False), "t").with_index("i").collect()
     assert [d["b"] for d in docs] == [1, 2]

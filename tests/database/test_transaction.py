@@ -105,7 +105,7 @@ async def test_insert_into_new_table_races_conflict_not_corrupt(db: Database):
 
 async def test_errors_name_the_cause(db: Database):
     txn = db.begin()
-    with pytest.raises(InvalidQueryError, match="Index t.nope"):
+    with pytest.raises(InvalidQueryError, match=r"Index t\.nope"):
         await txn.insert("t", {"a": 1})
         txn.index("t", "nope")
     with pytest.raises(NotFoundError, match="does not exist"):

@@ -21,7 +21,7 @@ WRITER = textwrap.dedent(
     import asyncio, sys
     from pyconvex.deployment import Deployment
 
-    async def main(url, functions):
+    async def main(url, functions, prefix):
         dep = await Deployment.open(url, functions)
         counter = 0
 
@@ -29,14 +29,14 @@ WRITER = textwrap.dedent(
             nonlocal counter
             while True:
                 counter += 1
-                tag = f"w{w}-{counter}"
+                tag = f"{prefix}w{w}-{counter}"
                 await dep.runner.run_mutation("pairs:insert_pair", {"tag": tag})
                 sys.stdout.write(tag + "\\n")
                 sys.stdout.flush()
 
         await asyncio.gather(*(worker(w) for w in range(8)))
 
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
     """
 )
 
@@ -47,9 +47,9 @@ async def test_sigkill_loses_no_acknowledged_commit(tmp_path: Path, app_dir: Pat
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     acknowledged: list[str] = []
     rng = random.Random(round_)
-    for _ in range(2):  # kill, reopen, and kill again on top of the recovered file
+    for life in range(2):  # kill, reopen, and kill again on top of the recovered file
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, str(app_dir)],
+            [sys.executable, "-c", WRITER, url, str(app_dir), f"p{life}"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -13,14 +13,36 @@ from typing import Any
 
 from pyconvex.database.catalog import IndexInfo
 from pyconvex.errors import InvalidQueryError
+from pyconvex.schema import SchemaDefinition
+from pyconvex.schema.validators import NumberValidator, UnionValidator
 from pyconvex.values import Value, encode_key, encode_value, prefix_end
+
+
+def _numeric_fields(schema: SchemaDefinition | None, index: IndexInfo) -> frozenset[str]:
+    """Index fields declared as numbers (float64): a Python ``int`` bound means a float.
+
+    Index keys order int64 and float64 as different types, so ``q.eq("n", 5)`` would
+    never match a stored ``5.0``; with a schema we know which one the user meant.
+    """
+    if schema is None:
+        return frozenset({"_creationTime"})
+    out = {"_creationTime"}
+    for field in index.fields:
+        validator = schema.field_validator(index.table, field)
+        if isinstance(validator, NumberValidator) or (
+            isinstance(validator, UnionValidator)
+            and any(isinstance(m, NumberValidator) for m in validator.members)
+        ):
+            out.add(field)
+    return frozenset(out)
 
 
 class IndexRangeBuilder:
     """The ``q`` handed to ``with_index(name, lambda q: ...)``. Methods chain."""
 
-    def __init__(self, index: IndexInfo) -> None:
+    def __init__(self, index: IndexInfo, numeric: frozenset[str] = frozenset()) -> None:
         self._index = index
+        self._numeric = numeric
         self._eq: list[Value] = []
         self._lower: tuple[str, Value] | None = None
         self._upper: tuple[str, Value] | None = None
@@ -46,7 +68,7 @@ class IndexRangeBuilder:
             raise self._fail(f"eq({field!r}) is past the last field of the index.")
         if field != expected:
             raise self._fail(f"expected a bound on {expected!r} next, got eq({field!r}).")
-        self._eq.append(value)
+        self._eq.append(self._coerce(field, value))
         return self
 
     def _bound(self, kind: str, field: str, value: Value) -> IndexRangeBuilder:
@@ -56,6 +78,7 @@ class IndexRangeBuilder:
         if field != expected:
             raise self._fail(f"expected a bound on {expected!r} next, got {kind}({field!r}).")
         self._range_field = field
+        value = self._coerce(field, value)
         if kind in ("gt", "gte"):
             if self._lower is not None:
                 raise self._fail("at most one lower bound (gt/gte) is allowed.")
@@ -65,6 +88,11 @@ class IndexRangeBuilder:
                 raise self._fail("at most one upper bound (lt/lte) is allowed.")
             self._upper = (kind, value)
         return self
+
+    def _coerce(self, field: str, value: Value) -> Value:
+        if type(value) is int and field in self._numeric:
+            return float(value)
+        return value
 
     def gt(self, field: str, value: Value) -> IndexRangeBuilder:
         return self._bound("gt", field, value)
@@ -93,8 +121,10 @@ class IndexRangeBuilder:
         return lo, hi
 
 
-def build_range(index: IndexInfo, range_fn: Any) -> tuple[bytes, bytes]:
-    builder = IndexRangeBuilder(index)
+def build_range(
+    index: IndexInfo, range_fn: Any, schema: SchemaDefinition | None = None
+) -> tuple[bytes, bytes]:
+    builder = IndexRangeBuilder(index, _numeric_fields(schema, index))
     if range_fn is not None:
         result = range_fn(builder)
         if result is not builder and not isinstance(result, IndexRangeBuilder):

@@ -43,7 +43,7 @@ class Query:
         self._used = False
 
     # --------------------------------------------------------------- building
-    def with_index(self, name: str, range: Callable[[Any], Any] | None = None) -> Query:  # noqa: A002
+    def with_index(self, name: str, range: Callable[[Any], Any] | None = None) -> Query:
         if self._index_name is not None:
             raise InvalidQueryError(
                 f"query('{self._table}'): with_index/full_table_scan was already called.",
@@ -74,7 +74,7 @@ class Query:
     # -------------------------------------------------------------- execution
     def _range(self) -> tuple[Any, bytes, bytes]:
         index = self._txn.index(self._table, self._index_name or BY_CREATION_TIME)
-        lo, hi = build_range(index, self._range_fn)
+        lo, hi = build_range(index, self._range_fn, self._txn.catalog.schema)
         return index, lo, hi
 
     def _matches(self, doc: Document) -> bool:

@@ -44,7 +44,9 @@ def append_line(lines: list[str], line: str) -> None:
     lines.append(line)
 
 
-def _print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False) -> None:
+def _print(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
     lines = current_log.get()
     if lines is None or file is not None:
         _original_print(*args, sep=sep, end=end, file=file, flush=flush)

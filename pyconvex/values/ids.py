@@ -1,0 +1,120 @@
+"""Document ids in Convex's reference format (protocol.md §13).
+
+Bytes: ``vint(table_number)`` (LEB128, 7 bits a byte) + 16 bytes of internal id + a
+2-byte little-endian footer ``fletcher16(vint + internal) XOR 0`` (version 0); encoded
+in lowercase Crockford base32, most significant bits first, no padding. Decoding is
+strict: the string must re-encode to itself. Clients never parse ids; the server uses
+them to know a document's table without a lookup.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyconvex.errors import InvalidIdError
+
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_DECODE = {c: i for i, c in enumerate(ALPHABET)}
+INTERNAL_ID_LEN = 16
+
+
+def _vint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _fletcher16(data: bytes) -> int:
+    c0 = c1 = 0
+    for b in data:
+        c0 = (c0 + b) % 256
+        c1 = (c1 + c0) % 256
+    return (c1 << 8) | c0
+
+
+def _b32encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    bits = len(data) * 8
+    chars = (bits + 4) // 5
+    n <<= chars * 5 - bits
+    return "".join(ALPHABET[(n >> (5 * (chars - 1 - i))) & 31] for i in range(chars))
+
+
+def _b32decode(s: str) -> bytes:
+    n = 0
+    for ch in s:
+        d = _DECODE.get(ch)
+        if d is None:
+            raise ValueError(f"character {ch!r} is not in the id alphabet")
+        n = (n << 5) | d
+    bits = len(s) * 5
+    nbytes = bits // 8
+    extra = bits - nbytes * 8
+    if n & ((1 << extra) - 1):
+        raise ValueError("non-zero padding bits")
+    return (n >> extra).to_bytes(nbytes, "big")
+
+
+def encode_id(table_number: int, internal: bytes) -> str:
+    if table_number < 1 or table_number >= 1 << 32:
+        raise ValueError(f"table number {table_number} out of range")
+    if len(internal) != INTERNAL_ID_LEN:
+        raise ValueError("internal id must be 16 bytes")
+    body = _vint(table_number) + internal
+    footer = _fletcher16(body).to_bytes(2, "little")
+    return _b32encode(body + footer)
+
+
+def decode_id(s: str) -> tuple[int, bytes]:
+    """``(table_number, internal_id)``; :class:`InvalidIdError` says why not."""
+
+    def bad(why: str) -> InvalidIdError:
+        return InvalidIdError(f"Invalid id {s!r}: {why}")
+
+    if not isinstance(s, str):
+        raise InvalidIdError(f"Invalid id {s!r}: ids are strings")
+    if not 31 <= len(s) <= 37:
+        raise bad("wrong length")
+    try:
+        data = _b32decode(s)
+    except ValueError as e:
+        raise bad(str(e)) from None
+    number = 0
+    shift = 0
+    pos = 0
+    while True:
+        if pos >= len(data) or pos >= 5:
+            raise bad("malformed table number")
+        byte = data[pos]
+        number |= (byte & 0x7F) << shift
+        shift += 7
+        pos += 1
+        if not byte & 0x80:
+            break
+    if len(data) != pos + INTERNAL_ID_LEN + 2:
+        raise bad("wrong length")
+    body = data[: pos + INTERNAL_ID_LEN]
+    footer = int.from_bytes(data[-2:], "little")
+    if footer != _fletcher16(body):
+        raise bad("checksum mismatch")
+    if number < 1 or _b32encode(data) != s:
+        raise bad("not in canonical form")
+    return number, data[pos : pos + INTERNAL_ID_LEN]
+
+
+def is_valid_id(s: object) -> bool:
+    try:
+        decode_id(s)  # type: ignore[arg-type]
+        return True
+    except InvalidIdError:
+        return False
+
+
+def new_id(table_number: int) -> str:
+    return encode_id(table_number, os.urandom(INTERNAL_ID_LEN))

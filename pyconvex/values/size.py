@@ -1,0 +1,78 @@
+"""Size accounting and Convex's document limits.
+
+``value_size`` follows Convex's rule of thumb: a type byte per value plus the payload
+(8 bytes for numbers, the UTF-8 length + 1 for strings, the length for bytes, the sum
+of fields and their names for objects). Limits: a document is at most 1 MiB, nests at
+most 16 levels, has at most 1,024 fields per object and 8,192 elements per array.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyconvex.errors import LimitExceededError
+
+MAX_DOCUMENT_SIZE = 1 << 20
+MAX_NESTING = 16
+MAX_FIELDS = 1024
+MAX_ARRAY = 8192
+
+
+def value_size(value: Any) -> int:
+    t = type(value)
+    if value is None or t is bool:
+        return 1
+    if t is int or t is float:
+        return 9
+    if t is str:
+        return len(value.encode("utf-8")) + 2
+    if t is bytes:
+        return len(value) + 2
+    if t is list:
+        return 2 + sum(value_size(v) for v in value)
+    if t is dict:
+        return 2 + sum(len(k) + 1 + value_size(v) for k, v in value.items())
+    if isinstance(value, str):
+        return len(value.encode("utf-8")) + 2
+    return 9
+
+
+def _walk(value: Any, path: str, depth: int, table: str) -> int:
+    t = type(value)
+    if t is dict or t is list:
+        if depth > MAX_NESTING:
+            raise LimitExceededError(
+                f"Document in '{table}' is nested too deeply at {path or 'the top'}: "
+                f"more than {MAX_NESTING} levels.",
+                short_msg="NestingTooDeep",
+            )
+        if t is dict:
+            if len(value) > MAX_FIELDS:
+                raise LimitExceededError(
+                    f"Object at {path or 'the top'} of a document in '{table}' has "
+                    f"{len(value)} fields (limit: {MAX_FIELDS}).",
+                    short_msg="TooManyFields",
+                )
+            return 2 + sum(
+                len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table)
+                for k, v in value.items()
+            )
+        if len(value) > MAX_ARRAY:
+            raise LimitExceededError(
+                f"Array at {path or 'the top'} of a document in '{table}' has {len(value)} "
+                f"elements (limit: {MAX_ARRAY}).",
+                short_msg="ArrayTooLong",
+            )
+        return 2 + sum(_walk(v, f"{path}[{i}]", depth + 1, table) for i, v in enumerate(value))
+    return value_size(value)
+
+
+def check_document_limits(doc: dict[str, Any], *, table: str) -> int:
+    """Raise if ``doc`` breaks a limit; return its size."""
+    size = _walk(doc, "", 1, table)
+    if size > MAX_DOCUMENT_SIZE:
+        raise LimitExceededError(
+            f"Document in '{table}' is too large: {size} bytes (limit: {MAX_DOCUMENT_SIZE}).",
+            short_msg="DocumentTooLarge",
+        )
+    return size
