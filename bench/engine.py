@@ -62,14 +62,12 @@ async def noop_mutations(seconds: float) -> float:
 async def hot_counter(per_task: int = 50, tasks: int = 16) -> tuple[float, int]:
     async with ConvexTest(APP) as t:
         cid = await t.mutation("bench:make_counter", {})
+        async def worker() -> None:
+            for _ in range(per_task):
+                await t.mutation("bench:bump", {"id": cid})
+
         start = time.perf_counter()
-        await asyncio.gather(
-            *(
-                t.mutation("bench:bump", {"id": cid})
-                for _ in range(tasks)
-                for _ in range(per_task)
-            )
-        )
+        await asyncio.gather(*(worker() for _ in range(tasks)))
         elapsed = time.perf_counter() - start
         doc = await t.run(lambda ctx: ctx.db.get(cid))
         lost = tasks * per_task - int(doc["value"])

@@ -22,8 +22,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sortedcontainers import SortedDict
-
 from pyconvex.database.catalog import (
     BY_ID,
     CREATION_TIME_FIELD,
@@ -133,11 +131,14 @@ class Transaction:
         self.writable = writable
         self.reads = ReadSet()
         self._updates: dict[str, _Update] = {}
-        self._overlay: dict[int, SortedDict] = {}
+        # Own writes per index: key -> doc id (None: the key was removed). Sorted only
+        # when a scan needs it; most transactions never scan what they wrote.
+        self._overlay: dict[int, dict[bytes, str | None]] = {}
         # Snapshot bytes of documents fetched by id, to derive old index keys on write.
         self._snapshot: dict[str, tuple[bytes, int]] = {}
         self._catalog_changed = False
         self._last_creation_time = 0.0
+        self._pending_size = 0
         self.docs_read = 0
         self.bytes_read = 0
         self.ranges_read = 0
@@ -273,8 +274,11 @@ class Transaction:
         overlay = self._overlay.get(index.id)
         own: list[tuple[bytes, str | None]] = []
         if overlay:
-            keys = overlay.irange(lo, hi, inclusive=(True, False), reverse=not asc)
-            own = [(k, overlay[k]) for k in keys]
+            own = sorted(
+                (k, d) for k, d in overlay.items() if lo <= k and (hi is None or k < hi)
+            )
+            if not asc:
+                own.reverse()
         own_pos = 0
         persistence = self.db.persistence
         cur_lo, cur_hi = lo, hi
@@ -360,7 +364,7 @@ class Transaction:
         return value
 
     def _check_document(self, table: TableInfo, doc: Document) -> Document:
-        check_document_limits(doc, table=table.name)
+        self._pending_size = check_document_limits(doc, table=table.name)
         schema = self.catalog_schema()
         if schema is not None and schema.schema_validation and table.name in schema.tables:
             check = schema.document_check(table.name)
@@ -499,7 +503,7 @@ class Transaction:
         for index in table.indexes.values():
             overlay = self._overlay.get(index.id)
             if overlay is None:
-                overlay = self._overlay[index.id] = SortedDict()
+                overlay = self._overlay[index.id] = {}
             if prior is not None:
                 overlay[index_key(index, prior)] = None
             if new is not None:
@@ -518,7 +522,7 @@ class Transaction:
                 short_msg="TooManyWrites",
             )
         if new is not None:
-            self.bytes_written += len(encode_document(new))
+            self.bytes_written += self._pending_size
             if self.bytes_written > limits.max_bytes_written:
                 raise LimitExceededError(
                     f"Too many bytes written in one mutation (limit: "

@@ -9,7 +9,9 @@ them to know a document's table without a lookup.
 
 from __future__ import annotations
 
+import base64
 import os
+import threading
 
 from pyconvex.errors import InvalidIdError
 
@@ -38,12 +40,12 @@ def _fletcher16(data: bytes) -> int:
     return (c1 << 8) | c0
 
 
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET.encode())
+
+
 def _b32encode(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    bits = len(data) * 8
-    chars = (bits + 4) // 5
-    n <<= chars * 5 - bits
-    return "".join(ALPHABET[(n >> (5 * (chars - 1 - i))) & 31] for i in range(chars))
+    # RFC 4648 base32 is also MSB-first with zero fill; only the alphabet differs.
+    return base64.b32encode(data).rstrip(b"=").translate(_TO_CROCKFORD).decode("ascii")
 
 
 def _b32decode(s: str) -> bytes:
@@ -116,5 +118,27 @@ def is_valid_id(s: object) -> bool:
         return False
 
 
+class _RandomPool:
+    """os.urandom in bulk: one system call per 256 ids instead of one per id."""
+
+    def __init__(self, ids_per_fill: int = 256) -> None:
+        self._size = ids_per_fill * INTERNAL_ID_LEN
+        self._buf = b""
+        self._pos = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bytes:
+        with self._lock:
+            if self._pos >= len(self._buf):
+                self._buf = os.urandom(self._size)
+                self._pos = 0
+            out = self._buf[self._pos : self._pos + INTERNAL_ID_LEN]
+            self._pos += INTERNAL_ID_LEN
+            return out
+
+
+_pool = _RandomPool()
+
+
 def new_id(table_number: int) -> str:
-    return encode_id(table_number, os.urandom(INTERNAL_ID_LEN))
+    return encode_id(table_number, _pool.take())
