@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyconvex.errors import InvalidIdError
+from pyconvex.values import decode_id, encode_id, is_valid_id, new_id
+
+
+def test_reference_vector():
+    assert encode_id(10001, bytes(range(16))) == "j57000820c20a1g7104gm2rc1m70ynr8"
+    assert decode_id("j57000820c20a1g7104gm2rc1m70ynr8") == (10001, bytes(range(16)))
+
+
+@given(st.integers(1, 2**32 - 1), st.binary(min_size=16, max_size=16))
+def test_round_trip(table, internal):
+    assert decode_id(encode_id(table, internal)) == (table, internal)
+
+
+def test_new_ids_are_distinct_and_valid():
+    ids = {new_id(10001) for _ in range(2000)}
+    assert len(ids) == 2000 and all(decode_id(i)[0] == 10001 for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("s", "why"),
+    [
+        ("j57000820c20a1g7104gm2rc1m70ynr9", "checksum"),
+        ("J57000820C20A1G7104GM2RC1M70YNR8", "alphabet"),
+        ("short", "wrong length"),
+        ("j57000820c20a1g7104gm2rc1m70ynu8", "alphabet"),
+    ],
+)
+def test_malformed_ids_are_refused_with_a_reason(s, why):
+    with pytest.raises(InvalidIdError, match=why):
+        decode_id(s)
+    assert not is_valid_id(s)
