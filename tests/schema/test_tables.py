@@ -54,8 +54,15 @@ def test_schema_json_round_trip_and_diff():
 
 
 def test_inference_from_annotations():
-    async def handler(ctx, name: str, n: float, cid: Id[channels], mode: Literal["a", "b"],
-                      tags: list[str], k: int | None = None):
+    async def handler(
+        ctx,
+        name: str,
+        n: float,
+        cid: Id["channels"],  # noqa: F821 (a table name, not a forward reference)
+        mode: Literal["a", "b"],
+        tags: list[str],
+        k: int | None = None,
+    ):
         return None
 
     validator = args_validator_from_signature(handler)

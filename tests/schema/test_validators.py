@@ -32,7 +32,8 @@ def test_messages_name_the_path():
     assert fails(args, {"channelId": CHANNEL}) == "args.text: missing required field"
     assert fails(args, {"channelId": CHANNEL, "text": "x", "more": 1}) == "args.more: unexpected field"
     nested = v.object({"metadata": v.object({"tags": v.array(v.string())})})
-    assert fails(nested, {"metadata": {"tags": ["a", "b", 3]}}, "") == "metadata.tags[2]: expected string, got 3"
+    message = fails(nested, {"metadata": {"tags": ["a", "b", 3]}}, "")
+    assert message == "metadata.tags[2]: expected string, got 3"
 
 
 def test_normalisation():
