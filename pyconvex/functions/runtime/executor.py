@@ -160,6 +160,7 @@ class FunctionRunner:
             value = self._returns(fn, value, txn)
         except BaseException as e:
             e.log_lines = lines  # type: ignore[attr-defined]
+            e.reads = txn.reads  # type: ignore[attr-defined]  # a failed query is live too
             raise
         finally:
             forbid_io.reset(io_token)

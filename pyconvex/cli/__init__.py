@@ -1,0 +1,1 @@
+"""The ``pyconvex`` command line."""

@@ -1,0 +1,1 @@
+"""One module per command, each thin over library functions."""

@@ -1,0 +1,84 @@
+"""``create_app(deployment)``: the Starlette application of one deployment."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pyconvex.deployment import Deployment
+from pyconvex.server import http_api
+from pyconvex.server.state import ServerState
+from pyconvex.server.ws import sync_endpoint
+from pyconvex.sync import TokenVerifier
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+class CollapseSlashes:
+    """``//api/1.48.0/sync`` (a deployment URL with a trailing slash) -> ``/api/...``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and "//" in scope["path"]:
+            scope = dict(scope)
+            scope["path"] = _SLASHES.sub("/", scope["path"])
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    deployment: Deployment,
+    *,
+    admin_key: str | None = None,
+    verify_token: TokenVerifier | None = None,
+    close_deployment: bool = False,
+) -> Starlette:
+    state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.ensure_started()
+        try:
+            yield
+        finally:
+            await state.stop()
+            if close_deployment:
+                await deployment.close()
+
+    routes: list[Any] = [
+        Route("/", http_api.root),
+        Route("/version", http_api.version),
+        Route("/api/query", http_api.query, methods=["POST"]),
+        Route("/api/mutation", http_api.mutation, methods=["POST"]),
+        Route("/api/action", http_api.action, methods=["POST"]),
+        Route("/api/query_ts", http_api.query_ts, methods=["POST"]),
+        Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
+        WebSocketRoute("/api/sync", sync_endpoint),
+        WebSocketRoute("/api/{client_version}/sync", sync_endpoint),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(CollapseSlashes),
+            Middleware(
+                CORSMiddleware,
+                allow_origin_regex=".*",
+                allow_methods=["GET", "POST", "OPTIONS", "PATCH", "DELETE", "PUT"],
+                allow_headers=["*"],
+                allow_credentials=True,
+                max_age=86400,
+            ),
+        ],
+    )
+    app.state.server = state
+    return app

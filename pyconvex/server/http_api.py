@@ -1,0 +1,132 @@
+"""The HTTP function API the official clients use (protocol.md §8).
+
+Function results and function errors are HTTP 200 with ``{"status": "success"|"error",
+...}`` (the Python client breaks on anything else); request-level failures (bad JSON,
+bad path, bad format, bad auth) are 4xx with ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from pyconvex import __version__
+from pyconvex.errors import BadRequestError, PyConvexError
+from pyconvex.functions import FunctionKind, canonicalize_path
+from pyconvex.functions.registry import BadFunctionPathError
+from pyconvex.protocol import ProtocolError, decode_args, encode_ts
+from pyconvex.server.errors import error_response, request_error
+from pyconvex.server.state import ServerState
+from pyconvex.sync import format_function_error
+from pyconvex.values import convex_to_clean_json, convex_to_json
+
+MAX_BODY = 16 * 1024 * 1024
+FORMATS = {None, "convex_encoded_json", "convex_json", "json", "convex_clean_json"}
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.server
+    return state
+
+
+async def version(request: Request) -> Response:
+    return PlainTextResponse(f"pyconvex {__version__}")
+
+
+async def root(request: Request) -> Response:
+    return PlainTextResponse("This pyconvex deployment is running.")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadRequestError(
+            f"Request body is {len(raw)} bytes (limit {MAX_BODY}).", short_msg="BodyTooLarge"
+        )
+    try:
+        body = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as e:
+        raise BadRequestError(f"Request body is not JSON: {e}", short_msg="BadJsonBody") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("Request body must be a JSON object.", short_msg="BadJsonBody")
+    return body
+
+
+async def _call(request: Request, kind: FunctionKind | None, path: Any, body: dict[str, Any]) -> Response:
+    state = _state(request)
+    try:
+        fmt = body.get("format")
+        if fmt not in FORMATS:
+            raise BadRequestError(f"Unsupported format {fmt!r}.", short_msg="BadFormat")
+        if not isinstance(path, str):
+            raise BadFunctionPathError(f"Missing or invalid function path {path!r}.")
+        canonical = canonicalize_path(path)
+        args = decode_args(body.get("args", {}), "args")
+        identity, admin = await state.authenticate(
+            request.headers.get("authorization"), request.query_params.get("adminKey")
+        )
+    except ProtocolError as e:
+        return error_response("BadJsonBody", e.message, 400)
+    except PyConvexError as e:
+        return request_error(e)
+    runner = state.deployment.runner
+    if kind is None:  # /api/run/...: the function's own kind decides
+        fn = runner.registry.lookup(canonical)
+        kind = fn.kind if fn is not None else FunctionKind.QUERY
+    try:
+        if kind is FunctionKind.QUERY:
+            result = await runner.run_query(canonical, args, identity, internal_ok=admin)
+        elif kind is FunctionKind.MUTATION:
+            result = await runner.run_mutation(canonical, args, identity, internal_ok=admin)
+        else:
+            result = await runner.run_action(canonical, args, identity, internal_ok=admin)
+    except Exception as e:
+        message, data, has_data = format_function_error(e)
+        out: dict[str, Any] = {"status": "error", "errorMessage": message,
+                               "logLines": list(getattr(e, "log_lines", []))}
+        if has_data:
+            out["errorData"] = convex_to_json(data)
+        return _json(out)
+    clean = fmt in ("json", "convex_clean_json") or (fmt is None and kind is None)
+    value = convex_to_clean_json(result.value) if clean else convex_to_json(result.value)
+    return _json({"status": "success", "value": value, "logLines": result.log_lines})
+
+
+def _endpoint(kind: FunctionKind) -> Any:
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await _body(request)
+        except PyConvexError as e:
+            return request_error(e)
+        return await _call(request, kind, body.get("path"), body)
+
+    return endpoint
+
+
+query = _endpoint(FunctionKind.QUERY)
+mutation = _endpoint(FunctionKind.MUTATION)
+action = _endpoint(FunctionKind.ACTION)
+
+
+async def run(request: Request) -> Response:
+    """``POST /api/run/messages/list`` with ``{"args": {...}}``."""
+    try:
+        body = await _body(request)
+    except PyConvexError as e:
+        return request_error(e)
+    segments = [s for s in request.path_params["path"].split("/") if s]
+    if len(segments) < 2:
+        return error_response("BadConvexFunctionIdentifier", "Expected /api/run/<module>/<function>.", 400)
+    path = "/".join(segments[:-1]) + ":" + segments[-1]
+    return await _call(request, None, path, body)
+
+
+async def query_ts(request: Request) -> Response:
+    return _json({"ts": encode_ts(_state(request).deployment.db.latest_ts)})

@@ -1,0 +1,69 @@
+"""Run one deployment's server until interrupted: ``pyconvex serve`` calls this."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from pyconvex.deployment import Deployment
+from pyconvex.errors import BadRequestError
+from pyconvex.server.app import create_app
+
+
+class PortInUseError(BadRequestError):
+    short_msg = "PortInUse"
+
+
+def check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise PortInUseError(
+                    f"Port {port} on {host} is already in use: stop the other process or pass "
+                    "--port."
+                ) from None
+            raise
+
+
+async def serve(
+    functions_dir: Path,
+    db_url: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3210,
+    admin_key: str | None = None,
+) -> None:
+    check_port(host, port)
+    deployment = await Deployment.open(db_url, functions_dir)
+    admin_key = admin_key or secrets.token_hex(16)
+    app = create_app(deployment, admin_key=admin_key, close_deployment=True)
+    # The asyncio loop (not uvloop): the guard against network I/O in queries and
+    # mutations patches Python's socket module, which uvloop bypasses.
+    config = uvicorn.Config(
+        app, host=host, port=port, loop="asyncio", log_level="warning", lifespan="on",
+        ws_max_size=32 * 1024 * 1024,
+    )
+    server = uvicorn.Server(config)
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        print(f"pyconvex: deployment ready at http://{host}:{port}", flush=True)
+        print(f"pyconvex: admin key {admin_key}", flush=True)
+
+    watcher = asyncio.get_running_loop().create_task(announce())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+    if not server.started:
+        sys.exit(1)

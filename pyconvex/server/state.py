@@ -1,0 +1,67 @@
+"""What the server shares across requests: the deployment and the sync machinery."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pyconvex.deployment import Deployment
+from pyconvex.errors import AuthError
+from pyconvex.sync import MutationLog, SubscriptionManager, TokenVerifier, format_function_error
+
+
+@dataclass
+class ServerState:
+    deployment: Deployment
+    admin_key: str | None = None
+    verify_token: TokenVerifier | None = None
+    manager: SubscriptionManager | None = None
+    mutation_log: MutationLog = field(default_factory=MutationLog)
+
+    def ensure_started(self) -> SubscriptionManager:
+        """Start the subscription manager on first use (works without ASGI lifespan)."""
+        if self.manager is None:
+            self.manager = SubscriptionManager(
+                self.deployment.db, self.deployment.runner, format_function_error
+            )
+            self.manager.start()
+        return self.manager
+
+    async def stop(self) -> None:
+        if self.manager is not None:
+            await self.manager.stop()
+            self.manager = None
+
+    async def authenticate(self, header: str | None, admin_param: str | None = None) -> tuple[Any, bool]:
+        """``(identity, is_admin)`` from an ``Authorization`` header; AuthError if bad."""
+        if admin_param:
+            header = f"Convex {admin_param}"
+        if not header:
+            return None, False
+        scheme, _, value = header.partition(" ")
+        if scheme == "Bearer":
+            if self.verify_token is None:
+                raise AuthError(
+                    "No auth provider found matching the given token: this deployment has no "
+                    "convex/auth_config.py providers.",
+                    short_msg="NoAuthProvider",
+                )
+            return await self.verify_token(value.strip()), False
+        if scheme == "Convex":
+            key, _, acting_as = value.strip().partition(":")
+            if self.admin_key is None or key != self.admin_key:
+                raise AuthError("The admin key is not valid for this deployment.", short_msg="BadAdminKey")
+            identity = None
+            if acting_as:
+                try:
+                    identity = orjson.loads(base64.b64decode(acting_as))
+                except (binascii.Error, ValueError, orjson.JSONDecodeError):
+                    raise AuthError("Malformed acting-as identity in the admin header.",
+                                    short_msg="InvalidAuthHeader") from None
+            return identity, True
+        raise AuthError(f"Unsupported Authorization scheme {scheme!r}: use Bearer.",
+                        short_msg="InvalidAuthHeader")

@@ -1,0 +1,41 @@
+"""How function errors reach clients (HTTP and WebSocket alike).
+
+- ``ConvexError``: its ``data`` travels intact as ``errorData``; the message reads like
+  Convex's ``[Request ID: ...] Server Error\\nUncaught ConvexError: ...``.
+- pyconvex's own request errors (bad arguments, unknown function, limits, ...): the
+  message names the cause, since it is about how the function was called.
+- Anything else is a bug in user code: clients get ``[Request ID: <id>] Server Error``
+  and the traceback goes to the server log under that request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import orjson
+
+from pyconvex.errors import ConvexError, InternalError, PyConvexError
+from pyconvex.values import convex_to_json
+
+log = logging.getLogger("pyconvex.functions")
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def format_function_error(e: BaseException, request_id: str | None = None) -> tuple[str, Any, bool]:
+    """``(errorMessage, errorData, has_error_data)`` for a function that raised ``e``."""
+    rid = request_id or new_request_id()
+    if isinstance(e, ConvexError):
+        try:
+            shown = e.data if isinstance(e.data, str) else orjson.dumps(convex_to_json(e.data)).decode()
+        except Exception:
+            shown = repr(e.data)
+        return f"[Request ID: {rid}] Server Error\nUncaught ConvexError: {shown}", e.data, True
+    if isinstance(e, PyConvexError) and not isinstance(e, InternalError):
+        return f"[Request ID: {rid}] {e.message}", None, False
+    log.error("[Request ID: %s] Uncaught %s", rid, type(e).__name__, exc_info=e)
+    return f"[Request ID: {rid}] Server Error", None, False
