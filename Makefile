@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+NODE_STAMP := node_modules/.installed
+
 .PHONY: run test lint unit bench clean setup
 
 $(STAMP): pyproject.toml
@@ -12,14 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The official npm `convex` client, pinned in package-lock.json, for compatibility tests.
+$(NODE_STAMP): package.json package-lock.json
+	command -v node >/dev/null && command -v npm >/dev/null || \
+		(apt-get update && apt-get install -y nodejs npm)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench
 	$(BIN)/lint-imports
 
 # pytest exits 5 when it collected nothing: that must fail CI, never pass it.
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -p no:cacheprovider
 
 test: lint unit
@@ -33,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache

@@ -51,6 +51,8 @@ class Subscription:
     log_lines: list[str] = field(default_factory=list)
     error: tuple[str, Any, bool] | None = None
     refs: int = 0
+    ready: bool = False
+    """Valid at the manager's ``current_ts`` and indexed (set once, on first subscribe)."""
 
 
 class IntervalIndex:
@@ -175,9 +177,9 @@ class SubscriptionManager:
                 raise
             return sub
         sub.refs += 1
-        if sub.version == 0:  # another caller is computing its first result
+        if not sub.ready:  # another caller is still bringing it up to date
             async with self._advanced:
-                await self._advanced.wait_for(lambda: sub.version > 0 or sub.error is not None)
+                await self._advanced.wait_for(lambda: sub.ready)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -204,6 +206,7 @@ class SubscriptionManager:
                 sub.ts = self.current_ts
                 break
         self._index_sub(sub)
+        sub.ready = True
         async with self._advanced:
             self._advanced.notify_all()
 
@@ -292,17 +295,27 @@ class SubscriptionManager:
 
     async def _advance(self, committed: list[Committed]) -> None:
         ts = committed[-1].ts
-        affected = [s for s in self.affected_by(committed) if self.subscriptions.get(s.key) is s]
+        outcomes: dict[Subscription, _Outcome] = {}
+        # Subscriptions created while this round awaits its re-runs are indexed with an
+        # older result; look again after every await until none is left behind.
+        while True:
+            stale = [
+                s
+                for s in self.affected_by(committed)
+                if s not in outcomes and s.ts < ts and self.subscriptions.get(s.key) is s
+            ]
+            if not stale:
+                break
+            results = await asyncio.gather(*(self._run_query(s, ts) for s in stale))
+            outcomes.update(zip(stale, results, strict=True))
+        # Applied together with the timestamp below, with no await in between, so
+        # nobody can observe some results at ts and others still at the old one.
         changed: set[Subscription] = set()
-        if affected:
-            outcomes = await asyncio.gather(*(self._run_query(s, ts) for s in affected))
-            # Applied together with the timestamp below, with no await in between, so
-            # nobody can observe some results at ts and others still at the old one.
-            for sub, outcome in zip(affected, outcomes, strict=True):
-                self._unindex(sub)
-                if self._apply(sub, outcome):
-                    changed.add(sub)
-                self._index_sub(sub)
+        for sub, outcome in outcomes.items():
+            self._unindex(sub)
+            if self._apply(sub, outcome):
+                changed.add(sub)
+            self._index_sub(sub)
         # Everything not re-run read nothing that changed: it is valid at ts too.
         self.current_ts = max(self.current_ts, ts)
         for listener in list(self._listeners):
