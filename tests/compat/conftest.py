@@ -24,7 +24,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db_path: Path, functions: Path = APP, extra: list[str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    db_path: Path, functions: Path = APP, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(functions),
