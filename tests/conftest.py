@@ -25,7 +25,10 @@ def free_port() -> int:
 
 
 def start_server(
-    db_path: Path, functions: Path = APP, extra: list[str] | None = None
+    db_path: Path,
+    functions: Path = APP,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -33,6 +36,7 @@ def start_server(
          "--db", f"sqlite:///{db_path}", "--port", str(port), "--admin-key", "test-admin-key",
          *(extra or [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -17,7 +17,7 @@ from pyconvex.deployment import Deployment
 from pyconvex.server import http_api
 from pyconvex.server.state import ServerState
 from pyconvex.server.ws import sync_endpoint
-from pyconvex.sync import TokenVerifier
+from pyconvex.sync import VerifyToken
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -39,7 +39,7 @@ def create_app(
     deployment: Deployment,
     *,
     admin_key: str | None = None,
-    verify_token: TokenVerifier | None = None,
+    verify_token: VerifyToken | None = None,
     close_deployment: bool = False,
 ) -> Starlette:
     state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token)

@@ -9,18 +9,38 @@ from typing import Any
 
 import orjson
 
+from pyconvex.auth import TokenVerifier
 from pyconvex.deployment import Deployment
 from pyconvex.errors import AuthError
-from pyconvex.sync import MutationLog, SubscriptionManager, TokenVerifier, format_function_error
+from pyconvex.sync import MutationLog, SubscriptionManager, VerifyToken, format_function_error
 
 
 @dataclass
 class ServerState:
     deployment: Deployment
     admin_key: str | None = None
-    verify_token: TokenVerifier | None = None
+    verify_token: VerifyToken | None = None
     manager: SubscriptionManager | None = None
     mutation_log: MutationLog = field(default_factory=MutationLog)
+    _verifier: tuple[Any, TokenVerifier | None] = (None, None)
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """Verify a user token against the providers of the loaded ``auth_config.py``."""
+        if self.verify_token is not None:
+            return await self.verify_token(token)
+        providers = self.deployment.registry.auth_config
+        if self._verifier[0] is not providers:  # (re)loaded code: rebuild
+            if self._verifier[1] is not None:
+                await self._verifier[1].aclose()
+            self._verifier = (providers, TokenVerifier(providers) if providers else None)
+        verifier = self._verifier[1]
+        if verifier is None:
+            raise AuthError(
+                "No auth provider found matching the given token: this deployment has no "
+                "convex/auth_config.py providers.",
+                short_msg="NoAuthProvider",
+            )
+        return await verifier.verify(token)
 
     def ensure_started(self) -> SubscriptionManager:
         """Start the subscription manager on first use (works without ASGI lifespan)."""
@@ -32,6 +52,9 @@ class ServerState:
         return self.manager
 
     async def stop(self) -> None:
+        if self._verifier[1] is not None:
+            await self._verifier[1].aclose()
+            self._verifier = (None, None)
         if self.manager is not None:
             await self.manager.stop()
             self.manager = None
@@ -44,13 +67,7 @@ class ServerState:
             return None, False
         scheme, _, value = header.partition(" ")
         if scheme == "Bearer":
-            if self.verify_token is None:
-                raise AuthError(
-                    "No auth provider found matching the given token: this deployment has no "
-                    "convex/auth_config.py providers.",
-                    short_msg="NoAuthProvider",
-                )
-            return await self.verify_token(value.strip()), False
+            return await self.verify(value.strip()), False
         if scheme == "Convex":
             key, _, acting_as = value.strip().partition(":")
             if self.admin_key is None or key != self.admin_key:

@@ -44,7 +44,7 @@ async def sync_endpoint(websocket: WebSocket) -> None:
         send,
         mutation_log=state.mutation_log,
         admin_key=state.admin_key,
-        verify_token=state.verify_token,
+        verify_token=state.verify,
     )
     session.start()
     pinger = asyncio.get_running_loop().create_task(_ping(session))

@@ -1,7 +1,7 @@
 """The sync engine: live subscriptions and per-connection sessions."""
 
 from pyconvex.sync.errors import format_function_error, new_request_id
-from pyconvex.sync.session import CloseAfterAuthError, MutationLog, SyncSession, TokenVerifier
+from pyconvex.sync.session import CloseAfterAuthError, MutationLog, SyncSession, VerifyToken
 from pyconvex.sync.subscriptions import IntervalIndex, Subscription, SubscriptionManager
 
 __all__ = [
@@ -11,7 +11,7 @@ __all__ = [
     "Subscription",
     "SubscriptionManager",
     "SyncSession",
-    "TokenVerifier",
+    "VerifyToken",
     "format_function_error",
     "new_request_id",
 ]

@@ -30,7 +30,7 @@ from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.subscriptions import Subscription, SubscriptionManager
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-TokenVerifier = Callable[[str], Awaitable[dict[str, Any]]]
+VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
 MAX_REMEMBERED_MUTATIONS = 10_000
 
@@ -73,7 +73,7 @@ class SyncSession:
         *,
         mutation_log: MutationLog,
         admin_key: str | None = None,
-        verify_token: TokenVerifier | None = None,
+        verify_token: VerifyToken | None = None,
     ) -> None:
         self.manager = manager
         self.runner = runner
