@@ -1,6 +1,6 @@
 """Functions measured by bench/engine.py."""
 
-from pyconvex import mutation, v
+from pyconvex import mutation, query, v
 
 
 @mutation(args={"body": v.string()})
@@ -22,3 +22,9 @@ async def bump(ctx, id):
 @mutation
 async def make_counter(ctx):
     return await ctx.db.insert("counters", {"value": 0})
+
+
+@query
+async def latest(ctx):
+    """The query every fan-out subscriber shares: the newest 10 documents."""
+    return await ctx.db.query("docs").order("desc").take(10)

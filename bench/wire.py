@@ -1,0 +1,266 @@
+"""Server and sync benchmarks (issue: server and sync engine). Prints a Markdown table.
+
+    .venv/bin/python bench/wire.py [--runs 3]
+
+Everything talks to a real `pyconvex serve` subprocess over loopback, with baselines
+measured in the same run:
+  a. raw SQLite single-document commits/s (bench/baselines.py).
+  b. durable insert mutations/s from 16 concurrent clients over HTTP and over WebSocket.
+  c. one-client mutation round trip over WebSocket (MutationResponse + covering
+     Transition): p50 / p99.
+  d. commit-to-subscriber latency for one query shared by 100 and by 1,000 WebSocket
+     clients (time from the mutation's HTTP response to the last client's Transition),
+     against a raw `websockets` broadcast of the same payload to the same number of
+     clients (the floor).
+  e. RSS per idle session with 1,000 connected sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import raw_sqlite_single_doc_commits
+
+APP = Path(__file__).resolve().parent / "app" / "convex"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(APP),
+             "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(600):
+            try:
+                if httpx.get(f"{self.url}/version", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def rss_kb(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class WsClient:
+    """A minimal protocol client: enough to subscribe and to send mutations."""
+
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        self.ws = ws
+        self.qs = 0
+        self.req = 0
+
+    @classmethod
+    async def connect(cls, url: str) -> WsClient:
+        ws = await websockets.connect(url.replace("http", "ws") + "/api/sync", max_size=None)
+        await ws.send(json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()),
+                                  "connectionCount": 0, "lastCloseReason": "InitialConnect"}))
+        return cls(ws)
+
+    async def subscribe(self, path: str, args: dict) -> None:
+        await self.ws.send(json.dumps({"type": "ModifyQuerySet", "baseVersion": self.qs,
+                                       "newVersion": self.qs + 1, "modifications": [
+                                           {"type": "Add", "queryId": self.qs, "udfPath": path, "args": [args]}]}))
+        self.qs += 1
+        await self.until("Transition")
+
+    async def until(self, kind: str) -> dict:
+        while True:
+            msg = json.loads(await self.ws.recv())
+            if msg["type"] == kind:
+                return msg
+
+    async def mutation(self, path: str, args: dict) -> None:
+        self.req += 1
+        await self.ws.send(json.dumps({"type": "Mutation", "requestId": self.req, "udfPath": path, "args": [args]}))
+        await self.until("MutationResponse")
+        await self.until("Transition")
+
+
+async def inserts_http(url: str, seconds: float, clients: int = 16) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=30) as http:
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                await http.post(f"{url}/api/mutation", json={"path": "bench:insert", "args": {"body": "x" * 100}})
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        return done / (time.perf_counter() - start)
+
+
+async def inserts_ws(url: str, seconds: float, clients: int = 16) -> float:
+    conns = [await WsClient.connect(url) for _ in range(clients)]
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(c: WsClient) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            await c.mutation("bench:insert", {"body": "x" * 100})
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    rate = done / (time.perf_counter() - start)
+    for c in conns:
+        await c.ws.close()
+    return rate
+
+
+async def round_trip(url: str, n: int = 300) -> tuple[float, float]:
+    c = await WsClient.connect(url)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await c.mutation("bench:noop", {})
+        times.append((time.perf_counter() - t0) * 1000)
+    await c.ws.close()
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99) - 1]
+
+
+async def fan_out(url: str, clients: int, rounds: int = 15) -> tuple[float, float]:
+    conns = []
+    for i in range(0, clients, 50):
+        conns.extend(await asyncio.gather(*(WsClient.connect(url) for _ in range(min(50, clients - i)))))
+    for i in range(0, clients, 50):
+        await asyncio.gather(*(c.subscribe("bench:latest", {}) for c in conns[i:i + 50]))
+    lat = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        for r in range(rounds):
+            waiters = [asyncio.ensure_future(c.until("Transition")) for c in conns]
+            await asyncio.sleep(0.01)
+            t0 = time.perf_counter()
+            await http.post(f"{url}/api/mutation", json={"path": "bench:insert", "args": {"body": f"r{r}"}})
+            await asyncio.gather(*waiters)
+            lat.append((time.perf_counter() - t0) * 1000)
+    for c in conns:
+        await c.ws.close()
+    lat.sort()
+    return statistics.median(lat), lat[-1]
+
+
+async def broadcast_floor(clients: int, rounds: int = 15) -> float:
+    """The same fan-out with a raw websockets server: the floor for this machine."""
+    conns: set = set()
+
+    async def handler(ws) -> None:
+        conns.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            conns.discard(ws)
+
+    payload = json.dumps({"type": "Transition", "modifications": [{"value": [{"body": "x" * 100}]}]})
+    async with websockets.serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        clients_ = [await websockets.connect(f"ws://127.0.0.1:{port}") for _ in range(clients)]
+        while len(conns) < clients:
+            await asyncio.sleep(0.01)
+        lat = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            waiters = [asyncio.ensure_future(c.recv()) for c in clients_]
+            websockets.broadcast(conns, payload)
+            await asyncio.gather(*waiters)
+            lat.append((time.perf_counter() - t0) * 1000)
+        for c in clients_:
+            await c.close()
+    return statistics.median(lat)
+
+
+async def idle_sessions(url: str, server: Server, n: int = 1000) -> float:
+    before = server.rss_kb()
+    conns = []
+    for _ in range(0, n, 100):
+        conns.extend(await asyncio.gather(*(WsClient.connect(url) for _ in range(100))))
+    await asyncio.sleep(1)
+    after = server.rss_kb()
+    for c in conns:
+        await c.ws.close()
+    return (after - before) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    rows: dict[str, list[float]] = {}
+
+    def add(name: str, value: float) -> None:
+        rows.setdefault(name, []).append(value)
+
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            add("a. raw SQLite single-doc commits/s", raw_sqlite_single_doc_commits(Path(tmp) / "raw.sqlite3", 2000))
+            server = Server(Path(tmp))
+            try:
+                http_rate = asyncio.run(inserts_http(server.url, args.seconds))
+                ws_rate = asyncio.run(inserts_ws(server.url, args.seconds))
+                add("b. insert mutations/s, 16 HTTP clients", http_rate)
+                add("b. insert mutations/s, 16 WebSocket clients", ws_rate)
+                p50, p99 = asyncio.run(round_trip(server.url))
+                add("c. WS mutation round trip p50 ms (goal <= 2)", p50)
+                add("c. WS mutation round trip p99 ms (goal <= 10)", p99)
+                for n in (100, 1000):
+                    med, worst = asyncio.run(fan_out(server.url, n))
+                    add(f"d. commit-to-last-subscriber ms, {n} clients, p50", med)
+                    add(f"d. commit-to-last-subscriber ms, {n} clients, max", worst)
+                    add(f"d. raw websockets broadcast floor ms, {n} clients", asyncio.run(broadcast_floor(n)))
+                add("e. RSS KB per idle session, 1,000 sessions (goal <= 50)", asyncio.run(idle_sessions(server.url, server)))
+            finally:
+                server.stop()
+    raw = statistics.median(rows["a. raw SQLite single-doc commits/s"])
+    print(f"| figure | median of {args.runs} | runs |")
+    print("|---|---|---|")
+    for name, values in rows.items():
+        print(f"| {name} | {statistics.median(values):,.2f} | {', '.join(f'{v:,.2f}' for v in values)} |")
+        if name.startswith("b."):
+            ratio = statistics.median(values) / raw
+            print(f"| {name} / raw SQLite (goal >= 1.0) | {ratio:.2f} | |")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
