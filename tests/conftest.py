@@ -42,13 +42,19 @@ def start_server(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+            output = proc.stdout.read() if proc.stdout else ""
+            if proc.stdout:
+                proc.stdout.close()
+            raise RuntimeError(f"server exited: {output}")
         try:
             if httpx.get(f"{url}/version", timeout=1).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
             time.sleep(0.05)
     proc.kill()
+    proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
     raise RuntimeError("server did not answer /version within 30 s")
 
 

@@ -1,225 +1,295 @@
-"""SQLite persistence: WAL, ``synchronous=FULL``, one writer thread, inline reads.
+"""SQLite persistence: one file, WAL, ``synchronous=FULL``, one writer thread, inline reads.
 
-- Writes: one thread owns the writer connection and takes batches from a queue; a
-  batch is one ``BEGIN IMMEDIATE ... COMMIT`` (one fsync), so group commit costs one
-  sync for many commits. Results reach the event loop via ``call_soon_threadsafe`` onto
-  futures that may already be cancelled.
-- Reads: a reader connection owned by the event-loop thread, queried inline. A page-cache
-  read takes microseconds while a hop to a thread costs tens of them, and the engine
-  makes many small reads. Each read is one statement, so WAL gives it a consistent view;
-  snapshots come from the ``ts <= ?`` filters, not from SQLite transactions.
-- One process per database file: an exclusive ``flock`` on ``<path>.lock``.
+Why this shape (DESIGN.md, "What the measurements force"):
+
+- **Durability.** WAL with ``synchronous=FULL`` fsyncs the log on every commit, so an
+  acknowledged batch survives SIGKILL and power loss. That fsync is the cost of a
+  commit (~2-5k/s on this machine class), which is why a batch holds many commits:
+  one ``BEGIN IMMEDIATE ... COMMIT``, one fsync, however many documents it carries.
+- **One writer.** A thread owns the writer connection and takes batches from a queue
+  (datasette ``_execute_writes``, aiosqlite's connection thread). ``write()`` enqueues
+  and awaits a future the thread resolves with ``loop.call_soon_threadsafe``; the
+  future may have been cancelled meanwhile, and the loop may even be gone. The fsync
+  happens on that thread, so the event loop keeps serving reads while it waits.
+- **Inline reads.** A reader connection belongs to the event-loop thread and is queried
+  without a thread hop: a page-cache read takes a few microseconds, a hop to a thread
+  and back costs more than the read (measured in ``bench/baselines.py``:
+  ``persistence_figures``), and the database layer makes many small reads. Each read is
+  ONE statement, so WAL gives it a consistent view of the last committed state; the
+  snapshot at ``ts`` comes from the ``ts <= ?`` filters, not from SQLite transactions.
+  (Chunked log loads are several statements; batches are atomic and their timestamps
+  only grow, so each chunk continues where the last one stopped.)
+- **One process per file.** An exclusive ``flock`` on ``<path>.lock``: a second
+  pyconvex, in this process or another, fails at once instead of interleaving
+  timestamps with ours. PostgreSQL is the backend for several processes.
+- **Driver errors stop here.** Every ``sqlite3`` error becomes a
+  :class:`~pyconvex.persistence.errors.StorageError` carrying its text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pyconvex.persistence import sqlite_schema as schema
 from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
 
-SCHEMA_VERSION = 1
+T = TypeVar("T")
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS documents (
-    id TEXT NOT NULL, ts INTEGER NOT NULL, table_number INTEGER NOT NULL,
-    value BLOB, prev_ts INTEGER, PRIMARY KEY (id, ts)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS documents_by_ts ON documents (ts, id);
-CREATE TABLE IF NOT EXISTS indexes (
-    index_id INTEGER NOT NULL, key BLOB NOT NULL, ts INTEGER NOT NULL, doc_id TEXT,
-    PRIMARY KEY (index_id, key, ts)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS persistence_globals (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+#: Rows fetched per statement by the log-loading generators.
+CHUNK = 1000
 
+_INSERT_DOCUMENT = (
+    "INSERT INTO documents (id, ts, table_number, value, prev_ts) VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_INDEX = "INSERT INTO indexes (index_id, key, ts, doc_id) VALUES (?, ?, ?, ?)"
+_RAISE_MAX_TS = (
+    "INSERT INTO persistence_max_ts (id, ts) VALUES (0, ?) "
+    "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
+)
+_MAX_TS = "SELECT ts FROM persistence_max_ts WHERE id = 0"
+_GET_DOCUMENT = (
+    "SELECT ts, table_number, value, prev_ts FROM documents "
+    "WHERE id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1"
+)
+# Per key in [lo, hi): the entry whose ts is the newest <= :ts (a seek on the primary
+# key), if live, joined with the newest document version <= :ts (another seek).
 _SCAN = """
 SELECT i.key, i.doc_id, d.ts, d.value FROM indexes AS i
 JOIN documents AS d ON d.id = i.doc_id
  AND d.ts = (SELECT MAX(ts) FROM documents WHERE id = i.doc_id AND ts <= :ts)
-WHERE i.index_id = :index AND i.key >= :lo {hi}
+WHERE i.index_id = :index AND i.key >= :lo {hi} AND i.ts <= :ts
   AND i.ts = (SELECT MAX(ts) FROM indexes WHERE index_id = :index AND key = i.key AND ts <= :ts)
   AND i.doc_id IS NOT NULL AND d.value IS NOT NULL
 ORDER BY i.key {order} LIMIT :limit
 """
 _SCANS = {
-    (order, bounded): _SCAN.format(
-        hi="AND i.key < :hi" if bounded else "", order=order.upper()
-    )
+    (order, bounded): _SCAN.format(hi="AND i.key < :hi" if bounded else "", order=order.upper())
     for order in ("asc", "desc")
     for bounded in (True, False)
 }
+_LOAD_DOCUMENTS_FIRST = (
+    "SELECT ts, id, table_number, value, prev_ts FROM documents "
+    "WHERE ts >= ? AND ts <= ? ORDER BY ts, id LIMIT ?"
+)
+_LOAD_DOCUMENTS_NEXT = (
+    "SELECT ts, id, table_number, value, prev_ts FROM documents "
+    "WHERE (ts, id) > (?, ?) AND ts <= ? ORDER BY ts, id LIMIT ?"
+)
+_LOAD_INDEX_FIRST = (
+    "SELECT key, ts, doc_id FROM indexes WHERE index_id = ? AND ts >= ? "
+    "ORDER BY key, ts LIMIT ?"
+)
+_LOAD_INDEX_NEXT = (
+    "SELECT key, ts, doc_id FROM indexes WHERE index_id = ? AND (key, ts) > (?, ?) "
+    "AND ts >= ? ORDER BY key, ts LIMIT ?"
+)
+_GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = ?"
+_SET_GLOBAL = (
+    "INSERT INTO persistence_globals (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_TS_MAX = 2**63 - 1
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA cache_size=-65536")
-    conn.execute("PRAGMA mmap_size=268435456")
-    return conn
+def _storage_error(what: str, e: BaseException) -> StorageError:
+    kind = type(e).__name__
+    return StorageError(f"SQLite {what} failed: {kind}: {e}")
 
 
-class _Writer(threading.Thread):
-    def __init__(self, path: Path) -> None:
+@dataclass(slots=True)
+class _Task:
+    fn: Callable[[sqlite3.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Runs on the loop thread. The awaiting task may have been cancelled meanwhile."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _WriterThread(threading.Thread):
+    """Owns the writer connection; runs queued functions on it, one at a time.
+
+    Daemon, so a program that never closes its store can still exit; SQLite's own
+    crash safety covers a batch cut short that way (it was never acknowledged).
+    """
+
+    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(name=f"pyconvex-sqlite-writer:{path.name}", daemon=True)
         self._path = path
-        self.queue: queue.Queue[Any] = queue.Queue()
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
+        self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self.started: asyncio.Future[None] = loop.create_future()
+        self.stopped: asyncio.Future[None] = loop.create_future()
+        self._loop = loop
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Task(fn, loop, future))
+        return future
+
+    def stop(self) -> None:
+        """Ask the thread to finish the queued work, close its connection and exit."""
+        self._queue.put(None)
 
     def run(self) -> None:
         try:
-            conn = _connect(self._path)
-        except BaseException as e:  # reported to open()
-            self.error = e
-            self.ready.set()
+            conn = schema.connect(self._path)
+        except BaseException as e:
+            self._signal(self.started, None, _storage_error(f"opening {self._path}", e))
+            self._signal(self.stopped, None, None)
             return
-        self.ready.set()
+        self._signal(self.started, None, None)
         try:
-            while True:
-                item = self.queue.get()
-                if item is None:
-                    return
-                fn, loop, fut = item
+            while (task := self._queue.get()) is not None:
                 try:
-                    result = fn(conn)
+                    result, error = task.fn(conn), None
                 except BaseException as e:
-                    loop.call_soon_threadsafe(_deliver, fut, None, e)
-                else:
-                    loop.call_soon_threadsafe(_deliver, fut, result, None)
+                    result, error = None, e
+                self._signal(task.future, result, error, task.loop)
         finally:
             conn.close()
+            self._signal(self.stopped, None, None)
+
+    def _signal(
+        self,
+        future: asyncio.Future[Any],
+        result: Any,
+        error: BaseException | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        # RuntimeError: that loop is closed, so nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            (loop or self._loop).call_soon_threadsafe(_deliver, future, result, error)
 
 
-def _deliver(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if fut.cancelled():
-        return
-    if error is not None:
-        fut.set_exception(error)
-    else:
-        fut.set_result(result)
-
-
-def _wrap(e: sqlite3.Error, what: str) -> StorageError:
-    return StorageError(f"SQLite {what} failed: {e}")
+def _write_batch(
+    conn: sqlite3.Connection,
+    documents: Sequence[DocumentLogEntry],
+    indexes: Sequence[IndexEntry],
+) -> None:
+    """One transaction, one fsync. On any error: roll back and raise StorageError."""
+    try:
+        doc_rows = [(d.id, d.ts, d.table_number, d.value, d.prev_ts) for d in documents]
+        index_rows = [(i.index_id, i.key, i.ts, i.doc_id) for i in indexes]
+        high = max(max((d.ts for d in documents), default=0), max((i.ts for i in indexes), default=0))
+        conn.execute("BEGIN IMMEDIATE")
+        if doc_rows:
+            conn.executemany(_INSERT_DOCUMENT, doc_rows)
+        if index_rows:
+            conn.executemany(_INSERT_INDEX, index_rows)
+        conn.execute(_RAISE_MAX_TS, (high,))
+        conn.execute("COMMIT")
+    except Exception as e:
+        schema.rollback(conn)
+        raise _storage_error("write", e) from (None if isinstance(e, sqlite3.Error) else e)
 
 
 class SqlitePersistence:
-    def __init__(self, path: Path, reader: sqlite3.Connection, writer: _Writer, lock_fd: int):
+    """The :class:`~pyconvex.persistence.base.Persistence` protocol on one SQLite file.
+
+    >>> store = await SqlitePersistence.open("data/db.sqlite3")
+    >>> await store.write([DocumentLogEntry(1, "id1", 10001, b"{}")], [])
+    >>> await store.close()
+    """
+
+    def __init__(
+        self, path: Path, reader: sqlite3.Connection, writer: _WriterThread, lock_fd: int
+    ) -> None:
         self.path = path
         self._reader = reader
         self._writer = writer
         self._lock_fd = lock_fd
         self._closed = False
+        self._close_done: asyncio.Event | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> SqlitePersistence:
+        """Lock the file, create or upgrade its tables, start the writer thread."""
         path = Path(path)
-        lock_path = path.with_name(path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        lock_fd = _lock(path)
+        writer = _WriterThread(path, asyncio.get_running_loop())
+        reader: sqlite3.Connection | None = None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise DeploymentLockedError(
-                f"Database {path} is in use by another pyconvex process (lock {lock_path}); "
-                "stop it first, or use PostgreSQL to run several processes."
-            ) from None
-        try:
-            conn = _connect(path)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"{path} was written by a newer pyconvex (storage version {version})"
-                )
-            conn.executescript(_DDL)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            writer.start()
+            try:
+                await writer.started
+                await writer.submit(schema.create_or_upgrade)
+                _fsync_directory(path.parent)  # a new file's name must survive power loss too
+                reader = schema.connect(path, read_only=True)
+            except BaseException:
+                writer.stop()
+                await asyncio.shield(writer.stopped)
+                writer.join()
+                raise
         except sqlite3.Error as e:
-            os.close(fd)
-            raise _wrap(e, f"opening {path}") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        writer = _Writer(path)
-        writer.start()
-        await asyncio.get_running_loop().run_in_executor(None, writer.ready.wait)
-        if writer.error is not None:
-            conn.close()
-            os.close(fd)
-            raise StorageError(f"opening writer for {path}: {writer.error}")
-        return cls(path, conn, writer, fd)
+            raise _storage_error(f"opening {path}", e) from None
+        finally:
+            if reader is None:
+                _unlock(lock_fd)
+        return cls(path, reader, writer, lock_fd)
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"{self.path} is closed")
-
-    async def _run_write(self, fn: Any) -> Any:
-        self._check_open()
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._writer.queue.put((fn, loop, fut))
-        return await fut
-
+    # ----------------------------------------------------------------- writes
     async def write(
         self, documents: Sequence[DocumentLogEntry], indexes: Sequence[IndexEntry]
     ) -> None:
-        doc_rows = [(d.id, d.ts, d.table_number, d.value, d.prev_ts) for d in documents]
-        index_rows = [(i.index_id, i.key, i.ts, i.doc_id) for i in indexes]
+        """Append one batch atomically and durably (one transaction, one fsync).
 
+        Cancelling the awaiting task does not withdraw the batch: it may still commit.
+        """
+        if not documents and not indexes:
+            self._check_open()
+            return
+        await self._submit(lambda conn: _write_batch(conn, documents, indexes))
+
+    async def set_global(self, key: str, value: str) -> None:
         def run(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                if doc_rows:
-                    conn.executemany(
-                        "INSERT INTO documents (id, ts, table_number, value, prev_ts) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        doc_rows,
-                    )
-                if index_rows:
-                    conn.executemany(
-                        "INSERT INTO indexes (index_id, key, ts, doc_id) VALUES (?, ?, ?, ?)",
-                        index_rows,
-                    )
-                conn.execute("COMMIT")
+                conn.execute(_SET_GLOBAL, (key, value))
             except sqlite3.Error as e:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise _wrap(e, "write") from None
+                raise _storage_error("set_global", e) from None
 
-        await self._run_write(run)
+        await self._submit(run)
+
+    async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._writer.submit(fn)
+
+    # ------------------------------------------------------------------ reads
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+        self._check_open()
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except (sqlite3.Error, OverflowError) as e:  # OverflowError: an int beyond int64
+            raise _storage_error("read", e) from None
 
     async def max_ts(self) -> int:
-        self._check_open()
-        try:
-            row = self._reader.execute(
-                "SELECT MAX(m) FROM (SELECT MAX(ts) AS m FROM documents "
-                "UNION ALL SELECT MAX(ts) FROM indexes)"
-            ).fetchone()
-        except sqlite3.Error as e:
-            raise _wrap(e, "read") from None
-        return int(row[0] or 0)
+        rows = self._query(_MAX_TS, ())
+        return int(rows[0][0]) if rows else 0
 
     async def get_document(self, doc_id: str, ts: int) -> DocumentLogEntry | None:
-        self._check_open()
-        try:
-            row = self._reader.execute(
-                "SELECT ts, table_number, value, prev_ts FROM documents "
-                "WHERE id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1",
-                (doc_id, ts),
-            ).fetchone()
-        except sqlite3.Error as e:
-            raise _wrap(e, "read") from None
-        if row is None:
+        rows = self._query(_GET_DOCUMENT, (doc_id, ts))
+        if not rows:
             return None
-        return DocumentLogEntry(row[0], doc_id, row[1], row[2], row[3])
+        r = rows[0]
+        return DocumentLogEntry(r[0], doc_id, r[1], r[2], r[3])
 
     async def index_scan(
         self,
@@ -230,74 +300,103 @@ class SqlitePersistence:
         order: Order,
         limit: int,
     ) -> list[IndexRow]:
-        self._check_open()
+        if limit <= 0:
+            self._check_open()
+            return []
         params: dict[str, Any] = {"index": index_id, "lo": lo, "ts": ts, "limit": limit}
         if hi is not None:
             params["hi"] = hi
-        try:
-            rows = self._reader.execute(_SCANS[(order, hi is not None)], params).fetchall()
-        except sqlite3.Error as e:
-            raise _wrap(e, "read") from None
+        rows = self._query(_SCANS[(order, hi is not None)], params)
         return [IndexRow(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def load_documents(
         self, from_ts: int, to_ts: int | None = None
     ) -> AsyncIterator[DocumentLogEntry]:
-        last_ts, last_id = from_ts - 1, "\uffff"
-        upper = to_ts if to_ts is not None else 2**63 - 1
+        upper = _TS_MAX if to_ts is None else to_ts
+        rows = self._query(_LOAD_DOCUMENTS_FIRST, (from_ts, upper, CHUNK))
         while True:
-            self._check_open()
-            rows = self._reader.execute(
-                "SELECT ts, id, table_number, value, prev_ts FROM documents "
-                "WHERE (ts > ? OR (ts = ? AND id > ?)) AND ts <= ? ORDER BY ts, id LIMIT 1000",
-                (last_ts, last_ts, last_id, upper),
-            ).fetchall()
             for r in rows:
                 yield DocumentLogEntry(r[0], r[1], r[2], r[3], r[4])
-            if len(rows) < 1000:
+            if len(rows) < CHUNK:
                 return
-            last_ts, last_id = rows[-1][0], rows[-1][1]
+            await asyncio.sleep(0)  # a long load must not starve the loop
+            last = rows[-1]
+            rows = self._query(_LOAD_DOCUMENTS_NEXT, (last[0], last[1], upper, CHUNK))
 
     async def load_index_entries(
         self, index_id: int, from_ts: int = 0
     ) -> AsyncIterator[IndexEntry]:
-        last_key, last_ts = b"", -1
+        rows = self._query(_LOAD_INDEX_FIRST, (index_id, from_ts, CHUNK))
         while True:
-            self._check_open()
-            rows = self._reader.execute(
-                "SELECT key, ts, doc_id FROM indexes WHERE index_id = ? AND ts >= ? "
-                "AND (key > ? OR (key = ? AND ts > ?)) ORDER BY key, ts LIMIT 1000",
-                (index_id, from_ts, last_key, last_key, last_ts),
-            ).fetchall()
             for r in rows:
                 yield IndexEntry(index_id, r[0], r[1], r[2])
-            if len(rows) < 1000:
+            if len(rows) < CHUNK:
                 return
-            last_key, last_ts = rows[-1][0], rows[-1][1]
+            await asyncio.sleep(0)
+            last = rows[-1]
+            rows = self._query(_LOAD_INDEX_NEXT, (index_id, last[0], last[1], from_ts, CHUNK))
 
     async def get_global(self, key: str) -> str | None:
-        self._check_open()
-        row = self._reader.execute(
-            "SELECT value FROM persistence_globals WHERE key = ?", (key,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._query(_GET_GLOBAL, (key,))
+        return None if not rows else str(rows[0][0])
 
-    async def set_global(self, key: str, value: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO persistence_globals (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
-        await self._run_write(run)
+    # ---------------------------------------------------------------- closing
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"SQLite persistence {self.path} is closed")
 
     async def close(self) -> None:
-        if self._closed:
+        """Finish queued writes, stop the writer thread, close connections, unlock.
+
+        Idempotent; a second caller waits for the first to finish.
+        """
+        if self._close_done is not None:
+            await self._close_done.wait()
             return
         self._closed = True
-        self._writer.queue.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
-        self._reader.close()
-        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        os.close(self._lock_fd)
+        self._close_done = asyncio.Event()
+        try:
+            self._writer.stop()
+            await asyncio.shield(self._writer.stopped)
+            self._writer.join()
+            self._reader.close()  # the last connection out checkpoints the WAL
+        finally:
+            _unlock(self._lock_fd)
+            self._close_done.set()
+
+
+def _lock(path: Path) -> int:
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise StorageError(f"Cannot open {lock_path}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DeploymentLockedError(
+            f"Database {path} is in use by another pyconvex process (it holds {lock_path}). "
+            "Stop that process first; to run several processes on one database, "
+            "use PostgreSQL."
+        ) from None
+    return fd
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as e:
+        raise StorageError(f"Cannot open {directory}: {e.strerror}") from None
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        raise StorageError(f"Cannot sync {directory}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)

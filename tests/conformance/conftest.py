@@ -1,6 +1,9 @@
-"""One fixture over every persistence backend: each test runs once per backend.
+"""One fixture over every persistence backend: each test runs once per backend (tinydb style).
 
-Adding a backend is one entry in ``BACKENDS`` (an async factory of a fresh, empty store).
+Adding a backend is one entry in ``BACKENDS``: an async factory that opens the store
+living at ``place`` (a fresh per-test directory). Called again with the same ``place``
+after a ``close()``, it must reopen the same data, which is how durability is tested.
+A networked backend derives its database or schema name from ``place``.
 """
 
 from __future__ import annotations
@@ -13,18 +16,20 @@ import pytest
 from pyconvex.persistence import Persistence
 from pyconvex.persistence.sqlite import SqlitePersistence
 
+Factory = Callable[[Path], Awaitable[Persistence]]
+MakeStore = Callable[[], Awaitable[Persistence]]
 
-async def _sqlite(tmp: Path) -> Persistence:
-    return await SqlitePersistence.open(tmp / "conformance.sqlite3")
+
+async def _sqlite(place: Path) -> Persistence:
+    return await SqlitePersistence.open(place / "conformance.sqlite3")
 
 
-BACKENDS: dict[str, Callable[[Path], Awaitable[Persistence]]] = {"sqlite": _sqlite}
+BACKENDS: dict[str, Factory] = {"sqlite": _sqlite}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-async def make_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Callable[[], Awaitable[Persistence]]]:
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
+    """``await make_store()`` opens (or reopens) this test's store; all are closed after."""
     opened: list[Persistence] = []
     factory = BACKENDS[request.param]
 
@@ -36,3 +41,8 @@ async def make_store(
     yield make
     for store in opened:
         await store.close()
+
+
+@pytest.fixture
+async def store(make_store: MakeStore) -> Persistence:
+    return await make_store()

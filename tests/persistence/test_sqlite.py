@@ -1,33 +1,244 @@
-"""SQLite specifics: one process per file, durability settings in force."""
+"""SQLite specifics: one process per file, durability settings, crash safety, the SQL plan."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from pyconvex.persistence.errors import DeploymentLockedError
-from pyconvex.persistence.sqlite import SqlitePersistence
+from pyconvex.errors import ErrorCode
+from pyconvex.persistence import DocumentLogEntry as D
+from pyconvex.persistence import sqlite_schema
+from pyconvex.persistence.errors import DeploymentLockedError, StorageError
+from pyconvex.persistence.sqlite import _SCANS, SqlitePersistence
 
 
-async def test_second_open_is_refused_until_closed(tmp_path: Path):
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("pyconvex-sqlite-writer")]
+
+
+# --- one process per file ------------------------------------------------------------------
+
+async def test_second_open_in_this_process_is_refused_until_closed(tmp_path: Path):
     path = tmp_path / "db.sqlite3"
     first = await SqlitePersistence.open(path)
-    with pytest.raises(DeploymentLockedError, match="in use by another pyconvex process"):
-        await SqlitePersistence.open(path)
+    with pytest.raises(DeploymentLockedError) as info:
+        await SqlitePersistence.open(str(path))
+    message = str(info.value)
+    assert str(path) in message and "another pyconvex process" in message
+    assert info.value.code is ErrorCode.BAD_REQUEST and info.value.short_msg == "DeploymentLocked"
     await first.close()
     second = await SqlitePersistence.open(path)
     await second.close()
 
 
-async def test_wal_and_full_sync(tmp_path: Path):
+async def test_open_from_another_process_is_refused(tmp_path: Path):
     path = tmp_path / "db.sqlite3"
     store = await SqlitePersistence.open(path)
     try:
-        mode = store._reader.execute("PRAGMA journal_mode").fetchone()[0]
-        sync = store._reader.execute("PRAGMA synchronous").fetchone()[0]
-        assert mode == "wal" and sync == 2  # 2 == FULL
+        code = textwrap.dedent(f"""
+            import asyncio, sys
+            from pyconvex.persistence.errors import DeploymentLockedError
+            from pyconvex.persistence.sqlite import SqlitePersistence
+            try:
+                asyncio.run(SqlitePersistence.open({str(path)!r}))
+            except DeploymentLockedError as e:
+                print(e)
+                sys.exit(3)
+        """)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 3
+        assert "another pyconvex process" in out.decode() and str(path) in out.decode()
     finally:
         await store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+# --- settings and layout ---------------------------------------------------------------------
+
+async def test_wal_full_sync_and_layout_version_on_both_connections(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    store = await SqlitePersistence.open(path)
+    pragmas = ("journal_mode", "synchronous", "busy_timeout", "user_version", "query_only")
+
+    def read(conn: sqlite3.Connection) -> dict[str, object]:
+        return {p: conn.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
+
+    try:
+        on_writer = await store._writer.submit(read)
+        on_reader = read(store._reader)
+    finally:
+        await store.close()
+    expected = {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 10000,
+                "user_version": sqlite_schema.SCHEMA_VERSION}  # synchronous 2 == FULL
+    assert on_writer == {**expected, "query_only": 0}
+    assert on_reader == {**expected, "query_only": 1}
+
+
+async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.executescript(sqlite_schema._V1)
+        conn.execute("INSERT INTO documents VALUES ('a', 7, 1, x'00', NULL)")
+        conn.execute("INSERT INTO indexes VALUES (1, x'01', 9, 'a')")
+        conn.execute("PRAGMA user_version=1")
+    store = await SqlitePersistence.open(path)
+    try:
+        assert await store.max_ts() == 9
+        assert (await store.get_document("a", 7)) == D(7, "a", 1, b"\x00")
+    finally:
+        await store.close()
+
+
+async def test_a_newer_layout_is_refused_and_the_lock_released(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA user_version=99")
+    with pytest.raises(StorageError, match="newer pyconvex"):
+        await SqlitePersistence.open(path)
+    assert writer_threads() == []
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA user_version=0")
+    store = await SqlitePersistence.open(path)  # not DeploymentLocked: the lock was freed
+    await store.close()
+
+
+async def test_a_missing_directory_is_a_storage_error(tmp_path: Path):
+    with pytest.raises(StorageError, match="Cannot open"):
+        await SqlitePersistence.open(tmp_path / "missing" / "db.sqlite3")
+
+
+async def test_close_stops_the_writer_thread(tmp_path: Path):
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    assert len(writer_threads()) == 1
+    await asyncio.gather(store.close(), store.close())
+    assert writer_threads() == []
+
+
+# --- errors never leave as sqlite3 errors ------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        D(2**63, "a", 1, b"x"),  # beyond int64: OverflowError in the driver
+        D(1, "a", 1, {"not": "bytes"}),  # type: ignore[arg-type]  # ProgrammingError
+    ],
+    ids=["ts-overflow", "unsupported-type"],
+)
+async def test_driver_errors_become_storage_errors(tmp_path: Path, entry: D):
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        with pytest.raises(StorageError, match="SQLite write failed") as info:
+            await store.write([entry], [])
+        assert not isinstance(info.value.__cause__, sqlite3.Error)
+        assert await store.max_ts() == 0
+        with pytest.raises(StorageError, match="SQLite read failed"):
+            await store.get_document("a", 2**64)
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_write_still_commits_and_the_writer_survives(tmp_path: Path):
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        batch = [D(ts, f"d{ts}", 1, b"x" * 100) for ts in range(1, 5000)]
+        task = asyncio.ensure_future(store.write(batch, []))
+        await asyncio.sleep(0)  # handed to the writer thread
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.write([D(5000, "z", 1, b"z")], [])  # queued behind it: both done
+        assert await store.max_ts() == 5000
+        assert (await store.get_document("d4999", 5000)) is not None
+    finally:
+        await store.close()
+
+
+# --- the scan's plan -------------------------------------------------------------------------
+
+async def test_scans_seek_primary_keys_and_never_sort(tmp_path: Path):
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        for (order, bounded), sql in _SCANS.items():
+            params = {"index": 1, "lo": b"", "hi": b"\xff", "ts": 1, "limit": 10}
+            plan = [row[3] for row in store._reader.execute("EXPLAIN QUERY PLAN " + sql, params)]
+            text = "\n".join(plan)
+            assert "TEMP B-TREE" not in text, (order, bounded, text)
+            assert all(not step.startswith("SCAN") for step in plan), (order, bounded, text)
+            assert "SEARCH i USING PRIMARY KEY (index_id=? AND key>?" in text
+            assert "SEARCH indexes USING PRIMARY KEY (index_id=? AND key=? AND ts<?)" in text
+            assert "SEARCH documents USING PRIMARY KEY (id=? AND ts<?)" in text
+    finally:
+        await store.close()
+
+
+# --- crash safety ------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent("""
+    import asyncio, sys
+    from pyconvex.persistence import DocumentLogEntry as D, IndexEntry as I
+    from pyconvex.persistence.sqlite import SqlitePersistence
+
+    async def main(path, per_batch):
+        store = await SqlitePersistence.open(path)
+        ts = 0
+        while True:
+            first = ts + 1
+            docs = [D(t, f"d{t}", 1, b"v" * 50) for t in range(first, first + per_batch)]
+            keys = [I(1, b"%020d" % t, t, f"d{t}") for t in range(first, first + per_batch)]
+            await store.write(docs, keys)
+            ts = first + per_batch - 1
+            print(ts, flush=True)
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(3))
+async def test_every_acknowledged_batch_survives_sigkill(tmp_path: Path, round_: int):
+    path = tmp_path / "db.sqlite3"
+    per_batch = 7
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(per_batch)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first_line = proc.stdout.readline()  # the store is open and writing
+        assert first_line.strip(), proc.stderr.read() if proc.stderr else ""
+        time.sleep(random.uniform(0.05, 0.6))
+        proc.kill()  # SIGKILL: no cleanup, no close()
+        proc.wait()
+        acknowledged = [int(first_line), *(int(line) for line in proc.stdout.read().split())]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert acknowledged == list(range(per_batch, acknowledged[-1] + 1, per_batch))
+    store = await SqlitePersistence.open(path)  # the kernel dropped the dead process's lock
+    try:
+        stored = [e.ts async for e in store.load_documents(0)]
+        keyed = [int(r.key) for r in await store.index_scan(1, b"", None, 2**62, "asc", 10**6)]
+        max_ts = await store.max_ts()
+    finally:
+        await store.close()
+    # Every acknowledged batch is there; at most one more (committed, not yet printed);
+    # nothing of a batch that did not commit.
+    assert max_ts in (acknowledged[-1], acknowledged[-1] + per_batch)
+    assert stored == list(range(1, max_ts + 1))
+    assert keyed == stored
