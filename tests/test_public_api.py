@@ -9,7 +9,7 @@ import pytest
 import pyconvex
 
 
-@pytest.mark.parametrize("module", ["pyconvex", "pyconvex.testing", "pyconvex.values"])
+@pytest.mark.parametrize("module", ["pyconvex", "pyconvex.testing", "pyconvex.values", "pyconvex.client"])
 def test_all_is_sorted_and_importable(module: str):
     mod = importlib.import_module(module)
     names = list(mod.__all__)

@@ -1,0 +1,192 @@
+"""Client -> server messages: the server parses them, our Python client encodes them.
+
+``parse_client_message`` is strict about what it relies on: every required field must be
+there with its JSON type, integers must fit a u32, timestamps must be 12-character base64
+u64s and ``args`` a one-element array of a Convex-JSON object (``[]`` means ``{}``).
+It is lenient only where real clients differ (protocol.md §3): JS and Rust order keys
+differently, Rust names the admin acting-as identity ``acting_as``, ``journal`` and
+``maxObservedTimestamp`` may be absent or ``null``, ``clientTs`` may be missing, and
+unknown extra keys (``componentPath``) are ignored. A wrong message raises
+:class:`ProtocolError` naming the message type and the field.
+
+``encode_client_message`` writes what convex-js writes for the same message and leaves
+out optional fields that are ``None`` (``lastCloseReason``, which JS sends as ``null``,
+is always written).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import orjson
+
+from pyconvex.protocol.encoding import (
+    ProtocolError,
+    decode_args,
+    encode_args,
+    encode_ts,
+    field,
+    optional,
+    ts_field,
+    u32,
+)
+from pyconvex.protocol.messages import (
+    AddQuery,
+    ClientMessage,
+    Connect,
+    ModifyQuerySet,
+    QuerySetModification,
+    RemoveQuery,
+)
+
+_TOKEN_TYPES = ("User", "Admin", "None")
+
+
+def parse_client_message(text: str | bytes) -> ClientMessage:
+    """One WebSocket text frame from a client, decoded and validated."""
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError(f"message is not JSON: {e}") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("message must be a JSON object")
+    kind = msg.get("type")
+    if kind == "Connect":
+        return _parse_connect(msg)
+    if kind == "ModifyQuerySet":
+        return _parse_modify_query_set(msg)
+    if kind in ("Mutation", "Action"):
+        return cast(
+            ClientMessage,
+            {
+                "type": kind,
+                "requestId": u32(msg, "requestId", kind),
+                "udfPath": field(msg, "udfPath", str, kind),
+                "args": decode_args(field(msg, "args", list, kind), kind),
+            },
+        )
+    if kind == "Authenticate":
+        token_type = msg.get("tokenType")
+        if token_type not in _TOKEN_TYPES:
+            raise ProtocolError(
+                f"Authenticate: field 'tokenType' must be one of User, Admin, None; "
+                f"got {token_type!r}"
+            )
+        value = optional(msg, "value", str, "Authenticate")
+        if token_type != "None" and value is None:
+            raise ProtocolError(f"Authenticate: tokenType {token_type} needs a string 'value'")
+        acting_as = msg.get("impersonating", msg.get("acting_as"))
+        return {
+            "type": "Authenticate",
+            "baseVersion": u32(msg, "baseVersion", "Authenticate"),
+            "tokenType": token_type,
+            "value": value if token_type != "None" else None,
+            "impersonating": acting_as,
+        }
+    if kind == "Event":
+        return {
+            "type": "Event",
+            "eventType": field(msg, "eventType", str, "Event"),
+            "event": msg.get("event"),
+        }
+    if "type" not in msg:
+        raise ProtocolError("message has no 'type' field")
+    raise ProtocolError(f"unknown message type {kind!r}")
+
+
+def _parse_connect(msg: dict[str, Any]) -> Connect:
+    return {
+        "type": "Connect",
+        "sessionId": field(msg, "sessionId", str, "Connect"),
+        "connectionCount": u32(msg, "connectionCount", "Connect"),
+        "lastCloseReason": optional(msg, "lastCloseReason", str, "Connect"),
+        "maxObservedTimestamp": ts_field(msg, "maxObservedTimestamp", "Connect", required=False),
+        "clientTs": optional(msg, "clientTs", (int, float), "Connect"),
+    }
+
+
+def _parse_modify_query_set(msg: dict[str, Any]) -> ModifyQuerySet:
+    where = "ModifyQuerySet"
+    base = u32(msg, "baseVersion", where)
+    new = u32(msg, "newVersion", where)
+    mods: list[QuerySetModification] = []
+    for i, mod in enumerate(field(msg, "modifications", list, where)):
+        if not isinstance(mod, dict):
+            raise ProtocolError(f"{where}: modifications[{i}] must be an object")
+        mtype = mod.get("type")
+        if mtype == "Add":
+            add: AddQuery = {
+                "type": "Add",
+                "queryId": u32(mod, "queryId", "Add"),
+                "udfPath": field(mod, "udfPath", str, "Add"),
+                "args": decode_args(field(mod, "args", list, "Add"), "Add"),
+                "journal": optional(mod, "journal", str, "Add"),
+            }
+            mods.append(add)
+        elif mtype == "Remove":
+            remove: RemoveQuery = {"type": "Remove", "queryId": u32(mod, "queryId", "Remove")}
+            mods.append(remove)
+        else:
+            raise ProtocolError(f"{where}: modifications[{i}] has unknown type {mtype!r}")
+    return {"type": "ModifyQuerySet", "baseVersion": base, "newVersion": new, "modifications": mods}
+
+
+def client_message_json(msg: ClientMessage) -> dict[str, Any]:
+    """The wire JSON object of a client message (see the module docstring)."""
+    m = cast(dict[str, Any], msg)
+    kind = m["type"]
+    if kind == "Connect":
+        out: dict[str, Any] = {
+            "type": "Connect",
+            "sessionId": m["sessionId"],
+            "connectionCount": m["connectionCount"],
+            "lastCloseReason": m.get("lastCloseReason"),
+        }
+        if m.get("maxObservedTimestamp") is not None:
+            out["maxObservedTimestamp"] = encode_ts(m["maxObservedTimestamp"])
+        if m.get("clientTs") is not None:
+            out["clientTs"] = m["clientTs"]
+        return out
+    if kind == "ModifyQuerySet":
+        return {
+            "type": "ModifyQuerySet",
+            "baseVersion": m["baseVersion"],
+            "newVersion": m["newVersion"],
+            "modifications": [_modification_json(x) for x in m["modifications"]],
+        }
+    if kind in ("Mutation", "Action"):
+        return {
+            "type": kind,
+            "requestId": m["requestId"],
+            "udfPath": m["udfPath"],
+            "args": encode_args(m["args"]),
+        }
+    if kind == "Authenticate":
+        out = {"type": "Authenticate", "baseVersion": m["baseVersion"], "tokenType": m["tokenType"]}
+        if m.get("value") is not None:
+            out["value"] = m["value"]
+        if m.get("impersonating") is not None:
+            out["impersonating"] = m["impersonating"]
+        return out
+    if kind == "Event":
+        return {"type": "Event", "eventType": m["eventType"], "event": m.get("event")}
+    raise ValueError(f"unknown client message type {kind!r}")
+
+
+def _modification_json(mod: QuerySetModification) -> dict[str, Any]:
+    if mod["type"] == "Remove":
+        return {"type": "Remove", "queryId": mod["queryId"]}
+    out = {
+        "type": "Add",
+        "queryId": mod["queryId"],
+        "udfPath": mod["udfPath"],
+        "args": encode_args(mod["args"]),
+    }
+    if mod.get("journal") is not None:
+        out["journal"] = mod["journal"]
+    return out
+
+
+def encode_client_message(msg: ClientMessage) -> str:
+    """The text frame our client sends for ``msg``."""
+    return orjson.dumps(client_message_json(msg)).decode("utf-8")

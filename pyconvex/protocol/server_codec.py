@@ -1,0 +1,216 @@
+"""Server -> client messages: the server encodes them, our Python client parses them.
+
+What ``encode_server_message`` guarantees, because each point breaks a real client
+(protocol.md §4, §15):
+
+- ``logLines`` is always present (JS iterates it; Rust fails to parse without it).
+- ``errorData`` is present **only** for a ConvexError; a present ``null`` would make both
+  clients report a ConvexError whose data is ``null``.
+- ``clientClockSkew`` and ``serverTs`` are integers or absent, never ``null`` (JS then
+  warns on every update) and never floats (Rust rejects the whole message).
+- A successful ``MutationResponse`` carries its commit ``ts`` (JS decodes it blindly).
+- Values are Convex JSON, so no raw ``NaN``/``Infinity`` can appear (``$float``).
+
+``parse_server_message`` accepts what the Rust client accepts: the same required fields,
+``null`` for the optional ones. ``TransitionChunk`` is refused; servers only send it to
+npm clients that name their version in the URL, which ours never does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import orjson
+
+from pyconvex.protocol.encoding import (
+    ProtocolError,
+    decode_value,
+    encode_ts,
+    field,
+    log_lines,
+    optional,
+    ts_field,
+    u32,
+)
+from pyconvex.protocol.messages import (
+    ServerMessage,
+    StateModification,
+    StateVersion,
+    Transition,
+)
+from pyconvex.values import convex_to_json
+
+
+# --------------------------------------------------------------------------- encode
+def _version_json(v: StateVersion) -> dict[str, Any]:
+    return {"querySet": v["querySet"], "identity": v["identity"], "ts": encode_ts(v["ts"])}
+
+
+def _modification_json(mod: dict[str, Any]) -> dict[str, Any]:
+    kind = mod["type"]
+    if kind == "QueryUpdated":
+        return {
+            "type": "QueryUpdated",
+            "queryId": mod["queryId"],
+            "value": mod["value"] if mod.get("encoded") else convex_to_json(mod["value"]),
+            "logLines": mod.get("logLines", []),
+            "journal": mod.get("journal"),
+        }
+    if kind == "QueryFailed":
+        out = {
+            "type": "QueryFailed",
+            "queryId": mod["queryId"],
+            "errorMessage": mod["errorMessage"],
+            "logLines": mod.get("logLines", []),
+            "journal": mod.get("journal"),
+        }
+        if "errorData" in mod:
+            out["errorData"] = convex_to_json(mod["errorData"])
+        return out
+    if kind == "QueryRemoved":
+        return {"type": "QueryRemoved", "queryId": mod["queryId"]}
+    raise ValueError(f"unknown state modification type {kind!r}")
+
+
+def server_message_json(msg: ServerMessage | dict[str, Any]) -> dict[str, Any]:
+    """The wire JSON object of a server message (see the module docstring for the rules)."""
+    m = cast(dict[str, Any], msg)
+    kind = m["type"]
+    if kind == "Transition":
+        out: dict[str, Any] = {
+            "type": "Transition",
+            "startVersion": _version_json(m["startVersion"]),
+            "endVersion": _version_json(m["endVersion"]),
+            "modifications": [_modification_json(x) for x in m["modifications"]],
+        }
+        for key in ("clientClockSkew", "serverTs"):
+            if m.get(key) is not None:
+                out[key] = int(m[key])
+        return out
+    if kind in ("MutationResponse", "ActionResponse"):
+        out = {"type": kind, "requestId": m["requestId"], "success": m["success"]}
+        out["result"] = convex_to_json(m["result"]) if m["success"] else str(m["result"])
+        if kind == "MutationResponse":
+            ts = m.get("ts")
+            out["ts"] = encode_ts(ts) if ts is not None else None
+        out["logLines"] = m.get("logLines", [])
+        if "errorData" in m:
+            out["errorData"] = convex_to_json(m["errorData"])
+        return out
+    if kind == "AuthError":
+        return {
+            "type": "AuthError",
+            "error": m["error"],
+            "baseVersion": m["baseVersion"],
+            "authUpdateAttempted": m["authUpdateAttempted"],
+        }
+    if kind == "FatalError":
+        return {"type": "FatalError", "error": m["error"]}
+    if kind == "Ping":
+        return {"type": "Ping"}
+    raise ValueError(f"unknown server message type {kind!r}")
+
+
+def encode_server_message(msg: ServerMessage | dict[str, Any]) -> str:
+    """The text frame the server sends for ``msg``."""
+    return orjson.dumps(server_message_json(msg)).decode("utf-8")
+
+
+# --------------------------------------------------------------------------- parse
+def parse_server_message(text: str | bytes) -> ServerMessage:
+    """One WebSocket text frame from a server, decoded and validated."""
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError(f"server message is not JSON: {e}") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("server message must be a JSON object")
+    kind = msg.get("type")
+    if kind == "Transition":
+        return _parse_transition(msg)
+    if kind in ("MutationResponse", "ActionResponse"):
+        success = field(msg, "success", bool, kind)
+        out: dict[str, Any] = {"type": kind, "requestId": u32(msg, "requestId", kind)}
+        out["success"] = success
+        if success:
+            out["result"] = decode_value(msg.get("result"), "result", kind)
+        else:
+            out["result"] = field(msg, "result", str, kind)
+        if kind == "MutationResponse":
+            out["ts"] = ts_field(msg, "ts", kind, required=success)
+        out["logLines"] = log_lines(msg, kind)
+        if "errorData" in msg:
+            out["errorData"] = decode_value(msg["errorData"], "errorData", kind)
+        return cast(ServerMessage, out)
+    if kind == "AuthError":
+        base = None if msg.get("baseVersion") is None else u32(msg, "baseVersion", kind)
+        return {
+            "type": "AuthError",
+            "error": field(msg, "error", str, kind),
+            "baseVersion": base,
+            "authUpdateAttempted": bool(optional(msg, "authUpdateAttempted", bool, kind)),
+        }
+    if kind == "FatalError":
+        return {"type": "FatalError", "error": field(msg, "error", str, kind)}
+    if kind == "Ping":
+        return {"type": "Ping"}
+    if kind == "TransitionChunk":
+        raise ProtocolError("TransitionChunk is not supported by this client")
+    raise ProtocolError(f"unknown server message type {kind!r}")
+
+
+def _parse_version(msg: dict[str, Any], name: str) -> StateVersion:
+    v = field(msg, name, dict, "Transition")
+    where = f"Transition.{name}"
+    ts = ts_field(v, "ts", where, required=True)
+    assert ts is not None
+    return {"querySet": u32(v, "querySet", where), "identity": u32(v, "identity", where), "ts": ts}
+
+
+def _parse_transition(msg: dict[str, Any]) -> Transition:
+    out: Transition = {
+        "type": "Transition",
+        "startVersion": _parse_version(msg, "startVersion"),
+        "endVersion": _parse_version(msg, "endVersion"),
+        "modifications": [
+            _parse_modification(mod, i)
+            for i, mod in enumerate(field(msg, "modifications", list, "Transition"))
+        ],
+    }
+    skew = optional(msg, "clientClockSkew", int, "Transition")
+    if skew is not None:
+        out["clientClockSkew"] = skew
+    server_ts = optional(msg, "serverTs", int, "Transition")
+    if server_ts is not None:
+        out["serverTs"] = server_ts
+    return out
+
+
+def _parse_modification(mod: Any, i: int) -> StateModification:
+    if not isinstance(mod, dict):
+        raise ProtocolError(f"Transition: modifications[{i}] must be an object")
+    kind = mod.get("type")
+    if kind == "QueryUpdated":
+        if "value" not in mod:
+            raise ProtocolError("QueryUpdated: missing field 'value'")
+        return {
+            "type": "QueryUpdated",
+            "queryId": u32(mod, "queryId", kind),
+            "value": decode_value(mod["value"], "value", kind),
+            "logLines": log_lines(mod, kind),
+            "journal": optional(mod, "journal", str, kind),
+        }
+    if kind == "QueryFailed":
+        failed: dict[str, Any] = {
+            "type": "QueryFailed",
+            "queryId": u32(mod, "queryId", kind),
+            "errorMessage": field(mod, "errorMessage", str, kind),
+            "logLines": log_lines(mod, kind),
+            "journal": optional(mod, "journal", str, kind),
+        }
+        if "errorData" in mod:
+            failed["errorData"] = decode_value(mod["errorData"], "errorData", kind)
+        return cast(StateModification, failed)
+    if kind == "QueryRemoved":
+        return {"type": "QueryRemoved", "queryId": u32(mod, "queryId", kind)}
+    raise ProtocolError(f"Transition: modifications[{i}] has unknown type {kind!r}")
