@@ -34,8 +34,9 @@ unit: $(STAMP) $(NODE_STAMP)
 test: lint unit
 
 run: $(STAMP)
-	@echo "pyconvex: the server and the chat example are not built yet (see the open issues)." >&2
-	@echo "What works today: the engine in-process, via pyconvex.testing.ConvexTest." >&2
+	@echo "pyconvex: the example chat app and 'pyconvex dev' are not built yet (see the open issues)." >&2
+	@echo "What works today: .venv/bin/pyconvex serve --functions DIR --db sqlite:///PATH," >&2
+	@echo "and the engine in-process via pyconvex.testing.ConvexTest." >&2
 	@exit 1
 
 bench: $(STAMP)
