@@ -1,6 +1,13 @@
-"""Schemas: validators (``v``), tables and their indexes, schema diffs."""
+"""Schemas: the ``v`` validators, tables and their indexes, schemas and their diffs.
 
-from pyconvex.schema.diff import SchemaDiff, diff_schemas
+This layer knows the shape of data, never where it is stored: it imports only
+``pyconvex.values``, ``pyconvex.errors`` and the standard library. Validators are
+described once (``v.*``), stored as Convex's validator JSON, and compiled once into
+closures that check and normalise values (``Validator.compile()``).
+"""
+
+from pyconvex.schema.base import Check, IdResolver, ValidationFailure, Validator
+from pyconvex.schema.diff import IndexChange, SchemaDiff, TableDiff, diff_schemas
 from pyconvex.schema.inference import args_validator_from_signature, validator_from_annotation
 from pyconvex.schema.schema import SchemaDefinition, define_schema
 from pyconvex.schema.tables import (
@@ -11,11 +18,7 @@ from pyconvex.schema.tables import (
     define_table,
 )
 from pyconvex.schema.validators import (
-    Check,
-    IdResolver,
     ObjectValidator,
-    ValidationFailure,
-    Validator,
     pagination_opts_validator,
     v,
     validator_from_json,
@@ -24,12 +27,14 @@ from pyconvex.schema.validators import (
 __all__ = [
     "Check",
     "IdResolver",
+    "IndexChange",
     "IndexDefinition",
     "ObjectValidator",
     "SchemaDefinition",
     "SchemaDiff",
     "SearchIndexDefinition",
     "TableDefinition",
+    "TableDiff",
     "ValidationFailure",
     "Validator",
     "VectorIndexDefinition",

@@ -1,8 +1,31 @@
-"""Validators inferred from a handler's annotations, for ``@query`` without ``args=``.
+"""Validators inferred from Python annotations, for ``@query`` etc. without ``args=``.
 
-``async def f(ctx, channelId: Id["channels"], limit: int | None = None)`` infers
-``{"channelId": v.id("channels"), "limit": v.optional(v.union(v.int64(), v.null()))}``.
-Python ``float`` is a Convex number (ints accepted); ``int`` is int64.
+Contract. ``args_validator_from_signature(handler)`` reads ``handler(ctx, ...)``: the
+first parameter (ctx) is skipped, every other one becomes a field of a ``v.object``,
+optional when it has a default. ``**kwargs`` anywhere means "unchecked" (None).
+``*args`` and positional-only parameters are refused, since arguments arrive by name.
+String annotations (``from __future__ import annotations``) are resolved with
+``typing.get_type_hints(fn, include_extras=True)``.
+
+Annotation -> validator (``validator_from_annotation``):
+
+=====================================  ==============================================
+``str`` ``float`` ``int`` ``bool``     ``v.string()`` ``v.float64()`` ``v.int64()``
+``bytes`` ``None``                     ``v.boolean()`` ``v.bytes()`` ``v.null()``
+``X | None``, ``Optional[X]``          ``v.union(X, v.null())``
+``list[X]`` / ``list``                 ``v.array(X)`` / ``v.array(v.any())``
+``dict[str, X]`` / ``dict``            ``v.record(v.string(), X)`` / ``...v.any()``
+``dict[Id["t"], X]``                   ``v.record(v.id("t"), X)``
+``Literal["a", "b"]``                  ``v.union(v.literal("a"), v.literal("b"))``
+``Id["t"]`` / bare ``Id``              ``v.id("t")`` / ``v.string()``
+a ``TypedDict``                        ``v.object`` (``NotRequired`` -> optional)
+``Any``, ``object``, no annotation     ``v.any()``
+``Annotated[X, ...]``                  X
+=====================================  ==============================================
+
+Python ``float`` is Convex's float64 ("number", ints accepted) and ``int`` is int64,
+which is how the Python values map. Anything else is a ``TypeError`` naming the
+parameter, so a typo fails when the module is imported, not on the first call.
 """
 
 from __future__ import annotations
@@ -10,78 +33,150 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from collections.abc import Callable
+from typing import Any, Literal, NotRequired, Required, Union, get_args, get_origin, get_type_hints
 
-from pyconvex.schema.validators import ObjectValidator, Validator, v
-from pyconvex.values import Id, IdTable
+from pyconvex.schema.base import Validator
+from pyconvex.schema.scalars import IdValidator, StringValidator
+from pyconvex.schema.validators import ObjectValidator, v
+from pyconvex.values.types import Id, IdTable
 
-_SIMPLE: dict[Any, Any] = {
+_SIMPLE: dict[Any, Callable[[], Validator]] = {
     str: v.string,
-    float: v.number,
+    float: v.float64,
     int: v.int64,
     bool: v.boolean,
     bytes: v.bytes,
     type(None): v.null,
     None: v.null,
     Any: v.any,
+    object: v.any,
     Id: v.string,
-    dict: v.any,
     list: lambda: v.array(v.any()),
+    dict: lambda: v.record(v.string(), v.any()),
 }
 
 
-def validator_from_annotation(ann: Any, where: str = "annotation") -> Validator:
-    if ann in _SIMPLE:
-        return _SIMPLE[ann]()  # type: ignore[no-any-return]
+class _Unsupported(TypeError):
+    pass
+
+
+def validator_from_annotation(ann: Any) -> Validator:
+    """The validator for one annotation (see the module docstring for the table)."""
+    try:
+        return _infer(ann)
+    except _Unsupported as e:
+        raise TypeError(str(e)) from None
+
+
+def _infer(ann: Any) -> Validator:
+    try:
+        simple = _SIMPLE.get(ann)
+    except TypeError:  # unhashable annotation objects
+        simple = None
+    if simple is not None:
+        return simple()
     origin = get_origin(ann)
     args = get_args(ann)
     if origin is typing.Annotated:
         for extra in args[1:]:
             if isinstance(extra, IdTable):
                 return v.id(extra.table)
-        return validator_from_annotation(args[0], where)
-    if origin in (Union, types.UnionType):
-        return v.union(*(validator_from_annotation(a, where) for a in args))
+        return _infer(args[0])
+    if origin is Union or origin is types.UnionType:
+        return v.union(*(_infer(a) for a in args))
     if origin is Literal:
-        if len(args) == 1:
-            return v.literal(args[0])
-        return v.union(*(v.literal(a) for a in args))
+        literals = [_literal(a) for a in args]
+        return literals[0] if len(literals) == 1 else v.union(*literals)
     if origin is list:
-        return v.array(validator_from_annotation(args[0], where) if args else v.any())
+        return v.array(_infer(args[0]) if args else v.any())
     if origin is dict:
-        if args and args[0] is not str:
-            raise TypeError(f"{where}: dict keys must be str, got {args[0]!r}")
-        return v.record(v.string(), validator_from_annotation(args[1], where) if args else v.any())
+        key = _infer(args[0]) if args else v.string()
+        if not isinstance(key, (StringValidator, IdValidator)):
+            raise _Unsupported(f"dict keys must be str or Id[...], got {args[0]!r}")
+        return v.record(key, _infer(args[1]) if args else v.any())
     if isinstance(ann, type) and typing.is_typeddict(ann):
-        hints = get_type_hints(ann, include_extras=True)
-        required = getattr(ann, "__required_keys__", frozenset(hints))
-        fields: dict[str, Validator] = {}
-        for name, hint in hints.items():
-            inner = validator_from_annotation(hint, f"{where}.{name}")
-            fields[name] = inner if name in required else v.optional(inner)
-        return v.object(fields)
-    raise TypeError(f"{where}: cannot infer a validator from annotation {ann!r}; pass args=")
+        return _typeddict(ann)
+    raise _Unsupported(f"cannot infer a validator from annotation {ann!r}")
 
 
-def args_validator_from_signature(fn: Any) -> ObjectValidator | None:
-    """The args validator of a handler ``(ctx, **args)``; None means "unchecked"."""
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())[1:]
+def _literal(value: Any) -> Validator:
+    if value is None:
+        return v.null()
     try:
-        hints = get_type_hints(fn, include_extras=True)
-    except Exception as e:
-        raise TypeError(f"{fn.__name__}: cannot resolve annotations: {e}") from None
+        return v.literal(value)
+    except (TypeError, ValueError) as e:
+        raise _Unsupported(str(e)) from None
+
+
+def _typeddict(cls: type) -> ObjectValidator:
+    hints = get_type_hints(cls, include_extras=True)
+    required_keys = getattr(cls, "__required_keys__", frozenset(hints))
+    fields: dict[str, Validator] = {}
+    for name, hint in hints.items():
+        required = name in required_keys
+        origin = get_origin(hint)
+        if origin is NotRequired or origin is Required:
+            # Under `from __future__ import annotations` __required_keys__ cannot see
+            # these markers (3.11), so the resolved hint decides.
+            required = origin is Required
+            (hint,) = get_args(hint)
+        try:
+            inner = _infer(hint)
+        except _Unsupported as e:
+            raise _Unsupported(f"field {name!r} of {cls.__name__}: {e}") from None
+        fields[name] = inner if required else v.optional(inner)
+    return v.object(fields)
+
+
+def args_validator_from_signature(fn: Callable[..., Any]) -> ObjectValidator | None:
+    """The args validator of ``handler(ctx, ...)``; None means "unchecked" (``**kwargs``)."""
+    name: str = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    params = list(inspect.signature(fn).parameters.values())
+    if not params or params[0].kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        raise TypeError(f"{name}: a handler's first parameter must be ctx")
+    params = params[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    hints = _resolve_hints(fn, name, params)
     fields: dict[str, Validator] = {}
     for param in params:
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            return None
         if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY):
             raise TypeError(
-                f"{fn.__name__}: parameter {param.name!r} must be passable by keyword"
+                f"{name}: parameter {param.name!r} cannot be passed by name; arguments "
+                "arrive as a dict, so use a normal or keyword-only parameter"
             )
-        ann = hints.get(param.name, Any)
-        validator = validator_from_annotation(ann, f"{fn.__name__}({param.name})")
-        fields[param.name] = (
-            v.optional(validator) if param.default is not inspect.Parameter.empty else validator
-        )
+        try:
+            validator = _infer(hints.get(param.name, Any))
+        except _Unsupported as e:
+            raise TypeError(
+                f"{name}: parameter {param.name!r}: {e}; use a supported type "
+                "(str, float, int, bool, bytes, None, list[...], dict[str, ...], "
+                'Literal[...], Id["table"], a TypedDict) or pass args= explicitly'
+            ) from None
+        has_default = param.default is not inspect.Parameter.empty
+        fields[param.name] = v.optional(validator) if has_default else validator
     return v.object(fields)
+
+
+def _resolve_hints(
+    fn: Callable[..., Any], name: str, params: list[inspect.Parameter]
+) -> dict[str, Any]:
+    try:
+        return get_type_hints(fn, include_extras=True)
+    except Exception as e:
+        # Find the parameter whose annotation does not resolve, to name it.
+        globalns = getattr(fn, "__globals__", {})
+        for param in params:
+            if isinstance(param.annotation, str):
+                try:
+                    eval(param.annotation, globalns)
+                except Exception:
+                    raise TypeError(
+                        f"{name}: parameter {param.name!r}: cannot resolve annotation "
+                        f"{param.annotation!r} ({type(e).__name__}: {e})"
+                    ) from None
+        raise TypeError(f"{name}: cannot resolve annotations ({type(e).__name__}: {e})") from None

@@ -1,303 +1,97 @@
-"""The ``v`` validators, compiled once into closures.
+"""The ``v`` namespace: container validators, and rebuilding validators from JSON.
 
-A validator is an immutable description (``to_json`` gives Convex's validator JSON, so
-schemas can be stored and diffed); ``compile()`` turns it into a :data:`Check`,
-``check(value, path, ids) -> value``, built from closures so validating a value never
-walks validator objects again. Checks normalise as Convex does: ``v.number()`` accepts
-an ``int`` and returns a ``float``; ``v.id(t)`` returns an :class:`Id` of ``t``.
+Contract.
 
-Failures raise :class:`ValidationFailure` whose message names the path:
-``args.channelId: expected Id("channels"), got 42``.
+* ``v.string() v.number() v.float64() v.int64() v.boolean() v.null() v.bytes() v.any()
+  v.id(table) v.literal(x) v.array(v) v.object({...}) v.record(keys, values)
+  v.union(*vs) v.optional(v)`` build frozen validators (:mod:`pyconvex.schema.base`).
+  Misuse fails at definition time: ``v.optional`` anywhere but as an object field
+  (``TypeError``), record keys other than ``v.string()``/``v.id(...)``, invalid field
+  names (``ValueError``), an empty union.
+* ``v.object`` rejects a value with a missing required field or an unknown field and
+  checks each field; ``v.array`` checks each element (path ``tags[2]``); ``v.record``
+  checks keys (valid field names, or ids of the key table) and values (path
+  ``scores.<key>``); ``v.union`` tries its members in order (only those that can
+  accept the value's Python type; a union of literals is one dict lookup).
+* ``to_json()`` is Convex's validator JSON; :func:`validator_from_json` rebuilds an
+  equal validator from it, so schemas can be stored in ``_schemas`` and diffed.
+* Failures raise :class:`ValidationFailure` (defined in :mod:`pyconvex.schema.base`,
+  re-exported here): ``args.channelId: expected Id("channels"), got 42``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
-
-from pyconvex.errors import InvalidIdError
-from pyconvex.values import INT64_MAX, INT64_MIN, Id, convex_to_json, decode_id
-
-
-class IdResolver(Protocol):
-    def table_number(self, name: str) -> int | None: ...
-
-
-Check = Callable[[Any, str, "IdResolver | None"], Any]
-
-
-class ValidationFailure(Exception):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
-def short_repr(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        text = value if len(value) <= 40 else value[:37] + "..."
-        return '"' + text.replace('"', '\\"') + '"'
-    if isinstance(value, bytes):
-        return f"bytes({len(value)})"
-    if isinstance(value, list):
-        return f"array({len(value)})"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _fail(path: str, desc: str, value: Any) -> ValidationFailure:
-    return ValidationFailure(path, f"{path or 'value'}: expected {desc}, got {short_repr(value)}")
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-class Validator:
-    """Base of every validator. Subclasses define ``describe``, ``to_json``, ``_compile``."""
-
-    __slots__ = ("_check",)
-    kind = "any"
-
-    def describe(self) -> str:
-        return self.kind
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": self.kind}
-
-    def compile(self) -> Check:
-        try:
-            return self._check  # type: ignore[no-any-return]
-        except AttributeError:
-            check = self._compile()
-            object.__setattr__(self, "_check", check)
-            return check
-
-    def _compile(self) -> Check:
-        raise NotImplementedError
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Validator) and self.to_json() == other.to_json()
-
-    def __hash__(self) -> int:
-        return hash(repr(self.to_json()))
-
-    def __repr__(self) -> str:
-        return f"v.{self.kind}()"
-
-
-class _Simple(Validator):
-    __slots__ = ()
-    json_type = "any"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": self.json_type}
-
-
-class StringValidator(_Simple):
-    __slots__ = ()
-    kind = json_type = "string"
-
-    def _compile(self) -> Check:
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if isinstance(value, str):
-                return value
-            raise _fail(path, "string", value)
-
-        return check
-
-
-class NumberValidator(_Simple):
-    __slots__ = ("_name",)
-    kind = "number"
-    json_type = "number"
-
-    def __init__(self, name: str = "number") -> None:
-        self._name = name
-
-    def describe(self) -> str:
-        return self._name
-
-    def __repr__(self) -> str:
-        return f"v.{self._name}()"
-
-    def _compile(self) -> Check:
-        name = self._name
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            t = type(value)
-            if t is float:
-                return value
-            if t is int:
-                return float(value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-            raise _fail(path, name, value)
-
-        return check
-
-
-class Int64Validator(_Simple):
-    __slots__ = ()
-    kind = "int64"
-    json_type = "bigint"
-
-    def _compile(self) -> Check:
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if type(value) is int and INT64_MIN <= value <= INT64_MAX:
-                return value
-            raise _fail(path, "int64", value)
-
-        return check
-
-
-class BooleanValidator(_Simple):
-    __slots__ = ()
-    kind = json_type = "boolean"
-
-    def _compile(self) -> Check:
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if isinstance(value, bool):
-                return value
-            raise _fail(path, "boolean", value)
-
-        return check
-
-
-class NullValidator(_Simple):
-    __slots__ = ()
-    kind = json_type = "null"
-
-    def _compile(self) -> Check:
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if value is None:
-                return None
-            raise _fail(path, "null", value)
-
-        return check
-
-
-class BytesValidator(_Simple):
-    __slots__ = ()
-    kind = json_type = "bytes"
-
-    def _compile(self) -> Check:
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if isinstance(value, bytes):
-                return value
-            raise _fail(path, "bytes", value)
-
-        return check
-
-
-class AnyValidator(_Simple):
-    __slots__ = ()
-    kind = json_type = "any"
-
-    def _compile(self) -> Check:
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            try:
-                convex_to_json(value)
-            except Exception as e:
-                raise ValidationFailure(path, f"{path or 'value'}: {e}") from None
-            return value
-
-        return check
-
-
-class IdValidator(Validator):
-    __slots__ = ("table",)
-    kind = "id"
-
-    def __init__(self, table: str) -> None:
-        if not isinstance(table, str) or not table:
-            raise TypeError(f"v.id() needs a table name, got {table!r}")
-        self.table = table
-
-    def describe(self) -> str:
-        return f'Id("{self.table}")'
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "id", "tableName": self.table}
-
-    def __repr__(self) -> str:
-        return f'v.id("{self.table}")'
-
-    def _compile(self) -> Check:
-        table = self.table
-        desc = self.describe()
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if not isinstance(value, str):
-                raise _fail(path, desc, value)
-            try:
-                number, _ = decode_id(value)
-            except InvalidIdError:
-                raise _fail(path, desc, value) from None
-            if ids is not None and ids.table_number(table) != number:
-                raise _fail(path, desc, value)
-            return Id(value, table)
-
-        return check
-
-
-class LiteralValidator(Validator):
-    __slots__ = ("value",)
-    kind = "literal"
-
-    def __init__(self, value: Any) -> None:
-        if not isinstance(value, (str, int, float, bool)):
-            raise TypeError(f"v.literal() takes a string, number or boolean, got {value!r}")
-        self.value = value
-
-    def describe(self) -> str:
-        return short_repr(self.value)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "literal", "value": convex_to_json(self.value)}
-
-    def __repr__(self) -> str:
-        return f"v.literal({self.value!r})"
-
-    def _compile(self) -> Check:
-        expected = self.value
-        kind = _literal_kind(expected)
-        desc = self.describe()
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if _literal_kind(value) == kind and value == expected:
-                return expected
-            raise _fail(path, desc, value)
-
-        return check
-
-
-def _literal_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    return type(value).__name__
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from pyconvex.errors import InvalidValueError
+from pyconvex.schema import checks
+from pyconvex.schema.base import (
+    Check,
+    IdResolver,
+    ValidationFailure,
+    Validator,
+    no_optional,
+    require_validator,
+)
+from pyconvex.schema.checks import Node
+from pyconvex.schema.failures import quote
+from pyconvex.schema.scalars import (
+    AnyValidator,
+    BooleanValidator,
+    BytesValidator,
+    IdValidator,
+    Int64Validator,
+    LiteralValidator,
+    NullValidator,
+    NumberValidator,
+    StringValidator,
+)
+from pyconvex.values.json import json_to_convex
+from pyconvex.values.paths import validate_field_name
+
+__all__ = [
+    "AnyValidator",
+    "ArrayValidator",
+    "BooleanValidator",
+    "BytesValidator",
+    "Check",
+    "IdResolver",
+    "IdValidator",
+    "Int64Validator",
+    "LiteralValidator",
+    "NullValidator",
+    "NumberValidator",
+    "ObjectValidator",
+    "OptionalValidator",
+    "RecordValidator",
+    "StringValidator",
+    "UnionValidator",
+    "ValidationFailure",
+    "Validator",
+    "pagination_opts_validator",
+    "v",
+    "validator_from_json",
+]
 
 
 class OptionalValidator(Validator):
-    """``v.optional(x)``: only meaningful as an object field (the field may be absent)."""
+    """``v.optional(x)``: an object field that may be absent. Only valid as a field."""
 
     __slots__ = ("inner",)
     kind = "optional"
+    inner: Validator
 
     def __init__(self, inner: Validator) -> None:
-        _require_validator(inner, "v.optional")
+        require_validator(inner, "v.optional()")
         if isinstance(inner, OptionalValidator):
             raise TypeError("v.optional(v.optional(...)) is not allowed")
-        self.inner = inner
+        self._set("inner", inner)
+
+    @property
+    def is_optional(self) -> bool:
+        return True
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -308,29 +102,18 @@ class OptionalValidator(Validator):
     def __repr__(self) -> str:
         return f"v.optional({self.inner!r})"
 
-    def _compile(self) -> Check:
-        return self.inner.compile()
-
-
-def _require_validator(x: Any, where: str) -> Validator:
-    if not isinstance(x, Validator):
-        raise TypeError(f"{where}: expected a validator (v.string(), ...), got {x!r}")
-    return x
-
-
-def _no_optional(x: Any, where: str) -> Validator:
-    _require_validator(x, where)
-    if isinstance(x, OptionalValidator):
-        raise TypeError(f"{where}: v.optional() is only allowed for object fields")
-    return x
+    def _build(self) -> Node:
+        raise TypeError(f"{self!r} can only be used as an object field, not on its own")
 
 
 class ArrayValidator(Validator):
     __slots__ = ("element",)
     kind = "array"
+    accepted = frozenset({list})
+    element: Validator
 
     def __init__(self, element: Validator) -> None:
-        self.element = _no_optional(element, "v.array")
+        self._set("element", no_optional(element, "v.array()"))
 
     def describe(self) -> str:
         return f"array<{self.element.describe()}>"
@@ -341,92 +124,64 @@ class ArrayValidator(Validator):
     def __repr__(self) -> str:
         return f"v.array({self.element!r})"
 
-    def _compile(self) -> Check:
-        inner = self.element.compile()
-        desc = self.describe()
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if not isinstance(value, list):
-                raise _fail(path, desc, value)
-            return [inner(item, f"{path}[{i}]", ids) for i, item in enumerate(value)]
-
-        return check
+    def _build(self) -> Node:
+        return checks.array_node(self.element.node(), self.element.fast_type, self.describe())
 
 
 class ObjectValidator(Validator):
     __slots__ = ("fields",)
     kind = "object"
+    accepted = frozenset({dict})
+    fields: Mapping[str, Validator]
 
-    def __init__(self, fields: dict[str, Validator]) -> None:
-        if not isinstance(fields, dict):
+    def __init__(self, fields: Mapping[str, Validator]) -> None:
+        if not isinstance(fields, Mapping):
             raise TypeError(f"v.object() takes a dict of validators, got {fields!r}")
         for name, validator in fields.items():
-            if not isinstance(name, str) or not name or name.startswith("$"):
-                raise TypeError(f"v.object(): invalid field name {name!r}")
-            _require_validator(validator, f"v.object() field {name!r}")
-        self.fields = dict(fields)
-
-    def describe(self) -> str:
-        return "object"
+            try:
+                validate_field_name(name, top_level=False)
+            except InvalidValueError as e:
+                raise ValueError(f"v.object(): {e.message}") from None
+            require_validator(validator, f"v.object() field {name!r}")
+        self._set("fields", MappingProxyType(dict(fields)))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "object",
             "value": {
-                name: {
-                    "fieldType": validator.to_json(),
-                    "optional": isinstance(validator, OptionalValidator),
-                }
-                for name, validator in self.fields.items()
+                name: {"fieldType": field.to_json(), "optional": field.is_optional}
+                for name, field in self.fields.items()
             },
         }
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.fields.items())
+        inner = ", ".join(f"{quote(k)}: {f!r}" for k, f in self.fields.items())
         return f"v.object({{{inner}}})"
 
-    def extend(self, extra: dict[str, Validator]) -> ObjectValidator:
+    def extend(self, extra: Mapping[str, Validator]) -> ObjectValidator:
+        """A new object validator with ``extra`` fields added (or replaced)."""
         return ObjectValidator({**self.fields, **extra})
 
-    def _compile(self) -> Check:
-        specs = [
-            (name, validator.compile(), isinstance(validator, OptionalValidator))
-            for name, validator in self.fields.items()
-        ]
-        known = frozenset(self.fields)
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if not isinstance(value, dict):
-                raise _fail(path, "object", value)
-            out: dict[str, Any] = {}
-            for name, field_check, optional in specs:
-                if name in value:
-                    out[name] = field_check(value[name], _join(path, name), ids)
-                elif not optional:
-                    where = _join(path, name)
-                    raise ValidationFailure(where, f"{where}: missing required field")
-            if len(out) != len(value):
-                for name in value:
-                    if name not in known:
-                        where = _join(path, str(name))
-                        raise ValidationFailure(where, f"{where}: unexpected field")
-            return out
-
-        return check
+    def _build(self) -> Node:
+        specs: list[checks.FieldSpec] = []
+        for name, field in self.fields.items():
+            inner = field.inner if isinstance(field, OptionalValidator) else field
+            specs.append((name, inner.fast_type, inner.node(), not field.is_optional))
+        return checks.object_node(specs)
 
 
 class RecordValidator(Validator):
     __slots__ = ("keys", "values")
     kind = "record"
+    accepted = frozenset({dict})
+    keys: StringValidator | IdValidator
+    values: Validator
 
     def __init__(self, keys: Validator, values: Validator) -> None:
         if not isinstance(keys, (StringValidator, IdValidator)):
-            raise TypeError("v.record() keys must be v.string() or v.id(...)")
-        self.keys = keys
-        self.values = _no_optional(values, "v.record values")
-
-    def describe(self) -> str:
-        return f"record<{self.keys.describe()}, {self.values.describe()}>"
+            raise TypeError(f"v.record() keys must be v.string() or v.id(...), got {keys!r}")
+        self._set("keys", keys)
+        self._set("values", no_optional(values, "v.record() values"))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -438,35 +193,35 @@ class RecordValidator(Validator):
     def __repr__(self) -> str:
         return f"v.record({self.keys!r}, {self.values!r})"
 
-    def _compile(self) -> Check:
-        key_check = self.keys.compile()
-        value_check = self.values.compile()
-        desc = self.describe()
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            if not isinstance(value, dict):
-                raise _fail(path, desc, value)
-            out = {}
-            for k, item in value.items():
-                where = _join(path, str(k))
-                key_check(k, where, ids)
-                out[k] = value_check(item, where, ids)
-            return out
-
-        return check
+    def _build(self) -> Node:
+        if isinstance(self.keys, IdValidator):
+            key, key_desc = self.keys.node(), f"record key {self.keys.describe()}"
+        else:
+            key, key_desc = checks.record_key_node(), "record key"
+        return checks.record_node(key, key_desc, self.values.node(), self.values.fast_type)
 
 
 class UnionValidator(Validator):
     __slots__ = ("members",)
     kind = "union"
+    members: tuple[Validator, ...]
 
     def __init__(self, *members: Validator) -> None:
         if not members:
             raise TypeError("v.union() needs at least one member")
-        self.members = tuple(_no_optional(m, "v.union") for m in members)
+        self._set("members", tuple(no_optional(m, "v.union()") for m in members))
 
     def describe(self) -> str:
         return " | ".join(m.describe() for m in self.members)
+
+    def accepts(self) -> frozenset[type] | None:
+        out: set[type] = set()
+        for member in self.members:
+            accepts = member.accepts()
+            if accepts is None:
+                return None
+            out |= accepts
+        return frozenset(out)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "union", "value": [m.to_json() for m in self.members]}
@@ -474,131 +229,113 @@ class UnionValidator(Validator):
     def __repr__(self) -> str:
         return "v.union(" + ", ".join(repr(m) for m in self.members) + ")"
 
-    def _compile(self) -> Check:
-        desc = self.describe()
+    def _build(self) -> Node:
         if all(isinstance(m, LiteralValidator) for m in self.members):
-            allowed = {(_literal_kind(m.value), m.value): m.value for m in self.members}  # type: ignore[attr-defined]
-
-            def literal_check(value: Any, path: str, ids: IdResolver | None) -> Any:
-                try:
-                    return allowed[(_literal_kind(value), value)]
-                except (KeyError, TypeError):
-                    raise _fail(path, desc, value) from None
-
-            return literal_check
-        checks = [m.compile() for m in self.members]
-
-        def check(value: Any, path: str, ids: IdResolver | None) -> Any:
-            for member in checks:
-                try:
-                    return member(value, path, ids)
-                except ValidationFailure:
-                    continue
-            raise _fail(path, desc, value)
-
-        return check
+            literals = [m.value for m in self.members]  # type: ignore[attr-defined]
+            return checks.literal_union_node(literals, self.describe())
+        return checks.union_node([(m.node(), m.accepts()) for m in self.members], self.describe())
 
 
 class _V:
-    """The ``v`` namespace."""
+    """The ``v`` namespace (``from pyconvex import v``)."""
 
-    @staticmethod
-    def string() -> StringValidator:
+    __slots__ = ()
+
+    def string(self) -> StringValidator:
         return StringValidator()
 
-    @staticmethod
-    def number() -> NumberValidator:
+    def number(self) -> NumberValidator:
         return NumberValidator("number")
 
-    @staticmethod
-    def float64() -> NumberValidator:
+    def float64(self) -> NumberValidator:
         return NumberValidator("float64")
 
-    @staticmethod
-    def int64() -> Int64Validator:
+    def int64(self) -> Int64Validator:
         return Int64Validator()
 
-    @staticmethod
-    def boolean() -> BooleanValidator:
+    def boolean(self) -> BooleanValidator:
         return BooleanValidator()
 
-    @staticmethod
-    def null() -> NullValidator:
+    def null(self) -> NullValidator:
         return NullValidator()
 
-    @staticmethod
-    def bytes() -> BytesValidator:
+    def bytes(self) -> BytesValidator:
         return BytesValidator()
 
-    @staticmethod
-    def any() -> AnyValidator:
+    def any(self) -> AnyValidator:
         return AnyValidator()
 
-    @staticmethod
-    def id(table: str) -> IdValidator:
+    def id(self, table: str) -> IdValidator:
         return IdValidator(table)
 
-    @staticmethod
-    def literal(value: Any) -> LiteralValidator:
+    def literal(self, value: str | int | float | bool) -> LiteralValidator:
         return LiteralValidator(value)
 
-    @staticmethod
-    def array(element: Validator) -> ArrayValidator:
+    def array(self, element: Validator) -> ArrayValidator:
         return ArrayValidator(element)
 
-    @staticmethod
-    def object(fields: dict[str, Validator]) -> ObjectValidator:
+    def object(self, fields: Mapping[str, Validator]) -> ObjectValidator:
         return ObjectValidator(fields)
 
-    @staticmethod
-    def record(keys: Validator, values: Validator) -> RecordValidator:
+    def record(self, keys: Validator, values: Validator) -> RecordValidator:
         return RecordValidator(keys, values)
 
-    @staticmethod
-    def union(*members: Validator) -> UnionValidator:
+    def union(self, *members: Validator) -> UnionValidator:
         return UnionValidator(*members)
 
-    @staticmethod
-    def optional(inner: Validator) -> OptionalValidator:
+    def optional(self, inner: Validator) -> OptionalValidator:
         return OptionalValidator(inner)
+
+    def __repr__(self) -> str:
+        return "v"
 
 
 v = _V()
 
+_SIMPLE: dict[str, Callable[[], Validator]] = {
+    "string": v.string,
+    "number": v.number,
+    "float64": v.float64,
+    "bigint": v.int64,
+    "int64": v.int64,
+    "boolean": v.boolean,
+    "null": v.null,
+    "bytes": v.bytes,
+    "any": v.any,
+}
 
-def validator_from_json(obj: dict[str, Any]) -> Validator:
-    """Rebuild a validator from ``to_json`` output (stored schemas)."""
-    from pyconvex.values import json_to_convex
 
+def validator_from_json(obj: Any) -> Validator:
+    """Rebuild a validator from Convex validator JSON (what ``to_json()`` produced)."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"validator JSON must be an object, got {obj!r}")
     kind = obj.get("type")
-    simple: dict[str, Callable[[], Validator]] = {
-        "string": v.string,
-        "number": v.number,
-        "bigint": v.int64,
-        "boolean": v.boolean,
-        "null": v.null,
-        "bytes": v.bytes,
-        "any": v.any,
-    }
-    if kind in simple:
-        return simple[kind]()  # type: ignore[index]
-    if kind == "id":
-        return v.id(obj["tableName"])
-    if kind == "literal":
-        return v.literal(json_to_convex(obj["value"]))
-    if kind == "array":
-        return v.array(validator_from_json(obj["value"]))
-    if kind == "union":
-        return v.union(*(validator_from_json(m) for m in obj["value"]))
-    if kind == "record":
-        return v.record(validator_from_json(obj["keys"]), validator_from_json(obj["values"]["fieldType"]))
-    if kind == "object":
-        fields: dict[str, Validator] = {}
-        for name, spec in obj["value"].items():
-            inner = validator_from_json(spec["fieldType"])
-            fields[name] = v.optional(inner) if spec.get("optional") else inner
-        return v.object(fields)
-    raise ValueError(f"unknown validator JSON {obj!r}")
+    try:
+        if kind in _SIMPLE:
+            return _SIMPLE[kind]()
+        if kind == "id":
+            return v.id(obj["tableName"])
+        if kind == "literal":
+            value = json_to_convex(obj["value"])
+            if not isinstance(value, (str, int, float)):
+                raise ValueError(f"literal value {value!r} is not a str, number or bool")
+            return v.literal(value)
+        if kind == "array":
+            return v.array(validator_from_json(obj["value"]))
+        if kind == "union":
+            return v.union(*(validator_from_json(m) for m in obj["value"]))
+        if kind == "record":
+            return v.record(validator_from_json(obj["keys"]), _field_from_json(obj["values"]))
+        if kind == "object":
+            return v.object({name: _field_from_json(spec) for name, spec in obj["value"].items()})
+    except (KeyError, AttributeError, TypeError, InvalidValueError) as e:
+        raise ValueError(f"malformed validator JSON {obj!r}: {e}") from None
+    raise ValueError(f"unknown validator type {kind!r} in {obj!r}")
+
+
+def _field_from_json(spec: Any) -> Validator:
+    inner = validator_from_json(spec["fieldType"])
+    return v.optional(inner) if spec.get("optional") else inner
 
 
 pagination_opts_validator = v.object(
@@ -611,3 +348,4 @@ pagination_opts_validator = v.object(
         "maximumBytesRead": v.optional(v.number()),
     }
 )
+"""The ``paginationOpts`` argument of paginated queries, as Convex defines it."""

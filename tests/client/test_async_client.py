@@ -10,6 +10,7 @@ it can be provoked there.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -237,6 +238,10 @@ def test_blocking_client():
         changes: list[bool] = []
         client.set_auth("good", on_change=changes.append)
         client.query("counter:get")
+        # The confirmation is delivered on the client's loop thread: wait for it.
+        deadline = time.monotonic() + 5
+        while not changes and time.monotonic() < deadline:
+            time.sleep(0.01)
         client.clear_auth()
         client.set_admin_auth("k")
         with sub:
