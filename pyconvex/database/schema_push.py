@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
+
 from pyconvex.database.catalog import SCHEMAS_TABLE, IndexInfo
 from pyconvex.database.documents import decode_document, index_key
 from pyconvex.errors import OccConflict, SchemaValidationError
@@ -152,7 +154,10 @@ async def _store_schema(txn, schema: SchemaDefinition) -> None:  # type: ignore[
         if doc.get("state") == "active":
             doc["state"] = "overwritten"
             await txn.update_system(doc["_id"], doc)
-    txn.insert_system(SCHEMAS_TABLE, {"state": "active", "schema": schema.to_json()})
+    # Stored as JSON text: a schema's JSON may hold Convex-JSON literals ({"$integer": ...})
+    # whose "$" keys are not allowed as document field names.
+    text = orjson.dumps(schema.to_json()).decode()
+    txn.insert_system(SCHEMAS_TABLE, {"state": "active", "schema": text})
 
 
 async def _backfill(db: Database, info: IndexInfo, created_ts: int) -> int:

@@ -68,3 +68,17 @@ async def test_removed_index_is_dropped_and_changed_index_rebuilt(db: Database):
     assert result.indexes_removed == ["t.i"] and result.indexes_added == ["t.i"]
     docs = await Query(db.begin(writable=False), "t").with_index("i").collect()
     assert [d["b"] for d in docs] == [1, 2]
+
+
+async def test_schema_with_int64_and_special_float_literals_round_trips(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    db = await Database.open(await open_persistence(url))
+    schema = define_schema({"t": define_table({"k": v.union(v.literal(5), v.literal(float("inf")))})})
+    await push_schema(db, schema)
+    await write(db, lambda txn: txn.insert("t", {"k": 5}))
+    await db.close()
+    db = await Database.open(await open_persistence(url))
+    try:
+        assert db.schema is not None and db.schema.to_json() == schema.to_json()
+    finally:
+        await db.close()
