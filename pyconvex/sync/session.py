@@ -264,7 +264,7 @@ class SyncSession:
                     mod = {
                         "type": "QueryUpdated",
                         "queryId": qid,
-                        "value": sub.value_json,
+                        "value": sub.value_fragment,
                         "encoded": True,
                         "logLines": sub.log_lines,
                         "journal": query.journal,

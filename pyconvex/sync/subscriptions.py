@@ -48,6 +48,9 @@ class Subscription:
     version: int = 0
     digest: bytes = b""
     value_json: Any = None
+    value_fragment: Any = None
+    """``value_json`` serialised once (an ``orjson.Fragment``): every session that sends
+    this result splices the same bytes instead of encoding the value again."""
     log_lines: list[str] = field(default_factory=list)
     error: tuple[str, Any, bool] | None = None
     refs: int = 0
@@ -109,6 +112,7 @@ class _Outcome:
     value_json: Any
     log_lines: list[str]
     error: tuple[str, Any, bool] | None
+    fragment: Any
 
 
 def _identity_key(identity: dict[str, Any] | None) -> str:
@@ -225,13 +229,16 @@ class SubscriptionManager:
                 orjson.dumps([error[0], lines, repr(error[1])]), digest_size=16
             ).digest()
             reads = getattr(e, "reads", None) or ReadSet()
-            return _Outcome(ts, reads, digest, None, lines, error)
+            return _Outcome(ts, reads, digest, None, lines, error, None)
         value_json = convex_to_json(result.value)
+        encoded = orjson.dumps(value_json)
         digest = hashlib.blake2b(
-            orjson.dumps([value_json, result.log_lines]), digest_size=16
+            encoded + orjson.dumps(result.log_lines), digest_size=16
         ).digest()
         assert result.reads is not None
-        return _Outcome(ts, result.reads, digest, value_json, result.log_lines, None)
+        return _Outcome(
+            ts, result.reads, digest, value_json, result.log_lines, None, orjson.Fragment(encoded)
+        )
 
     @staticmethod
     def _apply(sub: Subscription, outcome: _Outcome) -> bool:
@@ -241,6 +248,7 @@ class SubscriptionManager:
         if changed:
             sub.error = outcome.error
             sub.value_json = outcome.value_json
+            sub.value_fragment = outcome.fragment
             sub.log_lines = outcome.log_lines
             sub.digest = outcome.digest
             sub.version += 1
