@@ -26,6 +26,7 @@ from pyconvex.client._async import AsyncConvexClient
 from pyconvex.client._errors import ConvexConnectionError, ConvexError, ConvexExecutionError
 from pyconvex.client._subscription import AsyncSubscription
 from pyconvex.client._sync import ConvexClient, Subscription
+from pyconvex.client.http import ConvexHttpClient
 
 __all__ = [
     "AsyncConvexClient",
@@ -34,6 +35,7 @@ __all__ = [
     "ConvexConnectionError",
     "ConvexError",
     "ConvexExecutionError",
+    "ConvexHttpClient",
     "Subscription",
 ]
 

@@ -14,7 +14,7 @@ def test_all_is_sorted_and_importable():
     assert names == sorted(names)
     assert set(names) == {
         "AsyncConvexClient", "AsyncSubscription", "ConvexClient", "ConvexConnectionError",
-        "ConvexError", "ConvexExecutionError", "Subscription",
+        "ConvexError", "ConvexExecutionError", "ConvexHttpClient", "Subscription",
     }
     for name in names:
         assert getattr(pyconvex.client, name).__module__ == "pyconvex.client"
