@@ -199,7 +199,7 @@ async def broadcast_floor(clients: int, rounds: int = 15) -> float:
             conns.discard(ws)
 
     payload = json.dumps({"type": "Transition", "modifications": [{"value": [{"body": "x" * 100}]}]})
-    async with websockets.serve(handler, "127.0.0.1", 0) as server:
+    async with websockets.serve(handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         clients_ = [await websockets.connect(f"ws://127.0.0.1:{port}") for _ in range(clients)]
         while len(conns) < clients:
