@@ -6,12 +6,33 @@ the CLI and :mod:`pyconvex.testing` all start a deployment through it.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pyconvex.database import Clock, Database, SchemaPushResult, push_schema, wall_clock_ms
+from pyconvex.database.environment import list_environment, set_environment
+from pyconvex.database.modules import read_modules, write_modules
+from pyconvex.errors import BadRequestError
 from pyconvex.functions import FunctionRunner, Registry, load_functions, unload
 from pyconvex.persistence import open_persistence
+
+ChangeListener = Callable[[], None]
+
+
+class DeployError(BadRequestError):
+    short_msg = "BadDeploy"
+
+
+def check_module_path(path: str) -> PurePosixPath:
+    """A deployed file's path must stay inside the functions directory."""
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or not rel.parts or any(p in ("..", "") for p in rel.parts) or "\\" in path:
+        raise DeployError(f"Refusing deployed file path {path!r}: it must be relative and stay inside.")
+    return rel
 
 
 class Deployment:
@@ -19,6 +40,9 @@ class Deployment:
         self.db = db
         self.runner = runner
         self.functions_dir = functions_dir
+        self.environment: dict[str, str] = {}
+        self._listeners: list[ChangeListener] = []
+        self._deployed_dir: Path | None = None
 
     @classmethod
     async def open(
@@ -36,13 +60,70 @@ class Deployment:
             raise
         registry = Registry()
         self = cls(db, FunctionRunner(db, registry), None)
-        if functions_dir is not None:
-            try:
+        try:
+            self._apply_environment(await list_environment(db))
+            if functions_dir is not None:
                 await self.load(functions_dir)
-            except BaseException:
-                await self.close()
-                raise
+            else:
+                files = await read_modules(db)
+                if files:
+                    await self._load_files(files)
+        except BaseException:
+            await self.close()
+            raise
         return self
+
+    # ------------------------------------------------------------- listeners
+    def add_change_listener(self, fn: ChangeListener) -> Callable[[], None]:
+        """``fn()`` after code or environment changes: every live query must re-run."""
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn)
+
+    def _changed(self) -> None:
+        for fn in list(self._listeners):
+            fn()
+
+    # ----------------------------------------------------------- environment
+    def _apply_environment(self, env: dict[str, str]) -> None:
+        for name in self.environment.keys() - env.keys():
+            os.environ.pop(name, None)
+        os.environ.update(env)
+        self.environment = dict(env)
+
+    async def set_environment(self, changes: dict[str, str | None]) -> dict[str, str]:
+        """Set (or, with None, remove) variables; functions see them in ``os.environ``."""
+        env = await set_environment(self.db, changes)
+        self._apply_environment(env)
+        self._changed()
+        return env
+
+    # ------------------------------------------------------------------ code
+    async def deploy(self, files: dict[str, bytes]) -> SchemaPushResult | None:
+        """Swap in uploaded code (``{relative path: bytes}``) and keep it in the database.
+
+        Loading and the schema push happen first; on any failure the old code keeps
+        serving and nothing is recorded.
+        """
+        result = await self._load_files(files)
+        await write_modules(self.db, files)
+        return result
+
+    async def _load_files(self, files: dict[str, bytes]) -> SchemaPushResult | None:
+        root = Path(tempfile.mkdtemp(prefix="pyconvex-code-")) / "convex"
+        try:
+            for name, data in files.items():
+                target = root.joinpath(*check_module_path(name).parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            root.mkdir(parents=True, exist_ok=True)
+            result = await self.load(root)
+        except BaseException:
+            shutil.rmtree(root.parent, ignore_errors=True)
+            raise
+        old, self._deployed_dir = self._deployed_dir, root.parent
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return result
 
     @property
     def registry(self) -> Registry:
@@ -66,11 +147,15 @@ class Deployment:
         self.runner.registry = registry
         self.functions_dir = path
         unload(old)
+        self._changed()
         return result
 
     async def close(self) -> None:
         unload(self.runner.registry)
         await self.db.close()
+        if self._deployed_dir is not None:
+            shutil.rmtree(self._deployed_dir, ignore_errors=True)
+            self._deployed_dir = None
 
     async def __aenter__(self) -> Deployment:
         return self

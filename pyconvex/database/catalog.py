@@ -115,6 +115,7 @@ SCHEDULED_FUNCTIONS_TABLE = "_scheduled_functions"
 STORAGE_TABLE = "_storage"
 ENVIRONMENT_VARIABLES_TABLE = "_environment_variables"
 CRON_JOBS_TABLE = "_cron_jobs"
+MODULES_TABLE = "_modules"
 
 SYSTEM_TABLES: tuple[TableInfo, ...] = (
     _system_table(TABLES_TABLE, 1, {"by_name": ("name",), "by_number": ("number",)}),
@@ -130,6 +131,7 @@ SYSTEM_TABLES: tuple[TableInfo, ...] = (
     _system_table(STORAGE_TABLE, 5, {"by_sha256": ("sha256",)}),
     _system_table(ENVIRONMENT_VARIABLES_TABLE, 6, {"by_name": ("name",)}),
     _system_table(CRON_JOBS_TABLE, 7, {"by_name": ("name",)}),
+    _system_table(MODULES_TABLE, 8, {"by_path": ("path",)}),
 )
 
 USER_VISIBLE_SYSTEM_TABLES = frozenset({STORAGE_TABLE, SCHEDULED_FUNCTIONS_TABLE})

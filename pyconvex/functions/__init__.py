@@ -14,10 +14,18 @@ from pyconvex.functions.registration import (
     query,
 )
 from pyconvex.functions.registry import Registry, canonicalize_path, display_path
-from pyconvex.functions.runtime import REMOVE, FunctionResult, FunctionRunner
+from pyconvex.functions.runtime import (
+    REMOVE,
+    ExecutionListener,
+    ExecutionRecord,
+    FunctionResult,
+    FunctionRunner,
+)
 
 __all__ = [
     "REMOVE",
+    "ExecutionListener",
+    "ExecutionRecord",
     "FunctionKind",
     "FunctionReference",
     "FunctionResult",

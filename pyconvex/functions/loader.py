@@ -10,12 +10,15 @@ in one file leaves the previous code serving.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import itertools
 import logging
 import sys
 import traceback
 import types
 from pathlib import Path
+from typing import Any
 
 from pyconvex.errors import BadRequestError
 from pyconvex.functions.registration import RegisteredFunction
@@ -25,6 +28,33 @@ SKIP_DIRS = {"_generated", "__pycache__", "node_modules"}
 SPECIAL = {"schema": "schema", "http": "http", "crons": "crons", "auth_config": "providers"}
 
 _generations = itertools.count(1)
+PACKAGE_PREFIX = "_pyconvex_app_"
+
+
+class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
+    """Compile user modules from source on every load, never from ``__pycache__``.
+
+    Bytecode caches are validated by whole-second mtime and size: an edit saved within
+    the same second that keeps the size would otherwise reload the old code.
+    """
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        source = self.get_data(self.path)
+        return compile(source, self.path, "exec", dont_inherit=True)
+
+
+class _UserCodeFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if not fullname.startswith(PACKAGE_PREFIX) or path is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            spec.loader = _FreshSourceLoader(fullname, spec.loader.path)
+        return spec
+
+
+if not any(isinstance(f, _UserCodeFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _UserCodeFinder())
 
 
 class FunctionsLoadError(BadRequestError):
@@ -84,7 +114,7 @@ def load_functions(functions_dir: str | Path) -> Registry:
     if not root.is_dir():
         raise FunctionsLoadError(f"Functions directory {functions_dir} does not exist.")
     generation = next(_generations)
-    package_name = f"_pyconvex_app_{generation}"
+    package_name = f"{PACKAGE_PREFIX}{generation}"
     package = types.ModuleType(package_name)
     package.__path__ = [str(root)]
     package.__file__ = str(root / "__init__.py")

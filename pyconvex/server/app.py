@@ -14,7 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
-from pyconvex.server import http_api
+from pyconvex.server import admin_api, http_api
 from pyconvex.server.state import ServerState
 from pyconvex.server.ws import sync_endpoint
 from pyconvex.sync import VerifyToken
@@ -64,6 +64,12 @@ def create_app(
         Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
         WebSocketRoute("/api/sync", sync_endpoint),
         WebSocketRoute("/api/{client_version}/sync", sync_endpoint),
+        Route("/api/pyconvex/deploy", admin_api.admin(admin_api.deploy), methods=["POST"]),
+        Route("/api/pyconvex/tables", admin_api.admin(admin_api.tables)),
+        Route("/api/pyconvex/data", admin_api.admin(admin_api.data)),
+        Route("/api/pyconvex/logs", admin_api.admin(admin_api.logs)),
+        Route("/api/pyconvex/env", admin_api.admin(admin_api.env_list)),
+        Route("/api/pyconvex/env", admin_api.admin(admin_api.env_update), methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

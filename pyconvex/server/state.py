@@ -12,6 +12,7 @@ import orjson
 from pyconvex.auth import TokenVerifier
 from pyconvex.deployment import Deployment
 from pyconvex.errors import AuthError
+from pyconvex.server.log_buffer import LogBuffer
 from pyconvex.sync import MutationLog, SubscriptionManager, VerifyToken, format_function_error
 
 
@@ -22,6 +23,8 @@ class ServerState:
     verify_token: VerifyToken | None = None
     manager: SubscriptionManager | None = None
     mutation_log: MutationLog = field(default_factory=MutationLog)
+    logs: LogBuffer | None = None
+    _unlisten: list[Any] = field(default_factory=list)
     _verifier: tuple[Any, TokenVerifier | None] = (None, None)
 
     async def verify(self, token: str) -> dict[str, Any]:
@@ -49,9 +52,17 @@ class ServerState:
                 self.deployment.db, self.deployment.runner, format_function_error
             )
             self.manager.start()
+            self._unlisten.append(self.deployment.add_change_listener(self.manager.invalidate_all))
+            self.logs = LogBuffer()
+            runner = self.deployment.runner
+            runner.listeners.append(self.logs.append)
+            self._unlisten.append(lambda: runner.listeners.remove(self.logs.append))
         return self.manager
 
     async def stop(self) -> None:
+        for undo in self._unlisten:
+            undo()
+        self._unlisten.clear()
         if self._verifier[1] is not None:
             await self._verifier[1].aclose()
             self._verifier = (None, None)

@@ -138,6 +138,7 @@ class SubscriptionManager:
         self._task: asyncio.Task[None] | None = None
         self._remove_listener = db.add_listener(self._on_commit)
         self._advanced = asyncio.Condition()
+        self._rerun_all = False
         self.reruns = 0
 
     def start(self) -> None:
@@ -279,6 +280,11 @@ class SubscriptionManager:
         self._pending.extend(committed)
         self._wake.set()
 
+    def invalidate_all(self) -> None:
+        """New code or environment: every subscription re-runs, as one transition."""
+        self._rerun_all = True
+        self._wake.set()
+
     def affected_by(self, committed: list[Committed]) -> set[Subscription]:
         hit: set[Subscription] = set()
         index = self._index
@@ -294,23 +300,29 @@ class SubscriptionManager:
             await self._wake.wait()
             self._wake.clear()
             committed, self._pending = self._pending, []
-            if not committed:
+            rerun_all, self._rerun_all = self._rerun_all, False
+            if not committed and not rerun_all:
                 continue
             try:
-                await self._advance(committed)
+                await self._advance(committed, rerun_all)
             except Exception:  # never let one bad round stop reactivity
                 log.exception("subscription update failed")
 
-    async def _advance(self, committed: list[Committed]) -> None:
-        ts = committed[-1].ts
+    async def _advance(self, committed: list[Committed], rerun_all: bool = False) -> None:
+        ts = committed[-1].ts if committed else self.current_ts
         outcomes: dict[Subscription, _Outcome] = {}
         # Subscriptions created while this round awaits its re-runs are indexed with an
         # older result; look again after every await until none is left behind.
         while True:
+            candidates = (
+                set(self.subscriptions.values()) if rerun_all else self.affected_by(committed)
+            )
             stale = [
                 s
-                for s in self.affected_by(committed)
-                if s not in outcomes and s.ts < ts and self.subscriptions.get(s.key) is s
+                for s in candidates
+                if s not in outcomes
+                and (s.ts < ts or rerun_all)
+                and self.subscriptions.get(s.key) is s
             ]
             if not stale:
                 break

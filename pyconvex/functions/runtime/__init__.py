@@ -9,7 +9,12 @@ from pyconvex.functions.runtime.ctx_impl import (
     MutationCtx,
     QueryCtx,
 )
-from pyconvex.functions.runtime.executor import FunctionResult, FunctionRunner
+from pyconvex.functions.runtime.executor import (
+    ExecutionListener,
+    ExecutionRecord,
+    FunctionResult,
+    FunctionRunner,
+)
 
 __all__ = [
     "REMOVE",
@@ -17,6 +22,8 @@ __all__ = [
     "Auth",
     "DatabaseReader",
     "DatabaseWriter",
+    "ExecutionListener",
+    "ExecutionRecord",
     "FunctionResult",
     "FunctionRunner",
     "MutationCtx",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,21 @@ class FunctionResult:
     """What a query read (for subscriptions)."""
 
 
+@dataclass(slots=True, frozen=True)
+class ExecutionRecord:
+    """One finished execution, for log followers (``pyconvex logs``, the dev console)."""
+
+    path: str
+    kind: str
+    log_lines: list[str]
+    error: str | None
+    started_ms: float
+    duration_ms: float
+
+
+ExecutionListener = Callable[[ExecutionRecord], None]
+
+
 class _Ids:
     __slots__ = ("_txn",)
 
@@ -76,8 +92,24 @@ class FunctionRunner:
         self.clock = db.clock
         self.executions = 0
         self.occ_retries = 0
+        self.listeners: list[ExecutionListener] = []
         install_log_capture()
         install_io_guard()
+
+    def _report(
+        self, path: str, kind: str, lines: list[str], error: BaseException | None, start: float
+    ) -> None:
+        if not self.listeners:
+            return
+        message = None
+        if error is not None:
+            message = f"{type(error).__name__}: {error}"
+        record = ExecutionRecord(
+            display_path(path), kind, list(lines), message, start * 1000,
+            (time.time() - start) * 1000,
+        )
+        for listener in list(self.listeners):
+            listener(record)
 
     # ----------------------------------------------------------------- resolve
     def resolve(self, ref: Any, kind: FunctionKind, internal_ok: bool) -> RegisteredFunction:
@@ -153,6 +185,7 @@ class FunctionRunner:
         lines: list[str] = []
         log_token = current_log.set(lines)
         io_token = forbid_io.set(display_path(fn.path or "?"))
+        start = time.time()
         try:
             checked = self._args(fn, args, txn)
             self.executions += 1
@@ -161,10 +194,12 @@ class FunctionRunner:
         except BaseException as e:
             e.log_lines = lines  # type: ignore[attr-defined]
             e.reads = txn.reads  # type: ignore[attr-defined]  # a failed query is live too
+            self._report(fn.path or "?", "query", lines, e, start)
             raise
         finally:
             forbid_io.reset(io_token)
             current_log.reset(log_token)
+        self._report(fn.path or "?", "query", lines, None, start)
         return FunctionResult(value, lines, txn.begin_ts, txn.reads)
 
     # --------------------------------------------------------------- mutations
@@ -192,6 +227,7 @@ class FunctionRunner:
         identity: dict[str, Any] | None = None,
     ) -> FunctionResult:
         """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts."""
+        start = time.time()
         for attempt in range(MAX_OCC_ATTEMPTS):
             txn = self.db.begin()
             lines: list[str] = []
@@ -202,6 +238,7 @@ class FunctionRunner:
                 value = await body(MutationCtx(txn, identity), txn)
             except BaseException as e:
                 e.log_lines = lines  # type: ignore[attr-defined]
+                self._report(name, "mutation", lines, e, start)
                 raise
             finally:
                 forbid_io.reset(io_token)
@@ -213,6 +250,7 @@ class FunctionRunner:
                 delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 16)))
                 await asyncio.sleep(random.uniform(0, delay))
                 continue
+            self._report(name, "mutation", lines, None, start)
             return FunctionResult(value, lines, ts)
         raise ConflictError(
             f"{display_path(name)}: gave up after {MAX_OCC_ATTEMPTS} attempts: the "
@@ -233,6 +271,7 @@ class FunctionRunner:
         lines: list[str] = []
         log_token = current_log.set(lines)
         io_token = forbid_io.set(None)
+        start = time.time()
         try:
             checked = self._args(fn, args, None)
             self.executions += 1
@@ -240,8 +279,10 @@ class FunctionRunner:
             value = self._returns(fn, value, None)
         except BaseException as e:
             e.log_lines = lines  # type: ignore[attr-defined]
+            self._report(fn.path or "?", "action", lines, e, start)
             raise
         finally:
             forbid_io.reset(io_token)
             current_log.reset(log_token)
+        self._report(fn.path or "?", "action", lines, None, start)
         return FunctionResult(value, lines)

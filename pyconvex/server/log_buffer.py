@@ -1,0 +1,60 @@
+"""Recent function executions, for ``pyconvex logs`` and the dev console to follow.
+
+A bounded ring with sequence numbers: a follower asks for everything after the last
+number it saw and waits (long-polls) when there is nothing new, so it never misses a
+line while connected and a slow follower cannot make the server hold unbounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from pyconvex.functions import ExecutionRecord
+
+CAPACITY = 10_000
+
+
+class LogBuffer:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._entries: deque[tuple[int, ExecutionRecord]] = deque(maxlen=capacity)
+        self._seq = 0
+        self._event = asyncio.Event()
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def append(self, record: ExecutionRecord) -> None:
+        self._seq += 1
+        self._entries.append((self._seq, record))
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    def after(self, seq: int, limit: int = 1000) -> list[tuple[int, ExecutionRecord]]:
+        if not self._entries or self._entries[-1][0] <= seq:
+            return []
+        return [(n, r) for n, r in self._entries if n > seq][:limit]
+
+    async def wait_after(self, seq: int, timeout: float) -> list[tuple[int, ExecutionRecord]]:
+        entries = self.after(seq)
+        if entries:
+            return entries
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return []
+        return self.after(seq)
+
+
+def record_json(seq: int, record: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "path": record.path,
+        "kind": record.kind,
+        "logLines": record.log_lines,
+        "error": record.error,
+        "timestamp": record.started_ms,
+        "durationMs": round(record.duration_ms, 3),
+    }
