@@ -33,9 +33,25 @@ _EXPORTS: dict[str, str] = {
     "v": "pyconvex.schema",
 }
 
-__all__ = sorted(
-    [*_EXPORTS, "__version__"], key=lambda n: (not n.isupper(), not n[:1].isupper(), n)
-)
+# A literal list, so type checkers see the re-exports.
+__all__ = [
+    "REMOVE",
+    "ConvexError",
+    "Id",
+    "__version__",
+    "action",
+    "api",
+    "define_schema",
+    "define_table",
+    "internal",
+    "internal_action",
+    "internal_mutation",
+    "internal_query",
+    "mutation",
+    "pagination_opts_validator",
+    "query",
+    "v",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -52,8 +68,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from pyconvex.errors import ConvexError  # noqa: F401
-    from pyconvex.functions import (  # noqa: F401
+    from pyconvex.errors import ConvexError
+    from pyconvex.functions import (
         REMOVE,
         action,
         api,
@@ -64,10 +80,10 @@ if TYPE_CHECKING:
         mutation,
         query,
     )
-    from pyconvex.schema import (  # noqa: F401
+    from pyconvex.schema import (
         define_schema,
         define_table,
         pagination_opts_validator,
         v,
     )
-    from pyconvex.values import Id  # noqa: F401
+    from pyconvex.values import Id

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -46,6 +46,7 @@ from pyconvex.client._events import (
 from pyconvex.client._state import Backoff, ClientState, function_path
 from pyconvex.client._subscription import AsyncSubscription
 from pyconvex.protocol import ClientMessage, ProtocolError, encode_client_message, parse_server_message
+from pyconvex.protocol.references import FunctionReference
 
 log = logging.getLogger("pyconvex.client")
 function_log = logging.getLogger("pyconvex.client.functions")
@@ -63,6 +64,9 @@ def sync_url(deployment_url: str) -> str:
         )
     return f"{scheme}://{parts.netloc}/api/sync"
 
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 class AsyncConvexClient:
     """A Convex client for asyncio programs, over the sync WebSocket.
@@ -109,7 +113,11 @@ class AsyncConvexClient:
         return self._state.session_id
 
     # ------------------------------------------------------------------ public API
-    async def query(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    async def query(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    async def query(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    async def query(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run a query once (subscribe, take the first result, unsubscribe)."""
         sub = self.subscribe(fn, args)
         try:
@@ -119,11 +127,19 @@ class AsyncConvexClient:
         finally:
             sub.unsubscribe()
 
-    async def mutation(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    async def mutation(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    async def mutation(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    async def mutation(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run a mutation; returns after a Transition has reached its commit timestamp."""
         return await self._request("Mutation", fn, args)
 
-    async def action(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    async def action(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    async def action(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    async def action(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run an action. An action in flight when the connection drops fails with
         :class:`ConvexConnectionError` and is not retried (it may have run)."""
         return await self._request("Action", fn, args)

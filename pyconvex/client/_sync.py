@@ -16,14 +16,18 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from pyconvex.client._async import AsyncConvexClient
 from pyconvex.client._errors import ConvexConnectionError
 from pyconvex.client._subscription import AsyncSubscription
+from pyconvex.protocol.references import FunctionReference
 
 T = TypeVar("T")
 
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 class ConvexClient:
     """A blocking Convex client over the sync WebSocket (same API as convex-py's).
@@ -55,15 +59,27 @@ class ConvexClient:
     def session_id(self) -> str:
         return self._client.session_id
 
-    def query(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    def query(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def query(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    def query(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run a query once and return its result."""
         return self._call(self._client.query(fn, args))
 
-    def mutation(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    def mutation(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def mutation(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    def mutation(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run a mutation; returns once its writes are visible to this client's queries."""
         return self._call(self._client.mutation(fn, args))
 
-    def action(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    def action(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def action(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    def action(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         return self._call(self._client.action(fn, args))
 
     def subscribe(self, fn: Any, args: dict[str, Any] | None = None) -> Subscription:

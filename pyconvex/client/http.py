@@ -7,15 +7,18 @@ raises the same errors as the WebSocket clients.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
 import httpx
 
 from pyconvex.client._errors import ConvexError, ConvexExecutionError
 from pyconvex.client._state import function_path
 from pyconvex.protocol.encoding import encode_args
+from pyconvex.protocol.references import FunctionReference
 from pyconvex.values import json_to_convex
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
 class ConvexHttpClient:
     """>>> with ConvexHttpClient("http://127.0.0.1:3210") as client:
@@ -36,13 +39,25 @@ class ConvexHttpClient:
     def clear_auth(self) -> None:
         self._auth = None
 
-    def query(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    def query(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def query(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    def query(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         return self._call("query", fn, args)
 
-    def mutation(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    def mutation(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def mutation(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    def mutation(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         return self._call("mutation", fn, args)
 
-    def action(self, fn: Any, args: dict[str, Any] | None = None) -> Any:
+    @overload
+    def action(self, fn: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def action(self, fn: str, args: dict[str, Any] | None = None) -> Any: ...
+    def action(self, fn: Any, args: Any = None) -> Any:  # type: ignore[misc]
         return self._call("action", fn, args)
 
     def _call(self, kind: str, fn: Any, args: dict[str, Any] | None) -> Any:

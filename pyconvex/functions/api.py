@@ -7,64 +7,11 @@ before (or while) the functions directory is loaded. ``api.admin.users.remove`` 
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-A = TypeVar("A")
-R = TypeVar("R")
+from pyconvex.protocol.references import FunctionReference, _Root
 
-
-class FunctionReference(Generic[A, R]):
-    """A name of a backend function; attribute access goes one level deeper."""
-
-    __slots__ = ("_internal", "_parts")
-
-    def __init__(self, parts: tuple[str, ...], internal: bool = False) -> None:
-        self._parts = parts
-        self._internal = internal
-
-    def __getattr__(self, name: str) -> FunctionReference[Any, Any]:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return FunctionReference((*self._parts, name), self._internal)
-
-    @property
-    def path(self) -> str:
-        parts = self._parts
-        if len(parts) < 2:
-            raise ValueError(
-                f"'{'.'.join(parts)}' is a module, not a function: reference a function "
-                "like api.messages.send"
-            )
-        return "/".join(parts[:-1]) + ":" + parts[-1]
-
-    def __str__(self) -> str:
-        return self.path
-
-    def __repr__(self) -> str:
-        root = "internal" if self._internal else "api"
-        return f"{root}.{'.'.join(self._parts)}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FunctionReference) and other._parts == self._parts
-
-    def __hash__(self) -> int:
-        return hash(self._parts)
-
-
-class _Root:
-    __slots__ = ("_internal",)
-
-    def __init__(self, internal: bool) -> None:
-        self._internal = internal
-
-    def __getattr__(self, name: str) -> FunctionReference[Any, Any]:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
-        return FunctionReference((name,), self._internal)
-
-    def __repr__(self) -> str:
-        return "internal" if self._internal else "api"
-
+__all__ = ["FunctionReference", "api", "function_path", "internal"]
 
 api: Any = _Root(internal=False)
 internal: Any = _Root(internal=True)

@@ -12,7 +12,7 @@ import enum
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from pyconvex.schema import Check, Validator, args_validator_from_signature, v
 
@@ -67,6 +67,18 @@ class RegisteredFunction:
 F = TypeVar("F", bound=Handler)
 
 
+class FunctionDecorator(Protocol):
+    """``@query`` bare, or ``@query(args={...}, returns=v...)``."""
+
+    @overload
+    def __call__(self, fn: Handler, /) -> RegisteredFunction: ...
+
+    @overload
+    def __call__(
+        self, *, args: Any = None, returns: Validator | None = None
+    ) -> Callable[[Handler], RegisteredFunction]: ...
+
+
 def _args_validator(handler: Handler, args: Any) -> Validator | None:
     if args is None:
         return args_validator_from_signature(handler)
@@ -80,7 +92,7 @@ def _args_validator(handler: Handler, args: Any) -> Validator | None:
     )
 
 
-def _make(kind: FunctionKind, visibility: Visibility) -> Any:
+def _make(kind: FunctionKind, visibility: Visibility) -> FunctionDecorator:
     @overload
     def decorator(fn: Handler, /) -> RegisteredFunction: ...
 
@@ -116,9 +128,9 @@ def _make(kind: FunctionKind, visibility: Visibility) -> Any:
     return decorator
 
 
-query = _make(FunctionKind.QUERY, Visibility.PUBLIC)
-mutation = _make(FunctionKind.MUTATION, Visibility.PUBLIC)
-action = _make(FunctionKind.ACTION, Visibility.PUBLIC)
-internal_query = _make(FunctionKind.QUERY, Visibility.INTERNAL)
-internal_mutation = _make(FunctionKind.MUTATION, Visibility.INTERNAL)
-internal_action = _make(FunctionKind.ACTION, Visibility.INTERNAL)
+query: FunctionDecorator = _make(FunctionKind.QUERY, Visibility.PUBLIC)
+mutation: FunctionDecorator = _make(FunctionKind.MUTATION, Visibility.PUBLIC)
+action: FunctionDecorator = _make(FunctionKind.ACTION, Visibility.PUBLIC)
+internal_query: FunctionDecorator = _make(FunctionKind.QUERY, Visibility.INTERNAL)
+internal_mutation: FunctionDecorator = _make(FunctionKind.MUTATION, Visibility.INTERNAL)
+internal_action: FunctionDecorator = _make(FunctionKind.ACTION, Visibility.INTERNAL)
