@@ -11,6 +11,20 @@ FunctionsOption = typer.Option(
 )
 HostOption = typer.Option("127.0.0.1", "--host", help="Interface to listen on.")
 PortOption = typer.Option(3210, "--port", help="Port of the deployment URL.")
+SitePortOption = typer.Option(
+    3211, "--site-port", help="Port for HTTP actions (convex/http.py), when they exist."
+)
+WebOption = typer.Option(
+    None, "--web", help="A folder of static files (a built web app) served at the deployment URL."
+)
 AdminKeyOption = typer.Option(
     None, "--admin-key", help="Admin key (random if not given; printed on start)."
+)
+UrlOption = typer.Option(
+    None, "--url", envvar="PYCONVEX_URL",
+    help="Deployment URL (default: the one `pyconvex dev` started in this project).",
+)
+TargetAdminKeyOption = typer.Option(
+    None, "--admin-key", envvar="PYCONVEX_ADMIN_KEY",
+    help="The deployment's admin key (default: the local one from `pyconvex dev`).",
 )

@@ -1,5 +1,11 @@
 """``_generated/``: typed references and a typed data model for a functions directory."""
 
-from pyconvex.codegen.generate import GeneratedFiles, generate, write_generated
+from pyconvex.codegen.generate import (
+    GeneratedFiles,
+    bootstrap_generated,
+    generate,
+    generate_files,
+    write_generated,
+)
 
-__all__ = ["GeneratedFiles", "generate", "write_generated"]
+__all__ = ["GeneratedFiles", "bootstrap_generated", "generate", "generate_files", "write_generated"]

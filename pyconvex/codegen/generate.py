@@ -221,18 +221,38 @@ def _schema_tables(functions_dir: Path) -> dict[str, dict[str, Any] | None]:
     return _tables(Registry(schema=namespace.get("schema")))
 
 
+def generate_files(registry: Registry) -> GeneratedFiles:
+    """The generated files for already-loaded code (``pyconvex dev`` reuses its load)."""
+    tables = _tables(registry)
+    return GeneratedFiles({
+        "__init__.py": HEADER.format(what="package marker"),
+        "data_model.py": _data_model(tables),
+        "server.py": _server(tables),
+        "api.py": _api(registry),
+    })
+
+
 def generate(functions_dir: str | Path) -> GeneratedFiles:
     registry = load_functions(functions_dir)
     try:
-        tables = _tables(registry)
-        return GeneratedFiles({
-            "__init__.py": HEADER.format(what="package marker"),
-            "data_model.py": _data_model(tables),
-            "server.py": _server(tables),
-            "api.py": _api(registry),
-        })
+        return generate_files(registry)
     finally:
         unload(registry)
+
+
+def bootstrap_generated(functions_dir: str | Path) -> None:
+    """Write schema-only files and a placeholder ``api.py`` if nothing is generated yet."""
+    root = Path(functions_dir)
+    target = root / "_generated"
+    if (target / "api.py").exists():
+        return
+    tables = _schema_tables(root)
+    GeneratedFiles({
+        "__init__.py": HEADER.format(what="package marker"),
+        "data_model.py": _data_model(tables),
+        "server.py": _server(tables),
+        "api.py": BOOTSTRAP_API,
+    }).write(target)
 
 
 def write_generated(functions_dir: str | Path) -> list[str]:
@@ -242,14 +262,5 @@ def write_generated(functions_dir: str | Path) -> list[str]:
     generated yet) the schema-only files and a placeholder ``api.py`` are written
     before the functions are loaded.
     """
-    root = Path(functions_dir)
-    target = root / "_generated"
-    if not (target / "api.py").exists():
-        tables = _schema_tables(root)
-        GeneratedFiles({
-            "__init__.py": HEADER.format(what="package marker"),
-            "data_model.py": _data_model(tables),
-            "server.py": _server(tables),
-            "api.py": BOOTSTRAP_API,
-        }).write(target)
-    return generate(root).write(target)
+    bootstrap_generated(functions_dir)
+    return generate(functions_dir).write(Path(functions_dir) / "_generated")

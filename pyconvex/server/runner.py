@@ -8,6 +8,7 @@ import secrets
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -34,8 +35,26 @@ def check_port(host: str, port: int) -> None:
             raise
 
 
+def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
+    # The asyncio loop (not uvloop): the guard against network I/O in queries and
+    # mutations patches Python's socket module, which uvloop bypasses.
+    config = uvicorn.Config(
+        app, host=host, port=port, loop="asyncio", log_level="warning", lifespan="on",
+        ws_max_size=32 * 1024 * 1024,
+        # Transitions are small and frequent: compressing each costs more CPU and latency
+        # than it saves on loopback and LAN links.
+        ws_per_message_deflate=False,
+    )
+    return uvicorn.Server(config)
+
+
+async def wait_started(server: uvicorn.Server) -> None:
+    while not server.started:
+        await asyncio.sleep(0.02)
+
+
 async def serve(
-    functions_dir: Path,
+    functions_dir: Path | None,
     db_url: str,
     *,
     host: str = "127.0.0.1",
@@ -46,20 +65,10 @@ async def serve(
     deployment = await Deployment.open(db_url, functions_dir)
     admin_key = admin_key or secrets.token_hex(16)
     app = create_app(deployment, admin_key=admin_key, close_deployment=True)
-    # The asyncio loop (not uvloop): the guard against network I/O in queries and
-    # mutations patches Python's socket module, which uvloop bypasses.
-    config = uvicorn.Config(
-        app, host=host, port=port, loop="asyncio", log_level="warning", lifespan="on",
-        ws_max_size=32 * 1024 * 1024,
-        # Transitions are small and frequent: compressing each costs more CPU and latency
-        # than it saves on loopback and LAN links.
-        ws_per_message_deflate=False,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn_server(app, host, port)
 
     async def announce() -> None:
-        while not server.started:
-            await asyncio.sleep(0.02)
+        await wait_started(server)
         print(f"pyconvex: deployment ready at http://{host}:{port}", flush=True)
         print(f"pyconvex: admin key {admin_key}", flush=True)
 

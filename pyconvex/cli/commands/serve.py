@@ -7,13 +7,17 @@ from pathlib import Path
 
 import typer
 
-from pyconvex.cli.options import AdminKeyOption, FunctionsOption, HostOption, PortOption
+from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption
 from pyconvex.errors import PyConvexError
 from pyconvex.server.runner import serve as run_server
 
 
 def serve(
-    functions: Path = FunctionsOption,
+    functions: Path | None = typer.Option(
+        None, "--functions",
+        help="The functions directory to serve (default: the code last uploaded by "
+        "`pyconvex deploy`, kept in the database).",
+    ),
     db: str = typer.Option(
         "sqlite:///.pyconvex/db.sqlite3", "--db", help="sqlite:///path (postgresql:// later)."
     ),
@@ -28,6 +32,8 @@ def serve(
       pyconvex serve --functions convex --db sqlite:///data/app.sqlite3
 
       pyconvex serve --port 4000 --admin-key "$ADMIN_KEY"
+
+      pyconvex serve --db sqlite:///data/app.sqlite3   (serves the code from `pyconvex deploy`)
     """
     try:
         asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key))

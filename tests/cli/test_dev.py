@@ -1,0 +1,153 @@
+"""``pyconvex dev`` driven as a user would: edit, break, watch, and the CLI around it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.devproc import CLI, DevProcess
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    subprocess.run([*CLI, "init", str(tmp_path / "app")], check=True, capture_output=True)
+    return tmp_path / "app"
+
+
+@pytest.fixture
+def dev(project: Path) -> Iterator[DevProcess]:
+    proc = DevProcess(project)
+    try:
+        proc.expect("Watching")
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _save(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.utime(path)  # a fresh mtime even within the same second
+
+
+def test_edit_a_function_and_the_next_call_sees_the_new_code(dev: DevProcess, project: Path) -> None:
+    assert dev.cli("run", "messages:send", '{"author": "ann", "body": "hi"}').returncode == 0
+    messages = project / "convex" / "messages.py"
+    _save(messages, messages.read_text() + (
+        "\n\n@query\nasync def shout(ctx):\n"
+        "    return [m['body'].upper() for m in await ctx.db.query('messages').collect()]\n"
+    ))
+    dev.expect("added messages:shout")
+    result = dev.cli("run", "messages:shout")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["HI"]
+    # generated references follow the code
+    assert "shout = typed_reference" in (project / "convex" / "_generated" / "api.py").read_text()
+
+
+def test_syntax_error_is_located_and_old_code_keeps_serving(dev: DevProcess, project: Path) -> None:
+    messages = project / "convex" / "messages.py"
+    _save(messages, messages.read_text() + "\ndef broken(:\n")
+    line = dev.expect("SyntaxError")
+    assert "convex/messages.py:" in line
+    dev.expect("previous code keeps serving")
+    result = dev.cli("run", "messages:list")
+    assert result.returncode == 0 and json.loads(result.stdout) == []
+
+
+def test_schema_violating_data_is_refused_naming_the_document(dev: DevProcess, project: Path) -> None:
+    assert dev.cli("run", "messages:send", '{"author": "ann", "body": "text"}').returncode == 0
+    doc_id = json.loads(dev.cli("run", "messages:list").stdout)[0]["_id"]
+    schema = project / "convex" / "schema.py"
+    _save(schema, schema.read_text().replace('"body": v.string()', '"body": v.int64()'))
+    line = dev.expect("Schema validation failed")
+    assert doc_id in line and "'messages'" in line
+    # old code and old schema keep serving: a string body is still accepted
+    sent = dev.cli("run", "messages:send", '{"author": "bob", "body": "still text"}')
+    assert sent.returncode == 0, sent.stderr
+    assert len(json.loads(dev.cli("run", "messages:list").stdout)) == 2
+
+
+def test_run_watch_prints_a_new_line_after_a_mutation(dev: DevProcess, project: Path) -> None:
+    watch = subprocess.Popen([*CLI, "run", "messages:list", "--watch"], cwd=project,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert watch.stdout is not None
+        assert json.loads(watch.stdout.readline()) == []
+        assert dev.cli("run", "messages:send", '{"author": "ann", "body": "live"}').returncode == 0
+        update = json.loads(watch.stdout.readline())
+        assert [m["body"] for m in update] == ["live"]
+    finally:
+        watch.kill()
+        watch.wait()
+        assert watch.stdout is not None and watch.stderr is not None
+        watch.stdout.close()
+        watch.stderr.close()
+
+
+def test_env_vars_reach_functions_through_os_environ(dev: DevProcess, project: Path) -> None:
+    messages = project / "convex" / "messages.py"
+    _save(messages, messages.read_text() + (
+        "\n\n@query\nasync def greeting(ctx) -> str | None:\n"
+        "    import os\n    return os.environ.get('GREETING')\n"
+    ))
+    dev.expect("added messages:greeting")
+    assert json.loads(dev.cli("run", "messages:greeting").stdout) is None
+    assert dev.cli("env", "set", "GREETING", "hello").returncode == 0
+    assert json.loads(dev.cli("run", "messages:greeting").stdout) == "hello"
+    assert dev.cli("env", "get", "GREETING").stdout.strip() == "hello"
+    assert "GREETING=hello" in dev.cli("env", "list").stdout
+    assert dev.cli("env", "remove", "GREETING").returncode == 0
+    assert json.loads(dev.cli("run", "messages:greeting").stdout) is None
+    bad = dev.cli("env", "set", "1BAD", "x")
+    assert bad.returncode == 1 and "Invalid environment variable name '1BAD'" in bad.stderr
+
+
+def test_data_and_logs(dev: DevProcess, project: Path) -> None:
+    messages = project / "convex" / "messages.py"
+    _save(messages, messages.read_text() + (
+        "\n\n@mutation\nasync def noisy(ctx) -> None:\n    print('made some noise', 42)\n"
+    ))
+    dev.expect("added messages:noisy")
+    logs = subprocess.Popen([*CLI, "logs"], cwd=project, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.0)  # let the follower take its starting point
+        assert dev.cli("run", "messages:noisy").returncode == 0
+        assert logs.stdout is not None
+        line = logs.stdout.readline()
+        assert "messages:noisy" in line and "[LOG] 'made some noise' 42" in line
+    finally:
+        logs.kill()
+        logs.wait()
+        if logs.stdout:
+            logs.stdout.close()
+    dev.expect("made some noise")  # the dev console tails logs too
+    assert dev.cli("run", "messages:send", '{"author": "ann", "body": "row"}').returncode == 0
+    assert dev.cli("data").stdout.split() == ["messages"]
+    rows = [json.loads(x) for x in dev.cli("data", "messages", "--json").stdout.splitlines()]
+    assert [r["body"] for r in rows] == ["row"]
+    missing = dev.cli("data", "nope")
+    assert missing.returncode == 1 and "no table 'nope'" in missing.stderr
+
+
+def test_start_up_errors_are_clear(project: Path, tmp_path: Path) -> None:
+    first = DevProcess(project)
+    try:
+        first.expect("Watching")
+        clash = subprocess.run([*CLI, "dev", "--port", str(first.port)], cwd=project,
+                               capture_output=True, text=True, timeout=30)
+        assert clash.returncode == 1 and f"Port {first.port}" in clash.stderr
+    finally:
+        first.stop()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = subprocess.run([*CLI, "dev"], cwd=empty, capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1 and "convex does not exist" in missing.stderr
+    no_deployment = subprocess.run([*CLI, "data"], cwd=empty, capture_output=True, text=True, timeout=30)
+    assert no_deployment.returncode == 1 and "run `pyconvex dev`" in no_deployment.stderr
