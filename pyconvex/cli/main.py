@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
 from pyconvex.cli.commands.codegen import codegen
 from pyconvex.cli.commands.data import data
 from pyconvex.cli.commands.deploy import deploy
 from pyconvex.cli.commands.dev import dev
-from pyconvex.cli.commands.env import env_app
+from pyconvex.cli.commands.env import env_app, get, list_, remove, set_
 from pyconvex.cli.commands.init import init
 from pyconvex.cli.commands.logs import logs
 from pyconvex.cli.commands.run import run
@@ -16,23 +20,30 @@ from pyconvex.cli.commands.serve import serve
 
 app = typer.Typer(
     name="pyconvex",
-    help=(
-        "pyconvex: the reactive database and backend platform, in Python.\n\n"
-        "Examples:\n\n  pyconvex init myapp && cd myapp && pyconvex dev\n\n"
-        "  pyconvex run messages:list\n\n  pyconvex serve --functions convex --db sqlite:///app.db"
+    help="pyconvex: the reactive database and backend platform, in Python.",
+    epilog=(
+        "\b\nExamples:\n  pyconvex init myapp && cd myapp && pyconvex dev\n"
+        "  pyconvex run messages:list\n  pyconvex serve --functions convex --db sqlite:///app.db"
     ),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
-app.command()(init)
-app.command()(dev)
-app.command()(serve)
-app.command()(codegen)
-app.command()(deploy)
-app.command()(run)
-app.command()(data)
-app.command()(logs)
+
+
+def register(group: typer.Typer, fn: Callable[..., Any], name: str | None = None) -> None:
+    """Add a command whose docstring's "Examples:" part is shown last, after the options."""
+    doc = inspect.cleandoc(fn.__doc__ or "")
+    text, _, examples = doc.partition("Examples:")
+    lines = [line.strip() for line in examples.strip().splitlines() if line.strip()]
+    epilog = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) if lines else None
+    group.command(name, help=text.strip(), epilog=epilog)(fn)
+
+
+for command in (init, dev, serve, codegen, deploy, run, data, logs):
+    register(app, command)
+for command, name in ((set_, "set"), (get, "get"), (list_, "list"), (remove, "remove")):
+    register(env_app, command, name)
 app.add_typer(env_app)
 
 

@@ -77,7 +77,7 @@ def test_mypy_catches_planted_type_errors(project: Path) -> None:
     )
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
     assert result.returncode == 1, result.stdout
-    insert_line = 1 + next(i for i, l in enumerate(messages.read_text().splitlines()) if '"text": 42' in l)
+    insert_line = 1 + next(i for i, text in enumerate(messages.read_text().splitlines()) if '"text": 42' in text)
     assert any(e.startswith(f"backend/messages.py:{insert_line}:") and "insert" in e for e in errors), errors
     assert any(e.startswith("client_script.py:11:") and "mutation" in e for e in errors), errors
     # and nothing else but their consequence (the failed call's result is Any): the

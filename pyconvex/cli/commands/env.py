@@ -11,15 +11,16 @@ env_app = typer.Typer(
     name="env",
     help=(
         "Environment variables stored in the deployment, visible to functions through "
-        "os.environ. Changing one re-runs every live query.\n\n"
-        "Examples:\n\n  pyconvex env set OPENAI_API_KEY sk-...\n\n  pyconvex env list\n\n"
+        "os.environ. Changing one re-runs every live query."
+    ),
+    epilog=(
+        "\b\nExamples:\n  pyconvex env set OPENAI_API_KEY sk-...\n  pyconvex env list\n"
         "  pyconvex env remove OPENAI_API_KEY"
     ),
     no_args_is_help=True,
 )
 
 
-@env_app.command("set")
 def set_(
     name: str, value: str, url: str | None = UrlOption, admin_key: str | None = TargetAdminKeyOption
 ) -> None:
@@ -33,7 +34,6 @@ def set_(
     typer.echo(f"Set {name}.")
 
 
-@env_app.command("get")
 def get(name: str, url: str | None = UrlOption, admin_key: str | None = TargetAdminKeyOption) -> None:
     """Print the value of NAME.
 
@@ -47,7 +47,6 @@ def get(name: str, url: str | None = UrlOption, admin_key: str | None = TargetAd
     typer.echo(variables[name])
 
 
-@env_app.command("list")
 def list_(url: str | None = UrlOption, admin_key: str | None = TargetAdminKeyOption) -> None:
     """Print every NAME=VALUE.
 
@@ -60,7 +59,6 @@ def list_(url: str | None = UrlOption, admin_key: str | None = TargetAdminKeyOpt
         typer.echo(f"{name}={value}")
 
 
-@env_app.command("remove")
 def remove(name: str, url: str | None = UrlOption, admin_key: str | None = TargetAdminKeyOption) -> None:
     """Remove NAME.
 
