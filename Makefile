@@ -26,6 +26,7 @@ setup: $(STAMP) $(NODE_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict pyconvex
 
 # pytest exits 5 when it collected nothing: that must fail CI, never pass it.
 unit: $(STAMP) $(NODE_STAMP)

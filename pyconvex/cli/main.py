@@ -40,9 +40,13 @@ def register(group: typer.Typer, fn: Callable[..., Any], name: str | None = None
     group.command(name, help=text.strip(), epilog=epilog)(fn)
 
 
-for command in (init, dev, serve, codegen, deploy, run, data, logs):
+commands: tuple[Callable[..., Any], ...] = (init, dev, serve, codegen, deploy, run, data, logs)
+for command in commands:
     register(app, command)
-for command, name in ((set_, "set"), (get, "get"), (list_, "list"), (remove, "remove")):
+env_commands: tuple[tuple[Callable[..., Any], str], ...] = (
+    (set_, "set"), (get, "get"), (list_, "list"), (remove, "remove")
+)
+for command, name in env_commands:
     register(env_app, command, name)
 app.add_typer(env_app)
 

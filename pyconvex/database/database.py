@@ -141,7 +141,9 @@ class Database:
         active: SchemaDefinition | None = None
         async for _, doc in txn.scan(table.by_id, b"", None):
             if doc.get("state") == "active":
-                active = SchemaDefinition.from_json(doc["schema"])
+                text = doc["schema"]
+                assert isinstance(text, (str, dict))
+                active = SchemaDefinition.from_json(text)
         return active
 
     @property

@@ -93,7 +93,7 @@ class ReadSet:
             los: list[bytes] = []
             his: list[bytes | None] = []
             for lo, hi in spans:
-                if his and (his[-1] is None or lo <= his[-1]):  # type: ignore[operator]
+                if his and (his[-1] is None or lo <= his[-1]):
                     last = his[-1]
                     if last is not None and (hi is None or hi > last):
                         his[-1] = hi

@@ -18,7 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -257,7 +257,7 @@ class Transaction:
         hi: bytes | None,
         order: Order = "asc",
         page_hint: int = 64,
-    ) -> AsyncIterator[tuple[bytes, Document]]:
+    ) -> AsyncGenerator[tuple[bytes, Document], None]:
         """Yield ``(key, document)`` for live keys in ``[lo, hi)`` in ``order``.
 
         The read interval grows with each row yielded, so a caller that stops early
@@ -369,7 +369,9 @@ class Transaction:
         if schema is not None and schema.schema_validation and table.name in schema.tables:
             check = schema.document_check(table.name)
             try:
-                return check(doc, "", self._ids())  # type: ignore[no-any-return]
+                checked = check(doc, "", self._ids())
+                assert isinstance(checked, dict)
+                return checked
             except ValidationFailure as e:
                 raise SchemaValidationError(
                     f"Document for table '{table.name}' does not match the schema: {e.message}"
@@ -617,7 +619,8 @@ class Transaction:
         doc = await self.get(table.doc_id)
         if doc is None:
             return
-        doc["version"] = int(doc.get("version", 0)) + 1  # type: ignore[call-overload]
+        version = doc.get("version", 0)
+        doc["version"] = (int(version) if isinstance(version, (int, float)) else 0) + 1
         self._write_existing_system(table.doc_id, doc)
 
     def _write_existing_system(self, doc_id: str, new: Document | None) -> None:

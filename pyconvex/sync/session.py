@@ -279,7 +279,7 @@ class SyncSession:
             }
             if not mods and not force and end == self.current:
                 return
-            message: dict[str, Any] = {
+            transition: dict[str, Any] = {
                 "type": "Transition",
                 "startVersion": dict(self.current),
                 "endVersion": end,
@@ -287,9 +287,9 @@ class SyncSession:
                 "serverTs": time.time_ns(),
             }
             if self._clock_skew is not None:
-                message["clientClockSkew"] = self._clock_skew
+                transition["clientClockSkew"] = self._clock_skew
             self.current = end
-            await self.send(message)
+            await self.send(transition)
 
     # ---------------------------------------------------------------- requests
     async def _mutation_worker(self) -> None:

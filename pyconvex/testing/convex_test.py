@@ -28,7 +28,7 @@ class ConvexTest:
         self._shared = _shared
         self._tmp: str | None = None
         self._deployment: Deployment | None = None
-        self.clock = _shared.clock if _shared is not None else VirtualClock()
+        self.clock: VirtualClock = _shared.clock if _shared is not None else VirtualClock()
 
     async def __aenter__(self) -> ConvexTest:
         self._tmp = tempfile.mkdtemp(prefix="pyconvex-test-")

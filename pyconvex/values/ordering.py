@@ -37,7 +37,7 @@ def type_rank(value: Any) -> int:
 
 
 def _cmp(a: Any, b: Any) -> int:
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def compare_values(a: Any, b: Any) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pyconvex.errors import InvalidValueError
 from pyconvex.values.types import MISSING, Missing, Value
@@ -42,5 +42,5 @@ def get_path(doc: Any, path: str) -> Value | Missing:
             return MISSING
         value = value.get(part, MISSING)
         if value is MISSING:
-            return MISSING
-    return value  # type: ignore[no-any-return]
+            break
+    return cast("Value | Missing", value)

@@ -8,7 +8,7 @@ far as its n-th match.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from pyconvex.database.catalog import BY_CREATION_TIME
@@ -80,7 +80,7 @@ class Query:
     def _matches(self, doc: Document) -> bool:
         return all(f(doc) for f in self._filters)
 
-    async def _stream(self, page_hint: int = 64) -> AsyncIterator[tuple[bytes, Document]]:
+    async def _stream(self, page_hint: int = 64) -> AsyncGenerator[tuple[bytes, Document], None]:
         if self._used:
             raise InvalidQueryError(
                 "A query can be run only once; build a new one with ctx.db.query().",
@@ -130,7 +130,7 @@ class Query:
         if len(docs) > 1:
             raise InvalidQueryError(
                 f"unique() query on '{self._table}' returned more than one result: "
-                f"{docs[0]['_id']}, {docs[1]['_id']}, ...",
+                f"{docs[0]['_id']!s}, {docs[1]['_id']!s}, ...",
                 short_msg="UniqueQueryHadMultipleResults",
             )
         return docs[0] if docs else None

@@ -54,4 +54,4 @@ def install_io_guard() -> None:
 
     cls.connect = connect
     cls.connect_ex = connect_ex
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.getaddrinfo = getaddrinfo
