@@ -26,13 +26,14 @@ def free_port() -> int:
 
 def start_server(
     db_path: Path,
-    functions: Path = APP,
+    functions: Path | None = APP,
     extra: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(functions),
+        [sys.executable, "-m", "pyconvex.cli.main", "serve",
+         *(["--functions", str(functions)] if functions is not None else []),
          "--db", f"sqlite:///{db_path}", "--port", str(port), "--admin-key", "test-admin-key",
          *(extra or [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
