@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import logging
 from bisect import bisect_right
 from collections.abc import Callable
@@ -139,6 +140,8 @@ class SubscriptionManager:
         self._remove_listener = db.add_listener(self._on_commit)
         self._advanced = asyncio.Condition()
         self._rerun_all = False
+        self._ts_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_seq = 0
         self.reruns = 0
 
     def start(self) -> None:
@@ -340,13 +343,26 @@ class SubscriptionManager:
         self.current_ts = max(self.current_ts, ts)
         for listener in list(self._listeners):
             listener(self.current_ts, changed)
+        waiters = self._ts_waiters
+        while waiters and waiters[0][0] <= self.current_ts:
+            fut = heapq.heappop(waiters)[2]
+            if not fut.done():
+                fut.set_result(None)
         async with self._advanced:
             self._advanced.notify_all()
 
     async def wait_for(self, ts: int) -> None:
-        """Return once ``current_ts >= ts`` (e.g. a mutation's commit timestamp)."""
-        async with self._advanced:
-            await self._advanced.wait_for(lambda: self.current_ts >= ts)
+        """Return once ``current_ts >= ts`` (e.g. a mutation's commit timestamp).
+
+        One future per waiter in a heap by timestamp: an advance wakes exactly the
+        waiters it satisfies (a Condition would wake them all to re-check).
+        """
+        if self.current_ts >= ts:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter_seq += 1
+        heapq.heappush(self._ts_waiters, (ts, self._waiter_seq, fut))
+        await fut
 
 
 def error_data_of(e: BaseException) -> tuple[Any, bool]:

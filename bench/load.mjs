@@ -1,0 +1,103 @@
+// A load generator that costs less CPU than the server it drives: Node's event loop,
+// keep-alive HTTP and the `ws` package (installed with npm `convex`). Python load
+// generators saturate the second core of a 2-core machine before the server does.
+//
+//   node bench/load.mjs http|ws URL CLIENTS SECONDS  ->  prints mutations/s
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import WebSocket from "ws";
+
+const [mode, url, clientsArg, secondsArg] = process.argv.slice(2);
+const clients = Number(clientsArg);
+const seconds = Number(secondsArg);
+const body = JSON.stringify({ path: "bench:insert", args: { body: "x".repeat(100) } });
+
+async function runHttp() {
+  const { hostname, port } = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  let done = 0;
+  const stopAt = performance.now() + seconds * 1000;
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { hostname, port, path: "/api/mutation", method: "POST", agent,
+          headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } },
+        (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => (text.includes('"success"') ? resolve() : reject(new Error(text))));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < stopAt) {
+        await one();
+        done += 1;
+      }
+    }),
+  );
+  agent.destroy();
+  return done / ((performance.now() - start) / 1000);
+}
+
+function wsClient() {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace("http", "ws") + "/api/sync", { perMessageDeflate: false });
+    ws.on("open", () => {
+      ws.send(JSON.stringify({ type: "Connect", sessionId: randomUUID(), connectionCount: 0,
+                               lastCloseReason: "InitialConnect" }));
+      resolve(ws);
+    });
+    ws.on("error", reject);
+  });
+}
+
+async function runWs() {
+  const sockets = await Promise.all(Array.from({ length: clients }, wsClient));
+  let done = 0;
+  const stopAt = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise((resolve, reject) => {
+          let requestId = 0;
+          let gotResponse = false;
+          let gotTransition = false;
+          const send = () => {
+            if (performance.now() >= stopAt) return resolve();
+            requestId += 1;
+            gotResponse = gotTransition = false;
+            ws.send(`{"type":"Mutation","requestId":${requestId},"udfPath":"bench:insert","args":[{"body":"${"x".repeat(100)}"}]}`);
+          };
+          // A client's mutation is done when its response and the Transition that
+          // reaches its commit timestamp have both arrived (as the official client waits).
+          ws.on("message", (data) => {
+            const text = data.toString();
+            if (text.includes('"MutationResponse"')) {
+              if (!text.includes('"success":true')) return reject(new Error(text));
+              gotResponse = true;
+            } else if (text.includes('"Transition"')) {
+              gotTransition = gotResponse || gotTransition;
+            }
+            if (gotResponse && gotTransition) {
+              done += 1;
+              send();
+            }
+          });
+          send();
+        }),
+    ),
+  );
+  const rate = done / ((performance.now() - start) / 1000);
+  for (const ws of sockets) ws.close();
+  return rate;
+}
+
+const rate = mode === "http" ? await runHttp() : await runWs();
+console.log(rate.toFixed(2));
+process.exit(0);
