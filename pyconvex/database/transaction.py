@@ -74,6 +74,8 @@ class _Update:
     old_ts: int | None
     new: Document | None
     """The document now (None: deleted)."""
+    new_keys: dict[int, bytes] | None = None
+    """``new``'s index keys by index id, computed once for the overlay and the commit."""
 
 
 @dataclass(slots=True)
@@ -501,16 +503,20 @@ class Transaction:
         if update is None:
             update = _Update(table, old, old_ts, old)
             self._updates[doc_id] = update
-        prior = update.new
+        prior, prior_keys = update.new, update.new_keys
+        new_keys: dict[int, bytes] | None = {} if new is not None else None
         for index in table.indexes.values():
             overlay = self._overlay.get(index.id)
             if overlay is None:
                 overlay = self._overlay[index.id] = {}
             if prior is not None:
-                overlay[index_key(index, prior)] = None
-            if new is not None:
-                overlay[index_key(index, new)] = doc_id
+                key = prior_keys.get(index.id) if prior_keys is not None else None
+                overlay[key if key is not None else index_key(index, prior)] = None
+            if new_keys is not None:
+                key = new_keys[index.id] = index_key(index, new)
+                overlay[key] = doc_id
         update.new = new
+        update.new_keys = new_keys
         self._count_write(new)
 
     def _count_write(self, new: Document | None) -> None:
@@ -662,9 +668,12 @@ class Transaction:
             documents.append(
                 (doc_id, table.number, encode_document(new) if new is not None else None, update.old_ts)
             )
+            known = update.new_keys
             for index in table.indexes.values():
                 old_key = index_key(index, old) if old is not None else None
-                new_key = index_key(index, new) if new is not None else None
+                new_key = known.get(index.id) if known is not None else None
+                if new_key is None and new is not None:
+                    new_key = index_key(index, new)
                 if old_key is not None:
                     written.append((index.id, old_key))
                 if new_key is not None and new_key != old_key:

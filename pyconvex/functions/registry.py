@@ -7,6 +7,7 @@ Functions are keyed by ``"<module>:<function>"``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -26,6 +27,12 @@ class BadFunctionPathError(BadRequestError):
 def canonicalize_path(path: str) -> str:
     if not isinstance(path, str) or not path:
         raise BadFunctionPathError(f"Invalid function path {path!r}")
+    return _canonical(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(path: str) -> str:
+    """Cached: every call and every subscription canonicalises its path."""
     module, sep, name = path.rpartition(":")
     if not sep:
         module, name = path, "default"

@@ -10,6 +10,7 @@ them to know a document's table without a lookup.
 from __future__ import annotations
 
 import base64
+import operator
 import os
 import threading
 
@@ -33,10 +34,9 @@ def _vint(n: int) -> bytes:
 
 
 def _fletcher16(data: bytes) -> int:
-    c0 = c1 = 0
-    for b in data:
-        c0 = (c0 + b) % 256
-        c1 = (c1 + c0) % 256
+    # c0 = sum(b), c1 = sum of the running sums = sum(b_i * (n - i)), both mod 256.
+    c0 = sum(data) % 256
+    c1 = sum(map(operator.mul, data, range(len(data), 0, -1))) % 256
     return (c1 << 8) | c0
 
 
