@@ -1,0 +1,62 @@
+"""The README's five steps, run as written (commands taken from README.md itself)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+from tests.cli.devproc import CLI, DevProcess
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands() -> list[str]:
+    text = README.read_text()
+    section = text[text.index("## Your first function in five steps"):]
+    section = section[: section.index("\n## ", 4)]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines()
+            if line.strip()]
+
+
+def test_the_five_steps(tmp_path: Path) -> None:
+    commands = _commands()
+    assert commands == [
+        "pyconvex init myapp",
+        "cd myapp && pyconvex dev",
+        """pyconvex run messages:send '{"author": "ann", "body": "hi"}'""",
+        "pyconvex run messages:list --watch",
+    ], "README changed: update this test to run its new commands"
+    init = shlex.split(commands[0])
+    subprocess.run([*CLI, *init[1:]], cwd=tmp_path, check=True, capture_output=True)
+    project = tmp_path / "myapp"
+    dev = DevProcess(project)  # step 2 (with a free port instead of 3210)
+    try:
+        dev.expect("Watching")
+        send = shlex.split(commands[2])
+        assert dev.cli(*send[1:]).returncode == 0
+        watch = subprocess.Popen([*CLI, *shlex.split(commands[3])[1:]], cwd=project,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert watch.stdout is not None
+            assert [m["body"] for m in json.loads(watch.stdout.readline())] == ["hi"]
+            # step 5: edit and save; the live query shows the new code's result
+            messages = project / "convex" / "messages.py"
+            messages.write_text(messages.read_text().replace(
+                "return list_reversed(messages)",
+                "return [{**m, 'body': m['body'] + '!'} for m in list_reversed(messages)]",
+            ))
+            assert [m["body"] for m in json.loads(watch.stdout.readline())] == ["hi!"]
+        finally:
+            watch.kill()
+            watch.wait()
+            assert watch.stdout is not None and watch.stderr is not None
+            watch.stdout.close()
+            watch.stderr.close()
+    finally:
+        dev.stop()
+    assert (project / "convex" / "_generated" / "api.py").exists()
+
