@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from pyconvex.cli.commands.codegen import codegen
+from pyconvex.cli.commands.dashboard import dashboard
 from pyconvex.cli.commands.data import data
 from pyconvex.cli.commands.deploy import deploy
 from pyconvex.cli.commands.dev import dev
@@ -40,7 +41,9 @@ def register(group: typer.Typer, fn: Callable[..., Any], name: str | None = None
     group.command(name, help=text.strip(), epilog=epilog)(fn)
 
 
-commands: tuple[Callable[..., Any], ...] = (init, dev, serve, codegen, deploy, run, data, logs)
+commands: tuple[Callable[..., Any], ...] = (
+    init, dev, serve, codegen, deploy, run, data, logs, dashboard
+)
 for command in commands:
     register(app, command)
 env_commands: tuple[tuple[Callable[..., Any], str], ...] = (

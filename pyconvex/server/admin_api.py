@@ -9,19 +9,21 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
-from pyconvex.database import Query
+from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query
 from pyconvex.errors import AuthError, BadRequestError, PyConvexError
 from pyconvex.server.errors import request_error
 from pyconvex.server.log_buffer import record_json
 from pyconvex.server.state import ServerState
 from pyconvex.values import convex_to_json
 
+DASHBOARD_HTML = (Path(__file__).parent / "dashboard.html").read_text()
 MAX_DEPLOY_BYTES = 64 * 1024 * 1024
 MAX_DATA_LIMIT = 10_000
 MAX_WAIT_S = 30.0
@@ -102,7 +104,8 @@ async def data(request: Request, state: ServerState) -> Response:
         raise BadRequestError(f"limit must be 1..{MAX_DATA_LIMIT}.", short_msg="BadLimit")
     order = request.query_params.get("order", "desc")
     db = state.deployment.db
-    if db.catalog.table(table) is None or table.startswith("_"):
+    readable_system = table in USER_VISIBLE_SYSTEM_TABLES
+    if not readable_system and (db.catalog.table(table) is None or table.startswith("_")):
         raise BadRequestError(f"There is no table {table!r}.", short_msg="TableNotFound")
     txn = db.begin(writable=False, limits=None)
     docs = await Query(txn, table).order(order).take(limit)
@@ -122,6 +125,11 @@ async def logs(request: Request, state: ServerState) -> Response:
     entries = await state.logs.wait_after(after, wait) if wait > 0 else state.logs.after(after)
     last = entries[-1][0] if entries else after
     return _json({"entries": [record_json(n, r) for n, r in entries], "last": last})
+
+
+async def dashboard(request: Request) -> Response:
+    """The dashboard page; it asks for the admin key and uses the endpoints above."""
+    return HTMLResponse(DASHBOARD_HTML)
 
 
 async def env_list(request: Request, state: ServerState) -> Response:

@@ -64,6 +64,7 @@ def create_app(
         Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
         WebSocketRoute("/api/sync", sync_endpoint),
         WebSocketRoute("/api/{client_version}/sync", sync_endpoint),
+        Route("/dashboard", admin_api.dashboard),
         Route("/api/pyconvex/deploy", admin_api.admin(admin_api.deploy), methods=["POST"]),
         Route("/api/pyconvex/tables", admin_api.admin(admin_api.tables)),
         Route("/api/pyconvex/data", admin_api.admin(admin_api.data)),
