@@ -512,7 +512,7 @@ class Transaction:
             if prior is not None:
                 key = prior_keys.get(index.id) if prior_keys is not None else None
                 overlay[key if key is not None else index_key(index, prior)] = None
-            if new_keys is not None:
+            if new is not None and new_keys is not None:
                 key = new_keys[index.id] = index_key(index, new)
                 overlay[key] = doc_id
         update.new = new

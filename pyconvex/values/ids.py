@@ -35,8 +35,8 @@ def _vint(n: int) -> bytes:
 
 def _fletcher16(data: bytes) -> int:
     # c0 = sum(b), c1 = sum of the running sums = sum(b_i * (n - i)), both mod 256.
-    c0 = sum(data) % 256
-    c1 = sum(map(operator.mul, data, range(len(data), 0, -1))) % 256
+    c0: int = sum(data) % 256
+    c1: int = sum(map(operator.mul, data, range(len(data), 0, -1))) % 256
     return (c1 << 8) | c0
 
 
