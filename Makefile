@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
+WEB := examples/chat/web
+WEB_STAMP := $(WEB)/dist/index.html
+CHROMIUM := /usr/bin/chromium
+PORT ?= 3210
 
-.PHONY: run test lint unit bench clean setup
+.PHONY: run test lint unit bench clean setup web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +25,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-setup: $(STAMP) $(NODE_STAMP)
+# The chat example's page: the official convex browser client bundled by Vite (lock file pinned).
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/index.html $(WEB)/vite.config.js $(wildcard $(WEB)/src/*) $(NODE_STAMP)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+
+web: $(WEB_STAMP)
+
+# Debian's Chromium for the browser tests (driven by Playwright from the dev extras).
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(CHROMIUM)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench
@@ -29,19 +43,18 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict pyconvex
 
 # pytest exits 5 when it collected nothing: that must fail CI, never pass it.
-unit: $(STAMP) $(NODE_STAMP)
+unit: setup
 	$(BIN)/pytest -p no:cacheprovider
 
 test: lint unit
 
-run: $(STAMP)
-	@echo "pyconvex: the example chat app and 'pyconvex dev' are not built yet (see the open issues)." >&2
-	@echo "What works today: .venv/bin/pyconvex serve --functions DIR --db sqlite:///PATH," >&2
-	@echo "and the engine in-process via pyconvex.testing.ConvexTest." >&2
-	@exit 1
+# The chat example on the embedded default (SQLite and files in examples/chat/.pyconvex/).
+run: $(STAMP) $(WEB_STAMP)
+	@echo "pyconvex: starting the chat example; open the page printed below in two windows."
+	$(BIN)/pyconvex dev --functions examples/chat/convex --web $(WEB)/dist --port $(PORT)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules $(WEB)/node_modules $(WEB)/dist .pytest_cache .ruff_cache .mypy_cache

@@ -60,3 +60,39 @@ def test_the_five_steps(tmp_path: Path) -> None:
         dev.stop()
     assert (project / "convex" / "_generated" / "api.py").exists()
 
+
+
+def test_make_run_starts_the_chat_example(tmp_path: Path) -> None:
+    """`make run` (the README's first command) serves the chat page and the API."""
+    import os
+    import signal
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    root = README.parent
+    proc = subprocess.Popen(["make", "-s", "run", f"PORT={port}"], cwd=root, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Web page:" in line:
+                break
+        assert any(f"http://127.0.0.1:{port}/" in line for line in lines), "".join(lines)
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.status_code == 200 and "pyconvex chat" in page.text
+        assert httpx.get(f"http://127.0.0.1:{port}/version", timeout=10).status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()

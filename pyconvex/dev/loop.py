@@ -134,8 +134,8 @@ class DevServer:
         (state_dir / ".gitignore").write_text("*\n")
         admin_key = admin_key_for(state_dir)
         self.deployment = await Deployment.open(f"sqlite:///{state_dir / 'db.sqlite3'}", None)
-        extra: dict[str, Any] = {"web_dir": self.web_dir} if self.web_dir is not None else {}
-        app = create_app(self.deployment, admin_key=admin_key, close_deployment=True, **extra)
+        app = create_app(self.deployment, admin_key=admin_key, close_deployment=True,
+                         web_dir=self.web_dir)
         if self.tail_logs:
             self.deployment.runner.listeners.append(self._print_execution)
         await self.reload()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
@@ -41,7 +43,10 @@ def create_app(
     admin_key: str | None = None,
     verify_token: VerifyToken | None = None,
     close_deployment: bool = False,
+    web_dir: Path | None = None,
 ) -> Starlette:
+    """The deployment's HTTP API, sync endpoint, admin API and dashboard; with
+    ``web_dir``, a built web app served at ``/`` (after every API route)."""
     state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token)
 
     @contextlib.asynccontextmanager
@@ -55,7 +60,7 @@ def create_app(
                 await deployment.close()
 
     routes: list[Any] = [
-        Route("/", http_api.root),
+        *([] if web_dir is not None else [Route("/", http_api.root)]),
         Route("/version", http_api.version),
         Route("/api/query", http_api.query, methods=["POST"]),
         Route("/api/mutation", http_api.mutation, methods=["POST"]),
@@ -72,6 +77,8 @@ def create_app(
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_list)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_update), methods=["POST"]),
     ]
+    if web_dir is not None:
+        routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -60,11 +60,12 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 3210,
     admin_key: str | None = None,
+    web_dir: Path | None = None,
 ) -> None:
     check_port(host, port)
     deployment = await Deployment.open(db_url, functions_dir)
     admin_key = admin_key or secrets.token_hex(16)
-    app = create_app(deployment, admin_key=admin_key, close_deployment=True)
+    app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir)
     server = uvicorn_server(app, host, port)
 
     async def announce() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption
-from pyconvex.errors import PyConvexError
+from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, WebOption
+from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.server.runner import serve as run_server
 
 
@@ -24,6 +24,7 @@ def serve(
     host: str = HostOption,
     port: int = PortOption,
     admin_key: str | None = AdminKeyOption,
+    web: Path | None = WebOption,
 ) -> None:
     """Serve the functions in FUNCTIONS over Convex's HTTP API and sync protocol.
 
@@ -36,7 +37,9 @@ def serve(
       pyconvex serve --db sqlite:///data/app.sqlite3   (serves the code from `pyconvex deploy`)
     """
     try:
-        asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key))
+        if web is not None and not web.is_dir():
+            raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
+        asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key, web_dir=web))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None
