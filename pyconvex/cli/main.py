@@ -18,6 +18,7 @@ from pyconvex.cli.commands.init import init
 from pyconvex.cli.commands.logs import logs
 from pyconvex.cli.commands.run import run
 from pyconvex.cli.commands.serve import serve
+from pyconvex.cli.commands.snapshot import export, import_
 
 app = typer.Typer(
     name="pyconvex",
@@ -42,10 +43,11 @@ def register(group: typer.Typer, fn: Callable[..., Any], name: str | None = None
 
 
 commands: tuple[Callable[..., Any], ...] = (
-    init, dev, serve, codegen, deploy, run, data, logs, dashboard
+    init, dev, serve, codegen, deploy, run, data, logs, export, dashboard
 )
 for command in commands:
     register(app, command)
+register(app, import_, "import")
 env_commands: tuple[tuple[Callable[..., Any], str], ...] = (
     (set_, "set"), (get, "get"), (list_, "list"), (remove, "remove")
 )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pyconvex.database.catalog import (
     BY_ID,
     CREATION_TIME_FIELD,
+    FIRST_USER_TABLE_NUMBER,
     ID_FIELD,
     INDEX_TABLE,
     TABLES_TABLE,
@@ -422,6 +423,28 @@ class Transaction:
         self._write(table, doc_id, doc, old=None, old_ts=None)
         return doc_id
 
+    def insert_document(self, table: TableInfo, doc: Document) -> str:
+        """Insert a whole document, ``_id`` and ``_creationTime`` included (imports only;
+        never reachable from user functions). The id must belong to ``table``."""
+        self._check_writable("insert")
+        doc_id, created = doc.get(ID_FIELD), doc.get(CREATION_TIME_FIELD)
+        if not isinstance(doc_id, str) or decode_id(doc_id)[0] != table.number:
+            raise InvalidIdError(f"Document id {doc_id!r} does not belong to table '{table.name}'.")
+        if not isinstance(created, float):
+            raise InvalidValueError(f"Document {doc_id}: _creationTime must be a float, got {created!r}.")
+        update = self._updates.get(doc_id)
+        if update is not None and update.new is not None:
+            raise InvalidValueError(f"Document {doc_id} appears twice.")
+        for name in doc:
+            if name not in (ID_FIELD, CREATION_TIME_FIELD):
+                validate_field_name(name, top_level=True)
+        doc = self._check_document(table, doc)
+        if update is not None:  # deleted earlier in this transaction (an import's replace)
+            self._write(table, doc_id, doc)
+        else:  # the caller guarantees the table held no such document
+            self._write(table, doc_id, doc, old=None, old_ts=None)
+        return doc_id
+
     async def _current(self, doc_id: str, op: str) -> tuple[TableInfo, Document]:
         """The document as this transaction sees it, for patch/replace/delete."""
         if not isinstance(doc_id, str):
@@ -552,9 +575,13 @@ class Transaction:
         index = self.catalog.tables_by_name[table_name].indexes[index_name]
         self.reads.add(index.id, prefix_end(encode_key([last])), None)
 
-    def create_table(self, name: str) -> TableInfo:
+    def create_table(self, name: str, number: int | None = None) -> TableInfo:
+        """A new user table; ``number`` only for imports that keep a snapshot's ids."""
         catalog = self.catalog
-        number = catalog.next_table_number
+        if number is None:
+            number = catalog.next_table_number
+        elif number < FIRST_USER_TABLE_NUMBER or number in catalog.tables_by_number:
+            raise InvalidValueError(f"Table number {number} for '{name}' is not free.")
         self._claim_tail(TABLES_TABLE, "by_number", number - 1)
         doc_id = self._system_insert(TABLES_TABLE, {"name": name, "number": number})
         table = TableInfo(name, number, {}, doc_id)

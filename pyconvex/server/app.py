@@ -72,6 +72,8 @@ def create_app(
         Route("/dashboard", admin_api.dashboard),
         Route("/api/pyconvex/deploy", admin_api.admin(admin_api.deploy), methods=["POST"]),
         Route("/api/pyconvex/tables", admin_api.admin(admin_api.tables)),
+        Route("/api/pyconvex/export", admin_api.admin(admin_api.export)),
+        Route("/api/pyconvex/import", admin_api.admin(admin_api.import_), methods=["POST"]),
         Route("/api/pyconvex/data", admin_api.admin(admin_api.data)),
         Route("/api/pyconvex/logs", admin_api.admin(admin_api.logs)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_list)),

@@ -151,3 +151,32 @@ def test_start_up_errors_are_clear(project: Path, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "convex does not exist" in missing.stderr
     no_deployment = subprocess.run([*CLI, "data"], cwd=empty, capture_output=True, text=True, timeout=30)
     assert no_deployment.returncode == 1 and "run `pyconvex dev`" in no_deployment.stderr
+
+
+def test_export_then_import_into_a_fresh_deployment(dev: DevProcess, project: Path, tmp_path: Path) -> None:
+    for i in range(5):
+        assert dev.cli("run", "messages:send", json.dumps({"author": "ann", "body": f"m{i}"})).returncode == 0
+    snapshot = tmp_path / "snapshot.zip"
+    exported = dev.cli("export", "--path", str(snapshot))
+    assert exported.returncode == 0, exported.stderr
+    assert dev.cli("export", "--path", str(snapshot)).returncode == 1  # never overwrites
+    original = [json.loads(x) for x in dev.cli("data", "messages", "--json").stdout.splitlines()]
+    fresh_project = tmp_path / "fresh"
+    fresh_project.mkdir()
+    import shutil
+
+    shutil.copytree(project / "convex", fresh_project / "convex",
+                    ignore=shutil.ignore_patterns("_generated", "__pycache__"))
+    fresh = DevProcess(fresh_project)
+    try:
+        fresh.expect("Watching")
+        imported = fresh.cli("import", str(snapshot))
+        assert imported.returncode == 0, imported.stderr
+        assert "messages: 5 documents" in imported.stdout
+        copied = [json.loads(x) for x in fresh.cli("data", "messages", "--json").stdout.splitlines()]
+        assert copied == original  # every document, _id and _creationTime included
+        again = fresh.cli("import", str(snapshot))
+        assert again.returncode == 1 and "already has documents" in again.stderr
+        assert fresh.cli("import", str(snapshot), "--replace").returncode == 0
+    finally:
+        fresh.stop()

@@ -1,0 +1,15 @@
+"""Snapshot export and import in Convex's snapshot ZIP format (see docs/snapshots.md)."""
+
+from pyconvex.snapshot.export import ExportSummary, export_snapshot
+from pyconvex.snapshot.format import from_export_json, to_export_json
+from pyconvex.snapshot.importer import ImportSummary, SnapshotImportError, import_snapshot
+
+__all__ = [
+    "ExportSummary",
+    "ImportSummary",
+    "SnapshotImportError",
+    "export_snapshot",
+    "from_export_json",
+    "import_snapshot",
+    "to_export_json",
+]
