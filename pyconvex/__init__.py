@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "REMOVE": "pyconvex.functions",
     "ConvexError": "pyconvex.errors",
+    "Crons": "pyconvex.functions",
     "Id": "pyconvex.values",
     "action": "pyconvex.functions",
     "api": "pyconvex.functions",
@@ -37,6 +38,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "REMOVE",
     "ConvexError",
+    "Crons",
     "Id",
     "__version__",
     "action",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     from pyconvex.errors import ConvexError
     from pyconvex.functions import (
         REMOVE,
+        Crons,
         action,
         api,
         internal,

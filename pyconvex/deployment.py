@@ -17,8 +17,9 @@ from pyconvex.database import Clock, Database, SchemaPushResult, push_schema, wa
 from pyconvex.database.environment import list_environment, set_environment
 from pyconvex.database.modules import read_modules, write_modules
 from pyconvex.errors import BadRequestError
-from pyconvex.functions import FunctionRunner, Registry, load_functions, unload
+from pyconvex.functions import FunctionKind, FunctionRunner, Registry, load_functions, unload
 from pyconvex.persistence import open_persistence
+from pyconvex.scheduler import SchedulerExecutor
 
 ChangeListener = Callable[[], None]
 
@@ -43,6 +44,7 @@ class Deployment:
         self.environment: dict[str, str] = {}
         self._listeners: list[ChangeListener] = []
         self._deployed_dir: Path | None = None
+        self.scheduler = SchedulerExecutor(db, runner)
 
     @classmethod
     async def open(
@@ -138,6 +140,7 @@ class Deployment:
         registry = load_functions(path)
         result = None
         try:
+            _check_crons(registry)
             if registry.schema is not None:
                 result = await push_schema(self.db, registry.schema)
         except BaseException:
@@ -147,10 +150,16 @@ class Deployment:
         self.runner.registry = registry
         self.functions_dir = path
         unload(old)
+        await self.scheduler.sync_crons(registry)
         self._changed()
         return result
 
+    def start_background(self) -> None:
+        """Start the scheduler (the server does; ``ConvexTest`` drives it by hand)."""
+        self.scheduler.start()
+
     async def close(self) -> None:
+        await self.scheduler.stop()
         unload(self.runner.registry)
         await self.db.close()
         if self._deployed_dir is not None:
@@ -162,3 +171,13 @@ class Deployment:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _check_crons(registry: Registry) -> None:
+    """Every cron must name a mutation or an action that exists in the same code."""
+    crons = registry.crons
+    for job in (crons.jobs.values() if crons is not None else ()):
+        fn = registry.lookup(job.path)
+        if fn is None or fn.kind is FunctionKind.QUERY:
+            what = "does not exist" if fn is None else "is a query (crons run mutations and actions)"
+            raise DeployError(f"crons.py: job {job.name!r} runs {job.path}, which {what}.")

@@ -1,6 +1,7 @@
 """Backend functions: registration, loading, references, and the runtime."""
 
 from pyconvex.functions.api import FunctionReference, api, function_path, internal
+from pyconvex.functions.crons import CronJob, Crons, next_run
 from pyconvex.functions.loader import FunctionsLoadError, load_functions, unload
 from pyconvex.functions.registration import (
     FunctionKind,
@@ -24,6 +25,8 @@ from pyconvex.functions.runtime import (
 
 __all__ = [
     "REMOVE",
+    "CronJob",
+    "Crons",
     "ExecutionListener",
     "ExecutionRecord",
     "FunctionKind",
@@ -45,6 +48,7 @@ __all__ = [
     "internal_query",
     "load_functions",
     "mutation",
+    "next_run",
     "query",
     "unload",
 ]

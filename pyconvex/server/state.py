@@ -52,6 +52,7 @@ class ServerState:
                 self.deployment.db, self.deployment.runner, format_function_error
             )
             self.manager.start()
+            self.deployment.start_background()
             self._unlisten.append(self.deployment.add_change_listener(self.manager.invalidate_all))
             self.logs = LogBuffer()
             runner = self.deployment.runner

@@ -84,10 +84,17 @@ class ConvexTest:
     async def advance_time(self, ms: float) -> None:
         """Move the virtual clock forward by ``ms`` milliseconds.
 
-        Scheduled functions and crons that become due will run here once the scheduler
-        exists; today only the clock moves.
+        Then everything that became due runs, as the server would: crons fire, and
+        scheduled functions run (including ones scheduled by what just ran, if due).
         """
         self.clock.advance(ms)
+        await self.finish_scheduled()
+
+    async def finish_scheduled(self) -> int:
+        """Run scheduled functions and crons due at the virtual clock's now; returns how many."""
+        owner = self._shared or self
+        assert owner._deployment is not None, "use ConvexTest inside 'async with'"
+        return await owner._deployment.scheduler.run_until_idle()
 
 
 def _normalize_identity(identity: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, Transaction
 from pyconvex.errors import InvalidIdError, InvalidQueryError
+from pyconvex.functions.registry import Registry
+from pyconvex.functions.runtime.scheduling import ActionScheduler, MutationScheduler
 from pyconvex.values import Document, Id, decode_id
 
 if TYPE_CHECKING:
@@ -162,11 +164,14 @@ class QueryCtx:
 
 
 class MutationCtx:
-    __slots__ = ("_now", "auth", "db")
+    __slots__ = ("_now", "auth", "db", "scheduler")
 
-    def __init__(self, txn: Transaction, identity: dict[str, Any] | None) -> None:
+    def __init__(
+        self, txn: Transaction, identity: dict[str, Any] | None, registry: Registry | None = None
+    ) -> None:
         self.db = DatabaseWriter(txn)
         self.auth = Auth(identity)
+        self.scheduler = MutationScheduler(txn, registry if registry is not None else Registry())
         self._now = txn.now_ms
 
     def now(self) -> float:
@@ -176,7 +181,7 @@ class MutationCtx:
 class ActionCtx:
     """``ctx`` in actions: no database handle; each ``run_*`` is its own transaction."""
 
-    __slots__ = ("_identity", "_lines", "_runner", "auth")
+    __slots__ = ("_identity", "_lines", "_runner", "auth", "scheduler")
 
     def __init__(
         self, runner: FunctionRunner, identity: dict[str, Any] | None, lines: list[str]
@@ -185,6 +190,7 @@ class ActionCtx:
         self._identity = identity
         self._lines = lines
         self.auth = Auth(identity)
+        self.scheduler = ActionScheduler(runner)
 
     def now(self) -> float:
         return self._runner.clock()

@@ -170,6 +170,15 @@ class FunctionRunner:
                 ) from None
         return value
 
+    async def call_in_transaction(
+        self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction
+    ) -> Any:
+        """Validate, run and check a mutation handler inside a caller's transaction (the
+        scheduler commits a job's state change with the mutation's own writes)."""
+        checked = self._args(fn, args, txn)
+        value = await fn.handler(ctx, **checked)
+        return self._returns(fn, value, txn)
+
     # ----------------------------------------------------------------- queries
     async def run_query(
         self,
@@ -235,7 +244,7 @@ class FunctionRunner:
             io_token = forbid_io.set(display_path(name))
             try:
                 self.executions += 1
-                value = await body(MutationCtx(txn, identity), txn)
+                value = await body(MutationCtx(txn, identity, self.registry), txn)
             except BaseException as e:
                 e.log_lines = lines  # type: ignore[attr-defined]
                 self._report(name, "mutation", lines, e, start)
