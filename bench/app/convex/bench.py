@@ -28,3 +28,14 @@ async def make_counter(ctx):
 async def latest(ctx):
     """The query every fan-out subscriber shares: the newest 10 documents."""
     return await ctx.db.query("docs").order("desc").take(10)
+
+
+@mutation(args={"n": v.number()})
+async def schedule_noops(ctx, n):
+    for _ in range(int(n)):
+        await ctx.scheduler.run_after(0, "bench:noop_write", {})
+
+
+@mutation
+async def noop_write(ctx):
+    return None
