@@ -9,6 +9,7 @@ WEB := examples/chat/web
 WEB_STAMP := $(WEB)/dist/index.html
 CHROMIUM := /usr/bin/chromium
 PORT ?= 3210
+SITE_PORT ?= 3211
 
 .PHONY: run test lint unit bench clean setup web
 
@@ -51,7 +52,7 @@ test: lint unit
 # The chat example on the embedded default (SQLite and files in examples/chat/.pyconvex/).
 run: $(STAMP) $(WEB_STAMP)
 	@echo "pyconvex: starting the chat example; open the page printed below in two windows."
-	$(BIN)/pyconvex dev --functions examples/chat/convex --web $(WEB)/dist --port $(PORT)
+	$(BIN)/pyconvex dev --functions examples/chat/convex --web $(WEB)/dist --port $(PORT) --site-port $(SITE_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

@@ -52,7 +52,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(APP),
-             "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port)],
+             "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port), "--site-port", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for _ in range(600):

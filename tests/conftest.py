@@ -35,6 +35,7 @@ def start_server(
         [sys.executable, "-m", "pyconvex.cli.main", "serve",
          *(["--functions", str(functions)] if functions is not None else []),
          "--db", f"sqlite:///{db_path}", "--port", str(port), "--admin-key", "test-admin-key",
+         "--site-port", str(free_port()),
          *(extra or [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, **(env or {})},

@@ -73,7 +73,7 @@ def test_make_run_starts_the_chat_example(tmp_path: Path) -> None:
 
     port = free_port()
     root = README.parent
-    proc = subprocess.Popen(["make", "-s", "run", f"PORT={port}"], cwd=root, text=True,
+    proc = subprocess.Popen(["make", "-s", "run", f"PORT={port}", f"SITE_PORT={free_port()}"], cwd=root, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     lines: list[str] = []

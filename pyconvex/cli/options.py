@@ -12,7 +12,9 @@ FunctionsOption = typer.Option(
 HostOption = typer.Option("127.0.0.1", "--host", help="Interface to listen on.")
 PortOption = typer.Option(3210, "--port", help="Port of the deployment URL.")
 SitePortOption = typer.Option(
-    3211, "--site-port", help="Port for HTTP actions (convex/http.py), when they exist."
+    3211, "--site-port",
+    help="Port serving HTTP actions (convex/http.py); they are also under /http/ on --port. "
+    "0 turns the site port off.",
 )
 WebOption = typer.Option(
     None, "--web", help="A folder of static files (a built web app) served at the deployment URL."

@@ -27,7 +27,8 @@ from pyconvex.dev.state import (
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import ExecutionRecord, FunctionsLoadError
 from pyconvex.server.app import create_app
-from pyconvex.server.runner import check_port, uvicorn_server, wait_started
+from pyconvex.server.http_actions import create_site_app
+from pyconvex.server.runner import check_port, serve_with_site, site_server, uvicorn_server, wait_started
 
 IGNORED_DIRS = {"_generated", "__pycache__", "node_modules"}
 
@@ -53,6 +54,7 @@ class DevServer:
         host: str = "127.0.0.1",
         port: int = 3210,
         web_dir: Path | None = None,
+        site_port: int | None = None,
         tail_logs: bool = True,
         console: Console | None = None,
     ) -> None:
@@ -60,6 +62,7 @@ class DevServer:
         self.host = host
         self.port = port
         self.web_dir = web_dir
+        self.site_port = site_port
         self.tail_logs = tail_logs
         self.console = console or Console(highlight=False)
         self.deployment: Deployment | None = None
@@ -76,6 +79,8 @@ class DevServer:
         if self.web_dir is not None and not self.web_dir.is_dir():
             raise DevError(f"The web directory {self.web_dir} does not exist (--web DIR).")
         check_port(self.host, self.port)
+        if self.site_port is not None:
+            check_port(self.host, self.site_port)
 
     async def reload(self) -> bool:
         """Load the code, push its schema, regenerate ``_generated/``; report. True if it took."""
@@ -140,7 +145,9 @@ class DevServer:
             self.deployment.runner.listeners.append(self._print_execution)
         await self.reload()
         server = uvicorn_server(app, self.host, self.port)
-        serving = asyncio.get_running_loop().create_task(server.serve())
+        site = (site_server(create_site_app(app.state.server), self.host, self.site_port)
+                if self.site_port is not None else None)
+        serving = asyncio.get_running_loop().create_task(serve_with_site(server, site))
         stop = asyncio.Event()
         serving.add_done_callback(lambda _: stop.set())  # Ctrl-C / SIGTERM reach uvicorn
         try:
@@ -153,6 +160,8 @@ class DevServer:
             info = DeploymentInfo(self.url, admin_key)
             write_deployment_info(state_dir, info)
             self.console.print(f"Deployment URL: [bold]{self.url}[/]", soft_wrap=True)
+            if site is not None:
+                self.console.print(f"HTTP actions:   http://{self.host}:{self.site_port}", soft_wrap=True)
             if self.web_dir is not None:
                 self.console.print(f"Web page:       [bold]{self.url}/[/]", soft_wrap=True)
             self.console.print(f"Admin key:      {admin_key}", soft_wrap=True)

@@ -2,6 +2,7 @@
 
 from pyconvex.functions.api import FunctionReference, api, function_path, internal
 from pyconvex.functions.crons import CronJob, Crons, next_run
+from pyconvex.functions.http import HttpAction, HttpRouter, cors, http_action
 from pyconvex.functions.loader import FunctionsLoadError, load_functions, unload
 from pyconvex.functions.registration import (
     FunctionKind,
@@ -34,14 +35,18 @@ __all__ = [
     "FunctionResult",
     "FunctionRunner",
     "FunctionsLoadError",
+    "HttpAction",
+    "HttpRouter",
     "RegisteredFunction",
     "Registry",
     "Visibility",
     "action",
     "api",
     "canonicalize_path",
+    "cors",
     "display_path",
     "function_path",
+    "http_action",
     "internal",
     "internal_action",
     "internal_mutation",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import secrets
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import uvicorn
 from pyconvex.deployment import Deployment
 from pyconvex.errors import BadRequestError
 from pyconvex.server.app import create_app
+from pyconvex.server.http_actions import create_site_app
 
 
 class PortInUseError(BadRequestError):
@@ -48,6 +51,34 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class _SiteServer(uvicorn.Server):
+    """The site port's server: the deployment server owns the signal handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def site_server(app: Any, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host, port=port, loop="asyncio", log_level="warning",
+                            lifespan="off")
+    return _SiteServer(config)
+
+
+async def serve_with_site(server: uvicorn.Server, site: uvicorn.Server | None) -> None:
+    """Run the deployment server and (if any) the site server until the first stops."""
+    if site is None:
+        await server.serve()
+        return
+    site_task = asyncio.get_running_loop().create_task(site.serve())
+    try:
+        await server.serve()
+    finally:
+        site.should_exit = True
+        with contextlib.suppress(BaseException):
+            await site_task
+
+
 async def wait_started(server: uvicorn.Server) -> None:
     while not server.started:
         await asyncio.sleep(0.02)
@@ -61,21 +92,30 @@ async def serve(
     port: int = 3210,
     admin_key: str | None = None,
     web_dir: Path | None = None,
+    site_port: int | None = None,
 ) -> None:
     check_port(host, port)
+    if site_port is not None:
+        check_port(host, site_port)
     deployment = await Deployment.open(db_url, functions_dir)
     admin_key = admin_key or secrets.token_hex(16)
     app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir)
     server = uvicorn_server(app, host, port)
+    site = (site_server(create_site_app(app.state.server), host, site_port)
+            if site_port is not None else None)
 
     async def announce() -> None:
         await wait_started(server)
+        if site is not None:
+            await wait_started(site)
         print(f"pyconvex: deployment ready at http://{host}:{port}", flush=True)
+        if site is not None:
+            print(f"pyconvex: HTTP actions at http://{host}:{site_port}", flush=True)
         print(f"pyconvex: admin key {admin_key}", flush=True)
 
     watcher = asyncio.get_running_loop().create_task(announce())
     try:
-        await server.serve()
+        await serve_with_site(server, site)
     finally:
         watcher.cancel()
     if not server.started:

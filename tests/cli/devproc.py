@@ -24,7 +24,7 @@ class DevProcess:
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         self.proc = subprocess.Popen(
-            [*CLI, "dev", "--port", str(self.port), *extra],
+            [*CLI, "dev", "--port", str(self.port), "--site-port", str(free_port()), *extra],
             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"},
         )

@@ -35,7 +35,8 @@ def dev(
 
       pyconvex dev --web web/dist
     """
-    server = DevServer(functions, host=host, port=port, web_dir=web, tail_logs=tail_logs)
+    server = DevServer(functions, host=host, port=port, web_dir=web, tail_logs=tail_logs,
+                       site_port=site_port or None)
     try:
         asyncio.run(server.run())
     except PyConvexError as e:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, WebOption
+from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, SitePortOption, WebOption
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.server.runner import serve as run_server
 
@@ -25,6 +25,7 @@ def serve(
     port: int = PortOption,
     admin_key: str | None = AdminKeyOption,
     web: Path | None = WebOption,
+    site_port: int = SitePortOption,
 ) -> None:
     """Serve the functions in FUNCTIONS over Convex's HTTP API and sync protocol.
 
@@ -39,7 +40,8 @@ def serve(
     try:
         if web is not None and not web.is_dir():
             raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
-        asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key, web_dir=web))
+        asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key, web_dir=web,
+                               site_port=site_port or None))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None

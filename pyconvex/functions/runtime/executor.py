@@ -267,6 +267,29 @@ class FunctionRunner:
             "(e.g. shard a hot counter) or retry later."
         )
 
+    # ------------------------------------------------------------ http actions
+    async def run_http_action(
+        self, handler: Callable[[Any, Any], Awaitable[Any]], request: Any,
+        identity: dict[str, Any] | None, name: str,
+    ) -> Any:
+        """An HTTP action: an action's ctx, network allowed, logs captured and reported."""
+        lines: list[str] = []
+        log_token = current_log.set(lines)
+        io_token = forbid_io.set(None)
+        start = time.time()
+        try:
+            self.executions += 1
+            response = await handler(ActionCtx(self, identity, lines), request)
+        except BaseException as e:
+            e.log_lines = lines  # type: ignore[attr-defined]
+            self._report(name, "http", lines, e, start)
+            raise
+        finally:
+            forbid_io.reset(io_token)
+            current_log.reset(log_token)
+        self._report(name, "http", lines, None, start)
+        return response
+
     # ----------------------------------------------------------------- actions
     async def run_action(
         self,

@@ -1,0 +1,79 @@
+"""HTTP actions over real HTTP: the site port and /http/ on the deployment port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, start_server, stop_server
+
+APP = Path(__file__).resolve().parents[1] / "fixtures" / "httpapp" / "convex"
+
+
+@pytest.fixture
+def urls(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    site_port = free_port()
+    proc, url = start_server(tmp_path / "db.sqlite3", APP, extra=["--site-port", str(site_port)])
+    try:
+        yield url, f"http://127.0.0.1:{site_port}"
+    finally:
+        stop_server(proc)
+
+
+def test_json_webhook_on_both_ports(urls: tuple[str, str]) -> None:
+    url, site = urls
+    first = httpx.post(f"{site}/webhook", json={"event": "push", "n": 1.5})
+    assert first.status_code == 201 and first.json()["stored"]
+    second = httpx.post(f"{url}/http/webhook", json={"event": "push", "n": 2.5})
+    assert second.status_code == 201
+    events = httpx.post(f"{url}/api/query", json={"path": "hooks:events", "args": {}}).json()["value"]
+    assert events == [{"event": "push", "n": 1.5}, {"event": "push", "n": 2.5}]
+    logs = httpx.get(f"{url}/api/pyconvex/logs", params={"after": 0},
+                     headers={"Authorization": "Convex test-admin-key"}).json()["entries"]
+    assert any(e["path"] == "http:POST /webhook" and e["logLines"][0].startswith("[LOG] 'stored'")
+               for e in logs)
+
+
+def test_path_prefix_longest_wins_404_and_405(urls: tuple[str, str]) -> None:
+    _, site = urls
+    assert httpx.get(f"{site}/files/a/b.txt").text == "file a/b.txt"
+    assert httpx.get(f"{site}/files/special/x").text == "nested wins"
+    missing = httpx.get(f"{site}/nothing-here")
+    assert missing.status_code == 404 and missing.json()["code"] == "NoRouteFound"
+    wrong = httpx.get(f"{site}/webhook")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+
+
+def test_cors_preflight_and_headers(urls: tuple[str, str]) -> None:
+    _, site = urls
+    pre = httpx.options(f"{site}/echo", headers={"Origin": "https://app.example",
+                                                  "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "https://app.example"
+    assert pre.headers["access-control-allow-methods"] == "POST"
+    echoed = httpx.post(f"{site}/echo", content=b"\x00bytes", headers={"Origin": "https://app.example"})
+    assert echoed.content == b"\x00bytes"
+    assert echoed.headers["access-control-allow-origin"] == "https://app.example"
+    other = httpx.post(f"{site}/echo", content=b"x", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_errors_are_500_with_a_request_id_never_a_traceback(urls: tuple[str, str]) -> None:
+    _, site = urls
+    for path in ("/broken", "/not-a-response"):
+        response = httpx.get(f"{site}{path}")
+        assert response.status_code == 500
+        body = response.json()
+        assert body["code"] == "ServerError" and "Request ID:" in body["message"]
+        assert "secret internals" not in response.text and "Traceback" not in response.text
+        assert response.headers["x-request-id"] in body["message"]
+
+
+def test_bad_bearer_token_is_refused(urls: tuple[str, str]) -> None:
+    _, site = urls
+    assert httpx.get(f"{site}/whoami").json() == {"identity": None}
+    refused = httpx.get(f"{site}/whoami", headers={"Authorization": "Bearer not-a-jwt"})
+    assert refused.status_code == 401
