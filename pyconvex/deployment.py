@@ -6,6 +6,9 @@ the CLI and :mod:`pyconvex.testing` all start a deployment through it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -13,15 +16,36 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pyconvex.database import Clock, Database, SchemaPushResult, push_schema, wall_clock_ms
+from pyconvex.database import (
+    STORAGE_TABLE,
+    Clock,
+    Database,
+    Query,
+    SchemaPushResult,
+    push_schema,
+    wall_clock_ms,
+)
 from pyconvex.database.environment import list_environment, set_environment
 from pyconvex.database.modules import read_modules, write_modules
+from pyconvex.database.state import secret_bytes
 from pyconvex.errors import BadRequestError
+from pyconvex.files import FileStore, LocalFileStore, open_file_store
 from pyconvex.functions import FunctionKind, FunctionRunner, Registry, load_functions, unload
 from pyconvex.persistence import open_persistence
 from pyconvex.scheduler import SchedulerExecutor
 
 ChangeListener = Callable[[], None]
+log = logging.getLogger("pyconvex.deployment")
+ORPHAN_AGE_S = 3600.0
+ORPHAN_SWEEP_S = 600.0
+
+
+def _default_files(db_url: str) -> FileStore | None:
+    """``sqlite:///data/app.sqlite3`` keeps its files in ``data/app-files/``."""
+    if not db_url.startswith("sqlite:///"):
+        return None
+    db_path = Path(db_url.removeprefix("sqlite:///"))
+    return LocalFileStore(db_path.parent / f"{db_path.stem}-files")
 
 
 class DeployError(BadRequestError):
@@ -45,6 +69,7 @@ class Deployment:
         self._listeners: list[ChangeListener] = []
         self._deployed_dir: Path | None = None
         self.scheduler = SchedulerExecutor(db, runner)
+        self._collector: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -53,6 +78,8 @@ class Deployment:
         functions_dir: str | Path | None = None,
         *,
         clock: Clock = wall_clock_ms,
+        files: str | Path | None = None,
+        public_url: str | None = None,
     ) -> Deployment:
         persistence = await open_persistence(db_url)
         try:
@@ -64,12 +91,17 @@ class Deployment:
         self = cls(db, FunctionRunner(db, registry), None)
         try:
             self._apply_environment(await list_environment(db))
+            storage = self.runner.storage
+            storage.store = open_file_store(files) if files is not None else _default_files(db_url)
+            storage.signing_key = await secret_bytes(db, "storageSigningKey")
+            if public_url is not None:
+                storage.public_url = public_url
             if functions_dir is not None:
                 await self.load(functions_dir)
             else:
-                files = await read_modules(db)
-                if files:
-                    await self._load_files(files)
+                modules = await read_modules(db)
+                if modules:
+                    await self._load_files(modules)
         except BaseException:
             await self.close()
             raise
@@ -155,11 +187,45 @@ class Deployment:
         return result
 
     def start_background(self) -> None:
-        """Start the scheduler (the server does; ``ConvexTest`` drives it by hand)."""
+        """Start the scheduler and the orphan collector (the server does; ``ConvexTest``
+        drives them by hand)."""
         self.scheduler.start()
+        if self._collector is None and self.runner.storage.store is not None:
+            self._collector = asyncio.get_running_loop().create_task(self._collect_forever())
+
+    async def _collect_forever(self) -> None:
+        while True:
+            await asyncio.sleep(ORPHAN_SWEEP_S)
+            try:
+                await self.collect_orphans()
+            except Exception:
+                log.exception("orphan collection failed")
+
+    async def collect_orphans(self, older_than_s: float = ORPHAN_AGE_S) -> int:
+        """Delete blobs no ``_storage`` row refers to (older than ``older_than_s``, so an
+        upload whose row is about to commit is never taken)."""
+        store = self.runner.storage.store
+        if store is None:
+            return 0
+        removed = 0
+        for key in await store.orphan_candidates(older_than_s):
+            txn = self.db.begin(writable=False, limits=None)
+
+            def same_key(q: Any, k: str = key) -> Any:
+                return q.eq("internalId", k)
+
+            row = await Query(txn, STORAGE_TABLE).with_index("by_internal_id", same_key).first()
+            if row is None:
+                await store.delete(key)
+                removed += 1
+        return removed
 
     async def close(self) -> None:
         await self.scheduler.stop()
+        if self._collector is not None:
+            self._collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._collector
         unload(self.runner.registry)
         await self.db.close()
         if self._deployed_dir is not None:

@@ -116,6 +116,7 @@ STORAGE_TABLE = "_storage"
 ENVIRONMENT_VARIABLES_TABLE = "_environment_variables"
 CRON_JOBS_TABLE = "_cron_jobs"
 MODULES_TABLE = "_modules"
+DEPLOYMENT_STATE_TABLE = "_deployment_state"
 
 SYSTEM_TABLES: tuple[TableInfo, ...] = (
     _system_table(TABLES_TABLE, 1, {"by_name": ("name",), "by_number": ("number",)}),
@@ -128,10 +129,11 @@ SYSTEM_TABLES: tuple[TableInfo, ...] = (
         4,
         {"by_next_ts": ("nextTs",), "by_state": ("state.kind",)},
     ),
-    _system_table(STORAGE_TABLE, 5, {"by_sha256": ("sha256",)}),
+    _system_table(STORAGE_TABLE, 5, {"by_sha256": ("sha256",), "by_internal_id": ("internalId",)}),
     _system_table(ENVIRONMENT_VARIABLES_TABLE, 6, {"by_name": ("name",)}),
     _system_table(CRON_JOBS_TABLE, 7, {"by_name": ("name",)}),
     _system_table(MODULES_TABLE, 8, {"by_path": ("path",)}),
+    _system_table(DEPLOYMENT_STATE_TABLE, 9, {"by_key": ("key",)}),
 )
 
 USER_VISIBLE_SYSTEM_TABLES = frozenset({STORAGE_TABLE, SCHEDULED_FUNCTIONS_TABLE})

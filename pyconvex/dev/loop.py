@@ -138,7 +138,10 @@ class DevServer:
         state_dir.mkdir(exist_ok=True)
         (state_dir / ".gitignore").write_text("*\n")
         admin_key = admin_key_for(state_dir)
-        self.deployment = await Deployment.open(f"sqlite:///{state_dir / 'db.sqlite3'}", None)
+        self.deployment = await Deployment.open(
+            f"sqlite:///{state_dir / 'db.sqlite3'}", None, files=state_dir / "files",
+            public_url=self.url,
+        )
         app = create_app(self.deployment, admin_key=admin_key, close_deployment=True,
                          web_dir=self.web_dir)
         if self.tail_logs:

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
-from pyconvex.server import admin_api, http_actions, http_api
+from pyconvex.server import admin_api, http_actions, http_api, storage_api
 from pyconvex.server.state import ServerState
 from pyconvex.server.ws import sync_endpoint
 from pyconvex.sync import VerifyToken
@@ -70,6 +70,9 @@ def create_app(
         WebSocketRoute("/api/sync", sync_endpoint),
         WebSocketRoute("/api/{client_version}/sync", sync_endpoint),
         Route("/dashboard", admin_api.dashboard),
+        Route("/api/storage/upload", storage_api.upload, methods=["POST"]),
+        Route("/api/storage/signed/{token}", storage_api.signed_download, methods=["GET", "HEAD"]),
+        Route("/api/storage/{storage_id}", storage_api.download, methods=["GET", "HEAD"]),
         Route("/http/{path:path}", http_actions.under_http_prefix, methods=http_actions.METHODS),
         Route("/api/pyconvex/deploy", admin_api.admin(admin_api.deploy), methods=["POST"]),
         Route("/api/pyconvex/tables", admin_api.admin(admin_api.tables)),

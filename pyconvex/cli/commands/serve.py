@@ -26,6 +26,11 @@ def serve(
     admin_key: str | None = AdminKeyOption,
     web: Path | None = WebOption,
     site_port: int = SitePortOption,
+    files: str | None = typer.Option(
+        None, "--files",
+        help="File storage: a folder, or s3://bucket/prefix (default: <db name>-files/ next to "
+        "a SQLite database).",
+    ),
 ) -> None:
     """Serve the functions in FUNCTIONS over Convex's HTTP API and sync protocol.
 
@@ -41,7 +46,7 @@ def serve(
         if web is not None and not web.is_dir():
             raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
         asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key, web_dir=web,
-                               site_port=site_port or None))
+                               site_port=site_port or None, files=files))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None

@@ -13,6 +13,12 @@ from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, Transaction
 from pyconvex.errors import InvalidIdError, InvalidQueryError
 from pyconvex.functions.registry import Registry
 from pyconvex.functions.runtime.scheduling import ActionScheduler, MutationScheduler
+from pyconvex.functions.runtime.storage import (
+    ActionStorage,
+    MutationStorage,
+    QueryStorage,
+    StorageService,
+)
 from pyconvex.values import Document, Id, decode_id
 
 if TYPE_CHECKING:
@@ -151,11 +157,14 @@ class Auth:
 
 
 class QueryCtx:
-    __slots__ = ("_now", "auth", "db")
+    __slots__ = ("_now", "auth", "db", "storage")
 
-    def __init__(self, txn: Transaction, identity: dict[str, Any] | None) -> None:
+    def __init__(
+        self, txn: Transaction, identity: dict[str, Any] | None, storage: StorageService | None = None
+    ) -> None:
         self.db = DatabaseReader(txn)
         self.auth = Auth(identity)
+        self.storage = QueryStorage(txn, storage if storage is not None else StorageService())
         self._now = txn.now_ms
 
     def now(self) -> float:
@@ -164,13 +173,15 @@ class QueryCtx:
 
 
 class MutationCtx:
-    __slots__ = ("_now", "auth", "db", "scheduler")
+    __slots__ = ("_now", "auth", "db", "scheduler", "storage")
 
     def __init__(
-        self, txn: Transaction, identity: dict[str, Any] | None, registry: Registry | None = None
+        self, txn: Transaction, identity: dict[str, Any] | None, registry: Registry | None = None,
+        storage: StorageService | None = None,
     ) -> None:
         self.db = DatabaseWriter(txn)
         self.auth = Auth(identity)
+        self.storage = MutationStorage(txn, storage if storage is not None else StorageService())
         self.scheduler = MutationScheduler(txn, registry if registry is not None else Registry())
         self._now = txn.now_ms
 
@@ -181,7 +192,7 @@ class MutationCtx:
 class ActionCtx:
     """``ctx`` in actions: no database handle; each ``run_*`` is its own transaction."""
 
-    __slots__ = ("_identity", "_lines", "_runner", "auth", "scheduler")
+    __slots__ = ("_identity", "_lines", "_runner", "auth", "scheduler", "storage")
 
     def __init__(
         self, runner: FunctionRunner, identity: dict[str, Any] | None, lines: list[str]
@@ -191,6 +202,7 @@ class ActionCtx:
         self._lines = lines
         self.auth = Auth(identity)
         self.scheduler = ActionScheduler(runner)
+        self.storage = ActionStorage(runner)
 
     def now(self) -> float:
         return self._runner.clock()

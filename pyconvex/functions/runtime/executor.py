@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyconvex.database import Database, ReadSet, Transaction
+from pyconvex.database import Catalog, Database, ReadSet, Transaction
 from pyconvex.errors import (
     ArgumentValidationError,
     ConflictError,
@@ -36,6 +36,7 @@ from pyconvex.functions.registry import Registry, canonicalize_path, display_pat
 from pyconvex.functions.runtime.ctx_impl import ActionCtx, MutationCtx, QueryCtx
 from pyconvex.functions.runtime.guard import forbid_io, install_io_guard
 from pyconvex.functions.runtime.logs import current_log, install_log_capture
+from pyconvex.functions.runtime.storage import StorageService
 from pyconvex.schema import ValidationFailure
 from pyconvex.values import convex_to_json
 
@@ -70,15 +71,18 @@ ExecutionListener = Callable[[ExecutionRecord], None]
 
 
 class _Ids:
-    __slots__ = ("_txn",)
+    """Table numbers for id validators: the transaction's catalog, or (actions, which
+    have no transaction) the latest one."""
 
-    def __init__(self, txn: Transaction | None) -> None:
-        self._txn = txn
+    __slots__ = ("_catalog",)
+
+    def __init__(self, txn: Transaction | None, catalog: Catalog | None = None) -> None:
+        self._catalog = txn.catalog if txn is not None else catalog
 
     def table_number(self, name: str) -> int | None:
-        if self._txn is None:
+        if self._catalog is None:
             return None
-        table = self._txn.catalog.table(name)
+        table = self._catalog.table(name)
         return table.number if table is not None else None
 
 
@@ -93,6 +97,7 @@ class FunctionRunner:
         self.executions = 0
         self.occ_retries = 0
         self.listeners: list[ExecutionListener] = []
+        self.storage = StorageService()
         install_log_capture()
         install_io_guard()
 
@@ -148,7 +153,7 @@ class FunctionRunner:
                 raise ArgumentValidationError(f"{path}: args: {e}") from None
             return args
         try:
-            checked = fn.args_check(args, "args", _Ids(txn))
+            checked = fn.args_check(args, "args", _Ids(txn, self.db.catalog))
         except ValidationFailure as e:
             raise ArgumentValidationError(f"{path}: {e.message}") from None
         assert isinstance(checked, dict)
@@ -158,7 +163,7 @@ class FunctionRunner:
         path = display_path(fn.path or "?")
         if fn.returns_check is not None:
             try:
-                value = fn.returns_check(value, "returns", _Ids(txn))
+                value = fn.returns_check(value, "returns", _Ids(txn, self.db.catalog))
             except ValidationFailure as e:
                 raise ReturnValueValidationError(f"{path}: {e.message}") from None
         if value is not None and not isinstance(value, (str, float, bool)):
@@ -198,7 +203,7 @@ class FunctionRunner:
         try:
             checked = self._args(fn, args, txn)
             self.executions += 1
-            value = await fn.handler(QueryCtx(txn, identity), **checked)
+            value = await fn.handler(QueryCtx(txn, identity, self.storage), **checked)
             value = self._returns(fn, value, txn)
         except BaseException as e:
             e.log_lines = lines  # type: ignore[attr-defined]
@@ -244,7 +249,7 @@ class FunctionRunner:
             io_token = forbid_io.set(display_path(name))
             try:
                 self.executions += 1
-                value = await body(MutationCtx(txn, identity, self.registry), txn)
+                value = await body(MutationCtx(txn, identity, self.registry, self.storage), txn)
             except BaseException as e:
                 e.log_lines = lines  # type: ignore[attr-defined]
                 self._report(name, "mutation", lines, e, start)

@@ -1,0 +1,84 @@
+"""An S3-compatible store (AWS S3, MinIO, R2, ...) through boto3 (``pip install
+pyconvex[s3]``). Configuration: ``--files s3://bucket/prefix`` plus the usual
+``AWS_*`` environment variables (``AWS_ENDPOINT_URL`` for S3-compatible servers).
+
+Untested here: no S3-compatible server installs from this project's registries. The
+upload is one ``put_object`` after the body is spooled to a temporary file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pyconvex.errors import LimitExceededError
+from pyconvex.files.base import BlobInfo
+
+
+class S3FileStore:
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        import boto3  # type: ignore[import-not-found]  # optional dependency: pyconvex[s3]
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client: Any = boto3.client("s3")
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    async def put(self, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None) -> BlobInfo:
+        key = secrets.token_hex(16)
+        digest = hashlib.sha256()
+        size = 0
+        with tempfile.TemporaryFile() as spool:
+            async for chunk in chunks:
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise LimitExceededError(f"The file is larger than {max_bytes} bytes.")
+                digest.update(chunk)
+                spool.write(chunk)
+            spool.seek(0)
+            await asyncio.to_thread(self.client.upload_fileobj, spool, self.bucket, self._key(key))
+        return BlobInfo(key, size, digest.digest())
+
+    async def read(self, key: str) -> bytes | None:
+        try:
+            obj = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        data: bytes = await asyncio.to_thread(obj["Body"].read)
+        return data
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    async def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        byte_range = f"bytes={start}-{'' if end is None else end - 1}"
+        obj = await asyncio.to_thread(
+            self.client.get_object, Bucket=self.bucket, Key=self._key(key), Range=byte_range
+        )
+        body = obj["Body"]
+        while data := await asyncio.to_thread(body.read, 256 * 1024):
+            yield data
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+
+    async def orphan_candidates(self, older_than_s: float) -> list[str]:
+        cutoff = time.time() - older_than_s
+        out: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = await asyncio.to_thread(
+            lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix))
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                if item["LastModified"].timestamp() < cutoff:
+                    out.append(item["Key"][len(self.prefix):])
+        return out
