@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import start_server, stop_server  # noqa: E402
+from tests.conftest import start_server, stop_server
 
 APP = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "filesapp" / "convex"
 CHUNK = os.urandom(256 * 1024)
