@@ -61,3 +61,23 @@ def test_scheduled_mutations_run_exactly_once_across_sigkill(tmp_path: Path) -> 
         assert sorted(again) == sorted(log)
     finally:
         stop_server(proc)
+
+
+def test_one_process_and_so_one_executor_per_sqlite_file(tmp_path: Path) -> None:
+    """On SQLite a second server on the same file is refused, so two executors can never
+    claim one job (on PostgreSQL the committer's transaction is the arbiter)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "db.sqlite3"
+    proc, _ = start_server(db, APP)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(APP),
+             "--db", f"sqlite:///{db}", "--port", "0", "--site-port", "0"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 1
+        assert "in use by another pyconvex process" in second.stderr
+    finally:
+        stop_server(proc)
