@@ -128,3 +128,37 @@ async def test_crons_fire_on_the_virtual_clock() -> None:
         assert (await t.query("tasks:log", {})).count("noon") == 1
         await t.advance_time(24 * 3600_000)
         assert (await t.query("tasks:log", {})).count("noon") == 2
+
+
+async def test_crons_follow_reloads(tmp_path: Path) -> None:
+    import shutil
+
+    from pyconvex.database.catalog import CRON_JOBS_TABLE
+    from pyconvex.deployment import Deployment
+
+    app = tmp_path / "convex"
+    shutil.copytree(APP, app)
+    d = await Deployment.open(f"sqlite:///{tmp_path}/db.sqlite3", app)
+
+    async def jobs() -> dict[str, object]:
+        txn = d.db.begin(writable=False)
+        table = txn.catalog.tables_by_name[CRON_JOBS_TABLE]
+        return {str(doc["name"]): doc["schedule"] async for _, doc in txn.scan(table.by_id, b"", None)}
+
+    try:
+        assert await jobs() == {"tick": {"intervalMs": 60_000.0}, "noon": {"cron": "0 12 * * *"}}
+        (app / "crons.py").write_text(
+            "from pyconvex import Crons, internal\n\ncrons = Crons()\n"
+            'crons.interval("tick", internal.tasks.record, {"text": "tick"}, minutes=2)\n'
+        )
+        await d.load(app)
+        assert await jobs() == {"tick": {"intervalMs": 120_000.0}}  # changed, and noon removed
+        (app / "crons.py").write_text(
+            "from pyconvex import Crons, internal\n\ncrons = Crons()\n"
+            'crons.hourly("bad", internal.tasks.missing)\n'
+        )
+        with pytest.raises(Exception, match="'bad' runs tasks:missing, which does not exist"):
+            await d.load(app)
+        assert await jobs() == {"tick": {"intervalMs": 120_000.0}}  # the old code keeps serving
+    finally:
+        await d.close()
