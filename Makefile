@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 PORT ?= 3210
 SITE_PORT ?= 3211
 
-.PHONY: run test lint unit bench clean setup web
+.PHONY: run test lint unit bench clean setup web postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,21 @@ web: $(WEB_STAMP)
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
-setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(CHROMIUM)
+# A PostgreSQL server for the PostgreSQL tests (PYCONVEX_TEST_POSTGRES_URL, default the
+# local one, trust auth, database "test"): started if installed but down, installed
+# (Debian's package) if missing. The tests never skip PostgreSQL.
+postgres:
+	@if [ -n "$$PYCONVEX_TEST_POSTGRES_URL" ]; then exit 0; fi; \
+	if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		command -v pg_ctlcluster >/dev/null || (apt-get update && apt-get install -y postgresql); \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start || true; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi; \
+	pg_isready -h 127.0.0.1 -p 5432 || (echo "PostgreSQL did not start" >&2; exit 1); \
+	psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 || \
+		su postgres -c "createdb test" 2>/dev/null || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
+
+setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(CHROMIUM) postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench

@@ -86,6 +86,44 @@ def server(tmp_path: Path) -> Iterator[str]:
 os.environ.setdefault("NO_COLOR", "1")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Engine tests run once per backend: with "postgres", every ConvexTest and every
+    ``database_url()`` gets a fresh schema on the test PostgreSQL server."""
+    from pyconvex.testing.convex_test import DATABASE_URL_ENV
+    from tests.pg import base_url
+
+    if request.param == "postgres":
+        monkeypatch.setenv(DATABASE_URL_ENV, base_url())
+    else:
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    return str(request.param)
+
+
 @pytest.fixture
 def app_dir() -> Path:
     return APP
+
+
+@pytest.fixture
+async def make_db_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``make_db_url(name)``: a fresh database URL on the active backend (dropped after)."""
+    from pyconvex.testing.convex_test import _drop, fresh_database_url
+
+    made: list[str] = []
+
+    def make(name: str = "db") -> str:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        url = fresh_database_url(folder)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        await _drop(url)
+
+
+@pytest.fixture
+def db_url(make_db_url) -> str:  # type: ignore[no-untyped-def]
+    return str(make_db_url("db"))

@@ -17,9 +17,9 @@ async def open_persistence(url: str) -> Persistence:
         path.parent.mkdir(parents=True, exist_ok=True)
         return await SqlitePersistence.open(path)
     if url.startswith(("postgres://", "postgresql://")):
-        raise BadRequestError(
-            "PostgreSQL persistence is not built yet; use sqlite:///path for now."
-        )
+        from pyconvex.persistence.postgres import PostgresPersistence
+
+        return await PostgresPersistence.open(url)
     raise BadRequestError(
         f"Unknown database URL {url!r}: expected sqlite:///path or postgresql://..."
     )

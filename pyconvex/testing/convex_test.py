@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -27,15 +29,19 @@ class ConvexTest:
         self.identity = _normalize_identity(identity)
         self._shared = _shared
         self._tmp: str | None = None
+        self._url = ""
         self._deployment: Deployment | None = None
         self.clock: VirtualClock = _shared.clock if _shared is not None else VirtualClock()
 
     async def __aenter__(self) -> ConvexTest:
         self._tmp = tempfile.mkdtemp(prefix="pyconvex-test-")
-        url = f"sqlite:///{Path(self._tmp) / 'db.sqlite3'}"
+        url = self._url = fresh_database_url(Path(self._tmp))
         try:
-            self._deployment = await Deployment.open(url, self.functions_dir, clock=self.clock)
+            self._deployment = await Deployment.open(
+                url, self.functions_dir, clock=self.clock, files=Path(self._tmp) / "files"
+            )
         except BaseException:
+            await _drop(url)
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise
         return self
@@ -44,6 +50,7 @@ class ConvexTest:
         if self._deployment is not None:
             await self._deployment.close()
             self._deployment = None
+            await _drop(self._url)
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -105,3 +112,24 @@ def _normalize_identity(identity: dict[str, Any] | None) -> dict[str, Any] | Non
     out.setdefault("subject", out.get("subject") or "test-subject")
     out.setdefault("tokenIdentifier", f"{out['issuer']}|{out['subject']}")
     return out
+
+
+DATABASE_URL_ENV = "PYCONVEX_TEST_DATABASE_URL"
+
+
+def fresh_database_url(directory: Path) -> str:
+    """A new, empty database for one ``ConvexTest``: SQLite in ``directory``, or, when
+    ``PYCONVEX_TEST_DATABASE_URL`` names a PostgreSQL server, a fresh schema there
+    (dropped when the test ends)."""
+    base = os.environ.get(DATABASE_URL_ENV, "")
+    if base.startswith(("postgres://", "postgresql://")):
+        schema = "pyconvex_test_" + secrets.token_hex(8)
+        return f"{base}{'&' if '?' in base else '?'}schema={schema}"
+    return f"sqlite:///{directory / 'db.sqlite3'}"
+
+
+async def _drop(url: str) -> None:
+    if url.startswith(("postgres://", "postgresql://")):
+        from pyconvex.persistence.postgres import drop_schema
+
+        await drop_schema(url)

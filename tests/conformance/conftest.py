@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from pyconvex.persistence import Persistence
+from pyconvex.persistence.postgres import PostgresPersistence
 from pyconvex.persistence.sqlite import SqlitePersistence
+from tests.pg import drop_schema, pg_url, schema_for
 
 Factory = Callable[[Path], Awaitable[Persistence]]
 MakeStore = Callable[[], Awaitable[Persistence]]
@@ -24,7 +26,11 @@ async def _sqlite(place: Path) -> Persistence:
     return await SqlitePersistence.open(place / "conformance.sqlite3")
 
 
-BACKENDS: dict[str, Factory] = {"sqlite": _sqlite}
+async def _postgres(place: Path) -> Persistence:
+    return await PostgresPersistence.open(pg_url(schema_for(place)))
+
+
+BACKENDS: dict[str, Factory] = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -41,6 +47,8 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     yield make
     for store in opened:
         await store.close()
+    if request.param == "postgres":
+        await drop_schema(schema_for(tmp_path))
 
 
 @pytest.fixture

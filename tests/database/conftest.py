@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -9,9 +8,14 @@ from pyconvex.database import Database
 from pyconvex.persistence import open_persistence
 
 
+@pytest.fixture(autouse=True)
+def _every_backend(engine_backend: str) -> str:
+    return engine_backend
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    persistence = await open_persistence(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+async def db(db_url: str) -> AsyncIterator[Database]:
+    persistence = await open_persistence(db_url)
     database = await Database.open(persistence)
     yield database
     await database.close()

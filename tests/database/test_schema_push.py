@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pyconvex.database import Database, Query, push_schema
@@ -39,8 +37,8 @@ async def test_refuses_schema_that_existing_data_violates(db: Database):
     assert db.schema is None  # the previous (absent) schema stays in force
 
 
-async def test_catalog_and_schema_survive_reopen(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+async def test_catalog_and_schema_survive_reopen(db_url: str):
+    url = db_url
     db = await Database.open(await open_persistence(url))
     schema = define_schema({"t": define_table({"n": v.number()}).index("by_n", ["n"])})
     await push_schema(db, schema)
@@ -70,8 +68,8 @@ async def test_removed_index_is_dropped_and_changed_index_rebuilt(db: Database):
     assert [d["b"] for d in docs] == [1, 2]
 
 
-async def test_schema_with_int64_and_special_float_literals_round_trips(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+async def test_schema_with_int64_and_special_float_literals_round_trips(db_url: str):
+    url = db_url
     db = await Database.open(await open_persistence(url))
     schema = define_schema({"t": define_table({"k": v.union(v.literal(5), v.literal(float("inf")))})})
     await push_schema(db, schema)

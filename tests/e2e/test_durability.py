@@ -43,8 +43,8 @@ WRITER = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("round_", range(3))
-async def test_sigkill_loses_no_acknowledged_commit(tmp_path: Path, app_dir: Path, round_: int):
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+async def test_sigkill_loses_no_acknowledged_commit(db_url: str, app_dir: Path, round_: int):
+    url = db_url
     acknowledged: list[str] = []
     rng = random.Random(round_)
     for life in range(2):  # kill, reopen, and kill again on top of the recovered file

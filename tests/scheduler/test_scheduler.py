@@ -130,7 +130,7 @@ async def test_crons_fire_on_the_virtual_clock() -> None:
         assert (await t.query("tasks:log", {})).count("noon") == 2
 
 
-async def test_crons_follow_reloads(tmp_path: Path) -> None:
+async def test_crons_follow_reloads(tmp_path: Path, db_url: str) -> None:
     import shutil
 
     from pyconvex.database.catalog import CRON_JOBS_TABLE
@@ -138,7 +138,7 @@ async def test_crons_follow_reloads(tmp_path: Path) -> None:
 
     app = tmp_path / "convex"
     shutil.copytree(APP, app)
-    d = await Deployment.open(f"sqlite:///{tmp_path}/db.sqlite3", app)
+    d = await Deployment.open(db_url, app)
 
     async def jobs() -> dict[str, object]:
         txn = d.db.begin(writable=False)

@@ -19,8 +19,19 @@ CONVEX_EXPORT = FIXTURES / "snapshots" / "convex_export"
 APP = FIXTURES / "app" / "convex"
 
 
+URLS: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _urls(make_db_url) -> None:  # type: ignore[no-untyped-def]
+    URLS.clear()
+    URLS["make"] = make_db_url  # type: ignore[assignment]
+
+
 async def _open(tmp: Path, name: str, functions: Path | None = None) -> Deployment:
-    return await Deployment.open(f"sqlite:///{tmp / name}.sqlite3", functions)
+    if name not in URLS:
+        URLS[name] = URLS["make"](name)  # type: ignore[operator]
+    return await Deployment.open(URLS[name], functions, files=tmp / f"{name}-files")
 
 
 async def _dump(d: Deployment) -> dict[str, list[bytes]]:

@@ -1,0 +1,269 @@
+"""The Persistence protocol on PostgreSQL (psycopg 3, an async connection pool).
+
+Same layout as SQLite (``documents`` by ``(id, ts)``, ``indexes`` by
+``(index_id, key, ts)``, ``persistence_globals``, ``persistence_max_ts``), in the schema
+named by the URL's ``schema`` parameter (default ``public``):
+``postgresql://user@host:5432/db?schema=app``.
+
+A commit is **one statement, one round trip**: ``unnest`` of column arrays inserts every
+document and index entry of the batch and raises ``persistence_max_ts`` in a single
+``INSERT ... WITH`` statement, which PostgreSQL runs as one transaction and makes durable
+before answering (``synchronous_commit`` on). Reads run on pooled connections in
+autocommit mode; every read is a snapshot read by timestamp, so it needs no transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order
+from pyconvex.persistence.errors import StorageError
+
+CHUNK = 1000
+_TS_MAX = 2**63 - 1
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT NOT NULL, ts BIGINT NOT NULL, table_number INTEGER NOT NULL,
+    value BYTEA, prev_ts BIGINT, PRIMARY KEY (id, ts));
+CREATE INDEX IF NOT EXISTS documents_by_ts ON documents (ts, id);
+CREATE TABLE IF NOT EXISTS indexes (
+    index_id INTEGER NOT NULL, key BYTEA NOT NULL, ts BIGINT NOT NULL, doc_id TEXT,
+    PRIMARY KEY (index_id, key, ts));
+CREATE TABLE IF NOT EXISTS persistence_globals (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS persistence_max_ts (
+    id INTEGER PRIMARY KEY CHECK (id = 0), ts BIGINT NOT NULL);
+"""
+
+_WRITE = """
+WITH d AS (
+    INSERT INTO documents (id, ts, table_number, value, prev_ts)
+    SELECT * FROM unnest(%(d_id)s::text[], %(d_ts)s::bigint[], %(d_table)s::int[],
+                         %(d_value)s::bytea[], %(d_prev)s::bigint[])
+), i AS (
+    INSERT INTO indexes (index_id, key, ts, doc_id)
+    SELECT * FROM unnest(%(i_index)s::int[], %(i_key)s::bytea[], %(i_ts)s::bigint[],
+                         %(i_doc)s::text[])
+)
+INSERT INTO persistence_max_ts (id, ts) VALUES (0, %(high)s)
+ON CONFLICT (id) DO UPDATE SET ts = GREATEST(persistence_max_ts.ts, excluded.ts)
+"""
+_MAX_TS = "SELECT ts FROM persistence_max_ts WHERE id = 0"
+_GET_DOCUMENT = (
+    "SELECT ts, table_number, value, prev_ts FROM documents "
+    "WHERE id = %s AND ts <= %s ORDER BY ts DESC LIMIT 1"
+)
+_SCAN = """
+SELECT i.key, i.doc_id, d.ts, d.value FROM indexes AS i
+JOIN LATERAL (SELECT ts, value FROM documents WHERE id = i.doc_id AND ts <= %(ts)s
+              ORDER BY ts DESC LIMIT 1) AS d ON TRUE
+WHERE i.index_id = %(index)s AND i.key >= %(lo)s {hi} AND i.ts <= %(ts)s
+  AND i.ts = (SELECT MAX(ts) FROM indexes
+              WHERE index_id = %(index)s AND key = i.key AND ts <= %(ts)s)
+  AND i.doc_id IS NOT NULL AND d.value IS NOT NULL
+ORDER BY i.key {order} LIMIT %(limit)s
+"""
+_SCANS = {
+    (order, bounded): _SCAN.format(hi="AND i.key < %(hi)s" if bounded else "", order=order.upper())
+    for order in ("asc", "desc")
+    for bounded in (True, False)
+}
+_LOAD_DOCUMENTS_FIRST = (
+    "SELECT ts, id, table_number, value, prev_ts FROM documents "
+    "WHERE ts >= %s AND ts <= %s ORDER BY ts, id LIMIT %s"
+)
+_LOAD_DOCUMENTS_NEXT = (
+    "SELECT ts, id, table_number, value, prev_ts FROM documents "
+    "WHERE (ts, id) > (%s, %s) AND ts <= %s ORDER BY ts, id LIMIT %s"
+)
+_LOAD_INDEX_FIRST = (
+    "SELECT key, ts, doc_id FROM indexes WHERE index_id = %s AND ts >= %s "
+    "ORDER BY key, ts LIMIT %s"
+)
+_LOAD_INDEX_NEXT = (
+    "SELECT key, ts, doc_id FROM indexes WHERE index_id = %s AND (key, ts) > (%s, %s) "
+    "AND ts >= %s ORDER BY key, ts LIMIT %s"
+)
+_GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = %s"
+_SET_GLOBAL = (
+    "INSERT INTO persistence_globals (key, value) VALUES (%s, %s) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """``(libpq URL without our parameters, schema name)``."""
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query))
+    schema = params.pop("schema", "public")
+    if not _SCHEMA_NAME.match(schema):
+        raise StorageError(f"Invalid schema name {schema!r} in the database URL.")
+    return urlunsplit(parts._replace(query=urlencode(params))), schema
+
+
+def _error(what: str, e: BaseException) -> StorageError:
+    err = StorageError(f"PostgreSQL {what} failed: {e}")
+    err.__cause__ = e
+    return err
+
+
+class PostgresPersistence:
+    def __init__(self, pool: AsyncConnectionPool[Any], schema: str, url: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.url = url
+        self._closed = False
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 16) -> PostgresPersistence:
+        conninfo, schema = split_url(url)
+
+        async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+            await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                await configure(conn)
+                async with conn.transaction():
+                    # Several processes may start at once: one creates, the others wait.
+                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+                    for statement in _TABLES.split(";"):
+                        if statement.strip():
+                            await conn.execute(statement)
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                conninfo, min_size=min_size, max_size=max_size, open=False,
+                kwargs={"autocommit": True}, configure=configure,
+            )
+            await pool.open(wait=True, timeout=30)
+        except (psycopg.Error, OSError) as e:
+            raise _error(f"opening {urlsplit(conninfo).hostname}", e) from None
+        return cls(pool, schema, url)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("PostgreSQL persistence is closed")
+
+    async def _run(self, what: str, query: str, params: Any) -> list[Any]:
+        self._check_open()
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            async with self.pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(query, params, prepare=True)
+                return await cur.fetchall() if cur.description is not None else []
+        except psycopg.Error as e:
+            raise _error(what, e) from None
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    # ----------------------------------------------------------------- writes
+    async def write(
+        self, documents: Sequence[DocumentLogEntry], indexes: Sequence[IndexEntry]
+    ) -> None:
+        self._check_open()
+        if not documents and not indexes:
+            return
+        high = max(max((d.ts for d in documents), default=0), max((i.ts for i in indexes), default=0))
+        params = {
+            "d_id": [d.id for d in documents], "d_ts": [d.ts for d in documents],
+            "d_table": [d.table_number for d in documents], "d_value": [d.value for d in documents],
+            "d_prev": [d.prev_ts for d in documents],
+            "i_index": [i.index_id for i in indexes], "i_key": [i.key for i in indexes],
+            "i_ts": [i.ts for i in indexes], "i_doc": [i.doc_id for i in indexes],
+            "high": high,
+        }
+        await self._run("write", _WRITE, params)
+
+    async def set_global(self, key: str, value: str) -> None:
+        await self._run("set_global", _SET_GLOBAL, (key, value))
+
+    # ------------------------------------------------------------------ reads
+    async def max_ts(self) -> int:
+        rows = await self._run("max_ts", _MAX_TS, ())
+        return int(rows[0][0]) if rows else 0
+
+    async def get_document(self, doc_id: str, ts: int) -> DocumentLogEntry | None:
+        rows = await self._run("read", _GET_DOCUMENT, (doc_id, ts))
+        if not rows:
+            return None
+        r = rows[0]
+        return DocumentLogEntry(r[0], doc_id, r[1], _bytes(r[2]), r[3])
+
+    async def index_scan(
+        self, index_id: int, lo: bytes, hi: bytes | None, ts: int, order: Order, limit: int
+    ) -> list[IndexRow]:
+        self._check_open()
+        if limit <= 0:
+            return []
+        params: dict[str, Any] = {"index": index_id, "lo": lo, "ts": ts, "limit": limit}
+        if hi is not None:
+            params["hi"] = hi
+        rows = await self._run("scan", _SCANS[(order, hi is not None)], params)
+        return [IndexRow(bytes(r[0]), r[1], r[2], bytes(r[3])) for r in rows]
+
+    async def load_documents(
+        self, from_ts: int, to_ts: int | None = None
+    ) -> AsyncIterator[DocumentLogEntry]:
+        upper = _TS_MAX if to_ts is None else to_ts
+        rows = await self._run("load", _LOAD_DOCUMENTS_FIRST, (from_ts, upper, CHUNK))
+        while True:
+            for r in rows:
+                yield DocumentLogEntry(r[0], r[1], r[2], _bytes(r[3]), r[4])
+            if len(rows) < CHUNK:
+                return
+            last = rows[-1]
+            rows = await self._run("load", _LOAD_DOCUMENTS_NEXT, (last[0], last[1], upper, CHUNK))
+
+    async def load_index_entries(self, index_id: int, from_ts: int = 0) -> AsyncIterator[IndexEntry]:
+        rows = await self._run("load", _LOAD_INDEX_FIRST, (index_id, from_ts, CHUNK))
+        while True:
+            for r in rows:
+                yield IndexEntry(index_id, bytes(r[0]), r[1], r[2])
+            if len(rows) < CHUNK:
+                return
+            last = rows[-1]
+            rows = await self._run("load", _LOAD_INDEX_NEXT, (index_id, last[0], last[1], from_ts, CHUNK))
+
+    async def get_global(self, key: str) -> str | None:
+        rows = await self._run("get_global", _GET_GLOBAL, (key,))
+        return None if not rows else str(rows[0][0])
+
+    async def close(self) -> None:
+        """Wait for operations already handed over, then close the pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        current = asyncio.current_task()
+        pending = [t for t in self._inflight if t is not current]
+        if pending:
+            await asyncio.wait(pending)
+        await self.pool.close()
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+async def drop_schema(url: str) -> None:
+    """Drop the schema a ``postgresql://...?schema=name`` URL names (tests, tools)."""
+    conninfo, schema = split_url(url)
+    if schema == "public":
+        raise StorageError("Refusing to drop the public schema.")
+    try:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    except psycopg.Error as e:
+        raise _error("drop schema", e) from None
