@@ -25,16 +25,18 @@ def free_port() -> int:
 
 
 def start_server(
-    db_path: Path,
+    db_path: Path | str,
     functions: Path | None = APP,
     extra: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
+    """``pyconvex serve`` on ``db_path`` (a SQLite file, or a full database URL)."""
+    db = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyconvex.cli.main", "serve",
          *(["--functions", str(functions)] if functions is not None else []),
-         "--db", f"sqlite:///{db_path}", "--port", str(port), "--admin-key", "test-admin-key",
+         "--db", db, "--port", str(port), "--admin-key", "test-admin-key",
          "--site-port", str(free_port()),
          *(extra or [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

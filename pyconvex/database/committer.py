@@ -15,7 +15,7 @@ Named pause points (tests only): ``AFTER_VALIDATE`` (group validated, not yet wr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pyconvex.database.pause import PausePoints
@@ -24,7 +24,7 @@ from pyconvex.database.timestamps import TimestampOracle
 from pyconvex.database.transaction import CommitRequest
 from pyconvex.database.write_log import WriteLog
 from pyconvex.errors import OccConflict, OverloadedError
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, Persistence
+from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, LogCommit, Persistence, SharedLog
 
 AFTER_VALIDATE = "after_validate"
 AFTER_WRITE = "after_write"
@@ -64,6 +64,14 @@ class Committer:
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
         self.commits = 0
+        # Several processes (a SharedLog backend): commits are serialised through the
+        # shared head; ``catch_up`` learns other processes' commits. ``lock`` keeps a
+        # catch-up and a commit of this process from interleaving their publications.
+        self.shared: SharedLog | None = None
+        self.catch_up: Callable[[], Awaitable[None]] | None = None
+        self.head: Callable[[], int] = lambda: 0
+        self.lock = asyncio.Lock()
+        self.head_conflicts = 0
 
     def start(self) -> CommitterClient:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="committer")
@@ -88,7 +96,76 @@ class Committer:
             group = [await queue.get()]
             while len(group) < MAX_GROUP and not queue.empty():
                 group.append(queue.get_nowait())
-            await self._commit_group(group)
+            if self.shared is not None:
+                async with self.lock:
+                    await self._commit_group_shared(group)
+            else:
+                await self._commit_group(group)
+
+    async def _commit_group_shared(
+        self, group: list[tuple[CommitRequest, asyncio.Future[int]]]
+    ) -> None:
+        """Like ``_commit_group``, through the shared head: if another process committed
+        first, learn its commits, validate again against them, and retry."""
+        assert self.shared is not None and self.catch_up is not None
+        pending = [(r, f) for r, f in group if not f.done()]
+        while True:
+            accepted: list[tuple[int, CommitRequest, asyncio.Future[int]]] = []
+            accepted_writes: list[tuple[int, tuple[WrittenKey, ...]]] = []
+            for request, fut in pending:
+                if fut.done():
+                    continue
+                conflict = self._validate(request, accepted_writes)
+                if conflict is not None:
+                    fut.set_exception(conflict)
+                    continue
+                ts = self._oracle.next()
+                accepted.append((ts, request, fut))
+                accepted_writes.append((ts, request.written))
+            if not accepted:
+                return
+            documents, indexes = self._entries(accepted)
+            commits = [LogCommit(ts, r.written, r.catalog is not None) for ts, r, _ in accepted]
+            try:
+                ok = await self.shared.commit_shared(documents, indexes, commits, self.head())
+            except Exception as e:
+                for _, _, fut in accepted:
+                    if not fut.done():
+                        fut.set_exception(e)
+                return
+            if ok:
+                break
+            self.head_conflicts += 1
+            await self.catch_up()  # publishes the other processes' commits
+            pending = [(r, f) for _, r, f in accepted]
+        self.groups += 1
+        self.commits += len(accepted)
+        for ts, request, _ in accepted:
+            self._write_log.append(ts, request.written)
+        self._publish([Committed(ts, request) for ts, request, _ in accepted])
+        for ts, _, fut in accepted:
+            if not fut.done():
+                fut.set_result(ts)
+
+    def observe(self, ts: int) -> None:
+        """Another process committed at ``ts``: later timestamps must exceed it."""
+        self._oracle.observe(ts)
+
+    @staticmethod
+    def _entries(
+        accepted: list[tuple[int, CommitRequest, asyncio.Future[int]]],
+    ) -> tuple[list[DocumentLogEntry], list[IndexEntry]]:
+        documents: list[DocumentLogEntry] = []
+        indexes: list[IndexEntry] = []
+        for ts, request, _ in accepted:
+            documents.extend(
+                DocumentLogEntry(ts, doc_id, table_number, value, prev_ts)
+                for doc_id, table_number, value, prev_ts in request.documents
+            )
+            indexes.extend(
+                IndexEntry(index_id, key, ts, doc_id) for index_id, key, doc_id in request.indexes
+            )
+        return documents, indexes
 
     def _validate(
         self, request: CommitRequest, accepted: list[tuple[int, tuple[WrittenKey, ...]]]

@@ -11,6 +11,9 @@ the committed requests, so they can find what a commit invalidated.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,16 +34,19 @@ from pyconvex.database.committer import Committed, Committer, CommitterClient
 from pyconvex.database.documents import decode_document
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
 from pyconvex.database.pause import PausePoints
+from pyconvex.database.reads import ReadSet
 from pyconvex.database.timestamps import TimestampOracle
-from pyconvex.database.transaction import Transaction
+from pyconvex.database.transaction import CommitRequest, Transaction
 from pyconvex.database.write_log import WriteLog
-from pyconvex.persistence.base import IndexEntry, Persistence
+from pyconvex.persistence.base import IndexEntry, Persistence, SharedLog
 from pyconvex.schema import SchemaDefinition
 
 Clock = Callable[[], float]
 """Milliseconds since the epoch (``ctx.now()``); injectable so tests can move time."""
 
 CommitListener = Callable[[list[Committed]], None]
+FOLLOW_POLL_S = 1.0
+log = logging.getLogger("pyconvex.database")
 
 
 def wall_clock_ms() -> float:
@@ -58,6 +64,7 @@ class Database:
         self._listeners: list[CommitListener] = []
         self._committer: Committer | None = None
         self._client: CommitterClient | None = None
+        self._follower: asyncio.Task[None] | None = None
         self.write_log: WriteLog | None = None
 
     @classmethod
@@ -78,13 +85,61 @@ class Database:
             self._publish,
             self.pauses,
         )
+        if isinstance(self.persistence, SharedLog):
+            self._committer.shared = self.persistence
+            self._committer.catch_up = self._catch_up
+            self._committer.head = lambda: self.latest_ts
+            self._follower = asyncio.get_running_loop().create_task(self._follow(), name="follower")
         self._client = self._committer.start()
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
         if self._committer is not None:
             await self._committer.stop()
             self._committer = None
         await self.persistence.close()
+
+    # ------------------------------------------------- several processes (SharedLog)
+    async def _follow(self) -> None:
+        """Learn other processes' commits: on each notification, and every second."""
+        assert isinstance(self.persistence, SharedLog)
+        while True:
+            try:
+                await self.persistence.wait_for_commits(FOLLOW_POLL_S)
+                assert self._committer is not None
+                async with self._committer.lock:
+                    await self._catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("following the shared commit log failed; retrying")
+                await asyncio.sleep(FOLLOW_POLL_S)
+
+    async def _catch_up(self) -> None:
+        """Append commits made by other processes to the write log and publish them, so
+        OCC validation, subscriptions and the scheduler see them (caller holds the lock)."""
+        assert isinstance(self.persistence, SharedLog)
+        assert self._committer is not None and self.write_log is not None
+        while True:
+            commits = await self.persistence.commits_after(self.latest_ts)
+            if not commits:
+                return
+            published: list[Committed] = []
+            for commit in commits:
+                self.write_log.append(commit.ts, commit.written)
+                self._committer.observe(commit.ts)
+                catalog = None
+                if commit.catalog_changed:
+                    catalog = (await self._load_catalog(commit.ts)).with_schema(
+                        await self._load_schema_at(commit.ts)
+                    )
+                request = CommitRequest(commit.ts, ReadSet(), [], [], commit.written, catalog)
+                published.append(Committed(commit.ts, request))
+            self._publish(published)
 
     @property
     def committer(self) -> Committer:
@@ -136,7 +191,11 @@ class Database:
         )
 
     async def _load_schema(self) -> SchemaDefinition | None:
-        txn = self.begin(writable=False, limits=None)
+        return await self._load_schema_at(self.latest_ts)
+
+    async def _load_schema_at(self, ts: int) -> SchemaDefinition | None:
+        boot = Catalog.bootstrap()
+        txn = Transaction(self, ts, boot, now_ms=self.clock(), limits=None, writable=False)
         table = txn.catalog.tables_by_name[SCHEMAS_TABLE]
         active: SchemaDefinition | None = None
         async for _, doc in txn.scan(table.by_id, b"", None):

@@ -24,6 +24,11 @@ class TimestampOracle:
     def last(self) -> int:
         return self._last
 
+    def observe(self, ts: int) -> None:
+        """A timestamp issued elsewhere (another process): never hand out one at or below."""
+        if ts > self._last:
+            self._last = ts
+
     def next(self) -> int:
         ts = time.time_ns()
         if ts <= self._last:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyconvex.errors import BadRequestError
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order, Persistence
+from pyconvex.persistence.base import (
+    DocumentLogEntry,
+    IndexEntry,
+    IndexRow,
+    LogCommit,
+    Order,
+    Persistence,
+    SharedLog,
+)
 
 
 async def open_persistence(url: str) -> Persistence:
@@ -29,7 +37,9 @@ __all__ = [
     "DocumentLogEntry",
     "IndexEntry",
     "IndexRow",
+    "LogCommit",
     "Order",
     "Persistence",
+    "SharedLog",
     "open_persistence",
 ]

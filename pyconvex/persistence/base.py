@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Order = Literal["asc", "desc"]
 
@@ -56,6 +56,17 @@ class IndexRow:
     doc_id: str
     doc_ts: int
     value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogCommit:
+    """One commit as other processes learn of it: its timestamp and the index keys it
+    wrote (what OCC validation and subscriptions need), and whether it changed tables,
+    indexes or the schema."""
+
+    ts: int
+    written: tuple[tuple[int, bytes], ...]
+    catalog_changed: bool = False
 
 
 class Persistence(Protocol):
@@ -115,3 +126,29 @@ class Persistence(Protocol):
     async def set_global(self, key: str, value: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class SharedLog(Protocol):
+    """What a backend that several processes share adds (PostgreSQL).
+
+    Commits are serialised through the head timestamp (``max_ts``): ``commit_shared``
+    appends the batch and its :class:`LogCommit` records only if the head is still
+    ``expected_head``, atomically, and answers False otherwise (another process
+    committed first: catch up with ``commits_after`` and try again).
+    """
+
+    async def commit_shared(
+        self,
+        documents: Sequence[DocumentLogEntry],
+        indexes: Sequence[IndexEntry],
+        commits: Sequence[LogCommit],
+        expected_head: int,
+    ) -> bool: ...
+
+    async def commits_after(self, ts: int) -> list[LogCommit]: ...
+
+    async def wait_for_commits(self, timeout: float) -> None:
+        """Return when another process may have committed (a notification), or after
+        ``timeout`` seconds."""
+        ...

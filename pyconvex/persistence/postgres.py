@@ -15,7 +15,9 @@ autocommit mode; every read is a snapshot read by timestamp, so it needs no tran
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import struct
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order
+from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, LogCommit, Order
 from pyconvex.persistence.errors import StorageError
 
 CHUNK = 1000
@@ -42,6 +44,9 @@ CREATE TABLE IF NOT EXISTS indexes (
 CREATE TABLE IF NOT EXISTS persistence_globals (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS persistence_max_ts (
     id INTEGER PRIMARY KEY CHECK (id = 0), ts BIGINT NOT NULL);
+INSERT INTO persistence_max_ts (id, ts) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS commit_log (
+    ts BIGINT PRIMARY KEY, written BYTEA NOT NULL, catalog_changed BOOLEAN NOT NULL);
 """
 
 _WRITE = """
@@ -57,6 +62,34 @@ WITH d AS (
 INSERT INTO persistence_max_ts (id, ts) VALUES (0, %(high)s)
 ON CONFLICT (id) DO UPDATE SET ts = GREATEST(persistence_max_ts.ts, excluded.ts)
 """
+# Several processes: the head row is the serialisation point. The UPDATE matches only
+# if nobody committed since ``expected`` (a concurrent commit makes it wait, then
+# re-check the row); every insert of the batch depends on it, all in one statement.
+_COMMIT_SHARED = """
+WITH head AS (
+    UPDATE persistence_max_ts SET ts = %(high)s WHERE id = 0 AND ts = %(expected)s RETURNING ts
+), d AS (
+    INSERT INTO documents (id, ts, table_number, value, prev_ts)
+    SELECT * FROM unnest(%(d_id)s::text[], %(d_ts)s::bigint[], %(d_table)s::int[],
+                         %(d_value)s::bytea[], %(d_prev)s::bigint[])
+    WHERE EXISTS (SELECT 1 FROM head)
+), i AS (
+    INSERT INTO indexes (index_id, key, ts, doc_id)
+    SELECT * FROM unnest(%(i_index)s::int[], %(i_key)s::bytea[], %(i_ts)s::bigint[],
+                         %(i_doc)s::text[])
+    WHERE EXISTS (SELECT 1 FROM head)
+), c AS (
+    INSERT INTO commit_log (ts, written, catalog_changed)
+    SELECT * FROM unnest(%(c_ts)s::bigint[], %(c_written)s::bytea[], %(c_catalog)s::bool[])
+    WHERE EXISTS (SELECT 1 FROM head)
+), n AS (
+    SELECT pg_notify(%(channel)s, ts::text) FROM head
+)
+SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM n)
+"""
+_COMMITS_AFTER = (
+    "SELECT ts, written, catalog_changed FROM commit_log WHERE ts > %s ORDER BY ts LIMIT 10000"
+)
 _MAX_TS = "SELECT ts FROM persistence_max_ts WHERE id = 0"
 _GET_DOCUMENT = (
     "SELECT ts, table_number, value, prev_ts FROM documents "
@@ -100,6 +133,25 @@ _SET_GLOBAL = (
 )
 
 
+def encode_written(written: Sequence[tuple[int, bytes]]) -> bytes:
+    out = bytearray()
+    for index_id, key in written:
+        out += struct.pack(">II", index_id, len(key))
+        out += key
+    return bytes(out)
+
+
+def decode_written(data: bytes) -> tuple[tuple[int, bytes], ...]:
+    out = []
+    pos = 0
+    while pos < len(data):
+        index_id, size = struct.unpack_from(">II", data, pos)
+        pos += 8
+        out.append((index_id, bytes(data[pos:pos + size])))
+        pos += size
+    return tuple(out)
+
+
 def split_url(url: str) -> tuple[str, str]:
     """``(libpq URL without our parameters, schema name)``."""
     parts = urlsplit(url)
@@ -121,8 +173,10 @@ class PostgresPersistence:
         self.pool = pool
         self.schema = schema
         self.url = url
+        self.channel = f"pyconvex_{schema}"
         self._closed = False
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._listener: psycopg.AsyncConnection[Any] | None = None
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 16) -> PostgresPersistence:
@@ -187,6 +241,49 @@ class PostgresPersistence:
         }
         await self._run("write", _WRITE, params)
 
+    async def commit_shared(
+        self,
+        documents: Sequence[DocumentLogEntry],
+        indexes: Sequence[IndexEntry],
+        commits: Sequence[LogCommit],
+        expected_head: int,
+    ) -> bool:
+        self._check_open()
+        high = max(c.ts for c in commits)
+        params = {
+            "d_id": [d.id for d in documents], "d_ts": [d.ts for d in documents],
+            "d_table": [d.table_number for d in documents], "d_value": [d.value for d in documents],
+            "d_prev": [d.prev_ts for d in documents],
+            "i_index": [i.index_id for i in indexes], "i_key": [i.key for i in indexes],
+            "i_ts": [i.ts for i in indexes], "i_doc": [i.doc_id for i in indexes],
+            "c_ts": [c.ts for c in commits], "c_written": [encode_written(c.written) for c in commits],
+            "c_catalog": [c.catalog_changed for c in commits],
+            "high": high, "expected": expected_head, "channel": self.channel,
+        }
+        rows = await self._run("commit", _COMMIT_SHARED, params)
+        return bool(rows and rows[0][0])
+
+    async def commits_after(self, ts: int) -> list[LogCommit]:
+        rows = await self._run("follow", _COMMITS_AFTER, (ts,))
+        return [LogCommit(r[0], decode_written(bytes(r[1])), bool(r[2])) for r in rows]
+
+    async def wait_for_commits(self, timeout: float) -> None:
+        self._check_open()
+        try:
+            if self._listener is None or self._listener.closed:
+                conninfo, _ = split_url(self.url)
+                self._listener = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+                await self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            async for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error:
+            # A lost listener connection: fall back to polling until it reconnects.
+            if self._listener is not None:
+                with contextlib.suppress(psycopg.Error):
+                    await self._listener.close()
+            self._listener = None
+            await asyncio.sleep(timeout)
+
     async def set_global(self, key: str, value: str) -> None:
         await self._run("set_global", _SET_GLOBAL, (key, value))
 
@@ -250,6 +347,9 @@ class PostgresPersistence:
         pending = [t for t in self._inflight if t is not current]
         if pending:
             await asyncio.wait(pending)
+        if self._listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._listener.close()
         await self.pool.close()
 
 
