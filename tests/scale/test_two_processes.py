@@ -94,7 +94,7 @@ def test_concurrent_transfers_over_both_processes_keep_the_total(two) -> None:  
 
 
 def test_kill_9_of_one_process_loses_no_acknowledged_mutation(two) -> None:  # type: ignore[no-untyped-def]
-    a, url_a, b, url_b = two
+    a, url_a, _, url_b = two
     acknowledged: list[str] = []
     stop = threading.Event()
 
