@@ -2,7 +2,8 @@
 // keep-alive HTTP and the `ws` package (installed with npm `convex`). Python load
 // generators saturate the second core of a 2-core machine before the server does.
 //
-//   node bench/load.mjs http|ws URL CLIENTS SECONDS  ->  prints mutations/s
+//   node bench/load.mjs http|ws URL[,URL...] CLIENTS SECONDS  ->  prints mutations/s
+// (HTTP clients are spread round-robin over the URLs.)
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
@@ -12,13 +13,15 @@ const clients = Number(clientsArg);
 const seconds = Number(secondsArg);
 const body = JSON.stringify({ path: "bench:insert", args: { body: "x".repeat(100) } });
 
+const urls = url.split(",");
+
 async function runHttp() {
-  const { hostname, port } = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   let done = 0;
   const stopAt = performance.now() + seconds * 1000;
-  const one = () =>
+  const one = (target) =>
     new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(target);
       const req = http.request(
         { hostname, port, path: "/api/mutation", method: "POST", agent,
           headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } },
@@ -33,9 +36,9 @@ async function runHttp() {
     });
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, c) => {
       while (performance.now() < stopAt) {
-        await one();
+        await one(urls[c % urls.length]);
         done += 1;
       }
     }),
@@ -46,7 +49,7 @@ async function runHttp() {
 
 function wsClient() {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace("http", "ws") + "/api/sync", { perMessageDeflate: false });
+    const ws = new WebSocket(urls[0].replace("http", "ws") + "/api/sync", { perMessageDeflate: false });
     ws.on("open", () => {
       ws.send(JSON.stringify({ type: "Connect", sessionId: randomUUID(), connectionCount: 0,
                                lastCloseReason: "InitialConnect" }));

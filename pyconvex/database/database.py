@@ -109,10 +109,13 @@ class Database:
         assert isinstance(self.persistence, SharedLog)
         while True:
             try:
-                await self.persistence.wait_for_commits(FOLLOW_POLL_S)
+                notified = await self.persistence.wait_for_commits(FOLLOW_POLL_S)
+                if notified is not None and notified <= self.latest_ts:
+                    continue  # our own commit, already published
                 assert self._committer is not None
                 async with self._committer.lock:
-                    await self._catch_up()
+                    if notified is None or notified > self.latest_ts:
+                        await self._catch_up()
             except asyncio.CancelledError:
                 raise
             except Exception:

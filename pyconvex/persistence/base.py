@@ -148,7 +148,7 @@ class SharedLog(Protocol):
 
     async def commits_after(self, ts: int) -> list[LogCommit]: ...
 
-    async def wait_for_commits(self, timeout: float) -> None:
-        """Return when another process may have committed (a notification), or after
-        ``timeout`` seconds."""
+    async def wait_for_commits(self, timeout: float) -> int | None:
+        """Return when a process committed (a notification: its head timestamp, which
+        may be this process's own), or None after ``timeout`` seconds."""
         ...

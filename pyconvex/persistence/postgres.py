@@ -52,14 +52,14 @@ CREATE TABLE IF NOT EXISTS commit_log (
 _WRITE = """
 WITH d AS (
     INSERT INTO documents (id, ts, table_number, value, prev_ts)
-    SELECT * FROM unnest(%(d_id)s::text[], %(d_ts)s::bigint[], %(d_table)s::int[],
-                         %(d_value)s::bytea[], %(d_prev)s::bigint[])
+    SELECT * FROM unnest(%(d_id)b::text[], %(d_ts)b::bigint[], %(d_table)b::int[],
+                         %(d_value)b::bytea[], %(d_prev)b::bigint[])
 ), i AS (
     INSERT INTO indexes (index_id, key, ts, doc_id)
-    SELECT * FROM unnest(%(i_index)s::int[], %(i_key)s::bytea[], %(i_ts)s::bigint[],
-                         %(i_doc)s::text[])
+    SELECT * FROM unnest(%(i_index)b::int[], %(i_key)b::bytea[], %(i_ts)b::bigint[],
+                         %(i_doc)b::text[])
 )
-INSERT INTO persistence_max_ts (id, ts) VALUES (0, %(high)s)
+INSERT INTO persistence_max_ts (id, ts) VALUES (0, %(high)b)
 ON CONFLICT (id) DO UPDATE SET ts = GREATEST(persistence_max_ts.ts, excluded.ts)
 """
 # Several processes: the head row is the serialisation point. The UPDATE matches only
@@ -67,20 +67,20 @@ ON CONFLICT (id) DO UPDATE SET ts = GREATEST(persistence_max_ts.ts, excluded.ts)
 # re-check the row); every insert of the batch depends on it, all in one statement.
 _COMMIT_SHARED = """
 WITH head AS (
-    UPDATE persistence_max_ts SET ts = %(high)s WHERE id = 0 AND ts = %(expected)s RETURNING ts
+    UPDATE persistence_max_ts SET ts = %(high)b WHERE id = 0 AND ts = %(expected)b RETURNING ts
 ), d AS (
     INSERT INTO documents (id, ts, table_number, value, prev_ts)
-    SELECT * FROM unnest(%(d_id)s::text[], %(d_ts)s::bigint[], %(d_table)s::int[],
-                         %(d_value)s::bytea[], %(d_prev)s::bigint[])
+    SELECT * FROM unnest(%(d_id)b::text[], %(d_ts)b::bigint[], %(d_table)b::int[],
+                         %(d_value)b::bytea[], %(d_prev)b::bigint[])
     WHERE EXISTS (SELECT 1 FROM head)
 ), i AS (
     INSERT INTO indexes (index_id, key, ts, doc_id)
-    SELECT * FROM unnest(%(i_index)s::int[], %(i_key)s::bytea[], %(i_ts)s::bigint[],
-                         %(i_doc)s::text[])
+    SELECT * FROM unnest(%(i_index)b::int[], %(i_key)b::bytea[], %(i_ts)b::bigint[],
+                         %(i_doc)b::text[])
     WHERE EXISTS (SELECT 1 FROM head)
 ), c AS (
     INSERT INTO commit_log (ts, written, catalog_changed)
-    SELECT * FROM unnest(%(c_ts)s::bigint[], %(c_written)s::bytea[], %(c_catalog)s::bool[])
+    SELECT * FROM unnest(%(c_ts)b::bigint[], %(c_written)b::bytea[], %(c_catalog)b::bool[])
     WHERE EXISTS (SELECT 1 FROM head)
 ), n AS (
     SELECT pg_notify(%(channel)s, ts::text) FROM head
@@ -267,15 +267,17 @@ class PostgresPersistence:
         rows = await self._run("follow", _COMMITS_AFTER, (ts,))
         return [LogCommit(r[0], decode_written(bytes(r[1])), bool(r[2])) for r in rows]
 
-    async def wait_for_commits(self, timeout: float) -> None:
+    async def wait_for_commits(self, timeout: float) -> int | None:
         self._check_open()
         try:
             if self._listener is None or self._listener.closed:
                 conninfo, _ = split_url(self.url)
                 self._listener = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
                 await self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            async for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-                pass
+            newest: int | None = None
+            async for note in self._listener.notifies(timeout=timeout, stop_after=1):
+                newest = int(note.payload) if note.payload.isdigit() else None
+            return newest
         except psycopg.Error:
             # A lost listener connection: fall back to polling until it reconnects.
             if self._listener is not None:
@@ -283,6 +285,7 @@ class PostgresPersistence:
                     await self._listener.close()
             self._listener = None
             await asyncio.sleep(timeout)
+            return None
 
     async def set_global(self, key: str, value: str) -> None:
         await self._run("set_global", _SET_GLOBAL, (key, value))
