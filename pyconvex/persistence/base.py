@@ -148,6 +148,14 @@ class SharedLog(Protocol):
 
     async def commits_after(self, ts: int) -> list[LogCommit]: ...
 
+    async def hold_instance_lock(self, instance: str) -> None:
+        """Hold a lock named ``instance`` for as long as this process lives."""
+        ...
+
+    async def instance_alive(self, instance: str) -> bool:
+        """Whether some process still holds ``instance``'s lock."""
+        ...
+
     async def wait_for_commits(self, timeout: float) -> int | None:
         """Return when a process committed (a notification: its head timestamp, which
         may be this process's own), or None after ``timeout`` seconds."""

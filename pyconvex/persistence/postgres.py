@@ -177,6 +177,7 @@ class PostgresPersistence:
         self._closed = False
         self._inflight: set[asyncio.Task[Any]] = set()
         self._listener: psycopg.AsyncConnection[Any] | None = None
+        self._instance_conn: psycopg.AsyncConnection[Any] | None = None
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 16) -> PostgresPersistence:
@@ -267,6 +268,29 @@ class PostgresPersistence:
         rows = await self._run("follow", _COMMITS_AFTER, (ts,))
         return [LogCommit(r[0], decode_written(bytes(r[1])), bool(r[2])) for r in rows]
 
+    async def hold_instance_lock(self, instance: str) -> None:
+        """A session advisory lock on a connection of its own, held until close: other
+        processes see this one alive (its running actions are not failed under it)."""
+        self._check_open()
+        conninfo, _ = split_url(self.url)
+        try:
+            self._instance_conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+            await self._instance_conn.execute(
+                "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"{self.schema}:{instance}",)
+            )
+        except psycopg.Error as e:
+            raise _error("instance lock", e) from None
+
+    async def instance_alive(self, instance: str) -> bool:
+        key = f"{self.schema}:{instance}"
+        rows = await self._run(
+            "instance check",
+            "SELECT pg_try_advisory_lock(hashtextextended(%(k)s, 0)) AS got, "
+            "pg_advisory_unlock(hashtextextended(%(k)s, 0)) AS released",
+            {"k": key},
+        )
+        return not rows[0][0]
+
     async def wait_for_commits(self, timeout: float) -> int | None:
         self._check_open()
         try:
@@ -350,9 +374,10 @@ class PostgresPersistence:
         pending = [t for t in self._inflight if t is not current]
         if pending:
             await asyncio.wait(pending)
-        if self._listener is not None:
-            with contextlib.suppress(psycopg.Error):
-                await self._listener.close()
+        for conn in (self._listener, self._instance_conn):
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
         await self.pool.close()
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 from typing import Any
 
 import orjson
@@ -35,10 +37,12 @@ from pyconvex.database.catalog import CRON_JOBS_TABLE
 from pyconvex.errors import ConvexError, OccConflict, PyConvexError
 from pyconvex.functions import CronJob, FunctionKind, FunctionRunner, Registry, next_run
 from pyconvex.functions.runtime.retention import finished
+from pyconvex.persistence import SharedLog
 from pyconvex.values import convex_to_json
 
 log = logging.getLogger("pyconvex.scheduler")
 
+RECOVERY_EVERY_S = 30.0
 BATCH = 256
 CONCURRENCY = 64
 MAX_SLEEP_S = 5.0
@@ -58,6 +62,10 @@ class SchedulerExecutor:
         self._remove_listener = db.add_listener(self._on_commit)
         self._task: asyncio.Task[None] | None = None
         self.executed = 0
+        # Who claims actions: a process whose instance lock is gone died mid-action.
+        self.instance = secrets.token_hex(8)
+        shared = db.persistence
+        self._shared: SharedLog | None = shared if isinstance(shared, SharedLog) else None
 
     # ------------------------------------------------------------ lifecycle
     def _on_commit(self, committed: list[Committed]) -> None:
@@ -83,9 +91,15 @@ class SchedulerExecutor:
             self._task = None
 
     async def run_forever(self) -> None:
+        if self._shared is not None:
+            await self._shared.hold_instance_lock(self.instance)
         await self.recover()
+        last_recovery = time.monotonic()
         while True:
             try:
+                if self._shared is not None and time.monotonic() - last_recovery > RECOVERY_EVERY_S:
+                    await self.recover()  # another process may have died mid-action
+                    last_recovery = time.monotonic()
                 await self.run_until_idle()
                 delay = await self._seconds_to_next()
             except Exception:  # a bad round must not stop the scheduler
@@ -109,11 +123,25 @@ class SchedulerExecutor:
 
     # ------------------------------------------------------------- recovery
     async def recover(self) -> int:
-        """Mark actions left ``inProgress`` by a dead process as failed (never re-run)."""
+        """Mark actions left ``inProgress`` by a dead process as failed (never re-run).
+
+        On SQLite only this process can have claimed anything still running (the file
+        is locked); with several processes, a claim whose process still holds its
+        instance lock is left alone.
+        """
         txn = self.db.begin(limits=None)
-        stuck = await Query(txn, SCHEDULED_FUNCTIONS_TABLE).with_index(
+        running = await Query(txn, SCHEDULED_FUNCTIONS_TABLE).with_index(
             "by_state", lambda q: q.eq("state.kind", "inProgress")
         ).collect()
+        stuck = []
+        for job in running:
+            claimer = str(job.get("claimedBy", ""))
+            if claimer == self.instance and self._task is not None:
+                continue  # ours, still running
+            other = self._shared is not None and claimer and claimer != self.instance
+            if other and self._shared is not None and await self._shared.instance_alive(claimer):
+                continue  # its process is alive: the action is still running there
+            stuck.append(job)
         for job in stuck:
             await txn.update_system(
                 str(job["_id"]), finished(job, {"kind": "failed", "error": RESTART_ERROR}, self.clock())
@@ -218,6 +246,7 @@ class SchedulerExecutor:
             return False
         claimed = dict(job)
         claimed["state"] = {"kind": "inProgress"}
+        claimed["claimedBy"] = self.instance
         claimed.pop("nextTs", None)
         await txn.update_system(job_id, claimed)
         return True

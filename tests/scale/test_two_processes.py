@@ -123,3 +123,32 @@ def test_kill_9_of_one_process_loses_no_acknowledged_mutation(two) -> None:  # t
     assert not missing, f"{len(missing)} acknowledged mutations lost: {missing[:5]}"
     assert any(n.startswith("b") for n in acknowledged) and any(n.startswith("a") for n in acknowledged)
     _mutation(url_b, "channels:create", {"name": "after the kill"})  # the other keeps serving
+
+
+def test_two_processes_never_run_a_scheduled_job_twice(make_db_url, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from tests.pg import base_url
+
+    app = Path(__file__).resolve().parents[1] / "fixtures" / "schedapp" / "convex"
+    monkeypatch.setenv("PYCONVEX_TEST_DATABASE_URL", base_url())
+    url = make_db_url("sched")
+    a, url_a = start_server(url, app)
+    b, url_b = start_server(url, app)
+    try:
+        for i in range(40):  # both executors see every job due at once
+            _mutation(url_a if i % 2 else url_b, "tasks:schedule",
+                      {"delay": 300, "text": f"job{i}"})
+        _mutation(url_a, "tasks:schedule_action", {"delay": 300, "text": "once"})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            log = _query(url_a, "tasks:log", {})
+            if len([t for t in log if t.startswith(("job", "action:"))]) >= 41:  # type: ignore[union-attr]
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)  # anything run twice would show up by now
+        log = [t for t in _query(url_b, "tasks:log", {}) if t.startswith(("job", "action:"))]  # type: ignore[union-attr]
+        assert sorted(log) == sorted([f"job{i}" for i in range(40)] + ["action:once"])
+    finally:
+        stop_server(a)
+        stop_server(b)
