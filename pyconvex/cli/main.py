@@ -16,6 +16,7 @@ from pyconvex.cli.commands.dev import dev
 from pyconvex.cli.commands.env import env_app, get, list_, remove, set_
 from pyconvex.cli.commands.init import init
 from pyconvex.cli.commands.logs import logs
+from pyconvex.cli.commands.migrate import migrate_storage
 from pyconvex.cli.commands.run import run
 from pyconvex.cli.commands.serve import serve
 from pyconvex.cli.commands.snapshot import export, import_
@@ -48,6 +49,7 @@ commands: tuple[Callable[..., Any], ...] = (
 for command in commands:
     register(app, command)
 register(app, import_, "import")
+register(app, migrate_storage, "migrate-storage")
 env_commands: tuple[tuple[Callable[..., Any], str], ...] = (
     (set_, "set"), (get, "get"), (list_, "list"), (remove, "remove")
 )

@@ -124,6 +124,9 @@ async def _apply(
             for name in [n for n in table.indexes if n not in ("by_id", "by_creation_time")]:
                 await txn.drop_index(table_name, name)
                 result.indexes_removed.append(f"{table_name}.{name}")
+    unchanged = not (result.tables_created or result.indexes_added or result.indexes_removed)
+    if unchanged and old is not None and old == schema:
+        return result, [], txn.begin_ts  # nothing to write: no commit, no conflicts caused
     await _store_schema(txn, schema)
     ts = await db.commit(txn)
     catalog = db.catalog
