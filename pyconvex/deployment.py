@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,6 +39,8 @@ ChangeListener = Callable[[], None]
 log = logging.getLogger("pyconvex.deployment")
 ORPHAN_AGE_S = 3600.0
 ORPHAN_SWEEP_S = 600.0
+RETENTION_SWEEP_S = 60.0
+DEFAULT_RETENTION_S = 24 * 3600.0
 
 
 def _default_files(db_url: str) -> FileStore | None:
@@ -69,6 +72,7 @@ class Deployment:
         self._listeners: list[ChangeListener] = []
         self._deployed_dir: Path | None = None
         self.scheduler = SchedulerExecutor(db, runner)
+        self.retention_s = DEFAULT_RETENTION_S
         self._collector: asyncio.Task[None] | None = None
 
     @classmethod
@@ -80,6 +84,7 @@ class Deployment:
         clock: Clock = wall_clock_ms,
         files: str | Path | None = None,
         public_url: str | None = None,
+        retention_s: float = DEFAULT_RETENTION_S,
     ) -> Deployment:
         persistence = await open_persistence(db_url)
         try:
@@ -89,6 +94,7 @@ class Deployment:
             raise
         registry = Registry()
         self = cls(db, FunctionRunner(db, registry), None)
+        self.retention_s = retention_s
         try:
             self._apply_environment(await list_environment(db))
             storage = self.runner.storage
@@ -190,16 +196,21 @@ class Deployment:
         """Start the scheduler and the orphan collector (the server does; ``ConvexTest``
         drives them by hand)."""
         self.scheduler.start()
-        if self._collector is None and self.runner.storage.store is not None:
+        if self._collector is None:
             self._collector = asyncio.get_running_loop().create_task(self._collect_forever())
 
     async def _collect_forever(self) -> None:
+        """Old versions past the retention window, and orphaned blobs, now and then."""
+        last_orphans = time.monotonic()
         while True:
-            await asyncio.sleep(ORPHAN_SWEEP_S)
+            await asyncio.sleep(RETENTION_SWEEP_S)
             try:
-                await self.collect_orphans()
+                await self.db.collect_old_versions(int(self.retention_s * 1e9))
+                if time.monotonic() - last_orphans > ORPHAN_SWEEP_S:
+                    last_orphans = time.monotonic()
+                    await self.collect_orphans()
             except Exception:
-                log.exception("orphan collection failed")
+                log.exception("background collection failed")
 
     async def collect_orphans(self, older_than_s: float = ORPHAN_AGE_S) -> int:
         """Delete blobs no ``_storage`` row refers to (older than ``older_than_s``, so an

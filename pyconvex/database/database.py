@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,7 @@ from pyconvex.database.reads import ReadSet
 from pyconvex.database.timestamps import TimestampOracle
 from pyconvex.database.transaction import CommitRequest, Transaction
 from pyconvex.database.write_log import WriteLog
+from pyconvex.errors import BadRequestError
 from pyconvex.persistence.base import IndexEntry, Persistence, SharedLog
 from pyconvex.schema import SchemaDefinition
 
@@ -46,6 +48,11 @@ Clock = Callable[[], float]
 
 CommitListener = Callable[[list[Committed]], None]
 FOLLOW_POLL_S = 1.0
+RETAINED_FROM = "retainedFrom"
+
+
+class RetentionError(BadRequestError):
+    short_msg = "OutsideRetentionWindow"
 log = logging.getLogger("pyconvex.database")
 
 
@@ -65,6 +72,9 @@ class Database:
         self._committer: Committer | None = None
         self._client: CommitterClient | None = None
         self._follower: asyncio.Task[None] | None = None
+        self._readers: weakref.WeakSet[Transaction] = weakref.WeakSet()
+        self.retained_from = 0
+        """Versions below this timestamp may have been collected: no reads there."""
         self.write_log: WriteLog | None = None
 
     @classmethod
@@ -75,6 +85,7 @@ class Database:
 
     async def _start(self) -> None:
         self.latest_ts = await self.persistence.max_ts()
+        self.retained_from = int(await self.persistence.get_global(RETAINED_FROM) or 0)
         self.catalog = await self._load_catalog(self.latest_ts)
         self.catalog = self.catalog.with_schema(await self._load_schema())
         self.write_log = WriteLog(self.latest_ts)
@@ -225,8 +236,13 @@ class Database:
         if ts is not None and ts != self.latest_ts:
             if ts > self.latest_ts:
                 raise ValueError(f"timestamp {ts} is in the future (latest {self.latest_ts})")
+            if ts < self.retained_from:
+                raise RetentionError(
+                    f"Timestamp {ts} is older than the retention window: versions before "
+                    f"{self.retained_from} may have been removed."
+                )
             writable = False
-        return Transaction(
+        txn = Transaction(
             self,
             self.latest_ts if ts is None else ts,
             self.catalog,
@@ -234,6 +250,33 @@ class Database:
             limits=limits,
             writable=writable,
         )
+        self._readers.add(txn)
+        return txn
+
+    # -------------------------------------------------------------- retention
+    def oldest_reader_ts(self) -> int:
+        """The oldest snapshot a live transaction of this process reads."""
+        return min((t.begin_ts for t in list(self._readers)), default=self.latest_ts)
+
+    async def collect_old_versions(self, keep_ns: int, batch: int = 5000) -> int:
+        """Remove versions older than ``keep_ns`` before the latest commit that no live
+        transaction can still read; returns how many entries went.
+
+        The floor is published (and persisted) before anything is deleted, so a
+        time-travel read below it is refused rather than answered from a partial log.
+        """
+        floor = min(self.latest_ts - keep_ns, self.oldest_reader_ts())
+        if floor <= self.retained_from:
+            return 0
+        self.retained_from = floor
+        await self.persistence.set_global(RETAINED_FROM, str(floor))
+        total = 0
+        while True:
+            n = await self.persistence.delete_versions_before(floor, batch)
+            total += n
+            if n == 0:
+                return total
+            await asyncio.sleep(0)
 
     async def commit(self, txn: Transaction) -> int:
         """Commit ``txn``; returns its commit timestamp (its begin ts if it wrote nothing).

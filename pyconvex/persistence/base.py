@@ -119,6 +119,12 @@ class Persistence(Protocol):
         """Every entry of one index with ``ts >= from_ts``, by ``(key, ts)``."""
         ...
 
+    async def delete_versions_before(self, cutoff: int, limit: int) -> int:
+        """Delete up to ``limit`` entries no read at a timestamp ``>= cutoff`` can see:
+        versions superseded by a newer one at or below ``cutoff``, and tombstones at or
+        below ``cutoff`` (with everything older of that id / key). Returns how many."""
+        ...
+
     async def get_global(self, key: str) -> str | None:
         """Deployment metadata (instance name, admin key hash, ...) outside the log."""
         ...

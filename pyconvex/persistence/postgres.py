@@ -126,6 +126,28 @@ _LOAD_INDEX_NEXT = (
     "SELECT key, ts, doc_id FROM indexes WHERE index_id = %s AND (key, ts) > (%s, %s) "
     "AND ts >= %s ORDER BY key, ts LIMIT %s"
 )
+# Retention (see sqlite.py for the rules).
+_OLD_DOCUMENTS = """
+DELETE FROM documents WHERE (id, ts) IN (
+    SELECT o.id, o.ts FROM documents AS o
+    WHERE o.ts <= %(cutoff)s AND (
+        EXISTS (SELECT 1 FROM documents AS n WHERE n.id = o.id AND n.ts > o.ts AND n.ts <= %(cutoff)s)
+        OR (o.value IS NULL
+            AND NOT EXISTS (SELECT 1 FROM documents AS p WHERE p.id = o.id AND p.ts < o.ts)))
+    LIMIT %(limit)s)
+"""
+_OLD_INDEX_ENTRIES = """
+DELETE FROM indexes WHERE (index_id, key, ts) IN (
+    SELECT o.index_id, o.key, o.ts FROM indexes AS o
+    WHERE o.ts <= %(cutoff)s AND (
+        EXISTS (SELECT 1 FROM indexes AS n WHERE n.index_id = o.index_id AND n.key = o.key
+                AND n.ts > o.ts AND n.ts <= %(cutoff)s)
+        OR (o.doc_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM indexes AS p WHERE p.index_id = o.index_id
+                            AND p.key = o.key AND p.ts < o.ts)))
+    LIMIT %(limit)s)
+"""
+_OLD_COMMITS = "DELETE FROM commit_log WHERE ts < %(cutoff)s"
 _GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = %s"
 _SET_GLOBAL = (
     "INSERT INTO persistence_globals (key, value) VALUES (%s, %s) "
@@ -310,6 +332,20 @@ class PostgresPersistence:
             self._listener = None
             await asyncio.sleep(timeout)
             return None
+
+    async def delete_versions_before(self, cutoff: int, limit: int) -> int:
+        params = {"cutoff": cutoff, "limit": limit}
+        n = 0
+        for what, query in (("documents", _OLD_DOCUMENTS), ("indexes", _OLD_INDEX_ENTRIES),
+                            ("commit log", _OLD_COMMITS)):
+            self._check_open()
+            try:
+                async with self.pool.connection() as conn, conn.cursor() as cur:
+                    await cur.execute(query, params)
+                    n += max(cur.rowcount, 0) if what != "commit log" else 0
+            except psycopg.Error as e:
+                raise _error(f"retention ({what})", e) from None
+        return n
 
     async def set_global(self, key: str, value: str) -> None:
         await self._run("set_global", _SET_GLOBAL, (key, value))

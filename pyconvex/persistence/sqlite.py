@@ -94,6 +94,29 @@ _LOAD_INDEX_NEXT = (
     "SELECT key, ts, doc_id FROM indexes WHERE index_id = ? AND (key, ts) > (?, ?) "
     "AND ts >= ? ORDER BY key, ts LIMIT ?"
 )
+# Retention: what no read at a timestamp >= :cutoff can see (see base.py). A version is
+# gone once a newer one at or below the cutoff supersedes it; a tombstone goes last, when
+# nothing older of its id / key is left (so a batch limit can never resurrect a delete).
+_OLD_DOCUMENTS = """
+DELETE FROM documents WHERE (id, ts) IN (
+    SELECT o.id, o.ts FROM documents AS o
+    WHERE o.ts <= :cutoff AND (
+        EXISTS (SELECT 1 FROM documents AS n WHERE n.id = o.id AND n.ts > o.ts AND n.ts <= :cutoff)
+        OR (o.value IS NULL
+            AND NOT EXISTS (SELECT 1 FROM documents AS p WHERE p.id = o.id AND p.ts < o.ts)))
+    LIMIT :limit)
+"""
+_OLD_INDEX_ENTRIES = """
+DELETE FROM indexes WHERE (index_id, key, ts) IN (
+    SELECT o.index_id, o.key, o.ts FROM indexes AS o
+    WHERE o.ts <= :cutoff AND (
+        EXISTS (SELECT 1 FROM indexes AS n WHERE n.index_id = o.index_id AND n.key = o.key
+                AND n.ts > o.ts AND n.ts <= :cutoff)
+        OR (o.doc_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM indexes AS p WHERE p.index_id = o.index_id
+                            AND p.key = o.key AND p.ts < o.ts)))
+    LIMIT :limit)
+"""
 _GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = ?"
 _SET_GLOBAL = (
     "INSERT INTO persistence_globals (key, value) VALUES (?, ?) "
@@ -258,6 +281,20 @@ class SqlitePersistence:
             self._check_open()
             return
         await self._submit(lambda conn: _write_batch(conn, documents, indexes))
+
+    async def delete_versions_before(self, cutoff: int, limit: int) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                n = conn.execute(_OLD_DOCUMENTS, {"cutoff": cutoff, "limit": limit}).rowcount
+                n += conn.execute(_OLD_INDEX_ENTRIES, {"cutoff": cutoff, "limit": limit}).rowcount
+                conn.execute("COMMIT")
+                return int(n)
+            except sqlite3.Error as e:
+                schema.rollback(conn)
+                raise _storage_error("retention", e) from None
+
+        return await self._submit(run)
 
     async def set_global(self, key: str, value: str) -> None:
         def run(conn: sqlite3.Connection) -> None:

@@ -111,9 +111,16 @@ async def data(request: Request, state: ServerState) -> Response:
     readable_system = table in USER_VISIBLE_SYSTEM_TABLES
     if not readable_system and (db.catalog.table(table) is None or table.startswith("_")):
         raise BadRequestError(f"There is no table {table!r}.", short_msg="TableNotFound")
-    txn = db.begin(writable=False, limits=None)
+    at = request.query_params.get("at")
+    ts = None
+    if at:
+        try:
+            ts = min(int(float(at) * 1_000_000), db.latest_ts)  # ms since the epoch -> ts
+        except ValueError:
+            raise BadRequestError("at must be milliseconds since the epoch.", short_msg="BadAt") from None
+    txn = db.begin(writable=False, limits=None, ts=ts)
     docs = await Query(txn, table).order(order).take(limit)
-    return _json({"table": table, "documents": [convex_to_json(d) for d in docs]})
+    return _json({"table": table, "ts": txn.begin_ts, "documents": [convex_to_json(d) for d in docs]})
 
 
 async def logs(request: Request, state: ServerState) -> Response:

@@ -94,12 +94,15 @@ async def serve(
     web_dir: Path | None = None,
     site_port: int | None = None,
     files: str | None = None,
+    retention_s: float | None = None,
 ) -> None:
     check_port(host, port)
     if site_port is not None:
         check_port(host, site_port)
     deployment = await Deployment.open(db_url, functions_dir, files=files,
                                        public_url=f"http://{host}:{port}")
+    if retention_s is not None:
+        deployment.retention_s = retention_s
     admin_key = admin_key or secrets.token_hex(16)
     app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir)
     server = uvicorn_server(app, host, port)

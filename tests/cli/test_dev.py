@@ -180,3 +180,18 @@ def test_export_then_import_into_a_fresh_deployment(dev: DevProcess, project: Pa
         assert fresh.cli("import", str(snapshot), "--replace").returncode == 0
     finally:
         fresh.stop()
+
+
+def test_data_at_a_past_time(dev: DevProcess) -> None:
+    assert dev.cli("run", "messages:send", '{"author": "ann", "body": "first"}').returncode == 0
+    time.sleep(0.05)
+    between = time.time() * 1000
+    time.sleep(0.05)
+    assert dev.cli("run", "messages:send", '{"author": "ann", "body": "second"}').returncode == 0
+    now = [json.loads(x)["body"] for x in dev.cli("data", "messages", "--json").stdout.splitlines()]
+    past = dev.cli("data", "messages", "--json", "--at", str(between))
+    assert past.returncode == 0, past.stderr
+    assert now == ["second", "first"]
+    assert [json.loads(x)["body"] for x in past.stdout.splitlines()] == ["first"]
+    iso = dev.cli("data", "messages", "--json", "--at", "2000-01-01T00:00:00Z")
+    assert iso.returncode == 0 and iso.stdout.strip() == ""  # before anything existed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -17,6 +18,11 @@ def data(
     limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="Documents to show."),
     order: str = typer.Option("desc", "--order", help="desc (newest first) or asc."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document per line."),
+    at: str | None = typer.Option(
+        None, "--at",
+        help="Show the table as it was at this time (ISO 8601, or ms since the epoch), within "
+        "the retention window.",
+    ),
     url: str | None = UrlOption,
     admin_key: str | None = TargetAdminKeyOption,
 ) -> None:
@@ -29,6 +35,8 @@ def data(
       pyconvex data messages --limit 20
 
       pyconvex data messages --json | jq .text
+
+      pyconvex data messages --at 2026-11-25T10:00:00Z
     """
     target = resolve(url, admin_key)
     if table is None:
@@ -37,9 +45,10 @@ def data(
         return
     if order not in ("asc", "desc"):
         raise typer.BadParameter("--order must be asc or desc")
-    docs = request(
-        target, "GET", "/api/pyconvex/data", params={"table": table, "limit": limit, "order": order}
-    )["documents"]
+    params: dict[str, object] = {"table": table, "limit": limit, "order": order}
+    if at is not None:
+        params["at"] = _ms(at)
+    docs = request(target, "GET", "/api/pyconvex/data", params=params)["documents"]
     if as_json:
         for doc in docs:
             typer.echo(json.dumps(doc, ensure_ascii=False))
@@ -56,3 +65,17 @@ def data(
             for c in columns
         ))
     Console().print(view)
+
+
+def _ms(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"--at {text!r}: use ISO 8601 (2026-11-25T10:00:00Z) or ms") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1000

@@ -26,6 +26,10 @@ def serve(
     admin_key: str | None = AdminKeyOption,
     web: Path | None = WebOption,
     site_port: int = SitePortOption,
+    retention: float = typer.Option(
+        24 * 3600, "--retention", min=60,
+        help="Seconds of history kept for time-travel reads; older versions are removed.",
+    ),
     files: str | None = typer.Option(
         None, "--files",
         help="File storage: a folder, or s3://bucket/prefix (default: <db name>-files/ next to "
@@ -46,7 +50,7 @@ def serve(
         if web is not None and not web.is_dir():
             raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
         asyncio.run(run_server(functions, db, host=host, port=port, admin_key=admin_key, web_dir=web,
-                               site_port=site_port or None, files=files))
+                               site_port=site_port or None, files=files, retention_s=retention))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None
