@@ -26,13 +26,15 @@ from pyconvex.database import (
     push_schema,
     wall_clock_ms,
 )
+from pyconvex.database.catalog import ENVIRONMENT_VARIABLES_TABLE, MODULES_TABLE
+from pyconvex.database.committer import Committed
 from pyconvex.database.environment import list_environment, set_environment
 from pyconvex.database.modules import read_modules, write_modules
 from pyconvex.database.state import secret_bytes
 from pyconvex.errors import BadRequestError
 from pyconvex.files import FileStore, LocalFileStore, open_file_store
 from pyconvex.functions import FunctionKind, FunctionRunner, Registry, load_functions, unload
-from pyconvex.persistence import open_persistence
+from pyconvex.persistence import SharedLog, open_persistence
 from pyconvex.scheduler import SchedulerExecutor
 
 ChangeListener = Callable[[], None]
@@ -74,6 +76,9 @@ class Deployment:
         self.scheduler = SchedulerExecutor(db, runner)
         self.retention_s = DEFAULT_RETENTION_S
         self._collector: asyncio.Task[None] | None = None
+        self._follow_tasks: set[asyncio.Task[None]] = set()
+        if isinstance(db.persistence, SharedLog):
+            db.add_listener(self._on_commit)
 
     @classmethod
     async def open(
@@ -191,6 +196,42 @@ class Deployment:
         await self.scheduler.sync_crons(registry)
         self._changed()
         return result
+
+    def _on_commit(self, committed: list[Committed]) -> None:
+        """Another process deployed code or changed environment variables: follow it.
+
+        Commits made by another process arrive without their documents (only the keys
+        they wrote); our own deploys and changes are applied where they are made.
+        """
+        catalog = self.db.catalog
+        modules = {i.id for i in catalog.tables_by_name[MODULES_TABLE].indexes.values()}
+        env = {i.id for i in catalog.tables_by_name[ENVIRONMENT_VARIABLES_TABLE].indexes.values()}
+        for item in committed:
+            if item.request.documents:  # ours
+                continue
+            written = {index_id for index_id, _ in item.request.written}
+            if written & modules:
+                self._follow_task("modules", self._reload_modules())
+            if written & env:
+                self._follow_task("environment", self._reload_environment())
+
+    def _follow_task(self, name: str, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"follow-{name}")
+        self._follow_tasks.add(task)
+        task.add_done_callback(self._follow_tasks.discard)
+
+    async def _reload_modules(self) -> None:
+        try:
+            modules = await read_modules(self.db)
+            if modules:
+                await self._load_files(modules)
+                log.info("loaded code deployed through another process")
+        except Exception:
+            log.exception("loading code deployed through another process failed")
+
+    async def _reload_environment(self) -> None:
+        self._apply_environment(await list_environment(self.db))
+        self._changed()
 
     def start_background(self) -> None:
         """Start the scheduler and the orphan collector (the server does; ``ConvexTest``

@@ -152,3 +152,31 @@ def test_two_processes_never_run_a_scheduled_job_twice(make_db_url, monkeypatch:
     finally:
         stop_server(a)
         stop_server(b)
+
+
+def test_deploy_and_env_through_one_process_reach_the_other(two, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    _, url_a, _, url_b = two
+    functions = tmp_path / "convex"
+    functions.mkdir()
+    (functions / "hello.py").write_text(
+        "import os\nfrom pyconvex import query\n\n@query\nasync def hi(ctx):\n"
+        "    return 'v2 ' + os.environ.get('GREETING', '-')\n"
+    )
+    admin = ["--url", url_b, "--admin-key", "test-admin-key"]
+    cli = [sys.executable, "-m", "pyconvex.cli.main"]
+    assert subprocess.run([*cli, "deploy", "--functions", str(functions), *admin],
+                          capture_output=True, text=True, timeout=60).returncode == 0
+    assert subprocess.run([*cli, "env", "set", "GREETING", "hello", *admin],
+                          capture_output=True, text=True, timeout=60).returncode == 0
+    deadline = time.monotonic() + 10
+    answer = None
+    while time.monotonic() < deadline:
+        body = httpx.post(f"{url_a}/api/query", json={"path": "hello:hi", "args": {}}).json()
+        answer = body.get("value")
+        if answer == "v2 hello":
+            break
+        time.sleep(0.1)
+    assert answer == "v2 hello"
