@@ -36,6 +36,7 @@ from pyconvex.database.documents import decode_document
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import ReadSet
+from pyconvex.database.search_indexes import SearchManager
 from pyconvex.database.timestamps import TimestampOracle
 from pyconvex.database.transaction import CommitRequest, Transaction
 from pyconvex.database.write_log import WriteLog
@@ -73,6 +74,7 @@ class Database:
         self._client: CommitterClient | None = None
         self._follower: asyncio.Task[None] | None = None
         self._readers: weakref.WeakSet[Transaction] = weakref.WeakSet()
+        self.search = SearchManager(self)
         self.retained_from = 0
         """Versions below this timestamp may have been collected: no reads there."""
         self.write_log: WriteLog | None = None

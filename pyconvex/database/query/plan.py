@@ -41,6 +41,7 @@ class Query:
         self._order_set = False
         self._filters: list[Evaluator] = []
         self._used = False
+        self._search: tuple[str, Callable[[Any], Any]] | None = None
 
     # --------------------------------------------------------------- building
     def with_index(self, name: str, range: Callable[[Any], Any] | None = None) -> Query:
@@ -52,6 +53,29 @@ class Query:
         self._index_name = name
         self._range_fn = range
         return self
+
+    def with_search_index(self, name: str, search: Callable[[Any], Any]) -> Query:
+        """Full-text search: ``lambda q: q.search("text", "hello").eq("channelId", c)``.
+
+        Results come in relevance order (BM25; the last term also matches as a prefix),
+        at most 1,024; ``filter``, ``take``, ``first``, ``collect`` and ``paginate``
+        apply to them. The query re-runs when the table changes.
+        """
+        if self._index_name is not None or self._search is not None:
+            raise InvalidQueryError(
+                f"query('{self._table}'): with_search_index cannot follow with_index.",
+                short_msg="InvalidQuery",
+            )
+        self._search = (name, search)
+        return self
+
+    async def _search_docs(self) -> AsyncGenerator[tuple[bytes, Document], None]:
+        name, build = self._search  # type: ignore[misc]
+        found = await self._txn.db.search.text_search(self._txn, self._table, name, build)
+        for position, (doc_id, _score) in enumerate(found):
+            doc = await self._txn.get(doc_id)
+            if doc is not None and (not self._filters or self._matches(doc)):
+                yield position.to_bytes(4, "big"), doc
 
     def full_table_scan(self) -> Query:
         return self.with_index(BY_CREATION_TIME)
@@ -87,6 +111,13 @@ class Query:
                 short_msg="QueryReused",
             )
         self._used = True
+        if self._search is not None:
+            if self._order_set:
+                raise InvalidQueryError("Search results are in relevance order: no order().",
+                                        short_msg="InvalidQuery")
+            async for item in self._search_docs():
+                yield item
+            return
         index, lo, hi = self._range()
         scan = self._txn.scan(index, lo, hi, self._order, page_hint)  # type: ignore[arg-type]
         filters = self._filters
@@ -135,9 +166,25 @@ class Query:
             )
         return docs[0] if docs else None
 
+    async def _paginate_search(self, options: PaginationOptions) -> dict[str, Any]:
+        """Search pages: the cursor is a position in the (at most 1,024) ranked results."""
+        start = 0
+        if options.cursor is not None:
+            after = decode_cursor(options.cursor)
+            if after is None:
+                return _page([], True, options.cursor)
+            start = int.from_bytes(after, "big") + 1
+        results = [(p, d) for p, d in await _positions(self) if p >= start]
+        page = results[: options.num_items]
+        if len(results) > options.num_items:
+            return _page([d for _, d in page], False, encode_cursor(page[-1][0].to_bytes(4, "big")))
+        return _page([d for _, d in page], True, encode_cursor(None))
+
     async def paginate(self, opts: Any) -> dict[str, Any]:
         """One page: ``{"page", "isDone", "continueCursor", "splitCursor", "pageStatus"}``."""
         options = PaginationOptions.parse(opts)
+        if self._search is not None:
+            return await self._paginate_search(options)
         if self._used:
             raise InvalidQueryError("A query can be run only once.", short_msg="QueryReused")
         self._used = True
@@ -185,6 +232,10 @@ class Query:
         if stopped_early:
             return _page(page, False, encode_cursor(last_key))
         return _page(page, True, encode_cursor(None))
+
+
+async def _positions(query: Query) -> list[tuple[int, Document]]:
+    return [(int.from_bytes(key, "big"), doc) async for key, doc in query._stream()]
 
 
 def _page(page: list[Document], is_done: bool, cursor: str) -> dict[str, Any]:

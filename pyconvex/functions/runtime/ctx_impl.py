@@ -111,6 +111,15 @@ class DatabaseReader:
     def query(self, table: str) -> Query:
         return Query(self._txn, _user_table(table, "query"))
 
+    async def vector_search(
+        self, table: str, index: str, *, vector: list[float], limit: int = 10, filter: Any = None
+    ) -> list[dict[str, Any]]:
+        """Beyond Convex: vector search inside a query, at its snapshot, and reactive
+        (the query re-runs when the table changes). Same arguments as in actions."""
+        return await self._txn.db.search.vector_search(
+            self._txn, _user_table(table, "vector_search"), index, vector, limit, filter
+        )
+
     def normalize_id(self, table: str, id_string: str) -> Id | None:
         """``id_string`` as an id of ``table`` if it is one, else None."""
         if not isinstance(id_string, str):
@@ -206,6 +215,17 @@ class ActionCtx:
 
     def now(self) -> float:
         return self._runner.clock()
+
+    async def vector_search(
+        self, table: str, index: str, *, vector: list[float], limit: int = 10, filter: Any = None
+    ) -> list[dict[str, Any]]:
+        """``[{"_id", "_score"}]`` by cosine similarity, best first; ``filter`` is
+        ``lambda q: q.eq(field, value)`` or ``q.or_(q.eq(...), ...)`` on filter fields,
+        applied before the limit (1..256)."""
+        txn = self._runner.db.begin(writable=False)
+        return await self._runner.db.search.vector_search(
+            txn, _user_table(table, "vector_search"), index, vector, limit, filter
+        )
 
     async def run_query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
         result = await self._runner.run_query(ref, args or {}, self._identity, internal_ok=True)
