@@ -15,7 +15,7 @@ from typing import Any
 
 from pyconvex.database.documents import decode_document
 from pyconvex.errors import InvalidQueryError
-from pyconvex.search import MAX_FILTERS, MAX_TERMS, TextIndex, VectorIndex, tokenize
+from pyconvex.search import MAX_FILTERS, MAX_RESULTS, MAX_TERMS, TextIndex, VectorIndex, tokenize
 from pyconvex.search.text import filter_key
 
 Key = tuple[str, str]  # (table, index name)
@@ -106,10 +106,17 @@ class SearchManager:
                 "text) (then .eq(...) filters) and return it.",
                 short_msg="InvalidSearchQuery",
             )
-        found: list[tuple[str, float]] = index.search(
-            txn.begin_ts, spec.text, spec.filters, _overlay(txn, table)
-        )
-        return found
+        overlay = _overlay(txn, table)
+        found: list[tuple[str, float]]
+        if txn.begin_ts < self.indexed_ts:  # a past snapshot: per-version, exact
+            found = index.search(txn.begin_ts, spec.text, spec.filters, overlay)
+            return found
+        found = index.search_newest(spec.text, spec.filters)  # the newest state: NumPy
+        if overlay:  # the transaction's own writes replace their documents' entries
+            found = [hit for hit in found if hit[0] not in overlay]
+            found += index.search(txn.begin_ts, spec.text, spec.filters, overlay, only_overlay=True)
+            found.sort(key=lambda hit: (-hit[1], hit[0]))
+        return found[:MAX_RESULTS]
 
     # ---------------------------------------------------------------- vector
     async def vector_search(

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
@@ -67,6 +68,12 @@ class TextIndex:
         self.live = 0
         self.total_length = 0
         self.df: Counter[str] = Counter()
+        # The newest state, for the fast path: term -> {doc number: tf}, as arrays on use.
+        self._numbers: dict[str, int] = {}
+        self._doc_ids: list[str] = []
+        self._lengths = np.zeros(0, dtype=np.float64)
+        self._current: dict[str, dict[int, int]] = {}
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def entry(self, doc: dict[str, Any] | None) -> TextEntry | None:
         if doc is None:
@@ -76,23 +83,99 @@ class TextIndex:
         filters = {f: filter_key(get_field(doc, f)) for f in self.filter_fields}
         return TextEntry(Counter(tokens), len(tokens), filters)
 
+    def _number(self, doc_id: str) -> int:
+        number = self._numbers.get(doc_id)
+        if number is None:
+            number = self._numbers[doc_id] = len(self._doc_ids)
+            self._doc_ids.append(doc_id)
+            if number >= len(self._lengths):
+                grown = np.zeros(max(64, 2 * len(self._lengths)), dtype=np.float64)
+                grown[: len(self._lengths)] = self._lengths
+                self._lengths = grown
+        return number
+
     def apply(self, ts: int, doc_id: str, doc: dict[str, Any] | None) -> None:
         entry = self.entry(doc)
         previous = self.versions.put(doc_id, ts, entry)
-        if previous is not None:
-            self.live -= 1
-            self.total_length -= previous.length
-            self.df.subtract(previous.terms.keys())
-        if entry is not None:
-            self.live += 1
-            self.total_length += entry.length
-            self.df.update(entry.terms.keys())
+        if entry is not None:  # postings: every document that ever held the term
             for term in entry.terms:
                 docs = self.postings.get(term)
                 if docs is None:
                     docs = self.postings[term] = set()
                     self.terms.add(term)
                 docs.add(doc_id)
+        if previous is None and self.versions.latest(doc_id) is not entry:
+            return  # an older version arriving late (a rebuild): the newest state stands
+        number = self._number(doc_id)
+        if previous is not None:
+            self.live -= 1
+            self.total_length -= previous.length
+            self.df.subtract(previous.terms.keys())
+            for term in previous.terms:
+                self._current.get(term, {}).pop(number, None)
+                self._arrays.pop(term, None)
+            self._lengths[number] = 0
+        if entry is not None:
+            self.live += 1
+            self.total_length += entry.length
+            self.df.update(entry.terms.keys())
+            self._lengths[number] = entry.length
+            for term, tf in entry.terms.items():
+                self._current.setdefault(term, {})[number] = tf
+                self._arrays.pop(term, None)
+
+    def _array(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        found = self._arrays.get(term)
+        if found is None:
+            current = self._current.get(term, {})
+            found = (np.fromiter(current.keys(), dtype=np.int64, count=len(current)),
+                     np.fromiter(current.values(), dtype=np.float64, count=len(current)))
+            self._arrays[term] = found
+        return found
+
+    def search_newest(
+        self, query: str, filters: list[tuple[str, Any]], limit: int = MAX_RESULTS
+    ) -> list[tuple[str, float]]:
+        """The same answer as ``search`` for the newest state, scored with NumPy."""
+        terms = tokenize(query)
+        if not terms or not self.live:
+            return []
+        exact, last = terms[:-1], terms[-1]
+        n = self.live
+        avg = self.total_length / n or 1.0
+        count = len(self._doc_ids)
+        lengths = self._lengths[:count]
+        scores = np.zeros(count, dtype=np.float64)
+
+        def contribution(term: str) -> tuple[np.ndarray, np.ndarray]:
+            docs, tfs = self._array(term)
+            df = self.df.get(term, 0)
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            norm = K1 * (1 - B + B * lengths[docs] / avg)
+            return docs, idf * tfs * (K1 + 1) / (tfs + norm)
+
+        for term in exact:
+            docs, values = contribution(term)
+            np.add.at(scores, docs, values)
+        best = np.zeros(count, dtype=np.float64)
+        for term in {last, *self._expand(last)}:
+            docs, values = contribution(term)
+            np.maximum.at(best, docs, values)
+        scores += best
+        hits = np.nonzero(scores > 0)[0]
+        order = hits[np.lexsort((hits, -scores[hits]))]
+        wanted = [(f, filter_key(v)) for f, v in filters]
+        out: list[tuple[str, float]] = []
+        for number in order:
+            doc_id = self._doc_ids[int(number)]
+            if wanted:
+                entry = self.versions.latest(doc_id)
+                if entry is None or any(entry.filters.get(f) != v for f, v in wanted):
+                    continue
+            out.append((doc_id, float(scores[number])))
+            if len(out) >= min(limit, MAX_RESULTS):
+                break
+        return out
 
     def _expand(self, prefix: str) -> list[str]:
         return list(self.terms.irange(prefix, prefix + "\U0010ffff"))
@@ -104,9 +187,11 @@ class TextIndex:
         filters: list[tuple[str, Any]],
         overlay: dict[str, dict[str, Any] | None],
         limit: int = MAX_RESULTS,
+        only_overlay: bool = False,
     ) -> list[tuple[str, float]]:
         """``[(doc_id, score)]`` best first: documents at ``ts`` (with ``overlay`` taking
-        precedence) matching at least one term and every filter."""
+        precedence) matching at least one term and every filter (``only_overlay``: score
+        just the overlaid documents)."""
         terms = tokenize(query)
         if not terms:
             return []
@@ -114,8 +199,9 @@ class TextIndex:
         last_matches = set(self._expand(last)) | {last}
         wanted = [(f, filter_key(v)) for f, v in filters]
         candidates: set[str] = set()
-        for term in [*exact, *last_matches]:
-            candidates |= self.postings.get(term, set())
+        if not only_overlay:
+            for term in [*exact, *last_matches]:
+                candidates |= self.postings.get(term, set())
         candidates |= overlay.keys()
         n = max(self.live, 1)
         avg = self.total_length / n if self.live else 1.0

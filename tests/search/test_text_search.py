@@ -57,7 +57,9 @@ async def test_ranking_matches_brute_force_bm25() -> None:
             ref_scores = [s for _, s in expected]
             index = t.deployment.db.search.text[("messages", "search_body")]
             scores = [s for _, s in index.search(t.deployment.db.latest_ts, query + " zzzz", [], {})]
-            assert scores == pytest.approx(ref_scores)
+            assert scores == pytest.approx(ref_scores)  # the snapshot path
+            fast = [s for _, s in index.search_newest(query + " zzzz", [])]
+            assert fast == pytest.approx(ref_scores)  # the newest-state (NumPy) path
             assert set(got) == {d for d, _ in expected}
 
 
