@@ -55,7 +55,7 @@ def text_qps(docs: list[str], qs: list[str]) -> dict[str, float]:
     start = time.perf_counter()
     for q in qs[:200]:
         index.search(1, q, [], {}, limit=10)
-    out["pyconvex, past snapshot / own writes"] = 200 / (time.perf_counter() - start)
+    out["pyconvex, past snapshot (per-version path)"] = 200 / (time.perf_counter() - start)
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
     conn.executemany("INSERT INTO t (body) VALUES (?)", [(d,) for d in docs])
