@@ -150,3 +150,18 @@ async def test_a_search_index_added_by_schema_push_is_backfilled(tmp_path: Path,
         assert (await d.runner.run_query("messages:search", {"text": "older"})).value == ["older document"]
     finally:
         await d.close()
+
+
+async def test_at_most_eight_filters() -> None:
+    async with ConvexTest(APP) as t:
+        async def nine(ctx):  # type: ignore[no-untyped-def]
+            def build(q):  # type: ignore[no-untyped-def]
+                q = q.search("body", "x")
+                for i in range(9):
+                    q = q.eq("channel", str(i))
+                return q
+
+            return await ctx.db.query("messages").with_search_index("search_body", build).collect()
+
+        with pytest.raises(InvalidQueryError, match="at most 8 filters"):
+            await t.run(nine)
