@@ -110,18 +110,7 @@ class Committer:
         assert self.shared is not None and self.catch_up is not None
         pending = [(r, f) for r, f in group if not f.done()]
         while True:
-            accepted: list[tuple[int, CommitRequest, asyncio.Future[int]]] = []
-            accepted_writes: list[tuple[int, tuple[WrittenKey, ...]]] = []
-            for request, fut in pending:
-                if fut.done():
-                    continue
-                conflict = self._validate(request, accepted_writes)
-                if conflict is not None:
-                    fut.set_exception(conflict)
-                    continue
-                ts = self._oracle.next()
-                accepted.append((ts, request, fut))
-                accepted_writes.append((ts, request.written))
+            accepted = self._accept(pending)
             if not accepted:
                 return
             documents, indexes = self._entries(accepted)
@@ -167,6 +156,25 @@ class Committer:
             )
         return documents, indexes
 
+    def _accept(
+        self, group: list[tuple[CommitRequest, asyncio.Future[int]]]
+    ) -> list[tuple[int, CommitRequest, asyncio.Future[int]]]:
+        """Validate the group in order (each also against those accepted before it in the
+        group); fail the conflicting callers; stamp the rest with timestamps."""
+        accepted: list[tuple[int, CommitRequest, asyncio.Future[int]]] = []
+        accepted_writes: list[tuple[int, tuple[WrittenKey, ...]]] = []
+        for request, fut in group:
+            if fut.done():  # the caller went away before we got to it: commit nothing
+                continue
+            conflict = self._validate(request, accepted_writes)
+            if conflict is not None:
+                fut.set_exception(conflict)
+                continue
+            ts = self._oracle.next()
+            accepted.append((ts, request, fut))
+            accepted_writes.append((ts, request.written))
+        return accepted
+
     def _validate(
         self, request: CommitRequest, accepted: list[tuple[int, tuple[WrittenKey, ...]]]
     ) -> OccConflict | None:
@@ -183,31 +191,11 @@ class Committer:
     async def _commit_group(
         self, group: list[tuple[CommitRequest, asyncio.Future[int]]]
     ) -> None:
-        accepted: list[tuple[int, CommitRequest, asyncio.Future[int]]] = []
-        accepted_writes: list[tuple[int, tuple[WrittenKey, ...]]] = []
-        for request, fut in group:
-            if fut.done():  # the caller went away before we got to it: commit nothing
-                continue
-            conflict = self._validate(request, accepted_writes)
-            if conflict is not None:
-                fut.set_exception(conflict)
-                continue
-            ts = self._oracle.next()
-            accepted.append((ts, request, fut))
-            accepted_writes.append((ts, request.written))
+        accepted = self._accept(group)
         if not accepted:
             return
         await self._pauses.reached(AFTER_VALIDATE)
-        documents: list[DocumentLogEntry] = []
-        indexes: list[IndexEntry] = []
-        for ts, request, _ in accepted:
-            documents.extend(
-                DocumentLogEntry(ts, doc_id, table_number, value, prev_ts)
-                for doc_id, table_number, value, prev_ts in request.documents
-            )
-            indexes.extend(
-                IndexEntry(index_id, key, ts, doc_id) for index_id, key, doc_id in request.indexes
-            )
+        documents, indexes = self._entries(accepted)
         try:
             await self._persistence.write(documents, indexes)
         except Exception as e:  # nothing of the group is visible: fail every caller
