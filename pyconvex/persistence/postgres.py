@@ -234,6 +234,7 @@ class PostgresPersistence:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._listener: psycopg.AsyncConnection[Any] | None = None
         self._instance_conn: psycopg.AsyncConnection[Any] | None = None
+        self._commit_conn: psycopg.AsyncConnection[Any] | None = None
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 16) -> PostgresPersistence:
@@ -307,7 +308,30 @@ class PostgresPersistence:
             "c_catalog": _bools([c.catalog_changed for c in commits]),
             "high": high, "expected": expected_head, "channel": self.channel,
         }
-        rows = await self._run("commit", _COMMIT_SHARED, params)
+        # The committer's own connection: commits are serial, and a pool checkout per
+        # commit costs more than the statement's parameters.
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            if self._commit_conn is None or self._commit_conn.closed:
+                conninfo, _ = split_url(self.url)
+                self._commit_conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+                await self._commit_conn.execute(
+                    sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
+                )
+            async with self._commit_conn.cursor() as cur:
+                await cur.execute(_COMMIT_SHARED, params, prepare=True)
+                rows = await cur.fetchall()
+        except psycopg.Error as e:
+            if self._commit_conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    await self._commit_conn.close()
+            self._commit_conn = None
+            raise _error("commit", e) from None
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
         return bool(rows and rows[0][0])
 
     async def commits_after(self, ts: int) -> list[LogCommit]:
@@ -434,7 +458,7 @@ class PostgresPersistence:
         pending = [t for t in self._inflight if t is not current]
         if pending:
             await asyncio.wait(pending)
-        for conn in (self._listener, self._instance_conn):
+        for conn in (self._listener, self._instance_conn, self._commit_conn):
             if conn is not None:
                 with contextlib.suppress(psycopg.Error):
                     await conn.close()
