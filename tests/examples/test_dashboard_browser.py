@@ -1,0 +1,55 @@
+"""The dashboard in a real browser: tables and documents, run a function, environment."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from tests.conftest import start_server, stop_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_dashboard_shows_data_runs_functions_and_sets_env(tmp_path: Path, browser: Browser) -> None:
+    proc, url = start_server(tmp_path / "db.sqlite3")
+    try:
+        httpx.post(f"{url}/api/mutation", json={"path": "channels:create", "args": {"name": "general"}})
+        page = browser.new_page()
+        page.goto(f"{url}/dashboard#key=test-admin-key")
+        expect(page.locator("[data-table=channels]")).to_be_visible(timeout=10_000)
+        page.locator("[data-table=channels]").click()
+        expect(page.get_by_test_id("documents")).to_contain_text("general")
+        page.get_by_role("button", name="Run a function").click()
+        page.locator("#fn").fill("channels:list")
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.locator("#result")).to_contain_text('"name": "general"')
+        page.get_by_role("button", name="Environment").click()
+        page.locator("#env-name").fill("DASH_VAR")
+        page.locator("#env-value").fill("from the dashboard")
+        page.locator("#env-set").click()
+        expect(page.locator("main")).to_contain_text("from the dashboard")
+        env = httpx.get(f"{url}/api/pyconvex/env", headers={"Authorization": "Convex test-admin-key"}).json()
+        assert env["variables"]["DASH_VAR"] == "from the dashboard"
+        # a wrong key shows the key prompt, not data
+        other = browser.new_page()
+        other.goto(f"{url}/dashboard#key=wrong")
+        expect(other.get_by_test_id("admin-key")).to_be_visible(timeout=10_000)
+    finally:
+        stop_server(proc)
