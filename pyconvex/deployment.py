@@ -203,12 +203,13 @@ class Deployment:
         Commits made by another process arrive without their documents (only the keys
         they wrote); our own deploys and changes are applied where they are made.
         """
+        remote = [item for item in committed if not item.request.documents]  # not ours
+        if not remote:
+            return
         catalog = self.db.catalog
         modules = {i.id for i in catalog.tables_by_name[MODULES_TABLE].indexes.values()}
         env = {i.id for i in catalog.tables_by_name[ENVIRONMENT_VARIABLES_TABLE].indexes.values()}
-        for item in committed:
-            if item.request.documents:  # ours
-                continue
+        for item in remote:
             written = {index_id for index_id, _ in item.request.written}
             if written & modules:
                 self._follow_task("modules", self._reload_modules())

@@ -368,10 +368,13 @@ class PostgresPersistence:
                 conninfo, _ = split_url(self.url)
                 self._listener = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
                 await self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            newest: int | None = None
-            async for note in self._listener.notifies(timeout=timeout, stop_after=1):
-                newest = int(note.payload) if note.payload.isdigit() else None
-            return newest
+            # Our own commits' notifications (sent by the commit connection) are consumed
+            # here without waking the caller: only other processes' commits matter.
+            own = self._commit_conn.info.backend_pid if self._commit_conn is not None else None
+            async for note in self._listener.notifies(timeout=timeout):
+                if note.pid != own:
+                    return int(note.payload) if note.payload.isdigit() else None
+            return None
         except psycopg.Error:
             # A lost listener connection: fall back to polling until it reconnects.
             if self._listener is not None:
