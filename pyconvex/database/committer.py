@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import WrittenKey
@@ -33,8 +33,7 @@ MAX_GROUP = 512
 MAX_QUEUE = 20_000
 
 
-@dataclass(frozen=True, slots=True)
-class Committed:
+class Committed(NamedTuple):
     ts: int
     request: CommitRequest
 
@@ -230,6 +229,7 @@ class CommitterClient:
             raise OverloadedError(
                 "Too many commits are queued (the committer is full); retry shortly."
             ) from None
-        # Shielded: once queued, the commit either happens or not regardless of the
-        # caller being cancelled; the caller just stops waiting for the answer.
-        return await asyncio.shield(fut)
+        # Not shielded: a caller cancelled while queued cancels its future, and the
+        # committer skips a done future, so the commit happens once or not at all
+        # (a cancel after acceptance only stops the caller waiting for the answer).
+        return await fut

@@ -9,7 +9,7 @@ no longer be validated and is told to retry (it would be rare: mutations are sho
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyconvex.database.reads import ReadSet, WrittenKey
 
@@ -17,8 +17,7 @@ DEFAULT_RETENTION_NS = 120 * 1_000_000_000
 DEFAULT_MAX_ENTRIES = 200_000
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     ts: int
     written: tuple[WrittenKey, ...]
 

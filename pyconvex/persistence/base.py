@@ -15,20 +15,19 @@ Contract (every backend, checked by ``tests/conformance/test_persistence.py``):
 5. Timestamps are int64, and the writer of a batch guarantees they only grow.
 
 Document values are opaque bytes to this layer (the database layer stores Convex JSON).
-SQL lives only in this package.
+SQL lives only in this package. The records below are named tuples, not dataclasses:
+the commit path builds several per mutation and a tuple is several times cheaper to make.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 Order = Literal["asc", "desc"]
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentLogEntry:
+class DocumentLogEntry(NamedTuple):
     """One version of one document. ``value is None`` marks a delete (a tombstone)."""
 
     ts: int
@@ -38,8 +37,7 @@ class DocumentLogEntry:
     prev_ts: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
+class IndexEntry(NamedTuple):
     """One version of one index key. ``doc_id is None`` marks the key as removed."""
 
     index_id: int
@@ -48,8 +46,7 @@ class IndexEntry:
     doc_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
+class IndexRow(NamedTuple):
     """A live index key at a snapshot, joined with the document version it points to."""
 
     key: bytes
@@ -58,8 +55,7 @@ class IndexRow:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class LogCommit:
+class LogCommit(NamedTuple):
     """One commit as other processes learn of it: its timestamp and the index keys it
     wrote (what OCC validation and subscriptions need), and whether it changed tables,
     indexes or the schema."""

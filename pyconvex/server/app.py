@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
 from pyconvex.server import admin_api, http_actions, http_api, storage_api
+from pyconvex.server.fast_path import FunctionCalls
 from pyconvex.server.state import ServerState
 from pyconvex.server.ws import sync_endpoint
 from pyconvex.sync import VerifyToken
@@ -89,6 +90,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(FunctionCalls, state=state),  # the hot routes, before the rest
             Middleware(CollapseSlashes),
             Middleware(
                 CORSMiddleware,

@@ -18,13 +18,16 @@ from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import FunctionKind, canonicalize_path
 from pyconvex.functions.registry import BadFunctionPathError
 from pyconvex.protocol import ProtocolError, decode_args, encode_ts
-from pyconvex.server.errors import error_response, request_error
+from pyconvex.server.errors import HTTP_STATUS, error_response, request_error
 from pyconvex.server.state import ServerState
 from pyconvex.sync import format_function_error
 from pyconvex.values import convex_to_clean_json, convex_to_json
 
 MAX_BODY = 16 * 1024 * 1024
 FORMATS = {None, "convex_encoded_json", "convex_json", "json", "convex_clean_json"}
+
+Reply = tuple[int, bytes]
+"""An HTTP status and a JSON body."""
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -44,12 +47,13 @@ async def root(request: Request) -> Response:
     return PlainTextResponse("This pyconvex deployment is running.")
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+def too_large(size: int) -> BadRequestError:
+    return BadRequestError(f"Request body is {size} bytes (limit {MAX_BODY}).", short_msg="BodyTooLarge")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
-        raise BadRequestError(
-            f"Request body is {len(raw)} bytes (limit {MAX_BODY}).", short_msg="BodyTooLarge"
-        )
+        raise too_large(len(raw))
     try:
         body = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError as e:
@@ -59,8 +63,24 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _call(request: Request, kind: FunctionKind | None, path: Any, body: dict[str, Any]) -> Response:
-    state = _state(request)
+def error_reply(code: str, message: str, status: int) -> Reply:
+    return status, orjson.dumps({"code": code, "message": message})
+
+
+def request_error_reply(e: PyConvexError) -> Reply:
+    return error_reply(e.short_msg, e.message, HTTP_STATUS[e.code])
+
+
+async def call_function(
+    state: ServerState,
+    kind: FunctionKind | None,
+    path: Any,
+    body: dict[str, Any],
+    authorization: str | None,
+    admin_param: str | None,
+) -> Reply:
+    """One client call, free of any web framework: the raw ASGI fast path
+    (``fast_path.py``) and the Starlette routes share it."""
     try:
         fmt = body.get("format")
         if fmt not in FORMATS:
@@ -69,17 +89,18 @@ async def _call(request: Request, kind: FunctionKind | None, path: Any, body: di
             raise BadFunctionPathError(f"Missing or invalid function path {path!r}.")
         canonical = canonicalize_path(path)
         args = decode_args(body.get("args", {}), "args")
-        identity, admin = await state.authenticate(
-            request.headers.get("authorization"), request.query_params.get("adminKey")
-        )
+        identity, admin = await state.authenticate(authorization, admin_param)
     except ProtocolError as e:
-        return error_response("BadJsonBody", e.message, 400)
+        return error_reply("BadJsonBody", e.message, 400)
     except PyConvexError as e:
-        return request_error(e)
+        return request_error_reply(e)
     runner = state.deployment.runner
     if kind is None:  # /api/run/...: the function's own kind decides
         fn = runner.registry.lookup(canonical)
         kind = fn.kind if fn is not None else FunctionKind.QUERY
+        clean = fmt in ("json", "convex_clean_json") or fmt is None
+    else:
+        clean = fmt in ("json", "convex_clean_json")
     try:
         if kind is FunctionKind.QUERY:
             result = await runner.run_query(canonical, args, identity, internal_ok=admin)
@@ -93,10 +114,24 @@ async def _call(request: Request, kind: FunctionKind | None, path: Any, body: di
                                "logLines": list(getattr(e, "log_lines", []))}
         if has_data:
             out["errorData"] = convex_to_json(data)
-        return _json(out)
-    clean = fmt in ("json", "convex_clean_json") or (fmt is None and kind is None)
+        return 200, orjson.dumps(out)
     value = convex_to_clean_json(result.value) if clean else convex_to_json(result.value)
-    return _json({"status": "success", "value": value, "logLines": result.log_lines})
+    return 200, orjson.dumps({"status": "success", "value": value, "logLines": result.log_lines})
+
+
+def _response(reply: Reply) -> Response:
+    return Response(reply[1], status_code=reply[0], media_type="application/json")
+
+
+async def _call(request: Request, kind: FunctionKind | None, path: Any, body: dict[str, Any]) -> Response:
+    return _response(await call_function(
+        _state(request), kind, path, body,
+        request.headers.get("authorization"), request.query_params.get("adminKey"),
+    ))
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return parse_body(await request.body())
 
 
 def _endpoint(kind: FunctionKind) -> Any:

@@ -40,8 +40,8 @@ def check_port(host: str, port: int) -> None:
 
 
 def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
-    # The asyncio loop (not uvloop): the guard against network I/O in queries and
-    # mutations patches Python's socket module, which uvloop bypasses.
+    # The loop is the caller's (``serve`` and ``dev`` run a guarded uvloop loop, see
+    # functions/runtime/guard.py); uvicorn's ``loop`` setting only applies to uvicorn.run.
     config = uvicorn.Config(
         app, host=host, port=port, loop="asyncio", log_level="warning", lifespan="on",
         ws_max_size=32 * 1024 * 1024,

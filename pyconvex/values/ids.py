@@ -9,7 +9,6 @@ them to know a document's table without a lookup.
 
 from __future__ import annotations
 
-import base64
 import operator
 import os
 import threading
@@ -40,12 +39,18 @@ def _fletcher16(data: bytes) -> int:
     return (c1 << 8) | c0
 
 
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET.encode())
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # every 10-bit value as two digits
 
 
 def _b32encode(data: bytes) -> str:
-    # RFC 4648 base32 is also MSB-first with zero fill; only the alphabet differs.
-    return base64.b32encode(data).rstrip(b"=").translate(_TO_CROCKFORD).decode("ascii")
+    # MSB-first with zero fill (as RFC 4648 base32, in Crockford's alphabet), ten bits at
+    # a time from one big integer: every insert makes an id, and the standard library's
+    # base32 is pure Python in 3.11.
+    bits = len(data) * 8
+    pairs = (bits + 9) // 10
+    n = int.from_bytes(data, "big") << (pairs * 10 - bits)
+    out = "".join([_PAIRS[(n >> shift) & 1023] for shift in range(pairs * 10 - 10, -10, -10)])
+    return out[: (bits + 4) // 5]
 
 
 def _b32decode(s: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from pyconvex import api, internal, mutation, query, v
 from pyconvex.errors import NondeterminismError
 from pyconvex.functions import FunctionKind, Visibility, internal_action
+from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.testing import ConvexTest
 
 
@@ -112,3 +114,44 @@ async def test_annotation_inference(tmp_path: Path):
         assert await t.query("inf:f", {"name": "a", "n": 2}) == ["a", 2.0, None]
         with pytest.raises(ArgumentValidationError, match=r"args\.name"):
             await t.query("inf:f", {"name": 1, "n": 2.0})
+
+
+LOOP_NET = """
+import asyncio
+from pyconvex import query, mutation, action
+
+@query
+async def q(ctx):
+    await asyncio.get_running_loop().create_connection(asyncio.Protocol, "127.0.0.1", 9)
+
+@mutation
+async def m(ctx):
+    await asyncio.get_running_loop().getaddrinfo("example.com", 80)
+
+@action
+async def a(ctx):
+    try:
+        await asyncio.get_running_loop().create_connection(asyncio.Protocol, "127.0.0.1", 9)
+    except OSError:
+        return "network reached"
+    return "connected"
+"""
+
+
+def test_network_io_refused_on_the_servers_event_loop(tmp_path: Path):
+    """``serve`` runs on uvloop, which connects and resolves without Python's socket
+    module: its loop must refuse the same calls."""
+    root = tmp_path / "convex"
+    _write(root, "net.py", LOOP_NET)
+
+    async def scenario() -> str:
+        async with ConvexTest(root) as t:
+            with pytest.raises(NondeterminismError, match="net:q: network I/O"):
+                await t.query("net:q", {})
+            with pytest.raises(NondeterminismError, match="net:m: network I/O"):
+                await t.mutation("net:m", {})
+            return str(await t.action("net:a", {}))
+
+    with asyncio.Runner(loop_factory=guarded_loop_factory()) as runner:
+        assert type(runner.get_loop()).__module__ != "asyncio.unix_events"  # uvloop
+        assert runner.run(scenario()) in ("network reached", "connected")

@@ -10,6 +10,7 @@ import typer
 from pyconvex.cli.options import FunctionsOption, HostOption, PortOption, SitePortOption, WebOption
 from pyconvex.dev import DevServer
 from pyconvex.errors import PyConvexError
+from pyconvex.functions.runtime.guard import guarded_loop_factory
 
 
 def dev(
@@ -38,7 +39,8 @@ def dev(
     server = DevServer(functions, host=host, port=port, web_dir=web, tail_logs=tail_logs,
                        site_port=site_port or None)
     try:
-        asyncio.run(server.run())
+        with asyncio.Runner(loop_factory=guarded_loop_factory()) as runner:
+            runner.run(server.run())
     except PyConvexError as e:
         typer.secho(f"pyconvex: {e.message}", err=True, fg="red")
         raise typer.Exit(1) from None
