@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import re
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -232,7 +232,7 @@ class PostgresPersistence:
         self.channel = f"pyconvex_{schema}"
         self._closed = False
         self._inflight: set[asyncio.Task[Any]] = set()
-        self._listener: psycopg.AsyncConnection[Any] | None = None
+        self._listener: _Listener | None = None
         self._instance_conn: psycopg.AsyncConnection[Any] | None = None
         self._commit_conn: psycopg.AsyncConnection[Any] | None = None
 
@@ -364,25 +364,24 @@ class PostgresPersistence:
     async def wait_for_commits(self, timeout: float) -> int | None:
         self._check_open()
         try:
-            if self._listener is None or self._listener.closed:
+            if self._listener is None or self._listener.broken:
+                if self._listener is not None:
+                    await self._listener.close()
+                self._listener = None
                 conninfo, _ = split_url(self.url)
-                self._listener = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-                await self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            # Our own commits' notifications (sent by the commit connection) are consumed
-            # here without waking the caller: only other processes' commits matter.
-            own = self._commit_conn.info.backend_pid if self._commit_conn is not None else None
-            async for note in self._listener.notifies(timeout=timeout):
-                if note.pid != own:
-                    return int(note.payload) if note.payload.isdigit() else None
-            return None
+                self._listener = await _Listener.open(conninfo, self.channel, self._own_pids)
+            return await self._listener.wait(timeout)
         except psycopg.Error:
             # A lost listener connection: fall back to polling until it reconnects.
             if self._listener is not None:
-                with contextlib.suppress(psycopg.Error):
-                    await self._listener.close()
+                await self._listener.close()
             self._listener = None
             await asyncio.sleep(timeout)
             return None
+
+    def _own_pids(self) -> set[int]:
+        conn = self._commit_conn
+        return {conn.info.backend_pid} if conn is not None and not conn.closed else set()
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         params = {"cutoff": cutoff, "limit": limit}
@@ -461,11 +460,88 @@ class PostgresPersistence:
         pending = [t for t in self._inflight if t is not current]
         if pending:
             await asyncio.wait(pending)
-        for conn in (self._listener, self._instance_conn, self._commit_conn):
+        if self._listener is not None:
+            await self._listener.close()
+        for conn in (self._instance_conn, self._commit_conn):
             if conn is not None:
                 with contextlib.suppress(psycopg.Error):
                     await conn.close()
         await self.pool.close()
+
+
+class _Listener:
+    """LISTEN on a connection of its own, its socket watched by the event loop.
+
+    Every commit NOTIFYs, this process's own included, so notifications arrive at the
+    rate of commits. Draining them in a reader callback (``consume_input`` and
+    ``notifies`` on the libpq connection) costs a few microseconds each, where an
+    ``async for`` over psycopg's ``notifies()`` registered and unregistered the socket
+    with the loop for every one; our own commit connection's notifications are dropped
+    there and wake nobody.
+    """
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], own_pids: Callable[[], set[int]]) -> None:
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self._own_pids = own_pids
+        self._event = asyncio.Event()
+        self._latest = -1
+        self._unknown = False
+        self.broken = False
+        self._loop = asyncio.get_running_loop()
+        self._fd = self._pgconn.socket
+        self._loop.add_reader(self._fd, self._on_readable)
+
+    @classmethod
+    async def open(cls, conninfo: str, channel: str, own_pids: Callable[[], set[int]]) -> _Listener:
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        try:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, own_pids)
+
+    def _on_readable(self) -> None:
+        try:
+            self._pgconn.consume_input()
+        except psycopg.Error:
+            self.broken = True
+            self._loop.remove_reader(self._fd)
+            self._event.set()
+            return
+        own = self._own_pids()
+        while (note := self._pgconn.notifies()) is not None:
+            if note.be_pid in own:
+                continue
+            payload = note.extra.decode("ascii", "replace")
+            if payload.isdigit():
+                self._latest = max(self._latest, int(payload))
+            else:
+                self._unknown = True
+            self._event.set()
+
+    async def wait(self, timeout: float) -> int | None:
+        """The highest timestamp other processes announced since the last call, or None
+        after ``timeout`` (or a notification without one): the caller catches up."""
+        if not self._event.is_set():
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout)
+            except TimeoutError:
+                return None
+        self._event.clear()
+        if self.broken:
+            raise psycopg.OperationalError("the LISTEN connection was lost")
+        latest, unknown = self._latest, self._unknown
+        self._latest, self._unknown = -1, False
+        return None if unknown or latest < 0 else latest
+
+    async def close(self) -> None:
+        if not self.broken:
+            self.broken = True
+            self._loop.remove_reader(self._fd)
+        with contextlib.suppress(psycopg.Error):
+            await self._conn.close()
 
 
 def _bytes(value: Any) -> bytes | None:

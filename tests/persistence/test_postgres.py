@@ -1,0 +1,43 @@
+"""Following the shared log on PostgreSQL: notifications from other processes wake the
+follower at once; this process's own commits do not."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from pyconvex.persistence.base import DocumentLogEntry, LogCommit
+from pyconvex.persistence.postgres import PostgresPersistence
+from tests.pg import drop_schema, pg_url, schema_for
+
+
+async def _commit(store: PostgresPersistence, ts: int, head: int) -> bool:
+    doc = DocumentLogEntry(ts, f"doc{ts}", 10001, b"{}")
+    return await store.commit_shared([doc], [], [LogCommit(ts, ((1, b"k"),))], head)
+
+
+async def test_other_processes_commits_wake_the_follower_own_do_not(tmp_path: Path):
+    url = pg_url(schema_for(tmp_path))
+    a = await PostgresPersistence.open(url)
+    b = await PostgresPersistence.open(url)
+    try:
+        assert await a.wait_for_commits(0.05) is None  # listening from here on
+        assert await b.wait_for_commits(0.05) is None
+        assert await _commit(a, 10, 0)
+        # b hears of a's commit well before its poll interval would have told it.
+        start = time.monotonic()
+        assert await b.wait_for_commits(5.0) == 10
+        assert time.monotonic() - start < 1.0
+        # a's own notification is dropped: a keeps waiting until the timeout.
+        assert await a.wait_for_commits(0.3) is None
+        # Several commits while nobody waits: one wake-up with the highest timestamp.
+        assert await _commit(a, 11, 10) and await _commit(a, 12, 11)
+        await asyncio.sleep(0.2)
+        assert await b.wait_for_commits(5.0) == 12
+        assert await b.wait_for_commits(0.1) is None
+        assert [c.ts for c in await b.commits_after(10)] == [11, 12]
+    finally:
+        await a.close()
+        await b.close()
+        await drop_schema(schema_for(tmp_path))
