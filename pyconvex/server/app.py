@@ -11,7 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,7 +19,6 @@ from pyconvex.deployment import Deployment
 from pyconvex.server import admin_api, http_actions, http_api, storage_api
 from pyconvex.server.fast_path import FunctionCalls
 from pyconvex.server.state import ServerState
-from pyconvex.server.ws import sync_endpoint
 from pyconvex.sync import VerifyToken
 
 _SLASHES = re.compile(r"/{2,}")
@@ -68,8 +67,6 @@ def create_app(
         Route("/api/action", http_api.action, methods=["POST"]),
         Route("/api/query_ts", http_api.query_ts, methods=["POST"]),
         Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
-        WebSocketRoute("/api/sync", sync_endpoint),
-        WebSocketRoute("/api/{client_version}/sync", sync_endpoint),
         Route("/dashboard", admin_api.dashboard),
         Route("/api/storage/upload", storage_api.upload, methods=["POST"]),
         Route("/api/storage/signed/{token}", storage_api.signed_download, methods=["GET", "HEAD"]),

@@ -1,11 +1,13 @@
-"""The client call endpoints (``POST /api/query|mutation|action``) as plain ASGI.
+"""The client call endpoints (``POST /api/query|mutation|action``) and the sync
+WebSocket (``/api/sync``, ``/api/<client version>/sync``) as plain ASGI.
 
 Every ``ConvexHttpClient`` call goes through one of these three routes. Under load the
 Starlette stack around them (routing, ``Request``, the CORS and error middleware each
 wrapping ``send``) cost about as much CPU as running the mutation itself, so they are
 answered here, before Starlette, by the same framework-free core the Starlette routes use
-(:func:`pyconvex.server.http_api.call_function`). Everything else, including CORS
-preflights, falls through to Starlette unchanged.
+(:func:`pyconvex.server.http_api.call_function`). Sync connections go straight to
+:func:`pyconvex.server.ws.sync_endpoint`. Everything else, including CORS preflights,
+falls through to Starlette unchanged.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from pyconvex.server.http_api import (
     too_large,
 )
 from pyconvex.server.state import ServerState
+from pyconvex.server.ws import sync_endpoint
 
 _SLASHES = re.compile(r"/{2,}")
+_SYNC = re.compile(r"/api/(?:[^/]+/)?sync")
 ROUTES = {
     "/api/query": FunctionKind.QUERY,
     "/api/mutation": FunctionKind.MUTATION,
@@ -43,14 +47,18 @@ class FunctionCalls:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        kind = scope["type"]
+        if kind == "http" and scope["method"] == "POST":
             path: str = scope["path"]
             if "//" in path:
                 path = _SLASHES.sub("/", path)
-            kind = ROUTES.get(path)
-            if kind is not None:
-                await self._call(kind, scope, receive, send)
+            function_kind = ROUTES.get(path)
+            if function_kind is not None:
+                await self._call(function_kind, scope, receive, send)
                 return
+        elif kind == "websocket" and _SYNC.fullmatch(_SLASHES.sub("/", scope["path"])):
+            await sync_endpoint(self.state, scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     async def _call(self, kind: FunctionKind, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.types import Receive, Scope, Send
 
 from pyconvex.protocol import ProtocolError, encode_server_message, parse_client_message
 from pyconvex.server.state import ServerState
@@ -27,21 +27,25 @@ def _reason(text: str) -> str:
     return text.encode("utf-8")[:120].decode("utf-8", "ignore")
 
 
-async def sync_endpoint(websocket: WebSocket) -> None:
-    state: ServerState = websocket.app.state.server
+async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send: Send) -> None:
+    """One sync connection, as plain ASGI: every mutation sends two messages and every
+    commit a Transition to each subscriber, so no framework layer wraps ``send``."""
+    if (await receive())["type"] != "websocket.connect":
+        return
     manager = state.ensure_started()
-    await websocket.accept()
+    await send({"type": "websocket.accept"})
     send_lock = asyncio.Lock()
+    disconnected = False
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send_message(message: dict[str, Any]) -> None:
         text = encode_server_message(message)
         async with send_lock:
-            await websocket.send_text(text)
+            await send({"type": "websocket.send", "text": text})
 
     session = SyncSession(
         manager,
         state.deployment.runner,
-        send,
+        send_message,
         mutation_log=state.mutation_log,
         admin_key=state.admin_key,
         verify_token=state.verify,
@@ -51,8 +55,9 @@ async def sync_endpoint(websocket: WebSocket) -> None:
     close_code, close_reason = 1000, ""
     try:
         while True:
-            frame = await websocket.receive()
+            frame = await receive()
             if frame["type"] == "websocket.disconnect":
+                disconnected = True
                 break
             text = frame.get("text")
             if text is None:
@@ -61,11 +66,11 @@ async def sync_endpoint(websocket: WebSocket) -> None:
     except ProtocolError as e:
         close_code, close_reason = 1008, _reason(e.message)
         with contextlib.suppress(Exception):
-            await send({"type": "FatalError", "error": e.message})
+            await send_message({"type": "FatalError", "error": e.message})
     except CloseAfterAuthError as e:
         close_code, close_reason = 1000, _reason(str(e))
-    except WebSocketDisconnect:
-        pass
+    except OSError:  # the client went away while we were sending (ClientDisconnected)
+        disconnected = True
     except Exception:
         log.exception("sync connection failed")
         close_code, close_reason = 1011, "InternalServerError"
@@ -74,9 +79,9 @@ async def sync_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(BaseException):
             await pinger
         await session.close()
-        if websocket.application_state != WebSocketState.DISCONNECTED:
+        if not disconnected:
             with contextlib.suppress(Exception):
-                await websocket.close(close_code, close_reason)
+                await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
 
 
 async def _ping(session: SyncSession) -> None:
