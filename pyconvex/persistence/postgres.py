@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 import struct
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -87,6 +89,14 @@ WITH head AS (
 )
 SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM n)
 """
+# With no other process listening, nobody needs the NOTIFY (it costs the commit a global
+# queue lock in PostgreSQL and this process's listener a wake-up per commit).
+_COMMIT_SHARED_QUIET = _COMMIT_SHARED.replace(
+    "), n AS (\n    SELECT pg_notify(%(channel)s, ts::text) FROM head\n)", ")"
+).replace("(SELECT count(*) FROM n)", "0")
+assert "pg_notify" not in _COMMIT_SHARED_QUIET
+HELLO_EVERY_S = 1.0
+PEER_TTL_S = 3.0
 _COMMITS_AFTER = (
     "SELECT ts, written, catalog_changed FROM commit_log WHERE ts > %s ORDER BY ts LIMIT 10000"
 )
@@ -235,6 +245,8 @@ class PostgresPersistence:
         self._listener: _Listener | None = None
         self._instance_conn: psycopg.AsyncConnection[Any] | None = None
         self._commit_conn: psycopg.AsyncConnection[Any] | None = None
+        self._hello = f"hello:{secrets.token_hex(8)}"
+        self._last_hello = 0.0
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 16) -> PostgresPersistence:
@@ -306,8 +318,12 @@ class PostgresPersistence:
             "c_ts": _ints([c.ts for c in commits]),
             "c_written": _byteas([encode_written(c.written) for c in commits]),
             "c_catalog": _bools([c.catalog_changed for c in commits]),
-            "high": high, "expected": expected_head, "channel": self.channel,
+            "high": high, "expected": expected_head,
         }
+        statement = _COMMIT_SHARED_QUIET
+        if self._listener is None or self._listener.peers_alive():
+            statement = _COMMIT_SHARED
+            params["channel"] = self.channel
         # The committer's own connection: commits are serial, and a pool checkout per
         # commit costs more than the statement's parameters.
         task = asyncio.current_task()
@@ -321,7 +337,7 @@ class PostgresPersistence:
                     sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
                 )
             async with self._commit_conn.cursor() as cur:
-                await cur.execute(_COMMIT_SHARED, params, prepare=True)
+                await cur.execute(statement, params, prepare=True)
                 rows = await cur.fetchall()
         except psycopg.Error as e:
             if self._commit_conn is not None:
@@ -369,8 +385,13 @@ class PostgresPersistence:
                     await self._listener.close()
                 self._listener = None
                 conninfo, _ = split_url(self.url)
-                self._listener = await _Listener.open(conninfo, self.channel, self._own_pids)
-            return await self._listener.wait(timeout)
+                self._listener = await _Listener.open(conninfo, self.channel, self._own_pids,
+                                                      self._hello)
+            if time.monotonic() - self._last_hello >= HELLO_EVERY_S:
+                # Tell the other processes this one listens (they notify only then).
+                self._last_hello = time.monotonic()
+                await self._run("hello", "SELECT pg_notify(%s, %s)", (self.channel, self._hello))
+            return await self._listener.wait(min(timeout, HELLO_EVERY_S))
         except psycopg.Error:
             # A lost listener connection: fall back to polling until it reconnects.
             if self._listener is not None:
@@ -472,6 +493,10 @@ class PostgresPersistence:
 class _Listener:
     """LISTEN on a connection of its own, its socket watched by the event loop.
 
+    Processes announce themselves every second (``hello:<id>``); a commit NOTIFYs only
+    while another process was heard from in the last few seconds. A process that starts
+    learns what was committed before others heard it by its one-second poll.
+
     Every commit NOTIFYs, this process's own included, so notifications arrive at the
     rate of commits. Draining them in a reader callback (``consume_input`` and
     ``notifies`` on the libpq connection) costs a few microseconds each, where an
@@ -480,8 +505,12 @@ class _Listener:
     there and wake nobody.
     """
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any], own_pids: Callable[[], set[int]]) -> None:
+    def __init__(
+        self, conn: psycopg.AsyncConnection[Any], own_pids: Callable[[], set[int]], hello: str
+    ) -> None:
         self._conn = conn
+        self._hello = hello
+        self._peer_seen = -PEER_TTL_S
         self._pgconn = conn.pgconn
         self._own_pids = own_pids
         self._event = asyncio.Event()
@@ -493,14 +522,16 @@ class _Listener:
         self._loop.add_reader(self._fd, self._on_readable)
 
     @classmethod
-    async def open(cls, conninfo: str, channel: str, own_pids: Callable[[], set[int]]) -> _Listener:
+    async def open(
+        cls, conninfo: str, channel: str, own_pids: Callable[[], set[int]], hello: str
+    ) -> _Listener:
         conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
         try:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         except BaseException:
             await conn.close()
             raise
-        return cls(conn, own_pids)
+        return cls(conn, own_pids, hello)
 
     def _on_readable(self) -> None:
         try:
@@ -515,11 +546,18 @@ class _Listener:
             if note.be_pid in own:
                 continue
             payload = note.extra.decode("ascii", "replace")
+            if payload.startswith("hello:"):
+                if payload != self._hello:
+                    self._peer_seen = time.monotonic()
+                continue
             if payload.isdigit():
                 self._latest = max(self._latest, int(payload))
             else:
                 self._unknown = True
             self._event.set()
+
+    def peers_alive(self) -> bool:
+        return time.monotonic() - self._peer_seen < PEER_TTL_S
 
     async def wait(self, timeout: float) -> int | None:
         """The highest timestamp other processes announced since the last call, or None

@@ -7,9 +7,12 @@ import asyncio
 import time
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from pyconvex.persistence.base import DocumentLogEntry, LogCommit
 from pyconvex.persistence.postgres import PostgresPersistence
-from tests.pg import drop_schema, pg_url, schema_for
+from tests.pg import base_url, drop_schema, pg_url, schema_for
 
 
 async def _commit(store: PostgresPersistence, ts: int, head: int) -> bool:
@@ -22,7 +25,8 @@ async def test_other_processes_commits_wake_the_follower_own_do_not(tmp_path: Pa
     a = await PostgresPersistence.open(url)
     b = await PostgresPersistence.open(url)
     try:
-        assert await a.wait_for_commits(0.05) is None  # listening from here on
+        # Listening from here on; each announces itself, so the other notifies it.
+        assert await a.wait_for_commits(0.05) is None
         assert await b.wait_for_commits(0.05) is None
         assert await _commit(a, 10, 0)
         # b hears of a's commit well before its poll interval would have told it.
@@ -40,4 +44,26 @@ async def test_other_processes_commits_wake_the_follower_own_do_not(tmp_path: Pa
     finally:
         await a.close()
         await b.close()
+        await drop_schema(schema_for(tmp_path))
+
+
+async def test_a_process_alone_commits_without_notifying(tmp_path: Path):
+    url = pg_url(schema_for(tmp_path))
+    a = await PostgresPersistence.open(url)
+    watcher = await psycopg.AsyncConnection.connect(base_url(), autocommit=True)
+    try:
+        await watcher.execute(sql.SQL("LISTEN {}").format(sql.Identifier(a.channel)))
+        assert await a.wait_for_commits(0.05) is None  # a listens and says hello
+        assert await _commit(a, 10, 0)
+        payloads = [n.payload async for n in watcher.notifies(timeout=0.5)]
+        assert payloads and all(p.startswith("hello:") for p in payloads)  # no commit ts
+        # Once another process is heard from, commits are announced.
+        await watcher.execute("SELECT pg_notify(%s, 'hello:someone-else')", (a.channel,))
+        await asyncio.sleep(0.1)
+        assert await _commit(a, 11, 10)
+        payloads = [n.payload async for n in watcher.notifies(timeout=0.5)]
+        assert "11" in payloads
+    finally:
+        await watcher.close()
+        await a.close()
         await drop_schema(schema_for(tmp_path))
