@@ -70,4 +70,22 @@ def test_cors_and_double_slash(server: str):
     assert r.headers["access-control-allow-credentials"] == "true"
     r = httpx.post(f"{server}//api/query", json={"path": "channels:list", "args": {}})
     assert r.json()["status"] == "success"
+    # A browser's call (ConvexHttpClient in a page) carries Origin: the answer must allow it.
+    r = httpx.post(f"{server}/api/mutation", json={"path": "channels:create", "args": {"name": "c"}},
+                   headers={"Origin": "http://app.example"})
+    assert r.json()["status"] == "success"
+    assert r.headers["access-control-allow-origin"] == "http://app.example"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    assert r.headers["content-type"] == "application/json"
+    r = httpx.post(f"{server}/api/query", content=b"[1]", headers={"Origin": "http://app.example"})
+    assert r.status_code == 400 and r.json()["code"] == "BadJsonBody"
+    assert r.headers["access-control-allow-origin"] == "http://app.example"
     assert httpx.get(f"{server}/version").text.startswith("pyconvex")
+
+
+def test_an_oversized_body_is_refused_by_name(server: str):
+    r = httpx.post(f"{server}/api/mutation", content=b" " * (16 * 1024 * 1024 + 1),
+                   headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 400 and r.json()["code"] == "BodyTooLarge"
+    assert "limit" in r.json()["message"]
+    assert httpx.post(f"{server}/api/query", json={"path": "channels:list", "args": {}}).json()["status"] == "success"
