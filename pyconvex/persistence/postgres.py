@@ -85,16 +85,10 @@ WITH head AS (
     SELECT * FROM unnest(%(c_ts)s::bigint[], %(c_written)s::bytea[], %(c_catalog)s::bool[])
     WHERE EXISTS (SELECT 1 FROM head)
 ), n AS (
-    SELECT pg_notify(%(channel)s, ts::text) FROM head
+    SELECT pg_notify(%(channel)s, ts::text) FROM head WHERE %(notify)s
 )
 SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM n)
 """
-# With no other process listening, nobody needs the NOTIFY (it costs the commit a global
-# queue lock in PostgreSQL and this process's listener a wake-up per commit).
-_COMMIT_SHARED_QUIET = _COMMIT_SHARED.replace(
-    "), n AS (\n    SELECT pg_notify(%(channel)s, ts::text) FROM head\n)", ")"
-).replace("(SELECT count(*) FROM n)", "0")
-assert "pg_notify" not in _COMMIT_SHARED_QUIET
 HELLO_EVERY_S = 1.0
 PEER_TTL_S = 3.0
 _COMMITS_AFTER = (
@@ -318,12 +312,11 @@ class PostgresPersistence:
             "c_ts": _ints([c.ts for c in commits]),
             "c_written": _byteas([encode_written(c.written) for c in commits]),
             "c_catalog": _bools([c.catalog_changed for c in commits]),
-            "high": high, "expected": expected_head,
+            "high": high, "expected": expected_head, "channel": self.channel,
+            # With no other process listening nobody needs the NOTIFY, which costs the
+            # commit a global queue lock in PostgreSQL and our listener a wake-up.
+            "notify": self._listener is None or self._listener.peers_alive(),
         }
-        statement = _COMMIT_SHARED_QUIET
-        if self._listener is None or self._listener.peers_alive():
-            statement = _COMMIT_SHARED
-            params["channel"] = self.channel
         # The committer's own connection: commits are serial, and a pool checkout per
         # commit costs more than the statement's parameters.
         task = asyncio.current_task()
@@ -337,7 +330,7 @@ class PostgresPersistence:
                     sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
                 )
             async with self._commit_conn.cursor() as cur:
-                await cur.execute(statement, params, prepare=True)
+                await cur.execute(_COMMIT_SHARED, params, prepare=True)
                 rows = await cur.fetchall()
         except psycopg.Error as e:
             if self._commit_conn is not None:
@@ -494,15 +487,14 @@ class _Listener:
     """LISTEN on a connection of its own, its socket watched by the event loop.
 
     Processes announce themselves every second (``hello:<id>``); a commit NOTIFYs only
-    while another process was heard from in the last few seconds. A process that starts
-    learns what was committed before others heard it by its one-second poll.
-
-    Every commit NOTIFYs, this process's own included, so notifications arrive at the
-    rate of commits. Draining them in a reader callback (``consume_input`` and
-    ``notifies`` on the libpq connection) costs a few microseconds each, where an
-    ``async for`` over psycopg's ``notifies()`` registered and unregistered the socket
-    with the loop for every one; our own commit connection's notifications are dropped
-    there and wake nobody.
+    while another process was heard from in the last few seconds, so with several
+    processes notifications arrive at the rate of all their commits, this process's own
+    included. Draining them in a reader callback (``consume_input`` and ``notifies`` on
+    the libpq connection) costs a few microseconds each, where an ``async for`` over
+    psycopg's ``notifies()`` registered and unregistered the socket with the loop for
+    every one; our own commits' notifications are dropped there and wake nobody. A
+    process that starts learns what was committed before others heard it by its
+    one-second poll.
     """
 
     def __init__(

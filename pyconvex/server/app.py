@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
 from pyconvex.server import admin_api, http_actions, http_api, storage_api
-from pyconvex.server.fast_path import FunctionCalls
+from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
 from pyconvex.server.state import ServerState
 from pyconvex.sync import VerifyToken
 
-_SLASHES = re.compile(r"/{2,}")
-
 
 class CollapseSlashes:
-    """``//api/1.48.0/sync`` (a deployment URL with a trailing slash) -> ``/api/...``."""
+    """:func:`collapse_slashes` for the routes Starlette serves."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,7 +30,7 @@ class CollapseSlashes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and "//" in scope["path"]:
             scope = dict(scope)
-            scope["path"] = _SLASHES.sub("/", scope["path"])
+            scope["path"] = collapse_slashes(scope["path"])
         await self.app(scope, receive, send)
 
 
@@ -62,9 +59,6 @@ def create_app(
     routes: list[Any] = [
         *([] if web_dir is not None else [Route("/", http_api.root)]),
         Route("/version", http_api.version),
-        Route("/api/query", http_api.query, methods=["POST"]),
-        Route("/api/mutation", http_api.mutation, methods=["POST"]),
-        Route("/api/action", http_api.action, methods=["POST"]),
         Route("/api/query_ts", http_api.query_ts, methods=["POST"]),
         Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
         Route("/dashboard", admin_api.dashboard),

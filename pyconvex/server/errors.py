@@ -3,7 +3,8 @@ JSON shape of request-level errors: ``{"code": <ShortName>, "message": <text>}``
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+import orjson
+from starlette.responses import Response
 
 from pyconvex.errors import ErrorCode, PyConvexError
 
@@ -28,9 +29,25 @@ WS_CLOSE: dict[ErrorCode, int] = {
 }
 
 
-def error_response(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+Reply = tuple[int, bytes]
+"""An HTTP status and a JSON body, free of any web framework (the plain-ASGI routes)."""
 
 
-def request_error(e: PyConvexError) -> JSONResponse:
-    return error_response(e.short_msg, e.message, HTTP_STATUS[e.code])
+def error_reply(code: str, message: str, status: int) -> Reply:
+    return status, orjson.dumps({"code": code, "message": message})
+
+
+def request_error_reply(e: PyConvexError) -> Reply:
+    return error_reply(e.short_msg, e.message, HTTP_STATUS[e.code])
+
+
+def json_response(reply: Reply) -> Response:
+    return Response(reply[1], status_code=reply[0], media_type="application/json")
+
+
+def error_response(code: str, message: str, status: int) -> Response:
+    return json_response(error_reply(code, message, status))
+
+
+def request_error(e: PyConvexError) -> Response:
+    return json_response(request_error_reply(e))

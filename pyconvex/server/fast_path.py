@@ -19,19 +19,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.errors import PyConvexError
 from pyconvex.functions import FunctionKind
-from pyconvex.server.http_api import (
-    MAX_BODY,
-    Reply,
-    call_function,
-    parse_body,
-    request_error_reply,
-    too_large,
-)
+from pyconvex.server.errors import Reply, request_error_reply
+from pyconvex.server.http_api import MAX_BODY, call_function, parse_body, too_large
 from pyconvex.server.state import ServerState
 from pyconvex.server.ws import sync_endpoint
 
 _SLASHES = re.compile(r"/{2,}")
 _SYNC = re.compile(r"/api/(?:[^/]+/)?sync")
+
+
+def collapse_slashes(path: str) -> str:
+    """``//api/1.48.0/sync`` (a deployment URL with a trailing slash) -> ``/api/...``."""
+    return _SLASHES.sub("/", path) if "//" in path else path
+
+
 ROUTES = {
     "/api/query": FunctionKind.QUERY,
     "/api/mutation": FunctionKind.MUTATION,
@@ -40,7 +41,7 @@ ROUTES = {
 
 
 class FunctionCalls:
-    """ASGI middleware answering the three call routes itself."""
+    """ASGI middleware answering the call routes and sync connections itself."""
 
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
@@ -49,14 +50,11 @@ class FunctionCalls:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            if "//" in path:
-                path = _SLASHES.sub("/", path)
-            function_kind = ROUTES.get(path)
+            function_kind = ROUTES.get(collapse_slashes(scope["path"]))
             if function_kind is not None:
                 await self._call(function_kind, scope, receive, send)
                 return
-        elif kind == "websocket" and _SYNC.fullmatch(_SLASHES.sub("/", scope["path"])):
+        elif kind == "websocket" and _SYNC.fullmatch(collapse_slashes(scope["path"])):
             await sync_endpoint(self.state, scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -18,16 +18,20 @@ from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import FunctionKind, canonicalize_path
 from pyconvex.functions.registry import BadFunctionPathError
 from pyconvex.protocol import ProtocolError, decode_args, encode_ts
-from pyconvex.server.errors import HTTP_STATUS, error_response, request_error
+from pyconvex.server.errors import (
+    Reply,
+    error_reply,
+    error_response,
+    json_response,
+    request_error,
+    request_error_reply,
+)
 from pyconvex.server.state import ServerState
 from pyconvex.sync import format_function_error
 from pyconvex.values import convex_to_clean_json, convex_to_json
 
 MAX_BODY = 16 * 1024 * 1024
 FORMATS = {None, "convex_encoded_json", "convex_json", "json", "convex_clean_json"}
-
-Reply = tuple[int, bytes]
-"""An HTTP status and a JSON body."""
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -63,14 +67,6 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def error_reply(code: str, message: str, status: int) -> Reply:
-    return status, orjson.dumps({"code": code, "message": message})
-
-
-def request_error_reply(e: PyConvexError) -> Reply:
-    return error_reply(e.short_msg, e.message, HTTP_STATUS[e.code])
-
-
 async def call_function(
     state: ServerState,
     kind: FunctionKind | None,
@@ -79,8 +75,8 @@ async def call_function(
     authorization: str | None,
     admin_param: str | None,
 ) -> Reply:
-    """One client call, free of any web framework: the raw ASGI fast path
-    (``fast_path.py``) and the Starlette routes share it."""
+    """One client call, free of any web framework: the plain-ASGI call routes
+    (``fast_path.py``) and the Starlette ``/api/run`` route share it."""
     try:
         fmt = body.get("format")
         if fmt not in FORMATS:
@@ -119,48 +115,22 @@ async def call_function(
     return 200, orjson.dumps({"status": "success", "value": value, "logLines": result.log_lines})
 
 
-def _response(reply: Reply) -> Response:
-    return Response(reply[1], status_code=reply[0], media_type="application/json")
-
-
-async def _call(request: Request, kind: FunctionKind | None, path: Any, body: dict[str, Any]) -> Response:
-    return _response(await call_function(
-        _state(request), kind, path, body,
-        request.headers.get("authorization"), request.query_params.get("adminKey"),
-    ))
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    return parse_body(await request.body())
-
-
-def _endpoint(kind: FunctionKind) -> Any:
-    async def endpoint(request: Request) -> Response:
-        try:
-            body = await _body(request)
-        except PyConvexError as e:
-            return request_error(e)
-        return await _call(request, kind, body.get("path"), body)
-
-    return endpoint
-
-
-query = _endpoint(FunctionKind.QUERY)
-mutation = _endpoint(FunctionKind.MUTATION)
-action = _endpoint(FunctionKind.ACTION)
-
-
 async def run(request: Request) -> Response:
-    """``POST /api/run/messages/list`` with ``{"args": {...}}``."""
+    """``POST /api/run/messages/list`` with ``{"args": {...}}``. (``/api/query``,
+    ``/api/mutation`` and ``/api/action`` are answered before Starlette, in
+    ``fast_path.py``.)"""
     try:
-        body = await _body(request)
+        body = parse_body(await request.body())
     except PyConvexError as e:
         return request_error(e)
     segments = [s for s in request.path_params["path"].split("/") if s]
     if len(segments) < 2:
         return error_response("BadConvexFunctionIdentifier", "Expected /api/run/<module>/<function>.", 400)
     path = "/".join(segments[:-1]) + ":" + segments[-1]
-    return await _call(request, None, path, body)
+    return json_response(await call_function(
+        _state(request), None, path, body,
+        request.headers.get("authorization"), request.query_params.get("adminKey"),
+    ))
 
 
 async def query_ts(request: Request) -> Response:
