@@ -22,17 +22,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyconvex.deployment import Deployment
-from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.persistence.postgres import drop_schema
+from pyconvex.server.runner import run_on_server_loop
 from tests.conftest import start_server, stop_server
 from tests.pg import base_url, pg_url
 
@@ -87,12 +85,6 @@ async def mutations(clients: int, seconds: float) -> float:
         await drop_schema(url)
 
 
-def on_server_loop(coro: Coroutine[Any, Any, float]) -> float:
-    """Run on the event loop `pyconvex serve` uses (uvloop, guarded), baseline included."""
-    with asyncio.Runner(loop_factory=guarded_loop_factory()) as runner:
-        return runner.run(coro)
-
-
 def over_http(processes: int, seconds: float) -> float:
     url = pg_url(f"bench_http_{os.getpid()}")
     servers = [start_server(url, APP, extra=["--site-port", "0"]) for _ in range(processes)]
@@ -121,9 +113,9 @@ def main() -> None:
         for _ in range(args.runs):
             for clients in (1, 4):
                 add(f"a. raw single-statement INSERT transactions/s, {clients} client(s)",
-                    on_server_loop(raw_inserts(clients, args.seconds)))
+                    run_on_server_loop(raw_inserts(clients, args.seconds)))
                 add(f"b. pyconvex insert mutations/s on PostgreSQL, {clients} client(s)",
-                    on_server_loop(mutations(clients, args.seconds)))
+                    run_on_server_loop(mutations(clients, args.seconds)))
             add("c. HTTP insert mutations/s, 1 process", over_http(1, args.seconds))
             add("c. HTTP insert mutations/s, 2 processes", over_http(2, args.seconds))
     med = {k: statistics.median(v) for k, v in rows.items()}

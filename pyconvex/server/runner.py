@@ -9,16 +9,19 @@ import gc
 import secrets
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
 from pyconvex.deployment import Deployment
 from pyconvex.errors import BadRequestError
+from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
 from pyconvex.server.http_actions import create_site_app
+
+T = TypeVar("T")
 
 
 class PortInUseError(BadRequestError):
@@ -37,6 +40,13 @@ def check_port(host: str, port: int) -> None:
                     "--port."
                 ) from None
             raise
+
+
+def run_on_server_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the loop a deployment is served from (``serve``, ``dev``, the
+    benchmarks): uvloop, with the network guard built into it."""
+    with asyncio.Runner(loop_factory=guarded_loop_factory()) as runner:
+        return runner.run(coro)
 
 
 def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:

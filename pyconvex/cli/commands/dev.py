@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from pyconvex.cli.options import FunctionsOption, HostOption, PortOption, SitePortOption, WebOption
 from pyconvex.dev import DevServer
 from pyconvex.errors import PyConvexError
-from pyconvex.functions.runtime.guard import guarded_loop_factory
+from pyconvex.server.runner import run_on_server_loop
 
 
 def dev(
@@ -39,8 +38,7 @@ def dev(
     server = DevServer(functions, host=host, port=port, web_dir=web, tail_logs=tail_logs,
                        site_port=site_port or None)
     try:
-        with asyncio.Runner(loop_factory=guarded_loop_factory()) as runner:
-            runner.run(server.run())
+        run_on_server_loop(server.run())
     except PyConvexError as e:
         typer.secho(f"pyconvex: {e.message}", err=True, fg="red")
         raise typer.Exit(1) from None

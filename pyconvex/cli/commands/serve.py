@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 
 from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, SitePortOption, WebOption
 from pyconvex.errors import BadRequestError, PyConvexError
-from pyconvex.functions.runtime.guard import guarded_loop_factory
+from pyconvex.server.runner import run_on_server_loop
 from pyconvex.server.runner import serve as run_server
 
 
@@ -50,10 +49,9 @@ def serve(
     try:
         if web is not None and not web.is_dir():
             raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
-        with asyncio.Runner(loop_factory=guarded_loop_factory()) as runner:
-            runner.run(run_server(functions, db, host=host, port=port, admin_key=admin_key,
-                                  web_dir=web, site_port=site_port or None, files=files,
-                                  retention_s=retention))
+        run_on_server_loop(run_server(functions, db, host=host, port=port, admin_key=admin_key,
+                                      web_dir=web, site_port=site_port or None, files=files,
+                                      retention_s=retention))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None
