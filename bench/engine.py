@@ -8,6 +8,8 @@ Figures, each the median of --runs runs, all measured in this one process:
   b. pyconvex insert mutations from 16 concurrent tasks through the ConvexTest entry
      point (durable: each acknowledged after its group's fsync). Ratio b/a: group commit
      must beat per-transaction commits (goal >= 1.0).
+     b'. the CPU time of (b) per mutation, in microseconds: the process's CPU time
+     (event-loop thread and SQLite writer thread) over the mutations done.
   c. no-op mutations/s from one task (goal >= 10,000/s).
   d. hot counter: 16 tasks incrementing one document; lost updates must be 0.
 """
@@ -31,7 +33,8 @@ from pyconvex.testing import ConvexTest
 APP = Path(__file__).resolve().parent / "app" / "convex"
 
 
-async def concurrent_inserts(seconds: float, tasks: int = 16) -> float:
+async def concurrent_inserts(seconds: float, tasks: int = 16) -> tuple[float, float]:
+    """Insert mutations/s, and CPU microseconds per mutation."""
     async with ConvexTest(APP) as t:
         done = 0
         stop = time.perf_counter() + seconds
@@ -42,9 +45,9 @@ async def concurrent_inserts(seconds: float, tasks: int = 16) -> float:
                 await t.mutation("bench:insert", {"body": "x" * 100})
                 done += 1
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(tasks)))
-        return done / (time.perf_counter() - start)
+        return done / (time.perf_counter() - start), (time.process_time() - cpu) / done * 1e6
 
 
 async def noop_mutations(seconds: float) -> float:
@@ -79,11 +82,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
-    raw, ins, noop, hot, lost = [], [], [], [], []
+    raw, ins, cpu, noop, hot, lost = [], [], [], [], [], []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             raw.append(raw_sqlite_single_doc_commits(Path(tmp) / "raw.sqlite3", 2000))
-        ins.append(asyncio.run(concurrent_inserts(args.seconds)))
+        rate, cpu_us = asyncio.run(concurrent_inserts(args.seconds))
+        ins.append(rate)
+        cpu.append(cpu_us)
         noop.append(asyncio.run(noop_mutations(args.seconds)))
         rate, n_lost = asyncio.run(hot_counter())
         hot.append(rate)
@@ -99,6 +104,7 @@ def main() -> None:
     row("a. raw SQLite single-doc commits/s", raw)
     row("b. pyconvex insert mutations/s, 16 tasks", ins)
     row("ratio b/a (goal >= 1.0)", [i / r for i, r in zip(ins, raw, strict=True)], ".2f")
+    row("b'. CPU us per insert mutation", cpu, ".1f")
     row("c. no-op mutations/s, 1 task (goal >= 10,000)", noop)
     row("d. hot counter increments/s, 16 tasks", hot)
     row("d. hot counter lost updates (goal 0)", [float(x) for x in lost], ".0f")
