@@ -21,7 +21,7 @@ the commit path builds several per mutation and a tuple is several times cheaper
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 Order = Literal["asc", "desc"]
@@ -70,11 +70,18 @@ class Persistence(Protocol):
 
     Reads are ``async`` so a networked backend fits; an embedded backend may answer
     without yielding. Only one writer (the committer) calls ``write``.
+
+    ``write_pipeline`` (default 1): how many ``write`` batches the committer may have
+    outstanding at once. A backend may allow more than one only if ``write`` queues
+    its batch when called and applies batches in call order, so a batch is never
+    durable before one written earlier (SQLite's single writer thread does).
     """
 
-    async def write(
+    write_pipeline: int
+
+    def write(
         self, documents: Sequence[DocumentLogEntry], indexes: Sequence[IndexEntry]
-    ) -> None:
+    ) -> Awaitable[None]:
         """Append one batch atomically and durably (one storage transaction, one sync)."""
         ...
 

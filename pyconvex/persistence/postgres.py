@@ -229,6 +229,8 @@ def _error(what: str, e: BaseException) -> StorageError:
 
 
 class PostgresPersistence:
+    write_pipeline = 1  # pooled connections: two batches could commit out of order
+
     def __init__(self, pool: AsyncConnectionPool[Any], schema: str, url: str) -> None:
         self.pool = pool
         self.schema = schema

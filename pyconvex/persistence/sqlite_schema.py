@@ -66,7 +66,8 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     say ``BEGIN IMMEDIATE`` themselves. The reader is ``query_only``. It is used from
     the event-loop thread, the writer from its own thread, each by one thread at a time.
     """
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           cached_statements=512)
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":

@@ -17,6 +17,7 @@ import pytest
 
 from pyconvex.errors import ErrorCode
 from pyconvex.persistence import DocumentLogEntry as D
+from pyconvex.persistence import IndexEntry as I
 from pyconvex.persistence import sqlite_schema
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
 from pyconvex.persistence.sqlite import _SCANS, SqlitePersistence
@@ -161,6 +162,39 @@ async def test_a_cancelled_write_still_commits_and_the_writer_survives(tmp_path:
         await store.write([D(5000, "z", 1, b"z")], [])  # queued behind it: both done
         assert await store.max_ts() == 5000
         assert (await store.get_document("d4999", 5000)) is not None
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("size", [10, 5000], ids=["one-statement", "chunked"])
+async def test_a_batch_is_all_or_nothing(tmp_path: Path, size: int):
+    """Up to MAX_BATCH_ROWS rows a batch is one statement (its own transaction); above,
+    several statements inside BEGIN ... COMMIT. A failing row undoes the whole batch."""
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        batch = [D(ts, f"d{ts}", 1, b"x") for ts in range(1, size)] + [D(1, "d1", 1, b"dup")]
+        with pytest.raises(StorageError, match="UNIQUE constraint failed"):
+            await store.write(batch, [])
+        assert await store.max_ts() == 0
+        assert await store.get_document("d2", 10**6) is None
+        await store.write(batch[:-1], [I(7, b"k", size - 1, "d1")])
+        assert await store.max_ts() == size - 1
+        assert (await store.get_document("d1", 10**6)).value == b"x"
+        assert [e async for e in store.load_index_entries(7)] == [I(7, b"k", size - 1, "d1")]
+    finally:
+        await store.close()
+
+
+async def test_batches_are_applied_in_call_order(tmp_path: Path):
+    """What lets the committer hand over a group while the previous one is written."""
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        assert store.write_pipeline > 1
+        first = store.write([D(ts, f"a{ts}", 1, b"x" * 100) for ts in range(1, 3000)], [])
+        second = store.write([D(3000, "b", 1, b"y")], [])
+        await second
+        assert first.done() and first.exception() is None
+        assert await store.max_ts() == 3000
     finally:
         await store.close()
 
