@@ -53,7 +53,7 @@ postgres:
 setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(CHROMIUM) postgres
 
 lint: $(STAMP)
-	$(BIN)/ruff check pyconvex tests bench
+	$(BIN)/ruff check pyconvex tests bench examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict pyconvex
 

@@ -74,7 +74,7 @@ class Persistence(Protocol):
     ``write_pipeline`` (default 1): how many ``write`` batches the committer may have
     outstanding at once. A backend may allow more than one only if ``write`` queues
     its batch when called and applies batches in call order, so a batch is never
-    durable before one written earlier (SQLite's single writer thread does).
+    durable before one written earlier (SQLite's writer process does).
     """
 
     write_pipeline: int

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -23,8 +23,21 @@ from pyconvex.persistence.errors import DeploymentLockedError, StorageError
 from pyconvex.persistence.sqlite import _SCANS, SqlitePersistence
 
 
-def writer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("pyconvex-sqlite-writer")]
+def writer_processes() -> list[int]:
+    """This process's live SQLite writer children."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"sqlite_writer" in cmdline:
+            pids.append(int(entry.name))
+    return pids
 
 
 # --- one process per file ------------------------------------------------------------------
@@ -72,13 +85,9 @@ async def test_wal_full_sync_and_layout_version_on_both_connections(tmp_path: Pa
     path = tmp_path / "db.sqlite3"
     store = await SqlitePersistence.open(path)
     pragmas = ("journal_mode", "synchronous", "busy_timeout", "user_version", "query_only")
-
-    def read(conn: sqlite3.Connection) -> dict[str, object]:
-        return {p: conn.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
-
     try:
-        on_writer = await store._writer.submit(read)
-        on_reader = read(store._reader)
+        on_writer = await store._writer.call("pragmas")  # in the writer process
+        on_reader = {p: store._reader.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
     finally:
         await store.close()
     expected = {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 10000,
@@ -108,7 +117,7 @@ async def test_a_newer_layout_is_refused_and_the_lock_released(tmp_path: Path):
         conn.execute("PRAGMA user_version=99")
     with pytest.raises(StorageError, match="newer pyconvex"):
         await SqlitePersistence.open(path)
-    assert writer_threads() == []
+    assert writer_processes() == []
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA user_version=0")
     store = await SqlitePersistence.open(path)  # not DeploymentLocked: the lock was freed
@@ -120,11 +129,11 @@ async def test_a_missing_directory_is_a_storage_error(tmp_path: Path):
         await SqlitePersistence.open(tmp_path / "missing" / "db.sqlite3")
 
 
-async def test_close_stops_the_writer_thread(tmp_path: Path):
+async def test_close_stops_the_writer_process(tmp_path: Path):
     store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
-    assert len(writer_threads()) == 1
+    assert len(writer_processes()) == 1
     await asyncio.gather(store.close(), store.close())
-    assert writer_threads() == []
+    assert writer_processes() == []
 
 
 # --- errors never leave as sqlite3 errors ------------------------------------------------------
@@ -181,6 +190,30 @@ async def test_a_batch_is_all_or_nothing(tmp_path: Path, size: int):
         assert await store.max_ts() == size - 1
         assert (await store.get_document("d1", 10**6)).value == b"x"
         assert [e async for e in store.load_index_entries(7)] == [I(7, b"k", size - 1, "d1")]
+    finally:
+        await store.close()
+
+
+async def test_batches_waiting_together_commit_together_and_a_bad_one_fails_alone(
+    tmp_path: Path,
+):
+    """The writer process commits every batch already queued in one transaction; if that
+    transaction fails, it retries each batch alone, so only the bad one's caller fails."""
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        await store.write([D(1, "a", 1, b"x")], [])
+        results = await asyncio.gather(
+            store.write([D(2, "b", 1, b"x")], []),
+            store.write([D(1, "a", 1, b"duplicate")], [I(1, b"k", 1, "a")]),
+            store.write([D(3, "c", 1, b"x")], [I(1, b"k", 3, "c")]),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], StorageError)
+        assert "UNIQUE constraint failed" in str(results[1])
+        assert await store.max_ts() == 3
+        assert (await store.get_document("a", 10)).value == b"x"
+        assert [e async for e in store.load_index_entries(1)] == [I(1, b"k", 3, "c")]
     finally:
         await store.close()
 
@@ -276,3 +309,37 @@ async def test_every_acknowledged_batch_survives_sigkill(tmp_path: Path, round_:
     assert max_ts in (acknowledged[-1], acknowledged[-1] + per_batch)
     assert stored == list(range(1, max_ts + 1))
     assert keyed == stored
+
+
+def _writers_of(path: Path) -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+            and "sqlite_writer" in _cmdline(p) and _cmdline(p).endswith(f" {path}")]
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+async def test_the_writer_process_exits_when_its_parent_is_killed(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip()
+        assert len(_writers_of(path)) == 1
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    deadline = time.monotonic() + 10
+    while _writers_of(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _writers_of(path) == []  # no orphan keeps writing (or holding the file)

@@ -25,6 +25,10 @@ async def create(ctx, name):
 async def ensure_defaults(ctx):
     """Idempotent: every page load calls it; only the first creates anything."""
     for name in DEFAULT_CHANNELS:
-        found = await ctx.db.query("channels").with_index("by_name", lambda q, n=name: q.eq("name", n)).first()
+        found = (
+            await ctx.db.query("channels")
+            .with_index("by_name", lambda q, n=name: q.eq("name", n))
+            .first()
+        )
         if found is None:
             await ctx.db.insert("channels", {"name": name})

@@ -1,0 +1,405 @@
+"""SQLite's writer: a child process that owns the writer connection.
+
+Why a process, not a thread: every call into SQLite releases the GIL while SQLite works
+and must take it back afterwards from the event-loop thread, which releases and retakes
+it between callbacks faster than a waiting thread wakes up. Under load a writer thread
+waited about as long for the GIL as for its fsync, on every batch. A child process has
+its own interpreter: its commits run at single-threaded speed while the server's loop
+runs at full speed, and the two talk over a socket pair the loop reads without a
+thread.
+
+Protocol: length-prefixed pickled frames over a private socket pair. The parent sends
+``(op, args)`` and gets ``(ok, value)`` back, one reply per request, in order. The child
+takes every request already waiting and commits consecutive ``write`` requests in ONE
+transaction (one fsync) — group commit across the batches the committer handed over
+while the previous fsync ran. If such a merged transaction fails, each batch is retried
+alone, so one bad batch fails only its own callers.
+
+Lifetime: the child exits when its socket reaches end of file (the parent closed it,
+exited or was killed), after finishing the transaction in progress. It holds an
+exclusive ``flock`` on ``<db>.writer.lock`` while it has the file open, so a writer of a
+later process (after a ``kill -9`` of this one) starts only once this one is gone and
+cannot interleave a last unacknowledged batch with timestamps of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import os
+import pickle
+import select
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyconvex.persistence import sqlite_schema as schema
+from pyconvex.persistence.errors import StorageError
+
+_HEADER = struct.Struct("<I")
+_LABELS = {"write": "write", "delete_versions_before": "retention", "open": "open"}
+WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to exit
+
+# ------------------------------------------------------------------------- the write SQL
+# A batch is written by ONE statement: a multi-row INSERT into the temporary view
+# ``batch`` whose triggers route each row (``kind`` 0: a document version, 1: an index
+# entry, 2: the new head timestamp, 3: padding) to its table. Outside BEGIN the
+# statement is its own transaction: insert, commit and fsync in one call. Row counts are
+# padded to powers of two so only a dozen statement texts are ever prepared.
+_BATCH_DDL = (
+    "CREATE TEMP VIEW IF NOT EXISTS batch (kind, a, b, c, d, e) AS "
+    "SELECT 0, 0, 0, 0, 0, 0 WHERE 0",
+    "CREATE TEMP TRIGGER IF NOT EXISTS batch_document INSTEAD OF INSERT ON batch "
+    "WHEN NEW.kind = 0 BEGIN INSERT INTO documents (ts, id, table_number, value, prev_ts) "
+    "VALUES (NEW.a, NEW.b, NEW.c, NEW.d, NEW.e); END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS batch_index INSTEAD OF INSERT ON batch "
+    "WHEN NEW.kind = 1 BEGIN INSERT INTO indexes (index_id, key, ts, doc_id) "
+    "VALUES (NEW.a, NEW.b, NEW.c, NEW.d); END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS batch_head INSTEAD OF INSERT ON batch "
+    "WHEN NEW.kind = 2 BEGIN INSERT INTO persistence_max_ts (id, ts) VALUES (0, NEW.a) "
+    "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts); END",
+)
+_BATCH_ROW = "(?,?,?,?,?,?)"
+_PAD = (3, None, None, None, None, None)
+_WIDTH = len(_PAD)
+MAX_BATCH_ROWS = 4096  # x 6 parameters, under SQLite's limit of 32,766 per statement
+
+# Retention: what no read at a timestamp >= :cutoff can see (see base.py). A version is
+# gone once a newer one at or below the cutoff supersedes it; a tombstone goes last, when
+# nothing older of its id / key is left (so a batch limit can never resurrect a delete).
+_OLD_DOCUMENTS = """
+DELETE FROM documents WHERE (id, ts) IN (
+    SELECT o.id, o.ts FROM documents AS o
+    WHERE o.ts <= :cutoff AND (
+        EXISTS (SELECT 1 FROM documents AS n WHERE n.id = o.id AND n.ts > o.ts AND n.ts <= :cutoff)
+        OR (o.value IS NULL
+            AND NOT EXISTS (SELECT 1 FROM documents AS p WHERE p.id = o.id AND p.ts < o.ts)))
+    LIMIT :limit)
+"""
+_OLD_INDEX_ENTRIES = """
+DELETE FROM indexes WHERE (index_id, key, ts) IN (
+    SELECT o.index_id, o.key, o.ts FROM indexes AS o
+    WHERE o.ts <= :cutoff AND (
+        EXISTS (SELECT 1 FROM indexes AS n WHERE n.index_id = o.index_id AND n.key = o.key
+                AND n.ts > o.ts AND n.ts <= :cutoff)
+        OR (o.doc_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM indexes AS p WHERE p.index_id = o.index_id
+                            AND p.key = o.key AND p.ts < o.ts)))
+    LIMIT :limit)
+"""
+_SET_GLOBAL = (
+    "INSERT INTO persistence_globals (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def batch_params(documents: Sequence[Any], indexes: Sequence[Any]) -> list[Any]:
+    """The ``batch`` rows of one write (DocumentLogEntry and IndexEntry tuples),
+    flattened into statement parameters, the head timestamp last."""
+    high = max(max((d.ts for d in documents), default=0), max((i.ts for i in indexes), default=0))
+    params: list[Any] = []
+    for d in documents:
+        params += (0, *d)
+    for i in indexes:
+        params += (1, *i, None)
+    params += (2, high, None, None, None, None)
+    return params
+
+
+def _insert(conn: sqlite3.Connection, params: Sequence[Any]) -> None:
+    rows = len(params) // _WIDTH
+    size = 4
+    while size < rows:
+        size *= 2
+    sql = "INSERT INTO batch VALUES " + ",".join([_BATCH_ROW] * size)
+    conn.execute(sql, [*params, *(_PAD * (size - rows))] if size > rows else params)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def write_batch(conn: sqlite3.Connection, params: Sequence[Any]) -> None:
+    """One transaction, one fsync: one statement up to MAX_BATCH_ROWS rows, else several
+    inside BEGIN ... COMMIT. All or nothing."""
+    try:
+        if len(params) <= MAX_BATCH_ROWS * _WIDTH:
+            _insert(conn, params)
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        step = MAX_BATCH_ROWS * _WIDTH
+        for start in range(0, len(params), step):
+            _insert(conn, params[start : start + step])
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+# ------------------------------------------------------------------ the child's operations
+class _Writer:
+    """The child's state: its connection and its lock."""
+
+    def __init__(self) -> None:
+        self.conn: sqlite3.Connection | None = None
+        self.lock_fd: int | None = None
+
+    def open(self, path: str) -> None:
+        self.lock_fd = _wait_for_writer_lock(Path(path))
+        self.conn = schema.connect(Path(path))
+        schema.create_or_upgrade(self.conn)
+        for statement in _BATCH_DDL:
+            self.conn.execute(statement)
+
+    def writes(self, batches: list[list[Any]]) -> list[tuple[bool, Any]]:
+        """Commit consecutive batches together; if that fails, each alone."""
+        assert self.conn is not None
+        if len(batches) > 1:
+            try:
+                write_batch(self.conn, [p for batch in batches for p in batch])
+                return [(True, None)] * len(batches)
+            except Exception:
+                pass
+        return [self._run("write", write_batch, self.conn, batch) for batch in batches]
+
+    def delete_versions_before(self, cutoff: int, limit: int) -> int:
+        assert self.conn is not None
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            args = {"cutoff": cutoff, "limit": limit}
+            n = self.conn.execute(_OLD_DOCUMENTS, args).rowcount
+            n += self.conn.execute(_OLD_INDEX_ENTRIES, args).rowcount
+            self.conn.execute("COMMIT")
+            return int(n)
+        except BaseException:
+            _rollback(self.conn)
+            raise
+
+    def set_global(self, key: str, value: str) -> None:
+        assert self.conn is not None
+        self.conn.execute(_SET_GLOBAL, (key, value))
+
+    def pragmas(self) -> dict[str, Any]:
+        """What the writer connection runs with (for tests)."""
+        assert self.conn is not None
+        names = ("journal_mode", "synchronous", "busy_timeout", "user_version", "query_only")
+        return {n: self.conn.execute(f"PRAGMA {n}").fetchone()[0] for n in names}
+
+    @staticmethod
+    def _run(op: str, fn: Any, *args: Any) -> tuple[bool, Any]:
+        """``(True, result)``, or ``(False, message)`` naming the operation and the
+        driver's error, which the parent raises as a StorageError."""
+        try:
+            return True, fn(*args)
+        except StorageError as e:  # already says what is wrong (a newer layout, ...)
+            return False, str(e)
+        except Exception as e:
+            return False, f"SQLite {_LABELS.get(op, op)} failed: {type(e).__name__}: {e}"
+
+    def handle(self, requests: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
+        replies: list[tuple[bool, Any]] = []
+        i = 0
+        while i < len(requests):
+            op, args = requests[i]
+            if op == "write":
+                j = i
+                while j < len(requests) and requests[j][0] == "write":
+                    j += 1
+                replies += self.writes([args[0] for _, args in requests[i:j]])
+                i = j
+                continue
+            replies.append(self._run(op, getattr(self, op), *args))
+            i += 1
+        return replies
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+
+
+def _wait_for_writer_lock(path: Path) -> int:
+    fd = os.open(path.with_name(path.name + ".writer.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + WRITER_LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise TimeoutError(
+                    f"the writer of an earlier process still holds {path}.writer.lock"
+                ) from None
+            time.sleep(0.02)
+
+
+def _frames(buffer: bytearray) -> list[Any]:
+    """Take the complete frames off the front of ``buffer``."""
+    out = []
+    pos = 0
+    while len(buffer) - pos >= _HEADER.size:
+        (size,) = _HEADER.unpack_from(buffer, pos)
+        end = pos + _HEADER.size + size
+        if len(buffer) < end:
+            break
+        out.append(pickle.loads(buffer[pos + _HEADER.size : end]))
+        pos = end
+    del buffer[:pos]
+    return out
+
+
+def _receive(sock: socket.socket, buffer: bytearray) -> list[Any] | None:
+    """Block for at least one request, then take every one already waiting. None at end
+    of file with nothing left to do."""
+    requests = _frames(buffer)
+    eof = False
+    while not requests:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return None
+        buffer += chunk
+        requests = _frames(buffer)
+    while not eof and select.select([sock], [], [], 0)[0]:
+        chunk = sock.recv(1 << 20)
+        eof = not chunk
+        buffer += chunk
+    return requests + _frames(buffer)
+
+
+def _frame(obj: Any) -> bytes:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def child_main(fd: int) -> None:
+    sock = socket.socket(fileno=fd)
+    writer = _Writer()
+    buffer = bytearray()
+    try:
+        while (requests := _receive(sock, buffer)) is not None:
+            replies = writer.handle(requests)
+            try:
+                sock.sendall(b"".join(_frame(r) for r in replies))
+            except OSError:  # the parent is gone
+                break
+    finally:
+        writer.close()
+
+
+# ---------------------------------------------------------------------- the parent's side
+class _Replies(asyncio.Protocol):
+    """Resolves the pending futures, in order, as the child's replies arrive."""
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.buffer = bytearray()
+        self.lost = False
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        for ok, value in _frames(self.buffer):
+            future = self.pending.popleft()
+            if future.done():  # the caller stopped waiting; the work was done anyway
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(StorageError(value))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        while self.pending:
+            future = self.pending.popleft()
+            if not future.done():
+                future.set_exception(_exited())
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _exited() -> StorageError:
+    return StorageError("The SQLite writer process exited; no further writes are possible.")
+
+
+class WriterProcess:
+    """The parent's handle on the child: ``call`` queues a request at once and returns
+    the future of its reply; requests are carried out in call order."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], transport: asyncio.Transport, replies: _Replies
+    ) -> None:
+        self.proc = proc
+        self._transport = transport
+        self._replies = replies
+
+    @classmethod
+    async def start(cls, path: Path) -> WriterProcess:
+        parent, child = socket.socketpair()
+        try:
+            proc = subprocess.Popen(
+                # The path is for ps and kill (the child is told it by "open").
+                [sys.executable, "-m", __name__, str(child.fileno()), str(path)],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=_child_env(),
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        parent.setblocking(False)
+        loop = asyncio.get_running_loop()
+        transport, replies = await loop.connect_accepted_socket(_Replies, sock=parent)
+        writer = cls(proc, transport, replies)
+        try:
+            await writer.call("open", str(path))
+        except BaseException:
+            await writer.stop()
+            raise
+        return writer
+
+    def call(self, op: str, *args: Any) -> asyncio.Future[Any]:
+        if self._replies.lost or self._transport.is_closing():
+            raise _exited()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._transport.write(_frame((op, args)))
+        self._replies.pending.append(future)
+        return future
+
+    async def stop(self) -> None:
+        """Let the child finish what is queued, then end it (end of file) and reap it."""
+        pending = [f for f in self._replies.pending if not f.done()]
+        if pending:
+            await asyncio.wait(pending)
+        self._transport.close()
+        await asyncio.shield(self._replies.closed)
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.proc.kill()
+            await asyncio.sleep(0.002)
+
+
+def _child_env() -> dict[str, str]:
+    """The child imports this module from wherever the parent found it."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+if __name__ == "__main__":
+    child_main(int(sys.argv[1]))
