@@ -26,6 +26,12 @@ class PausePoints:
     def __init__(self) -> None:
         self._holds: dict[str, Hold] = {}
 
+    @property
+    def active(self) -> bool:
+        """Whether a test holds any pause point (the engine then takes its slow paths,
+        which reach them)."""
+        return bool(self._holds)
+
     def hold(self, name: str) -> Hold:
         hold = Hold()
         self._holds[name] = hold

@@ -74,7 +74,9 @@ class Persistence(Protocol):
     ``write_pipeline`` (default 1): how many ``write`` batches the committer may have
     outstanding at once. A backend may allow more than one only if ``write`` queues
     its batch when called and applies batches in call order, so a batch is never
-    durable before one written earlier (SQLite's writer process does).
+    durable before one written earlier (SQLite's writer process does). Such a backend
+    may also offer ``write_then(documents, indexes, on_done)``: ``write`` reporting
+    completion by calling ``on_done(None or the error)`` directly, in call order.
     """
 
     write_pipeline: int

@@ -33,7 +33,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,18 @@ class SqlitePersistence:
             done.set_result(None)
             return done
         return self._writer.call("write", batch_params(documents, indexes))
+
+    def write_then(
+        self,
+        documents: Sequence[DocumentLogEntry],
+        indexes: Sequence[IndexEntry],
+        on_done: Callable[[BaseException | None], None],
+    ) -> None:
+        """``write``, reporting completion by calling ``on_done(None or the error)``
+        as soon as the writer's reply arrives, in call order (the committer publishes
+        from there, without waiting for a task to wake up)."""
+        self._check_open()
+        self._writer.call("write", batch_params(documents, indexes), on_done=on_done)
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         self._check_open()

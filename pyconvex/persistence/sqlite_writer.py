@@ -37,14 +37,15 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from pyconvex.persistence import sqlite_schema as schema
 from pyconvex.persistence.errors import StorageError
 
 _HEADER = struct.Struct("<I")
+OnDone: TypeAlias = "Callable[[BaseException | None], None]"
 _LABELS = {"write": "write", "delete_versions_before": "retention", "open": "open"}
 WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to exit
 
@@ -303,7 +304,9 @@ class _Replies(asyncio.Protocol):
     """Resolves the pending futures, in order, as the child's replies arrive."""
 
     def __init__(self) -> None:
-        self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.pending: collections.deque[tuple[asyncio.Future[Any], OnDone | None]] = (
+            collections.deque()
+        )
         self.buffer = bytearray()
         self.lost = False
         self.closed = asyncio.get_running_loop().create_future()
@@ -311,18 +314,23 @@ class _Replies(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         for ok, value in _frames(self.buffer):
-            future = self.pending.popleft()
+            future, on_done = self.pending.popleft()
+            error = None if ok else StorageError(value)
+            if on_done is not None:
+                on_done(error)
             if future.done():  # the caller stopped waiting; the work was done anyway
                 continue
-            if ok:
+            if error is None:
                 future.set_result(value)
             else:
-                future.set_exception(StorageError(value))
+                future.set_exception(error)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         while self.pending:
-            future = self.pending.popleft()
+            future, on_done = self.pending.popleft()
+            if on_done is not None:
+                on_done(_exited())
             if not future.done():
                 future.set_exception(_exited())
         if not self.closed.done():
@@ -371,17 +379,19 @@ class WriterProcess:
             raise
         return writer
 
-    def call(self, op: str, *args: Any) -> asyncio.Future[Any]:
+    def call(self, op: str, *args: Any, on_done: OnDone | None = None) -> asyncio.Future[Any]:
+        """Queue ``op``; ``on_done(error or None)``, if given, is called from the reply's
+        arrival itself (no task hop), before the returned future is resolved."""
         if self._replies.lost or self._transport.is_closing():
             raise _exited()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._transport.write(_frame((op, args)))
-        self._replies.pending.append(future)
+        self._replies.pending.append((future, on_done))
         return future
 
     async def stop(self) -> None:
         """Let the child finish what is queued, then end it (end of file) and reap it."""
-        pending = [f for f in self._replies.pending if not f.done()]
+        pending = [f for f, _ in self._replies.pending if not f.done()]
         if pending:
             await asyncio.wait(pending)
         self._transport.close()

@@ -57,21 +57,26 @@ async def test_a_group_is_validated_against_one_still_being_written(db: Database
 async def test_a_failed_write_fails_its_group_and_the_next_group_commits(
     db: Database, monkeypatch: pytest.MonkeyPatch, when: str
 ):
-    real_write = db.persistence.write
+    # The hook the committer hands groups to: write_then (SQLite) or write.
+    name = "write_then" if hasattr(db.persistence, "write_then") else "write"
+    real = getattr(db.persistence, name)
     calls = 0
 
-    def failing_once(documents, indexes):  # type: ignore[no-untyped-def]
+    def failing_once(documents, indexes, *on_done):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls > 1:
-            return real_write(documents, indexes)
+            return real(documents, indexes, *on_done)
         if when == "on-hand-over":
             raise OSError("disk on fire")
+        if on_done:  # write_then: report the failure as the writer would
+            asyncio.get_running_loop().call_soon(on_done[0], OSError("disk on fire"))
+            return None
         failed = asyncio.get_running_loop().create_future()
         failed.set_exception(OSError("disk on fire"))
         return failed
 
-    monkeypatch.setattr(db.persistence, "write", failing_once)
+    monkeypatch.setattr(db.persistence, name, failing_once)
     lost = db.begin()
     await lost.insert("t", {"n": 1})
     with pytest.raises(OSError, match="disk on fire"):
