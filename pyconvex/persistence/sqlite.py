@@ -134,7 +134,7 @@ class SqlitePersistence:
     # ----------------------------------------------------------------- writes
     # Batches go to the writer process in call order and it commits every batch waiting
     # together, so the committer hands a group over while earlier ones are being written.
-    write_pipeline = 8
+    write_pipeline = 32
 
     def write(
         self, documents: Sequence[DocumentLogEntry], indexes: Sequence[IndexEntry]
