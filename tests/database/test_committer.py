@@ -14,13 +14,16 @@ from pyconvex.errors import OccConflict
 from .conftest import write
 
 
-@pytest.fixture(autouse=True)
-def _pipelined_backend(db: Database) -> None:
+@pytest.fixture
+def pipelined(db: Database) -> Database:
     if getattr(db.persistence, "write_pipeline", 1) < 2:
         pytest.skip("this backend commits one group at a time (shared head, no pipeline)")
+    return db
 
 
-async def test_a_group_is_validated_against_one_still_being_written(db: Database):
+async def test_a_group_is_validated_against_one_still_being_written(pipelined: Database):
+    db = pipelined
+
     async def seed(txn):  # type: ignore[no-untyped-def]
         txn.doc = await txn.insert("t", {"n": 0})
         seed.doc = txn.doc
@@ -55,8 +58,9 @@ async def test_a_group_is_validated_against_one_still_being_written(db: Database
 
 @pytest.mark.parametrize("when", ["on-hand-over", "while-writing"])
 async def test_a_failed_write_fails_its_group_and_the_next_group_commits(
-    db: Database, monkeypatch: pytest.MonkeyPatch, when: str
+    pipelined: Database, monkeypatch: pytest.MonkeyPatch, when: str
 ):
+    db = pipelined
     # The hook the committer hands groups to: write_then (SQLite) or write.
     name = "write_then" if hasattr(db.persistence, "write_then") else "write"
     real = getattr(db.persistence, name)
@@ -89,3 +93,4 @@ async def test_a_failed_write_fails_its_group_and_the_next_group_commits(
     assert rows == [2] and db.latest_ts == ts
     # Nothing of the failed group is left behind to be validated against.
     assert db.committer._unpublished == []
+
