@@ -1,17 +1,19 @@
-"""Corked connections: what the server writes to a connection within one event-loop step
-leaves in one ``send`` system call.
+"""Corked connections: a response leaves in one ``send`` system call, at once.
 
 uvicorn writes an HTTP response's head and its body separately, and a sync connection
 answers a mutation with two frames (the MutationResponse and the Transition that covers
 it). With ``TCP_NODELAY`` each write is a system call and a packet of its own, for the
-server and for the client to process. :class:`CorkedTransport` holds the writes of one
-step and a single callback per loop iteration sends every connection's writes, joined.
-Nothing waits longer than the rest of the current step: the flush runs in the next loop
-iteration, before any new I/O is handled.
+server and for the client to process. :class:`CorkedTransport` holds writes until the
+sender says the response is complete:
 
-:class:`CorkedHttpToolsProtocol` is uvicorn's HTTP protocol with its transport corked;
-a connection upgraded to a WebSocket hands the same (corked) transport to the WebSocket
-protocol, so frames are corked too.
+- HTTP (:class:`CorkedHttpToolsProtocol`): when the last body chunk is written (uvicorn's
+  ``on_response_complete``); chunks of a streamed body go out once per loop iteration.
+- WebSocket (:class:`CorkedWebSocketProtocol`): after every frame, unless the ASGI
+  message carries ``"pyconvex.more": True`` (another frame follows in the same step).
+
+A callback per loop iteration sends whatever is still held, so nothing waits longer than
+the rest of the step even if no one flushes. A connection upgraded to a WebSocket hands
+the same (corked) transport to the WebSocket protocol.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
 class _Flusher:
@@ -107,3 +110,17 @@ class CorkedTransport:
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        self.transport.flush()  # type: ignore[attr-defined]  # head and body, one send
+        super().on_response_complete()
+
+
+class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, sending each frame at once unless the app marks the
+    message ``"pyconvex.more": True`` (then with the next one)."""
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if not message.get("pyconvex.more") and isinstance(self.transport, CorkedTransport):
+            self.transport.flush()

@@ -19,7 +19,7 @@ from pyconvex.deployment import Deployment
 from pyconvex.errors import BadRequestError
 from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
-from pyconvex.server.corked import CorkedHttpToolsProtocol
+from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
 from pyconvex.server.http_actions import create_site_app
 
 T = TypeVar("T")
@@ -55,7 +55,9 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
     # functions/runtime/guard.py); uvicorn's ``loop`` setting only applies to uvicorn.run.
     config = uvicorn.Config(
         app, host=host, port=port, loop="asyncio", log_level="warning", lifespan="on",
-        http=CorkedHttpToolsProtocol,  # one send per response, not head and body apart
+        # One send per response, not head and body (or response and transition) apart.
+        http=CorkedHttpToolsProtocol,
+        ws=CorkedWebSocketProtocol,
         ws_max_size=32 * 1024 * 1024,
         # Transitions are small and frequent: compressing each costs more CPU and latency
         # than it saves on loopback and LAN links.

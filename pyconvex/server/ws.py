@@ -37,10 +37,11 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     send_lock = asyncio.Lock()
     disconnected = False
 
-    async def send_message(message: dict[str, Any]) -> None:
+    async def send_message(message: dict[str, Any], more: bool = False) -> None:
         text = encode_server_message(message)
         async with send_lock:
-            await send({"type": "websocket.send", "text": text})
+            # "pyconvex.more": another frame follows at once; send both in one write.
+            await send({"type": "websocket.send", "text": text, "pyconvex.more": more})
 
     session = SyncSession(
         manager,

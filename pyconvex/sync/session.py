@@ -29,7 +29,9 @@ from pyconvex.protocol import ProtocolError
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.subscriptions import Subscription, SubscriptionManager
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# ``send(message, more)``: ``more`` says another message follows at once (the shell may
+# then send both in one write).
+Send = Callable[[dict[str, Any], bool], Awaitable[None]]
 VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
 MAX_REMEMBERED_MUTATIONS = 10_000
@@ -123,9 +125,9 @@ class SyncSession:
             self.manager.unsubscribe(query.sub)
         self.queries.clear()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: dict[str, Any], *, more: bool = False) -> None:
         self.last_send = time.monotonic()
-        await self._send(message)
+        await self._send(message, more)
 
     # ----------------------------------------------------------------- messages
     async def handle(self, msg: dict[str, Any]) -> None:
@@ -330,7 +332,8 @@ class SyncSession:
                 }
                 self._mutation_log.put(key, response)
         async with self._lock:
-            await self.send(response)
+            # The covering Transition follows at once (sent together, one write).
+            await self.send(response, more=True)
         if response.get("ts") is not None:
             await self.manager.wait_for(response["ts"])
         await self.send_transition(force=True)

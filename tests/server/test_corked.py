@@ -69,3 +69,16 @@ async def test_close_sends_what_is_pending_and_abort_drops_it():
         recorder.corked.abort()
         assert await reader.read() == b""
         assert recorder.sends == []
+
+
+async def test_an_explicit_flush_sends_at_once_and_leaves_nothing_for_the_step_end():
+    """What the HTTP and WebSocket protocols call when a response is complete."""
+    async with _Pair() as (recorder, reader):
+        recorder.corked.write(b"head ")
+        recorder.corked.write(b"body")
+        recorder.corked.flush()
+        assert recorder.sends == [b"head body"]  # before the step ended
+        assert await reader.readexactly(9) == b"head body"
+        await asyncio.sleep(0.01)  # the step-end flush finds nothing more to send
+        assert recorder.sends == [b"head body"]
+        recorder.corked.close()
