@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,17 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
+class DeploymentApp(Starlette):
+    """Starlette, with the client-call routes and the sync endpoint answered before its
+    middleware stack (:class:`~pyconvex.server.fast_path.FunctionCalls`): every call
+    would otherwise pass Starlette's error middleware, which wraps ``send``."""
+
+    fast: FunctionCalls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.fast(scope, receive, send)
+
+
 def create_app(
     deployment: Deployment,
     *,
@@ -41,7 +53,7 @@ def create_app(
     verify_token: VerifyToken | None = None,
     close_deployment: bool = False,
     web_dir: Path | None = None,
-) -> Starlette:
+) -> DeploymentApp:
     """The deployment's HTTP API, sync endpoint, admin API and dashboard; with
     ``web_dir``, a built web app served at ``/`` (after every API route)."""
     state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token)
@@ -77,11 +89,10 @@ def create_app(
     ]
     if web_dir is not None:
         routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))
-    app = Starlette(
+    app = DeploymentApp(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(FunctionCalls, state=state),  # the hot routes, before the rest
             Middleware(CollapseSlashes),
             Middleware(
                 CORSMiddleware,
@@ -93,5 +104,6 @@ def create_app(
             ),
         ],
     )
+    app.fast = FunctionCalls(partial(Starlette.__call__, app), state)  # the hot routes first
     app.state.server = state
     return app
