@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -118,7 +119,43 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
 
 class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol, sending each frame at once unless the app marks the
-    message ``"pyconvex.more": True`` (then with the next one)."""
+    message ``"pyconvex.more": True`` (then with the next one).
+
+    It also lets the app take text messages as they are parsed, before uvicorn's receive
+    queue: the app registers ``take(text) -> bool`` through the scope extension
+    ``"pyconvex.take_text"``; a message it takes (True) never reaches ``receive()``. The
+    sync endpoint takes mutations this way when it has nothing else in hand, which saves
+    the event-loop step of waking the receiving task (see ``SyncSession.take_text``).
+    """
+
+    _take_text: Callable[[str], bool] | None = None
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope.setdefault("extensions", {})["pyconvex.take_text"] = self._set_take_text
+
+    def _set_take_text(self, take: Callable[[str], bool] | None) -> None:
+        self._take_text = take
+
+    def send_receive_event_to_app(self) -> None:
+        take = self._take_text
+        if (
+            take is not None
+            and self.curr_msg_data_type == "text"
+            and not self.close_sent
+            and self.queue.empty()  # nothing earlier is still waiting for receive()
+        ):
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                taken = take(data.decode())
+            except UnicodeDecodeError:
+                taken = False  # uvicorn's own path reports it
+            if taken:
+                self.frames = []
+                return
+        super().send_receive_event_to_app()
 
     async def send(self, message: Any) -> None:
         await super().send(message)

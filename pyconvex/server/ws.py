@@ -52,11 +52,18 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         verify_token=state.verify,
     )
     session.start()
+    take_text = scope.get("extensions", {}).get("pyconvex.take_text")
+    if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
+        take_text(session.take_text)
     pinger = asyncio.get_running_loop().create_task(_ping(session))
     close_code, close_reason = 1000, ""
     try:
         while True:
-            frame = await receive()
+            session.receiving = True
+            try:
+                frame = await receive()
+            finally:
+                session.receiving = False
             if frame["type"] == "websocket.disconnect":
                 disconnected = True
                 break
@@ -76,6 +83,8 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         log.exception("sync connection failed")
         close_code, close_reason = 1011, "InternalServerError"
     finally:
+        if take_text is not None:
+            take_text(None)
         pinger.cancel()
         with contextlib.suppress(BaseException):
             await pinger

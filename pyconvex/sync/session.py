@@ -21,11 +21,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner
-from pyconvex.protocol import ProtocolError
+from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.subscriptions import Subscription, SubscriptionManager
 
@@ -35,6 +35,7 @@ Send = Callable[[dict[str, Any], bool], Awaitable[None]]
 VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
 MAX_REMEMBERED_MUTATIONS = 10_000
+MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive loop
 
 
 class MutationLog:
@@ -51,6 +52,12 @@ class MutationLog:
         self._items[key] = response
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)
+
+
+class _QueuedMutation(NamedTuple):
+    msg: dict[str, Any]
+    identity: dict[str, Any] | None
+    is_admin: bool
 
 
 @dataclass
@@ -93,12 +100,15 @@ class SyncSession:
         self.queries: dict[int, _Query] = {}
         self._removed: list[int] = []
         self._lock = asyncio.Lock()
-        self._mutations: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Each with the identity in force when it arrived (an Authenticate after it does
+        # not change who runs it).
+        self._mutations: asyncio.Queue[_QueuedMutation] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._clock_skew: int | None = None
         self._dirty = asyncio.Event()
         self._closed = False
         self.last_send = time.monotonic()
+        self.receiving = False  # the shell is waiting for a frame, with nothing in hand
         self._unlisten = manager.add_listener(self._on_advance)
 
     # ---------------------------------------------------------------- lifecycle
@@ -130,6 +140,29 @@ class SyncSession:
         await self._send(message, more)
 
     # ----------------------------------------------------------------- messages
+    def take_text(self, text: str) -> bool:
+        """A Mutation message, taken as it is parsed (not through the receive loop) when
+        that changes nothing: the receive loop is waiting with nothing in hand (so every
+        earlier message, an Authenticate included, is fully handled) and few mutations
+        are queued (beyond that, the receive path's flow control applies). Anything else
+        is declined and goes the usual way."""
+        if (
+            not self.receiving
+            or not self.connected
+            or self._closed
+            or self._mutations.qsize() >= MAX_TAKEN_MUTATIONS
+            or '"Mutation"' not in text
+        ):
+            return False
+        try:
+            msg = dict(parse_client_message(text))
+        except ProtocolError:
+            return False  # the receive loop reports it
+        if msg["type"] != "Mutation":
+            return False
+        self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin))
+        return True
+
     async def handle(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
         if kind == "Connect":
@@ -144,7 +177,7 @@ class SyncSession:
         if kind == "ModifyQuerySet":
             await self._modify_query_set(msg)
         elif kind == "Mutation":
-            self._mutations.put_nowait(msg)
+            self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin))
         elif kind == "Action":
             self._spawn(self._action(msg))
         elif kind == "Authenticate":
@@ -296,16 +329,17 @@ class SyncSession:
     # ---------------------------------------------------------------- requests
     async def _mutation_worker(self) -> None:
         while True:
-            msg = await self._mutations.get()
-            await self._mutation(msg)
+            queued = await self._mutations.get()
+            await self._mutation(queued)
 
-    async def _mutation(self, msg: dict[str, Any]) -> None:
+    async def _mutation(self, queued: _QueuedMutation) -> None:
+        msg = queued.msg
         key = (self.session_id, msg["requestId"])
         response = self._mutation_log.get(key)
         if response is None:
             try:
                 result = await self.runner.run_mutation(
-                    msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
+                    msg["udfPath"], msg["args"], queued.identity, internal_ok=queued.is_admin
                 )
             except Exception as e:
                 message, data, has_data = format_function_error(

@@ -71,3 +71,27 @@ async def test_websocket_auth_error_then_close(auth_server):
     msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
     assert msg["type"] == "Transition" and msg["endVersion"]["identity"] == 1
     await ws.close()
+
+
+async def test_a_mutation_right_behind_authenticate_runs_as_the_new_identity(auth_server):
+    """Token verification is asynchronous; a Mutation arriving meanwhile (possibly in the
+    same read) must wait for it, not be taken ahead of it."""
+    issuer, url = auth_server
+    token = issuer.token()
+    for attempt in range(10):
+        ws = await websockets.connect(url.replace("http", "ws") + "/api/sync")
+        await ws.send(json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()),
+                                  "connectionCount": 0, "lastCloseReason": "InitialConnect"}))
+        await ws.send(json.dumps({"type": "Mutation", "requestId": 0, "udfPath": "me:whoami_now",
+                                  "args": [{}]}))
+        await ws.send(json.dumps({"type": "Authenticate", "baseVersion": 0, "tokenType": "User",
+                                  "value": token}))
+        await ws.send(json.dumps({"type": "Mutation", "requestId": 1, "udfPath": "me:whoami_now",
+                                  "args": [{}]}))
+        results = {}
+        while len(results) < 2:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if msg["type"] == "MutationResponse":
+                results[msg["requestId"]] = msg["result"]
+        assert results == {0: None, 1: "user-1"}, attempt
+        await ws.close()

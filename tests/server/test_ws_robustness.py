@@ -119,3 +119,29 @@ async def test_ping_and_first_transition_version(server: str):
     assert msg["endVersion"]["querySet"] == 1
     assert isinstance(msg["serverTs"], int)
     await ws.close()
+
+
+async def test_mutations_sent_back_to_back_run_once_each_in_order(server: str):
+    """Mutations a session takes as they are parsed (past its receive loop) and those
+    that queue behind them once it has enough in hand keep their order, each run once."""
+    ws = await connect(server)
+    await ws.send(json.dumps({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+        {"type": "Add", "queryId": 0, "udfPath": "channels:list", "args": [{}]}]}))
+    await recv_type(ws, "Transition")
+    n = 60  # more than a session takes ahead of its receive loop (16)
+    for i in range(n):
+        await ws.send(json.dumps({"type": "Mutation", "requestId": i, "udfPath": "channels:create",
+                                  "args": [{"name": f"burst-{i:02d}"}]}))
+    responses = []
+    while len(responses) < n:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if msg["type"] == "MutationResponse":
+            responses.append(msg)
+    assert [r["requestId"] for r in responses] == list(range(n))
+    assert all(r["success"] for r in responses)
+    stamps = [decode_ts(r["ts"]) for r in responses]
+    assert stamps == sorted(stamps) and len(set(stamps)) == n
+    await ws.close()
+    names = httpx.post(f"{server}/api/query", json={"path": "channels:list", "args": {}}).json()["value"]
+    burst = [c["name"] for c in names if c["name"].startswith("burst-")]
+    assert sorted(burst) == [f"burst-{i:02d}" for i in range(n)]  # each exactly once
