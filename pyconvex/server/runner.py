@@ -55,6 +55,9 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
     # functions/runtime/guard.py); uvicorn's ``loop`` setting only applies to uvicorn.run.
     config = uvicorn.Config(
         app, host=host, port=port, loop="asyncio", log_level="warning", lifespan="on",
+        # Access lines are below the log level anyway; without a handler uvicorn also
+        # skips building their arguments (client address, path) on every request.
+        access_log=False,
         # One send per response, not head and body (or response and transition) apart.
         http=CorkedHttpToolsProtocol,
         ws=CorkedWebSocketProtocol,
