@@ -18,9 +18,9 @@ against its writes as if it had committed, which only rejects more, never fewer)
 
 The fast path: when nothing is queued, no pause is held and the pipeline has room, a
 commit is validated, stamped and handed over by its caller at once (a group of one; the
-SQLite writer process merges what is waiting into one transaction), and a backend with
-``write_then`` reports completion synchronously, so the group is published in the same
-event-loop step its durability is learnt. Each hop through a task costs a loop
+SQLite writer process merges what is waiting into one transaction). A pipelining
+backend reports completion through ``write_then`` synchronously, so the group is
+published in the same event-loop step its durability is learnt. Each hop through a task costs a loop
 iteration, which under load is what a closed loop of clients waits on.
 
 Named pause points (tests only): ``AFTER_VALIDATE`` (group validated, not yet written),
@@ -251,13 +251,10 @@ class Committer:
         """Give an accepted group to the backend; it is published when durable."""
         documents, indexes = self._entries(accepted)
         group = _Group(accepted)
-        write_then = getattr(self._persistence, "write_then", None)
         try:
-            if write_then is not None:
-                write_then(documents, indexes, lambda error: self._on_written(group, error))
-            else:
-                written = asyncio.ensure_future(self._persistence.write(documents, indexes))
-                written.add_done_callback(lambda f: self._on_written(group, _error_of(f)))
+            self._persistence.write_then(  # type: ignore[attr-defined]  # write_pipeline > 1
+                documents, indexes, lambda error: self._on_written(group, error)
+            )
         except Exception as e:  # nothing of the group is visible: fail every caller
             _fail([fut for _, _, fut in accepted], e)
             return
@@ -313,12 +310,6 @@ class _Group:
         self.accepted = accepted
         self.done = False
         self.error: BaseException | None = None
-
-
-def _error_of(future: asyncio.Future[None]) -> BaseException | None:
-    if future.cancelled():
-        return OverloadedError("the database is shutting down")
-    return future.exception()
 
 
 def _fail(futures: list[asyncio.Future[int]], error: BaseException) -> None:

@@ -71,12 +71,12 @@ class Persistence(Protocol):
     Reads are ``async`` so a networked backend fits; an embedded backend may answer
     without yielding. Only one writer (the committer) calls ``write``.
 
-    ``write_pipeline`` (default 1): how many ``write`` batches the committer may have
-    outstanding at once. A backend may allow more than one only if ``write`` queues
-    its batch when called and applies batches in call order, so a batch is never
-    durable before one written earlier (SQLite's writer process does). Such a backend
-    may also offer ``write_then(documents, indexes, on_done)``: ``write`` reporting
-    completion by calling ``on_done(None or the error)`` directly, in call order.
+    ``write_pipeline`` (default 1): how many batches the committer may have outstanding
+    at once. A backend that allows more than one applies batches in call order (a batch
+    is never durable before one written earlier) and offers
+    ``write_then(documents, indexes, on_done)``, which queues the batch when called and
+    reports completion by calling ``on_done(None or the error)`` directly, in call
+    order; the committer hands groups over through it (SQLite's writer process).
     """
 
     write_pipeline: int

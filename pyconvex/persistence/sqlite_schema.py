@@ -63,8 +63,8 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode with the settings above; the caller wraps sqlite3 errors.
 
     ``isolation_level=None``: the module opens no transactions behind our back; writes
-    say ``BEGIN IMMEDIATE`` themselves. The reader is ``query_only``. It is used from
-    the event-loop thread, the writer from its own thread, each by one thread at a time.
+    say ``BEGIN IMMEDIATE`` themselves. The reader is ``query_only`` and used from the
+    event-loop thread; the writer lives in the writer process (``sqlite_writer.py``).
     """
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                            cached_statements=512)

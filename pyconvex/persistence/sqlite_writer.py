@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import fcntl
 import os
 import pickle
@@ -124,12 +123,6 @@ def _insert(conn: sqlite3.Connection, params: Sequence[Any]) -> None:
     conn.execute(sql, [*params, *(_PAD * (size - rows))] if size > rows else params)
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
 def write_batch(conn: sqlite3.Connection, params: Sequence[Any]) -> None:
     """One transaction, one fsync: one statement up to MAX_BATCH_ROWS rows, else several
     inside BEGIN ... COMMIT. All or nothing."""
@@ -143,7 +136,7 @@ def write_batch(conn: sqlite3.Connection, params: Sequence[Any]) -> None:
             _insert(conn, params[start : start + step])
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        schema.rollback(conn)
         raise
 
 
@@ -183,7 +176,7 @@ class _Writer:
             self.conn.execute("COMMIT")
             return int(n)
         except BaseException:
-            _rollback(self.conn)
+            schema.rollback(self.conn)
             raise
 
     def set_global(self, key: str, value: str) -> None:

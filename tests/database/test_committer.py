@@ -1,24 +1,37 @@
 """The committer's pipeline: the next group is validated and handed to the backend
-while the previous one is still being written, and groups are published in order."""
+while the previous one is still being written, and groups are published in order.
+
+Only SQLite pipelines (PostgreSQL commits one group at a time through the shared head),
+so these tests run on SQLite alone rather than once per backend."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from pyconvex.database import Database
 from pyconvex.database.committer import AFTER_WRITE
 from pyconvex.errors import OccConflict
+from pyconvex.persistence.sqlite import SqlitePersistence
 
 from .conftest import write
 
 
 @pytest.fixture
-def pipelined(db: Database) -> Database:
-    if getattr(db.persistence, "write_pipeline", 1) < 2:
-        pytest.skip("this backend commits one group at a time (shared head, no pipeline)")
-    return db
+def _every_backend() -> str:
+    """Overrides the package's per-backend parametrisation: SQLite only."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def pipelined(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(await SqlitePersistence.open(tmp_path / "db.sqlite3"))
+    assert database.persistence.write_pipeline > 1
+    yield database
+    await database.close()
 
 
 async def test_a_group_is_validated_against_one_still_being_written(pipelined: Database):
@@ -61,26 +74,21 @@ async def test_a_failed_write_fails_its_group_and_the_next_group_commits(
     pipelined: Database, monkeypatch: pytest.MonkeyPatch, when: str
 ):
     db = pipelined
-    # The hook the committer hands groups to: write_then (SQLite) or write.
-    name = "write_then" if hasattr(db.persistence, "write_then") else "write"
-    real = getattr(db.persistence, name)
+    real = db.persistence.write_then
     calls = 0
 
-    def failing_once(documents, indexes, *on_done):  # type: ignore[no-untyped-def]
+    def failing_once(documents, indexes, on_done):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls > 1:
-            return real(documents, indexes, *on_done)
+            return real(documents, indexes, on_done)
         if when == "on-hand-over":
             raise OSError("disk on fire")
-        if on_done:  # write_then: report the failure as the writer would
-            asyncio.get_running_loop().call_soon(on_done[0], OSError("disk on fire"))
-            return None
-        failed = asyncio.get_running_loop().create_future()
-        failed.set_exception(OSError("disk on fire"))
-        return failed
+        # Report the failure as the writer would: later, from its reply.
+        asyncio.get_running_loop().call_soon(on_done, OSError("disk on fire"))
+        return None
 
-    monkeypatch.setattr(db.persistence, name, failing_once)
+    monkeypatch.setattr(db.persistence, "write_then", failing_once)
     lost = db.begin()
     await lost.insert("t", {"n": 1})
     with pytest.raises(OSError, match="disk on fire"):
