@@ -40,7 +40,7 @@ from typing import Any
 from pyconvex.persistence import sqlite_schema as schema
 from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
-from pyconvex.persistence.sqlite_writer import WriterProcess, batch_params
+from pyconvex.persistence.sqlite_writer import WriterProcess, batch
 
 #: Rows fetched per statement by the log-loading generators.
 CHUNK = 1000
@@ -150,7 +150,7 @@ class SqlitePersistence:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        return self._writer.call("write", batch_params(documents, indexes))
+        return self._writer.call("write", batch(documents, indexes))
 
     def write_then(
         self,
@@ -162,7 +162,7 @@ class SqlitePersistence:
         as soon as the writer's reply arrives, in call order (the committer publishes
         from there, without waiting for a task to wake up)."""
         self._check_open()
-        self._writer.call("write", batch_params(documents, indexes), on_done=on_done)
+        self._writer.call("write", batch(documents, indexes), on_done=on_done)
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         self._check_open()

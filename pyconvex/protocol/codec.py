@@ -28,6 +28,7 @@ from pyconvex.protocol.encoding import (
     encode_ts,
 )
 from pyconvex.protocol.server_codec import (
+    encode_server_frame,
     encode_server_message,
     parse_server_message,
     server_message_json,
@@ -40,6 +41,7 @@ __all__ = [
     "decode_ts",
     "encode_args",
     "encode_client_message",
+    "encode_server_frame",
     "encode_server_message",
     "encode_ts",
     "parse_client_message",

@@ -116,6 +116,11 @@ def encode_server_message(msg: ServerMessage | dict[str, Any]) -> str:
     return orjson.dumps(server_message_json(msg)).decode("utf-8")
 
 
+def encode_server_frame(msg: ServerMessage | dict[str, Any]) -> bytes:
+    """``encode_server_message`` as the UTF-8 bytes of the frame."""
+    return orjson.dumps(server_message_json(msg))
+
+
 # --------------------------------------------------------------------------- parse
 def parse_server_message(text: str | bytes) -> ServerMessage:
     """One WebSocket text frame from a server, decoded and validated."""

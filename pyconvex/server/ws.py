@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from pyconvex.protocol import ProtocolError, encode_server_message, parse_client_message
+from pyconvex.protocol import ProtocolError, encode_server_frame, parse_client_message
 from pyconvex.server.state import ServerState
 from pyconvex.sync import CloseAfterAuthError, SyncSession
 
@@ -36,12 +36,17 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     await send({"type": "websocket.accept"})
     send_lock = asyncio.Lock()
     disconnected = False
+    send_now = scope.get("extensions", {}).get("pyconvex.send_text")  # server/corked.py
 
     async def send_message(message: dict[str, Any], more: bool = False) -> None:
-        text = encode_server_message(message)
+        data = encode_server_frame(message)
+        if send_now is not None and not send_lock.locked() and send_now(data, more):
+            return  # written at once, in order: nothing is waiting to send before it
         async with send_lock:
             # "pyconvex.more": another frame follows at once; send both in one write.
-            await send({"type": "websocket.send", "text": text, "pyconvex.more": more})
+            await send(
+                {"type": "websocket.send", "text": data.decode(), "pyconvex.more": more}
+            )
 
     session = SyncSession(
         manager,

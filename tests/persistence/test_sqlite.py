@@ -175,10 +175,10 @@ async def test_a_cancelled_write_still_commits_and_the_writer_survives(tmp_path:
         await store.close()
 
 
-@pytest.mark.parametrize("size", [10, 5000], ids=["one-statement", "chunked"])
+@pytest.mark.parametrize("size", [10, 5000], ids=["small", "large"])
 async def test_a_batch_is_all_or_nothing(tmp_path: Path, size: int):
-    """Up to MAX_BATCH_ROWS rows a batch is one statement (its own transaction); above,
-    several statements inside BEGIN ... COMMIT. A failing row undoes the whole batch."""
+    """A failing row, the last of the batch, undoes every row and index entry before it
+    and leaves the head where it was."""
     store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
     try:
         batch = [D(ts, f"d{ts}", 1, b"x") for ts in range(1, size)] + [D(1, "d1", 1, b"dup")]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from pyconvex.server.corked import CorkedTransport
 
 
@@ -82,3 +84,56 @@ async def test_an_explicit_flush_sends_at_once_and_leaves_nothing_for_the_step_e
         await asyncio.sleep(0.01)  # the step-end flush finds nothing more to send
         assert recorder.sends == [b"head body"]
         recorder.corked.close()
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_in_order(
+    compression: str | None,
+):
+    """``pyconvex.send_text`` writes frames without ASGI (every length encoding); with
+    permessage-deflate negotiated, or once the connection is closing, it declines and
+    the caller sends through ASGI. Either way the client gets every frame, in order."""
+    import uvicorn
+    import websockets
+
+    from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
+
+    frames = [b'{"n":1}', b'{"n":2}', b'"' + b"y" * 300 + b'"', b'"' + b"x" * 70_000 + b'"']
+    taken: list[bool] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        send_text = scope["extensions"]["pyconvex.send_text"]
+        for i, frame in enumerate(frames):
+            if i == 1:  # one through ASGI between them: order is kept
+                await send({"type": "websocket.send", "text": frame.decode()})
+            elif send_text(frame, i == 0):  # the first held until the next one
+                taken.append(True)
+            else:
+                taken.append(False)
+                await send({"type": "websocket.send", "text": frame.decode()})
+        await send({"type": "websocket.close", "code": 1000})
+        taken.append(send_text(b"too late"))
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                            http=CorkedHttpToolsProtocol, ws=CorkedWebSocketProtocol)
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}", max_size=None, compression=compression
+        ) as ws:
+            got = [await ws.recv() for _ in frames]
+            with pytest.raises(websockets.ConnectionClosedOK):
+                await ws.recv()
+    finally:
+        server.should_exit = True
+        await task
+    assert got == [f.decode() for f in frames]
+    assert taken == ([True, True, True, False] if compression is None else [False] * 4)
