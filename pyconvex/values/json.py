@@ -24,13 +24,17 @@ _F64 = struct.Struct("<d")
 MAX_KEY_LEN = 1024
 
 
+_GOOD_KEYS: set[str] = set()  # field names already found valid: the same few recur
+_GOOD_KEYS_MAX = 4096
+
+
 def _key_ok(key: str) -> bool:
-    return (
-        0 < len(key) <= MAX_KEY_LEN
-        and key[0] != "$"
-        and key.isascii()
-        and key.isprintable()
-    )
+    if key in _GOOD_KEYS:
+        return True
+    ok = 0 < len(key) <= MAX_KEY_LEN and key[0] != "$" and key.isascii() and key.isprintable()
+    if ok and len(_GOOD_KEYS) < _GOOD_KEYS_MAX:
+        _GOOD_KEYS.add(key)
+    return ok
 
 
 def _bad_key(key: object, path: str) -> InvalidValueError:
@@ -71,10 +75,17 @@ def convex_to_json(value: Any, path: str = "") -> Any:
         for k, v in value.items():
             if type(k) is not str or not _key_ok(k):
                 raise _bad_key(k, path)
-            out[k] = convex_to_json(v, f"{path}.{k}" if path else k)
+            tv = type(v)
+            # Strings, null and booleans are their own JSON: no call, no path string.
+            out[k] = v if tv is str or v is None or tv is bool else convex_to_json(
+                v, f"{path}.{k}" if path else k
+            )
         return out
     if t is list:
-        return [convex_to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [
+            v if type(v) is str or v is None else convex_to_json(v, f"{path}[{i}]")
+            for i, v in enumerate(value)
+        ]
     if t is bytes:
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     # Subclasses (Id is a str; IntEnum and bool subclasses are rejected by type checks).
@@ -140,7 +151,10 @@ def json_to_convex(obj: Any, path: str = "") -> Value:
         for k, v in obj.items():
             if not _key_ok(k):
                 raise _bad_key(k, path)
-            out[k] = json_to_convex(v, f"{path}.{k}" if path else k)
+            tv = type(v)
+            out[k] = v if tv is str or v is None or tv is bool or tv is float else (
+                json_to_convex(v, f"{path}.{k}" if path else k)
+            )
         return out
     raise InvalidValueError(f"{path or 'value'}: {obj!r} is not Convex JSON")
 

@@ -38,33 +38,45 @@ def value_size(value: Any) -> int:
 
 
 def _walk(value: Any, path: str, depth: int, table: str) -> int:
+    # Scalars are sized in place: most fields are scalars, and a call (and the field's
+    # path, which only an error message needs) per field is most of the cost.
     t = type(value)
-    if t is dict or t is list:
-        if depth > MAX_NESTING:
+    if t is not dict and t is not list:
+        return value_size(value)
+    if depth > MAX_NESTING:
+        raise LimitExceededError(
+            f"Document in '{table}' is nested too deeply at {path or 'the top'}: "
+            f"more than {MAX_NESTING} levels.",
+            short_msg="NestingTooDeep",
+        )
+    size = 2
+    if t is dict:
+        if len(value) > MAX_FIELDS:
             raise LimitExceededError(
-                f"Document in '{table}' is nested too deeply at {path or 'the top'}: "
-                f"more than {MAX_NESTING} levels.",
-                short_msg="NestingTooDeep",
+                f"Object at {path or 'the top'} of a document in '{table}' has "
+                f"{len(value)} fields (limit: {MAX_FIELDS}).",
+                short_msg="TooManyFields",
             )
-        if t is dict:
-            if len(value) > MAX_FIELDS:
-                raise LimitExceededError(
-                    f"Object at {path or 'the top'} of a document in '{table}' has "
-                    f"{len(value)} fields (limit: {MAX_FIELDS}).",
-                    short_msg="TooManyFields",
-                )
-            return 2 + sum(
-                len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table)
-                for k, v in value.items()
-            )
-        if len(value) > MAX_ARRAY:
-            raise LimitExceededError(
-                f"Array at {path or 'the top'} of a document in '{table}' has {len(value)} "
-                f"elements (limit: {MAX_ARRAY}).",
-                short_msg="ArrayTooLong",
-            )
-        return 2 + sum(_walk(v, f"{path}[{i}]", depth + 1, table) for i, v in enumerate(value))
-    return value_size(value)
+        for k, v in value.items():
+            tv = type(v)
+            if tv is dict or tv is list:
+                size += len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table)
+            else:
+                size += len(k) + 1 + value_size(v)
+        return size
+    if len(value) > MAX_ARRAY:
+        raise LimitExceededError(
+            f"Array at {path or 'the top'} of a document in '{table}' has {len(value)} "
+            f"elements (limit: {MAX_ARRAY}).",
+            short_msg="ArrayTooLong",
+        )
+    for i, v in enumerate(value):
+        tv = type(v)
+        if tv is dict or tv is list:
+            size += _walk(v, f"{path}[{i}]", depth + 1, table)
+        else:
+            size += value_size(v)
+    return size
 
 
 def check_document_limits(doc: dict[str, Any], *, table: str) -> int:
