@@ -49,22 +49,24 @@ _LABELS = {"write": "write", "delete_versions_before": "retention", "open": "ope
 WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to exit
 
 # ------------------------------------------------------------------------- the write SQL
-# A batch is ``(document rows, index rows, head timestamp)``: plain tuples in the column
-# order below. The writer commits one or more batches as ONE transaction:
-# ``executemany`` per table, the head raised once, one COMMIT (one fsync). In this
-# process the number of calls into SQLite costs nothing but their own work, so plain
-# prepared INSERTs beat one multi-row statement routed by triggers (which an earlier
-# in-process writer used to take the GIL back fewer times): that costs SQLite a trigger
-# program per row, about a third more CPU per commit.
+# A batch is ``(document fields, index entry fields, head timestamp)``: the rows'
+# fields in one flat list per table, in the column order below (flat lists of plain
+# values are the cheapest to pickle; the child cuts them back into rows). The writer
+# commits one or more batches as ONE transaction: ``executemany`` per table, the head
+# raised once, one COMMIT (one fsync). In this process the number of calls into SQLite
+# costs nothing but their own work, so plain prepared INSERTs beat one multi-row
+# statement routed by triggers (which an earlier in-process writer used to take the GIL
+# back fewer times): that costs SQLite a trigger program per row.
 _INSERT_DOCUMENTS = (
     "INSERT INTO documents (ts, id, table_number, value, prev_ts) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_INDEXES = "INSERT INTO indexes (index_id, key, ts, doc_id) VALUES (?, ?, ?, ?)"
+_DOCUMENT_WIDTH, _INDEX_WIDTH = 5, 4
 _RAISE_HEAD = (
     "INSERT INTO persistence_max_ts (id, ts) VALUES (0, ?) "
     "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
 )
-Batch: TypeAlias = "tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]"
+Batch: TypeAlias = "tuple[list[Any], list[Any], int]"
 
 # Retention: what no read at a timestamp >= :cutoff can see (see base.py). A version is
 # gone once a newer one at or below the cutoff supersedes it; a tombstone goes last, when
@@ -96,10 +98,23 @@ _SET_GLOBAL = (
 
 
 def batch(documents: Sequence[Any], indexes: Sequence[Any]) -> Batch:
-    """One write (DocumentLogEntry and IndexEntry tuples) as plain rows, which pickle
-    without a class reference, and the timestamp the head is raised to."""
-    high = max(max((d.ts for d in documents), default=0), max((i.ts for i in indexes), default=0))
-    return list(map(tuple, documents)), list(map(tuple, indexes)), high
+    """One write (DocumentLogEntry and IndexEntry tuples) as a Batch."""
+    high = 0
+    document_fields: list[Any] = []
+    for d in documents:
+        document_fields += d
+        if d.ts > high:
+            high = d.ts
+    index_fields: list[Any] = []
+    for i in indexes:
+        index_fields += i
+        if i.ts > high:
+            high = i.ts
+    return document_fields, index_fields, high
+
+
+def _rows(fields: list[Any], width: int) -> Any:
+    return zip(*[iter(fields)] * width, strict=True)
 
 
 def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
@@ -108,9 +123,9 @@ def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         for documents, indexes, _ in batches:
             if documents:
-                conn.executemany(_INSERT_DOCUMENTS, documents)
+                conn.executemany(_INSERT_DOCUMENTS, _rows(documents, _DOCUMENT_WIDTH))
             if indexes:
-                conn.executemany(_INSERT_INDEXES, indexes)
+                conn.executemany(_INSERT_INDEXES, _rows(indexes, _INDEX_WIDTH))
         conn.execute(_RAISE_HEAD, (max(high for _, _, high in batches),))
         conn.execute("COMMIT")
     except BaseException:
