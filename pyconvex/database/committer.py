@@ -19,7 +19,7 @@ against its writes as if it had committed, which only rejects more, never fewer)
 The fast path: when nothing is queued, no pause is held and the pipeline has room, a
 commit is validated, stamped and handed over by its caller at once (a group of one; the
 SQLite writer process merges what is waiting into one transaction). A pipelining
-backend reports completion through ``write_then`` synchronously, so the group is
+backend reports completion through ``write_fields_then`` synchronously, so the group is
 published in the same event-loop step its durability is learnt. Each hop through a task costs a loop
 iteration, which under load is what a closed loop of clients waits on.
 
@@ -249,11 +249,20 @@ class Committer:
 
     def _hand_over(self, accepted: Accepted) -> None:
         """Give an accepted group to the backend; it is published when durable."""
-        documents, indexes = self._entries(accepted)
+        # Flat field lists, built in one pass: what the SQLite writer process is sent
+        # (no DocumentLogEntry / IndexEntry objects to build and take apart again).
+        document_fields: list[object] = []
+        index_fields: list[object] = []
+        for ts, request, _ in accepted:
+            for doc_id, table_number, value, prev_ts in request.documents:
+                document_fields += (ts, doc_id, table_number, value, prev_ts)
+            for index_id, key, entry_doc in request.indexes:
+                index_fields += (index_id, key, ts, entry_doc)
         group = _Group(accepted)
         try:
-            self._persistence.write_then(  # type: ignore[attr-defined]  # write_pipeline > 1
-                documents, indexes, lambda error: self._on_written(group, error)
+            self._persistence.write_fields_then(  # type: ignore[attr-defined]  # pipelined
+                document_fields, index_fields, accepted[-1][0],
+                lambda error: self._on_written(group, error),
             )
         except Exception as e:  # nothing of the group is visible: fail every caller
             _fail([fut for _, _, fut in accepted], e)

@@ -74,9 +74,11 @@ class Persistence(Protocol):
     ``write_pipeline`` (default 1): how many batches the committer may have outstanding
     at once. A backend that allows more than one applies batches in call order (a batch
     is never durable before one written earlier) and offers
-    ``write_then(documents, indexes, on_done)``, which queues the batch when called and
-    reports completion by calling ``on_done(None or the error)`` directly, in call
-    order; the committer hands groups over through it (SQLite's writer process).
+    ``write_fields_then(document_fields, index_fields, high, on_done)``: the batch as flat
+    lists of the entries' fields (DocumentLogEntry and IndexEntry order) and its highest
+    timestamp. It queues the batch when called and reports completion by calling
+    ``on_done(None or the error)`` directly, in call order; the committer hands groups
+    over through it (SQLite's writer process).
     """
 
     write_pipeline: int

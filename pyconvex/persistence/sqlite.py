@@ -152,17 +152,19 @@ class SqlitePersistence:
             return done
         return self._writer.call("write", batch(documents, indexes))
 
-    def write_then(
+    def write_fields_then(
         self,
-        documents: Sequence[DocumentLogEntry],
-        indexes: Sequence[IndexEntry],
+        document_fields: list[Any],
+        index_fields: list[Any],
+        high: int,
         on_done: Callable[[BaseException | None], None],
     ) -> None:
-        """``write``, reporting completion by calling ``on_done(None or the error)``
-        as soon as the writer's reply arrives, in call order (the committer publishes
-        from there, without waiting for a task to wake up)."""
+        """``write`` of a batch given as flat field lists (``sqlite_writer.Batch``),
+        reporting completion by calling ``on_done(None or the error)`` as soon as the
+        writer's reply arrives, in call order (the committer publishes from there,
+        without waiting for a task to wake up)."""
         self._check_open()
-        self._writer.call("write", batch(documents, indexes), on_done=on_done)
+        self._writer.call("write", (document_fields, index_fields, high), on_done=on_done)
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         self._check_open()
