@@ -696,6 +696,13 @@ class Transaction:
                 (doc_id, table.number, encode_document(new) if new is not None else None, update.old_ts)
             )
             known = update.new_keys
+            if old is None and known is not None and update.table is table:
+                # An insert into a table unchanged since the write (the common case): its
+                # keys, all computed then, are all new, so each is written and put down.
+                for index_id, inserted_key in known.items():
+                    written.append((index_id, inserted_key))
+                    indexes.append((index_id, inserted_key, doc_id))
+                continue
             for index in table.indexes.values():
                 old_key = index_key(index, old) if old is not None else None
                 new_key = known.get(index.id) if known is not None else None

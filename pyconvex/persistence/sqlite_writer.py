@@ -335,6 +335,9 @@ class WriterProcess:
         self.proc = proc
         self._transport = transport
         self._replies = replies
+        # Requests of one event-loop step go out in one send at its end: after a group
+        # is published its callers' next commits all arrive in the same step.
+        self._outgoing: list[bytes] = []
 
     @classmethod
     async def start(cls, path: Path) -> WriterProcess:
@@ -368,10 +371,18 @@ class WriterProcess:
         arrival itself (no task hop), before the returned future is resolved."""
         if self._replies.lost or self._transport.is_closing():
             raise _exited()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._transport.write(_frame((op, args)))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._outgoing:
+            loop.call_soon(self._send)
+        self._outgoing.append(_frame((op, args)))
         self._replies.pending.append((future, on_done))
         return future
+
+    def _send(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        if not self._transport.is_closing():  # else connection_lost fails the callers
+            self._transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     async def stop(self) -> None:
         """Let the child finish what is queued, then end it (end of file) and reap it."""
