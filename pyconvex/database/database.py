@@ -57,6 +57,11 @@ class RetentionError(BadRequestError):
 log = logging.getLogger("pyconvex.database")
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def wall_clock_ms() -> float:
     return time.time_ns() / 1_000_000
 
@@ -78,6 +83,7 @@ class Database:
         self.retained_from = 0
         """Versions below this timestamp may have been collected: no reads there."""
         self.write_log: WriteLog | None = None
+        self._ts_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     @classmethod
     async def open(cls, persistence: Persistence, *, clock: Clock = wall_clock_ms) -> Database:
@@ -299,6 +305,32 @@ class Database:
         self.latest_ts = committed[-1].ts
         for listener in list(self._listeners):
             listener(committed)
+        if self._ts_waiters:
+            waiting, self._ts_waiters = self._ts_waiters, []
+            for ts, waiter in waiting:
+                if ts > self.latest_ts:
+                    self._ts_waiters.append((ts, waiter))
+                elif not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_published(self, ts: int, timeout: float) -> None:
+        """Until transactions begin at ``ts`` or later, or ``timeout`` seconds pass (a
+        commit whose write failed is never published)."""
+        if ts <= self.latest_ts:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        # Awaited directly (not through wait_for, which adds a hop): waiters wake in the
+        # order they queued, ahead of the callers of the commit just published, so a
+        # hot document changes hands in turn instead of staying with its last writer.
+        timer = loop.call_later(timeout, _wake, waiter)
+        self._ts_waiters.append((ts, waiter))
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if any(w is waiter for _, w in self._ts_waiters):  # timed out or cancelled
+                self._ts_waiters = [(t, w) for t, w in self._ts_waiters if w is not waiter]
 
     def add_listener(self, listener: CommitListener) -> Callable[[], None]:
         self._listeners.append(listener)

@@ -102,3 +102,21 @@ async def test_a_failed_write_fails_its_group_and_the_next_group_commits(
     # Nothing of the failed group is left behind to be validated against.
     assert db.committer._unpublished == []
 
+
+
+async def test_wait_published_returns_once_visible_or_after_its_timeout(pipelined: Database):
+    """What a mutation retry waits on after losing to a commit still being written."""
+    db = pipelined
+    loop = asyncio.get_running_loop()
+    txn = db.begin()
+    await txn.insert("t", {"n": 1})
+    commit = asyncio.ensure_future(db.commit(txn))
+    await asyncio.sleep(0)  # accepted and handed to the writer, not yet published
+    waiting = asyncio.ensure_future(db.wait_published(db.latest_ts + 1, timeout=30))
+    ts = await commit
+    await asyncio.wait_for(waiting, 5)
+    assert db.latest_ts >= ts
+    start = loop.time()
+    await db.wait_published(db.latest_ts + 10**12, timeout=0.05)  # never published
+    assert loop.time() - start >= 0.04
+    assert db._ts_waiters == []

@@ -52,6 +52,24 @@ async def test_concurrent_increments_lose_nothing(app_dir):
         assert sorted(results) == [float(n) for n in range(2, 52)]
 
 
+async def test_a_hot_document_under_closed_loop_writers_starves_no_one(app_dir):
+    """16 writers each incrementing one counter 30 times in a row: every increment
+    commits. A retry that lost to a commit still being written waits until that commit
+    is visible, in turn, instead of sleeping at random and losing again (which, on a
+    slow machine, let a writer give up after MAX_OCC_ATTEMPTS)."""
+    async with ConvexTest(app_dir) as t:
+        await t.mutation(api.counters.increment, {"name": "hot"})
+        hot = await t.run(lambda ctx: ctx.db.query("counters").first())
+
+        async def writer() -> None:
+            for _ in range(30):
+                await t.mutation(api.counters.bump, {"id": hot["_id"]})
+
+        await asyncio.gather(*(writer() for _ in range(16)))
+        assert await t.query(api.counters.get, {"name": "hot"}) == 481
+        assert t.deployment.runner.occ_retries > 0, "the test must actually race"
+
+
 async def test_unique_email_race_admits_one_winner(app_dir):
     async with ConvexTest(app_dir) as t:
         outcomes = await asyncio.gather(

@@ -3,9 +3,10 @@
 - Queries run read-only at the latest snapshot (or a given one) and return their read
   set with the result, so the sync layer can tell when to re-run them.
 - Mutations run in one transaction and commit through the committer. If the commit
-  loses an OCC race the whole handler re-runs on a fresh snapshot, with jittered
-  exponential backoff, up to ``MAX_OCC_ATTEMPTS``; then a :class:`ConflictError`. A
-  handler that raises commits nothing.
+  loses an OCC race the whole handler re-runs on a fresh snapshot, up to
+  ``MAX_OCC_ATTEMPTS``; then a :class:`ConflictError`. It re-runs once the commit it
+  lost to is published if that one is still being written, else after a jittered
+  exponential backoff. A handler that raises commits nothing.
 - Actions run outside any transaction; each ``ctx.run_*`` is its own.
 
 Log lines are captured per execution and travel with the result, or with the error as
@@ -43,6 +44,7 @@ from pyconvex.values import convex_to_json
 MAX_OCC_ATTEMPTS = 64
 BACKOFF_BASE_S = 0.0005
 BACKOFF_CAP_S = 0.05
+UNPUBLISHED_WAIT_S = 1.0  # a failed write is never published: then retry anyway
 
 
 @dataclass(slots=True)
@@ -259,8 +261,16 @@ class FunctionRunner:
                 current_log.reset(log_token)
             try:
                 ts = await self.db.commit(txn)
-            except OccConflict:
+            except OccConflict as e:
                 self.occ_retries += 1
+                conflicting = e.conflicting_ts
+                if conflicting is not None and conflicting > self.db.latest_ts:
+                    # The write it lost to is accepted but not yet published: a retry
+                    # now would begin without it and lose again. Retry once it is
+                    # visible (a hot document then changes hands once per commit
+                    # instead of starving the unlucky on random sleeps).
+                    await self.db.wait_published(conflicting, UNPUBLISHED_WAIT_S)
+                    continue
                 delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 16)))
                 await asyncio.sleep(random.uniform(0, delay))
                 continue
