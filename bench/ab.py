@@ -27,27 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import raw_sqlite_single_doc_commits
+from cpu import cpu_seconds
 from wire import Server, broadcast_floor, fan_out, node_load
-
-
-def _cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds (user + system) of process ``pid`` and of its live children (the
-    SQLite writer), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    own = kids = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        seconds = (int(fields[11]) + int(fields[12])) / tick
-        if int(entry.name) == pid:
-            own += seconds
-        elif int(fields[1]) == pid:
-            kids += seconds
-    return own, kids
 
 
 def _check_tree(tree: str) -> None:
@@ -86,10 +67,10 @@ def main() -> None:
                 try:
                     pid = server.proc.pid
                     for mode in modes:
-                        (own0, kids0), start = _cpu(pid), time.perf_counter()
+                        (own0, kids0), start = cpu_seconds(pid), time.perf_counter()
                         rate = node_load(mode, server.url, args.seconds)
                         done = rate * (time.perf_counter() - start)
-                        own1, kids1 = _cpu(pid)
+                        own1, kids1 = cpu_seconds(pid)
                         rates[(name, mode)].append(rate)
                         cpu[(name, mode)].append(((own1 - own0) / done * 1e6, (kids1 - kids0) / done * 1e6))
                     if args.fan_out:

@@ -28,26 +28,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import raw_sqlite_single_doc_commits
+from cpu import cpu_seconds
 
 from pyconvex.testing import ConvexTest
 
 APP = Path(__file__).resolve().parent / "app" / "convex"
 
 
-def cpu_seconds() -> float:
+def own_and_writer_cpu() -> float:
     """CPU time of this process and its live children (the SQLite writer process)."""
-    total = time.process_time()
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return time.process_time() + cpu_seconds(os.getpid())[1]
 
 
 async def concurrent_inserts(seconds: float, tasks: int = 16) -> tuple[float, float]:
@@ -62,9 +52,9 @@ async def concurrent_inserts(seconds: float, tasks: int = 16) -> tuple[float, fl
                 await t.mutation("bench:insert", {"body": "x" * 100})
                 done += 1
 
-        start, cpu = time.perf_counter(), cpu_seconds()
+        start, cpu = time.perf_counter(), own_and_writer_cpu()
         await asyncio.gather(*(worker() for _ in range(tasks)))
-        return done / (time.perf_counter() - start), (cpu_seconds() - cpu) / done * 1e6
+        return done / (time.perf_counter() - start), (own_and_writer_cpu() - cpu) / done * 1e6
 
 
 async def noop_mutations(seconds: float) -> float:
