@@ -8,9 +8,9 @@ transaction (one fsync), and only then appends them to the write log, publishes 
 new snapshot and resolves the callers' futures. A commit is therefore acknowledged only
 once durable, and a reader that begins at the published timestamp sees all of it.
 
-Pipelining: where the backend applies batches in call order (``write_pipeline`` > 1,
-SQLite), the next group is validated and handed to the backend while earlier ones are
-still being written. Its transactions are validated against the groups accepted but
+Pipelining (one process, SQLite: the backend applies batches in call order, up to
+``write_pipeline`` outstanding): the next group is validated and handed to the backend
+while earlier ones are still being written. Its transactions are validated against the groups accepted but
 not yet published too (their timestamps are above every begin timestamp, so any read
 overlapping their writes is a conflict). Groups are published strictly in order, each
 only once durable; if a group's write fails, later groups stay valid (they were checked
@@ -20,8 +20,8 @@ The fast path: when nothing is queued, no pause is held and the pipeline has roo
 commit is validated, stamped and handed over by its caller at once (a group of one; the
 SQLite writer process merges what is waiting into one transaction). A pipelining
 backend reports completion through ``write_fields_then`` synchronously, so the group is
-published in the same event-loop step its durability is learnt. Each hop through a task costs a loop
-iteration, which under load is what a closed loop of clients waits on.
+published in the same event-loop step its durability is learnt. Each hop through a task
+costs a loop iteration, which under load is what a closed loop of clients waits on.
 
 Named pause points (tests only): ``AFTER_VALIDATE`` (group validated, not yet written),
 ``AFTER_WRITE`` (durable, not yet published).
@@ -82,7 +82,7 @@ class Committer:
         )
         self._task: asyncio.Task[None] | None = None
         # Groups handed to the backend, oldest first, and their writes (validation).
-        self._depth = max(1, int(getattr(persistence, "write_pipeline", 1)))
+        self._depth = max(1, persistence.write_pipeline)
         self._in_flight: deque[_Group] = deque()
         self._unpublished: list[tuple[int, tuple[WrittenKey, ...]]] = []
         self._room_freed = asyncio.Event()

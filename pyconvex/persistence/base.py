@@ -71,14 +71,15 @@ class Persistence(Protocol):
     Reads are ``async`` so a networked backend fits; an embedded backend may answer
     without yielding. Only one writer (the committer) calls ``write``.
 
-    ``write_pipeline`` (default 1): how many batches the committer may have outstanding
-    at once. A backend that allows more than one applies batches in call order (a batch
-    is never durable before one written earlier) and offers
+    The committer writes through one of two paths. A :class:`SharedLog` backend
+    (PostgreSQL: several processes) commits each group with ``commit_shared``, one at a
+    time. Any other backend (SQLite) must offer
     ``write_fields_then(document_fields, index_fields, high, on_done)``: the batch as flat
     lists of the entries' fields (DocumentLogEntry and IndexEntry order) and its highest
-    timestamp. It queues the batch when called and reports completion by calling
-    ``on_done(None or the error)`` directly, in call order; the committer hands groups
-    over through it (SQLite's writer process).
+    timestamp. It queues the batch when called, applies batches in call order (none is
+    durable before one written earlier) and reports completion by calling
+    ``on_done(None or the error)`` directly, in call order. ``write_pipeline`` is how
+    many such batches the committer may have outstanding at once.
     """
 
     write_pipeline: int

@@ -229,7 +229,7 @@ def _error(what: str, e: BaseException) -> StorageError:
 
 
 class PostgresPersistence:
-    write_pipeline = 1  # pooled connections: two batches could commit out of order
+    write_pipeline = 1  # unused: groups go through commit_shared, one at a time
 
     def __init__(self, pool: AsyncConnectionPool[Any], schema: str, url: str) -> None:
         self.pool = pool
