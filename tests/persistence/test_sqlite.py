@@ -18,7 +18,7 @@ import pytest
 from pyconvex.errors import ErrorCode
 from pyconvex.persistence import DocumentLogEntry as D
 from pyconvex.persistence import IndexEntry as I
-from pyconvex.persistence import sqlite_schema
+from pyconvex.persistence import sqlite_schema, sqlite_writer
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
 from pyconvex.persistence.sqlite import _SCANS, SqlitePersistence
 
@@ -228,6 +228,40 @@ async def test_batches_are_applied_in_call_order(tmp_path: Path):
         await second
         assert first.done() and first.exception() is None
         assert await store.max_ts() == 3000
+    finally:
+        await store.close()
+
+
+async def test_the_wal_is_checkpointed_while_open_and_starts_over_instead_of_growing(
+    tmp_path: Path,
+):
+    """The writer process's checkpointer copies the log into the database file while the
+    store is open, and the log is then reused from its start: after rounds of writes
+    that each cross the checkpoint threshold, the WAL file stays the size of one round."""
+    path = tmp_path / "db.sqlite3"
+    wal = path.with_name(path.name + "-wal")
+    store = await SqlitePersistence.open(path)
+    try:
+        empty_file = path.stat().st_size
+        ts = 0
+        wal_sizes = []
+        for _ in range(4):
+            rows = 0
+            while rows <= sqlite_writer.CHECKPOINT_EVERY_ROWS:
+                docs = [D(ts + i + 1, f"d{ts + i + 1}", 1, b"x" * 300) for i in range(200)]
+                ts += 200
+                await store.write(docs, [])
+                rows += len(docs)
+            deadline = time.monotonic() + 10
+            grown = path.stat().st_size
+            while path.stat().st_size == grown and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)  # the thread's round: the file grows
+            await store.write([D(ts + 1, f"d{ts + 1}", 1, b"x")], [])  # the writer's tail
+            ts += 1
+            wal_sizes.append(wal.stat().st_size)
+        assert path.stat().st_size > empty_file + 4 * sqlite_writer.CHECKPOINT_EVERY_ROWS * 300
+        assert wal_sizes[-1] <= 1.5 * wal_sizes[0], wal_sizes
+        assert (await store.get_document("d1", ts)).value == b"x" * 300
     finally:
         await store.close()
 
