@@ -3,6 +3,7 @@
 // generators saturate the second core of a 2-core machine before the server does.
 //
 //   node bench/load.mjs http|http-agent|ws URL[,URL...] CLIENTS SECONDS  ->  prints mutations/s
+// (and, on stderr, its own CPU time per mutation)
 // (HTTP clients are spread round-robin over the URLs.)
 //
 // `http`: each client is one keep-alive TCP connection that writes a prebuilt request and
@@ -160,6 +161,10 @@ async function runWs() {
 
 const runners = { http: runRaw, "http-agent": runHttp, ws: runWs };
 if (!(mode in runners)) throw new Error(`mode must be one of ${Object.keys(runners)}`);
+const cpuBefore = process.cpuUsage();
 const rate = await runners[mode]();
+const cpu = process.cpuUsage(cpuBefore);
 console.log(rate.toFixed(2));
+// The generator's own CPU per mutation, for judging what it takes from the server.
+console.error(`load.mjs ${mode}: ${((cpu.user + cpu.system) / (rate * seconds)).toFixed(1)} µs CPU per mutation`);
 process.exit(0);

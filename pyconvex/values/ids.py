@@ -13,6 +13,7 @@ import functools
 import operator
 import os
 import threading
+import time
 
 from pyconvex.errors import InvalidIdError
 
@@ -139,27 +140,44 @@ def is_valid_id(s: object) -> bool:
         return False
 
 
-class _RandomPool:
-    """os.urandom in bulk: one system call per 256 ids instead of one per id."""
+# New internal ids: 7 bytes of a per-process clock in microseconds, strictly increasing,
+# then 9 random bytes. Ids are keys of the documents table and of every table's by_id
+# index, so with random ids each insert dirtied a b-tree page of its own, written whole
+# to SQLite's WAL (or PostgreSQL's) at every commit: about five 4 KiB pages per inserted
+# document. Increasing ids land at the right edge of their table's key range, where a
+# commit group's inserts share pages. The clock reveals nothing `_creationTime` does not
+# already; 72 random bits keep ids of other processes (several servers on PostgreSQL)
+# and clock steps backwards unique, and ids unguessable.
+_CLOCK_BYTES = 7
+_RANDOM_BYTES = INTERNAL_ID_LEN - _CLOCK_BYTES
+
+
+class _IdSource:
+    """os.urandom in bulk (one system call per 256 ids) behind the increasing clock."""
 
     def __init__(self, ids_per_fill: int = 256) -> None:
-        self._size = ids_per_fill * INTERNAL_ID_LEN
+        self._size = ids_per_fill * _RANDOM_BYTES
         self._buf = b""
         self._pos = 0
+        self._last = 0
         self._lock = threading.Lock()
 
     def take(self) -> bytes:
         with self._lock:
+            now = time.time_ns() // 1000
+            if now <= self._last:
+                now = self._last + 1
+            self._last = now
             if self._pos >= len(self._buf):
                 self._buf = os.urandom(self._size)
                 self._pos = 0
-            out = self._buf[self._pos : self._pos + INTERNAL_ID_LEN]
-            self._pos += INTERNAL_ID_LEN
-            return out
+            random_part = self._buf[self._pos : self._pos + _RANDOM_BYTES]
+            self._pos += _RANDOM_BYTES
+        return now.to_bytes(_CLOCK_BYTES, "big") + random_part
 
 
-_pool = _RandomPool()
+_source = _IdSource()
 
 
 def new_id(table_number: int) -> str:
-    return encode_id(table_number, _pool.take())
+    return encode_id(table_number, _source.take())
