@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg_pool import AsyncConnectionPool
 
 from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, LogCommit, Order
@@ -89,6 +89,11 @@ WITH head AS (
 )
 SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM n)
 """
+# The same statement with libpq's positional parameters, sent by _CommitConnection.
+_COMMIT_PARAMS = tuple(dict.fromkeys(re.findall(r"%\((\w+)\)s", _COMMIT_SHARED)))
+_COMMIT_SHARED_PQ = re.sub(
+    r"%\((\w+)\)s", lambda m: f"${_COMMIT_PARAMS.index(m.group(1)) + 1}", _COMMIT_SHARED
+)
 HELLO_EVERY_S = 1.0
 PEER_TTL_S = 3.0
 _COMMITS_AFTER = (
@@ -240,7 +245,7 @@ class PostgresPersistence:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._listener: _Listener | None = None
         self._instance_conn: psycopg.AsyncConnection[Any] | None = None
-        self._commit_conn: psycopg.AsyncConnection[Any] | None = None
+        self._commit_conn: _CommitConnection | None = None
         self._hello = f"hello:{secrets.token_hex(8)}"
         self._last_hello = 0.0
 
@@ -325,25 +330,22 @@ class PostgresPersistence:
         if task is not None:
             self._inflight.add(task)
         try:
-            if self._commit_conn is None or self._commit_conn.closed:
+            if self._commit_conn is None or self._commit_conn.broken:
+                if self._commit_conn is not None:
+                    await self._commit_conn.close()
+                self._commit_conn = None
                 conninfo, _ = split_url(self.url)
-                self._commit_conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-                await self._commit_conn.execute(
-                    sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
-                )
-            async with self._commit_conn.cursor() as cur:
-                await cur.execute(_COMMIT_SHARED, params, prepare=True)
-                rows = await cur.fetchall()
+                self._commit_conn = await _CommitConnection.open(conninfo, self.schema)
+            values = await self._commit_conn.commit(params)
         except psycopg.Error as e:
             if self._commit_conn is not None:
-                with contextlib.suppress(psycopg.Error):
-                    await self._commit_conn.close()
+                await self._commit_conn.close()
             self._commit_conn = None
             raise _error("commit", e) from None
         finally:
             if task is not None:
                 self._inflight.discard(task)
-        return bool(rows and rows[0][0])
+        return values[0] == b"1"
 
     async def commits_after(self, ts: int) -> list[LogCommit]:
         rows = await self._run("follow", _COMMITS_AFTER, (ts,))
@@ -397,7 +399,7 @@ class PostgresPersistence:
 
     def _own_pids(self) -> set[int]:
         conn = self._commit_conn
-        return {conn.info.backend_pid} if conn is not None and not conn.closed else set()
+        return {conn.backend_pid} if conn is not None and not conn.broken else set()
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         params = {"cutoff": cutoff, "limit": limit}
@@ -478,11 +480,129 @@ class PostgresPersistence:
             await asyncio.wait(pending)
         if self._listener is not None:
             await self._listener.close()
-        for conn in (self._instance_conn, self._commit_conn):
-            if conn is not None:
-                with contextlib.suppress(psycopg.Error):
-                    await conn.close()
+        if self._commit_conn is not None:
+            await self._commit_conn.close()
+        if self._instance_conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._instance_conn.close()
         await self.pool.close()
+
+
+class _CommitConnection:
+    """The committer's connection, its commit statement sent through libpq directly.
+
+    psycopg's cursor path (query conversion, parameter dumping, registering the socket
+    with the loop for each wait and unregistering it after) cost more Python time than
+    the rest of a one-commit group's commit. Here the statement is prepared once, its
+    parameters go as text (they are strings already: array literals, numbers), and the
+    socket stays registered with the loop for the connection's life, as the listener's.
+    """
+
+    _NAME = b"pyconvex_commit_shared"
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self._pgconn.nonblocking = 1
+        self.backend_pid = conn.info.backend_pid
+        self.broken = False
+        self._loop = asyncio.get_running_loop()
+        self._fd = self._pgconn.socket
+        self._waiter: asyncio.Future[list[pq.abc.PGresult]] | None = None
+        self._results: list[pq.abc.PGresult] = []
+        self._loop.add_reader(self._fd, self._on_readable)
+
+    @classmethod
+    async def open(cls, conninfo: str, schema: str) -> _CommitConnection:
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        try:
+            await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            self = cls(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        try:
+            self._pgconn.send_prepare(cls._NAME, _COMMIT_SHARED_PQ.encode())
+            self._check(await self._round_trip())
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def commit(self, params: dict[str, Any]) -> list[bytes | None]:
+        """Run the commit statement; its one row's values."""
+        values = [_text_param(params[name]) for name in _COMMIT_PARAMS]
+        self._pgconn.send_query_prepared(self._NAME, values)
+        results = self._check(await self._round_trip())
+        return [results[0].get_value(0, i) for i in range(results[0].nfields)]
+
+    async def _round_trip(self) -> list[pq.abc.PGresult]:
+        if self.broken:
+            raise psycopg.OperationalError("the commit connection was lost")
+        waiter: asyncio.Future[list[pq.abc.PGresult]] = self._loop.create_future()
+        self._waiter = waiter
+        if self._pgconn.flush():  # what the socket did not take goes when it drains
+            self._loop.add_writer(self._fd, self._on_writable)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            self._lose()  # a statement may still be running: never reuse this connection
+            raise
+
+    @staticmethod
+    def _check(results: list[pq.abc.PGresult]) -> list[pq.abc.PGresult]:
+        for result in results:
+            if result.status == pq.ExecStatus.FATAL_ERROR:
+                message = (result.error_message or b"").decode("utf-8", "replace").strip()
+                raise psycopg.DatabaseError(message)
+        return results
+
+    def _on_writable(self) -> None:
+        try:
+            if not self._pgconn.flush():
+                self._loop.remove_writer(self._fd)
+        except psycopg.Error as e:
+            self._fail(e)
+
+    def _on_readable(self) -> None:
+        try:
+            self._pgconn.consume_input()
+            while not self._pgconn.is_busy():
+                result = self._pgconn.get_result()
+                if result is None:
+                    results, self._results = self._results, []
+                    waiter, self._waiter = self._waiter, None
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(results)
+                    break
+                self._results.append(result)
+        except psycopg.Error as e:
+            self._fail(e)
+
+    def _fail(self, error: psycopg.Error) -> None:
+        self._lose()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def _lose(self) -> None:
+        if not self.broken:
+            self.broken = True
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+
+    async def close(self) -> None:
+        self._lose()
+        with contextlib.suppress(psycopg.Error):
+            await self._conn.close()
+
+
+def _text_param(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if value is True or value is False:
+        return b"t" if value else b"f"
+    return str(value).encode()
 
 
 class _Listener:

@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from pyconvex.persistence.base import DocumentLogEntry, LogCommit
+from pyconvex.persistence.errors import StorageError
 from pyconvex.persistence.postgres import PostgresPersistence
 from tests.pg import base_url, drop_schema, pg_url, schema_for
 
@@ -66,4 +68,28 @@ async def test_a_process_alone_commits_without_notifying(tmp_path: Path):
     finally:
         await watcher.close()
         await a.close()
+        await drop_schema(schema_for(tmp_path))
+
+
+async def test_a_failed_commit_writes_nothing_and_the_next_one_commits(tmp_path: Path):
+    """The commit statement goes through libpq directly: a statement PostgreSQL refuses
+    is a StorageError naming the cause, leaves the head and the log as they were, and
+    the next commit (on a new connection) goes through."""
+    url = pg_url(schema_for(tmp_path))
+    store = await PostgresPersistence.open(url)
+    try:
+        assert await _commit(store, 10, 0)
+        duplicate = DocumentLogEntry(10, "doc10", 10001, b"{}")
+        fresh = DocumentLogEntry(11, "doc11", 10001, b"{}")
+        with pytest.raises(StorageError, match="duplicate key"):
+            await store.commit_shared([fresh, duplicate], [], [LogCommit(11, ())], 10)
+        assert await store.max_ts() == 10
+        assert await store.get_document("doc11", 11) is None
+        assert [c.ts for c in await store.commits_after(0)] == [10]
+        assert await _commit(store, 11, 10)
+        assert await store.max_ts() == 11
+        assert not await _commit(store, 12, 10)  # a stale head commits nothing
+        assert await store.get_document("doc12", 12) is None
+    finally:
+        await store.close()
         await drop_schema(schema_for(tmp_path))
