@@ -10,6 +10,9 @@ b. pyconvex insert mutations through the function runner on PostgreSQL, from 1 a
    (a) and (b) run on the server's event loop (uvloop).
 c. insert mutations over HTTP (16 keep-alive clients, bench/load.mjs) against one
    `pyconvex serve` process, and spread over two processes sharing the database.
+
+``--parts ab`` runs only (a) and (b). For an A/B of two trees, run each tree's copy of
+this script (it imports pyconvex from the tree it is in).
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--parts", default="abc",
+                        help="which figures: a and b (in-process), c (HTTP, processes)")
     args = parser.parse_args()
     rows: dict[str, list[float]] = {}
 
@@ -111,24 +116,30 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory():
         for _ in range(args.runs):
-            for clients in (1, 4):
+            for clients in (1, 4) if "a" in args.parts or "b" in args.parts else ():
                 add(f"a. raw single-statement INSERT transactions/s, {clients} client(s)",
                     run_on_server_loop(raw_inserts(clients, args.seconds)))
-                add(f"b. pyconvex insert mutations/s on PostgreSQL, {clients} client(s)",
-                    run_on_server_loop(mutations(clients, args.seconds)))
-            add("c. HTTP insert mutations/s, 1 process", over_http(1, args.seconds))
-            add("c. HTTP insert mutations/s, 2 processes", over_http(2, args.seconds))
+                cpu = time.process_time()
+                rate = run_on_server_loop(mutations(clients, args.seconds))
+                cpu = time.process_time() - cpu
+                add(f"b. pyconvex insert mutations/s on PostgreSQL, {clients} client(s)", rate)
+                add(f"b. Python CPU µs per mutation (opening included), {clients} client(s)",
+                    cpu / (rate * args.seconds) * 1e6)
+            if "c" in args.parts:
+                add("c. HTTP insert mutations/s, 1 process", over_http(1, args.seconds))
+                add("c. HTTP insert mutations/s, 2 processes", over_http(2, args.seconds))
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"| figure | median of {args.runs} | runs |")
     print("|---|---|---|")
     for name, values in rows.items():
         print(f"| {name} | {med[name]:,.0f} | {', '.join(f'{v:,.0f}' for v in values)} |")
-    for clients in (1, 4):
+    for clients in (1, 4) if "b" in args.parts or "a" in args.parts else ():
         ratio = med[f"b. pyconvex insert mutations/s on PostgreSQL, {clients} client(s)"] / \
             med[f"a. raw single-statement INSERT transactions/s, {clients} client(s)"]
         print(f"| b/a, {clients} client(s) (goal >= 0.5) | {ratio:.2f} | |")
-    print(f"| c. 2 processes / 1 process | "
-          f"{med['c. HTTP insert mutations/s, 2 processes'] / med['c. HTTP insert mutations/s, 1 process']:.2f} | |")
+    if "c" in args.parts:
+        print(f"| c. 2 processes / 1 process | "
+              f"{med['c. HTTP insert mutations/s, 2 processes'] / med['c. HTTP insert mutations/s, 1 process']:.2f} | |")
 
 
 if __name__ == "__main__":
