@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconvex.database.reads import ReadSet, key_successor
+from pyconvex.database.write_log import WriteLog
 
 keys = st.binary(min_size=0, max_size=4)
 bounds = st.tuples(keys, st.one_of(st.none(), keys))
@@ -57,3 +58,23 @@ def test_intervals_can_widen_after_being_added():
     interval.hi = b"d"
     reads.freeze()
     assert reads.overlaps([(1, b"c")]) == (1, b"c")
+
+
+@settings(max_examples=300, deadline=None)
+@given(intervals, st.lists(written, max_size=8), st.integers(0, 8))
+def test_write_log_first_conflict_is_the_earliest_overlapping_commit(ivs, commits, begin):
+    """OCC validation's answer is the brute-force earliest commit after ``begin`` that
+    wrote a key inside the read set."""
+    log = WriteLog(0)
+    for ts, w in enumerate(commits, start=1):
+        log.append(ts, tuple(w))
+    reads = ReadSet()
+    for index, (lo, hi) in ivs:
+        reads.add(index, lo, hi)
+    expected = next(
+        (ts for ts, w in enumerate(commits, start=1) if ts > begin and brute(ivs, w)), None
+    )
+    hit = log.first_conflict(begin, reads)
+    assert (hit[0] if hit is not None else None) == expected
+    if hit is not None:
+        assert brute(ivs, [hit[1]])
