@@ -93,3 +93,27 @@ async def test_a_failed_commit_writes_nothing_and_the_next_one_commits(tmp_path:
     finally:
         await store.close()
         await drop_schema(schema_for(tmp_path))
+
+
+async def test_a_lost_commit_connection_is_replaced_at_the_next_commit(tmp_path: Path):
+    """PostgreSQL ends the committer's connection between commits (a restart, an
+    administrator): the loop stops watching its socket at once (no busy wake-ups on a
+    dead socket) and the next commit opens a new connection and goes through."""
+    url = pg_url(schema_for(tmp_path))
+    store = await PostgresPersistence.open(url)
+    admin = await psycopg.AsyncConnection.connect(base_url(), autocommit=True)
+    try:
+        assert await _commit(store, 10, 0)
+        old_pid = next(iter(store._own_pids()))
+        await admin.execute("SELECT pg_terminate_backend(%s)", (old_pid,))
+        cpu = time.process_time()
+        await asyncio.sleep(0.5)
+        assert time.process_time() - cpu < 0.2
+        assert store._own_pids() == set()  # seen as lost, not yet replaced
+        assert await _commit(store, 11, 10)
+        assert store._own_pids() and store._own_pids() != {old_pid}
+        assert [c.ts for c in await store.commits_after(0)] == [10, 11]
+    finally:
+        await admin.close()
+        await store.close()
+        await drop_schema(schema_for(tmp_path))
