@@ -37,6 +37,9 @@ from pyconvex.server.runner import run_on_server_loop
 from tests.conftest import start_server, stop_server
 from tests.pg import base_url, pg_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu import cpu_seconds
+
 APP = Path(__file__).resolve().parent / "app" / "convex"
 LOAD = Path(__file__).resolve().parent / "load.mjs"
 
@@ -88,14 +91,33 @@ async def mutations(clients: int, seconds: float) -> float:
         await drop_schema(url)
 
 
-def over_http(processes: int, seconds: float) -> float:
+def _postmaster() -> int:
+    """PostgreSQL's postmaster: the parent of a backend (its children are the backends)."""
+    with psycopg.connect(base_url(), autocommit=True) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def over_http(processes: int, seconds: float) -> tuple[float, float, float]:
+    """Mutations/s, and the CPU µs per mutation of the pyconvex processes (with their
+    children) and of PostgreSQL's backends."""
     url = pg_url(f"bench_http_{os.getpid()}")
     servers = [start_server(url, APP, extra=["--site-port", "0"]) for _ in range(processes)]
     try:
         urls = ",".join(u for _, u in servers)
+        postmaster = _postmaster()
+
+        def cpu() -> tuple[float, float]:
+            return (sum(sum(cpu_seconds(proc.pid)) for proc, _ in servers),
+                    cpu_seconds(postmaster)[1])
+
+        before = cpu()
         out = subprocess.run(["node", str(LOAD), "http", urls, "16", str(seconds)],
                              capture_output=True, text=True, check=True, timeout=seconds + 60)
-        return float(out.stdout.strip())
+        after = cpu()
+        rate = float(out.stdout.strip())
+        done = rate * seconds
+        return (rate, (after[0] - before[0]) / done * 1e6, (after[1] - before[1]) / done * 1e6)
     finally:
         for proc, _ in servers:
             stop_server(proc)
@@ -125,9 +147,12 @@ def main() -> None:
                 add(f"b. pyconvex insert mutations/s on PostgreSQL, {clients} client(s)", rate)
                 add(f"b. Python CPU µs per mutation (opening included), {clients} client(s)",
                     cpu / (rate * args.seconds) * 1e6)
-            if "c" in args.parts:
-                add("c. HTTP insert mutations/s, 1 process", over_http(1, args.seconds))
-                add("c. HTTP insert mutations/s, 2 processes", over_http(2, args.seconds))
+            for n in (1, 2) if "c" in args.parts else ():
+                label = "1 process" if n == 1 else f"{n} processes"
+                rate, ours, theirs = over_http(n, args.seconds)
+                add(f"c. HTTP insert mutations/s, {label}", rate)
+                add(f"c. pyconvex CPU µs per mutation, {label}", ours)
+                add(f"c. PostgreSQL CPU µs per mutation, {label}", theirs)
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"| figure | median of {args.runs} | runs |")
     print("|---|---|---|")
