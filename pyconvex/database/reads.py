@@ -13,7 +13,7 @@ unbounded. A point read of key ``k`` is ``[k, k + b"\\x00")``: the smallest key 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, KeysView
 
 WrittenKey = tuple[int, bytes]
 """``(index_id, key)``: one index key written by a commit (old or new position)."""
@@ -68,7 +68,7 @@ class ReadSet:
             mine.extend(Interval(i.lo, i.hi) for i in intervals)
         self._frozen = None
 
-    def index_ids(self) -> Iterable[int]:
+    def index_ids(self) -> KeysView[int]:
         return self._by_index.keys()
 
     def intervals(self, index_id: int) -> list[Interval]:

@@ -63,8 +63,9 @@ def test_intervals_can_widen_after_being_added():
 @settings(max_examples=300, deadline=None)
 @given(intervals, st.lists(written, max_size=8), st.integers(0, 8))
 def test_write_log_first_conflict_is_the_earliest_overlapping_commit(ivs, commits, begin):
-    """OCC validation's answer is the brute-force earliest commit after ``begin`` that
-    wrote a key inside the read set."""
+    """The write log skips commits that wrote none of the read set's indexes without
+    looking at their keys; its answer is still the brute-force earliest commit after
+    ``begin`` that wrote a key inside the read set."""
     log = WriteLog(0)
     for ts, w in enumerate(commits, start=1):
         log.append(ts, tuple(w))
