@@ -20,7 +20,7 @@ import re
 import secrets
 import struct
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -96,8 +96,8 @@ _COMMIT_SHARED_PQ = re.sub(
 )
 HELLO_EVERY_S = 1.0
 PEER_TTL_S = 3.0
-_COMMITS_AFTER = (
-    "SELECT ts, written, catalog_changed FROM commit_log WHERE ts > %s ORDER BY ts LIMIT 10000"
+_COMMITS_AFTER_PQ = (
+    "SELECT ts, written, catalog_changed FROM commit_log WHERE ts > $1 ORDER BY ts LIMIT 10000"
 )
 _MAX_TS = "SELECT ts FROM persistence_max_ts WHERE id = 0"
 _GET_DOCUMENT = (
@@ -326,6 +326,28 @@ class PostgresPersistence:
         }
         # The committer's own connection: commits are serial, and a pool checkout per
         # commit costs more than the statement's parameters.
+        result = await self._on_commit_connection("commit", _CommitConnection.commit, params)
+        return result.get_value(0, 0) == b"1"
+
+    async def commits_after(self, ts: int) -> list[LogCommit]:
+        # On the commit connection too: the committer and the follower call this under
+        # the committer's lock (each process learning every other's commits made it as
+        # frequent as commits), and psycopg's cursor path costs most of a short read.
+        result = await self._on_commit_connection("follow", _CommitConnection.commits_after, ts)
+        return [
+            LogCommit(
+                int.from_bytes(result.get_value(row, 0) or b"", "big", signed=True),
+                decode_written(result.get_value(row, 1) or b""),
+                result.get_value(row, 2) == b"\x01",
+            )
+            for row in range(result.ntuples)
+        ]
+
+    async def _on_commit_connection(
+        self, what: str, op: Callable[[_CommitConnection, Any], Awaitable[pq.abc.PGresult]],
+        arg: Any,
+    ) -> pq.abc.PGresult:
+        self._check_open()
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
@@ -336,20 +358,15 @@ class PostgresPersistence:
                 self._commit_conn = None
                 conninfo, _ = split_url(self.url)
                 self._commit_conn = await _CommitConnection.open(conninfo, self.schema)
-            values = await self._commit_conn.commit(params)
+            return await op(self._commit_conn, arg)
         except psycopg.Error as e:
             if self._commit_conn is not None:
                 await self._commit_conn.close()
             self._commit_conn = None
-            raise _error("commit", e) from None
+            raise _error(what, e) from None
         finally:
             if task is not None:
                 self._inflight.discard(task)
-        return values[0] == b"1"
-
-    async def commits_after(self, ts: int) -> list[LogCommit]:
-        rows = await self._run("follow", _COMMITS_AFTER, (ts,))
-        return [LogCommit(r[0], decode_written(bytes(r[1])), bool(r[2])) for r in rows]
 
     async def hold_instance_lock(self, instance: str) -> None:
         """A session advisory lock on a connection of its own, held until close: other
@@ -499,6 +516,7 @@ class _CommitConnection:
     """
 
     _NAME = b"pyconvex_commit_shared"
+    _FOLLOW = b"pyconvex_commits_after"
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._conn = conn
@@ -510,6 +528,7 @@ class _CommitConnection:
         self._fd = self._pgconn.socket
         self._waiter: asyncio.Future[list[pq.abc.PGresult]] | None = None
         self._results: list[pq.abc.PGresult] = []
+        self._turn = asyncio.Lock()  # one statement at a time on the connection
         self._loop.add_reader(self._fd, self._on_readable)
 
     @classmethod
@@ -524,17 +543,25 @@ class _CommitConnection:
         try:
             self._pgconn.send_prepare(cls._NAME, _COMMIT_SHARED_PQ.encode())
             self._check(await self._round_trip())
+            self._pgconn.send_prepare(cls._FOLLOW, _COMMITS_AFTER_PQ.encode())
+            self._check(await self._round_trip())
         except BaseException:
             await self.close()
             raise
         return self
 
-    async def commit(self, params: dict[str, Any]) -> list[bytes | None]:
-        """Run the commit statement; its one row's values."""
+    async def commit(self, params: dict[str, Any]) -> pq.abc.PGresult:
+        """Run the commit statement (text results)."""
         values = [_text_param(params[name]) for name in _COMMIT_PARAMS]
-        self._pgconn.send_query_prepared(self._NAME, values)
-        results = self._check(await self._round_trip())
-        return [results[0].get_value(0, i) for i in range(results[0].nfields)]
+        async with self._turn:
+            self._pgconn.send_query_prepared(self._NAME, values)
+            return self._check(await self._round_trip())[0]
+
+    async def commits_after(self, ts: int) -> pq.abc.PGresult:
+        """The commit log after ``ts`` (binary results: int8, bytea, bool)."""
+        async with self._turn:
+            self._pgconn.send_query_prepared(self._FOLLOW, [str(ts).encode()], result_format=1)
+            return self._check(await self._round_trip())[0]
 
     async def _round_trip(self) -> list[pq.abc.PGresult]:
         if self.broken:
