@@ -506,17 +506,18 @@ class PostgresPersistence:
 
 
 class _CommitConnection:
-    """The committer's connection, its commit statement sent through libpq directly.
+    """The committer's connection: the commit statement and the commit-log read, sent
+    through libpq directly, one at a time.
 
     psycopg's cursor path (query conversion, parameter dumping, registering the socket
     with the loop for each wait and unregistering it after) cost more Python time than
-    the rest of a one-commit group's commit. Here the statement is prepared once, its
+    the rest of a one-commit group's commit. Here both statements are prepared once,
     parameters go as text (they are strings already: array literals, numbers), and the
     socket stays registered with the loop for the connection's life, as the listener's.
     """
 
     _NAME = b"pyconvex_commit_shared"
-    _FOLLOW = b"pyconvex_commits_after"
+    _FOLLOW = b"pyconvex_commits_after"  # binary results: int8, bytea, bool
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._conn = conn
