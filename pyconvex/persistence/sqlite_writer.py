@@ -219,14 +219,15 @@ class _Writer:
         """Commit consecutive batches together; if that fails, each alone."""
         assert self.conn is not None
         before = self.conn.total_changes
+        replies: list[tuple[bool, Any]] | None = None
         if len(batches) > 1:
             try:
                 write_batches(self.conn, batches)
                 replies = [(True, None)] * len(batches)
             except Exception:
-                replies = [self._run("write", write_batches, self.conn, [b]) for b in batches]
-        else:
-            replies = [self._run("write", write_batches, self.conn, batches)]
+                pass
+        if replies is None:
+            replies = [self._run("write", write_batches, self.conn, [b]) for b in batches]
         if self.checkpointer is not None:
             self.checkpointer.committed(self.conn, self.conn.total_changes - before)
         return replies
