@@ -41,7 +41,14 @@ from pyconvex.database.timestamps import TimestampOracle
 from pyconvex.database.transaction import CommitRequest
 from pyconvex.database.write_log import WriteLog
 from pyconvex.errors import OccConflict, OverloadedError
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, LogCommit, Persistence, SharedLog
+from pyconvex.persistence.base import (
+    DocumentLogEntry,
+    IndexEntry,
+    LogCommit,
+    Persistence,
+    PipelinedLog,
+    SharedLog,
+)
 
 AFTER_VALIDATE = "after_validate"
 AFTER_WRITE = "after_write"
@@ -82,7 +89,8 @@ class Committer:
         )
         self._task: asyncio.Task[None] | None = None
         # Groups handed to the backend, oldest first, and their writes (validation).
-        self._depth = max(1, persistence.write_pipeline)
+        self._pipelined = persistence if isinstance(persistence, PipelinedLog) else None
+        self._depth = max(1, self._pipelined.write_pipeline) if self._pipelined else 1
         self._in_flight: deque[_Group] = deque()
         self._unpublished: list[tuple[int, tuple[WrittenKey, ...]]] = []
         self._room_freed = asyncio.Event()
@@ -259,8 +267,9 @@ class Committer:
             for index_id, key, entry_doc in request.indexes:
                 index_fields += (index_id, key, ts, entry_doc)
         group = _Group(accepted)
+        assert self._pipelined is not None, "a backend is a SharedLog or a PipelinedLog"
         try:
-            self._persistence.write_fields_then(  # type: ignore[attr-defined]  # pipelined
+            self._pipelined.write_fields_then(
                 document_fields, index_fields, accepted[-1][0],
                 lambda error: self._on_written(group, error),
             )

@@ -310,8 +310,8 @@ class Database:
             for ts, waiter in waiting:
                 if ts > self.latest_ts:
                     self._ts_waiters.append((ts, waiter))
-                elif not waiter.done():
-                    waiter.set_result(None)
+                else:
+                    _wake(waiter)
 
     async def wait_published(self, ts: int, timeout: float) -> None:
         """Until transactions begin at ``ts`` or later, or ``timeout`` seconds pass (a

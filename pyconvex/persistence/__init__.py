@@ -12,6 +12,7 @@ from pyconvex.persistence.base import (
     LogCommit,
     Order,
     Persistence,
+    PipelinedLog,
     SharedLog,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "LogCommit",
     "Order",
     "Persistence",
+    "PipelinedLog",
     "SharedLog",
     "open_persistence",
 ]

@@ -21,8 +21,8 @@ the commit path builds several per mutation and a tuple is several times cheaper
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 Order = Literal["asc", "desc"]
 
@@ -71,18 +71,10 @@ class Persistence(Protocol):
     Reads are ``async`` so a networked backend fits; an embedded backend may answer
     without yielding. Only one writer (the committer) calls ``write``.
 
-    The committer writes through one of two paths. A :class:`SharedLog` backend
+    The committer writes through one of two paths: a :class:`SharedLog` backend
     (PostgreSQL: several processes) commits each group with ``commit_shared``, one at a
-    time. Any other backend (SQLite) must offer
-    ``write_fields_then(document_fields, index_fields, high, on_done)``: the batch as flat
-    lists of the entries' fields (DocumentLogEntry and IndexEntry order) and its highest
-    timestamp. It queues the batch when called, applies batches in call order (none is
-    durable before one written earlier) and reports completion by calling
-    ``on_done(None or the error)`` directly, in call order. ``write_pipeline`` is how
-    many such batches the committer may have outstanding at once.
+    time; any other backend (SQLite) must be a :class:`PipelinedLog`.
     """
-
-    write_pipeline: int
 
     def write(
         self, documents: Sequence[DocumentLogEntry], indexes: Sequence[IndexEntry]
@@ -140,6 +132,29 @@ class Persistence(Protocol):
     async def set_global(self, key: str, value: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PipelinedLog(Protocol):
+    """What a backend written by one process offers the committer (SQLite).
+
+    ``write_fields_then`` takes a batch as flat lists of the entries' fields
+    (DocumentLogEntry and IndexEntry order) and its highest timestamp. It queues the
+    batch when called, applies batches in call order (none is durable before one written
+    earlier) and reports completion by calling ``on_done(None or the error)`` directly,
+    in call order. ``write_pipeline`` is how many such batches the committer may have
+    outstanding at once.
+    """
+
+    write_pipeline: int
+
+    def write_fields_then(
+        self,
+        document_fields: list[Any],
+        index_fields: list[Any],
+        high: int,
+        on_done: Callable[[BaseException | None], None],
+    ) -> None: ...
 
 
 @runtime_checkable
