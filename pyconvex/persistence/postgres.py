@@ -234,8 +234,6 @@ def _error(what: str, e: BaseException) -> StorageError:
 
 
 class PostgresPersistence:
-    write_pipeline = 1  # unused: groups go through commit_shared, one at a time
-
     def __init__(self, pool: AsyncConnectionPool[Any], schema: str, url: str) -> None:
         self.pool = pool
         self.schema = schema
@@ -505,7 +503,35 @@ class PostgresPersistence:
         await self.pool.close()
 
 
-class _CommitConnection:
+class _WatchedConnection:
+    """A connection of its own whose socket the event loop watches for the connection's
+    life, drained by ``_on_readable`` through libpq (the listener, the committer's)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self.broken = False
+        self._loop = asyncio.get_running_loop()
+        self._fd = self._pgconn.socket
+        self._loop.add_reader(self._fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        raise NotImplementedError
+
+    def _lose(self) -> None:
+        """Stop watching a connection that failed or may be mid-statement."""
+        if not self.broken:
+            self.broken = True
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+
+    async def close(self) -> None:
+        self._lose()
+        with contextlib.suppress(psycopg.Error):
+            await self._conn.close()
+
+
+class _CommitConnection(_WatchedConnection):
     """The committer's connection: the commit statement and the commit-log read, sent
     through libpq directly, one at a time.
 
@@ -520,17 +546,12 @@ class _CommitConnection:
     _FOLLOW = b"pyconvex_commits_after"  # binary results: int8, bytea, bool
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._conn = conn
-        self._pgconn = conn.pgconn
-        self._pgconn.nonblocking = 1
+        conn.pgconn.nonblocking = 1
         self.backend_pid = conn.info.backend_pid
-        self.broken = False
-        self._loop = asyncio.get_running_loop()
-        self._fd = self._pgconn.socket
         self._waiter: asyncio.Future[list[pq.abc.PGresult]] | None = None
         self._results: list[pq.abc.PGresult] = []
         self._turn = asyncio.Lock()  # one statement at a time on the connection
-        self._loop.add_reader(self._fd, self._on_readable)
+        super().__init__(conn)
 
     @classmethod
     async def open(cls, conninfo: str, schema: str) -> _CommitConnection:
@@ -613,17 +634,6 @@ class _CommitConnection:
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
 
-    def _lose(self) -> None:
-        if not self.broken:
-            self.broken = True
-            self._loop.remove_reader(self._fd)
-            self._loop.remove_writer(self._fd)
-
-    async def close(self) -> None:
-        self._lose()
-        with contextlib.suppress(psycopg.Error):
-            await self._conn.close()
-
 
 def _text_param(value: Any) -> bytes | None:
     if value is None:
@@ -633,7 +643,7 @@ def _text_param(value: Any) -> bytes | None:
     return str(value).encode()
 
 
-class _Listener:
+class _Listener(_WatchedConnection):
     """LISTEN on a connection of its own, its socket watched by the event loop.
 
     Processes announce themselves every second (``hello:<id>``); a commit NOTIFYs only
@@ -650,18 +660,13 @@ class _Listener:
     def __init__(
         self, conn: psycopg.AsyncConnection[Any], own_pids: Callable[[], set[int]], hello: str
     ) -> None:
-        self._conn = conn
         self._hello = hello
         self._peer_seen = -PEER_TTL_S
-        self._pgconn = conn.pgconn
         self._own_pids = own_pids
         self._event = asyncio.Event()
         self._latest = -1
         self._unknown = False
-        self.broken = False
-        self._loop = asyncio.get_running_loop()
-        self._fd = self._pgconn.socket
-        self._loop.add_reader(self._fd, self._on_readable)
+        super().__init__(conn)
 
     @classmethod
     async def open(
@@ -679,8 +684,7 @@ class _Listener:
         try:
             self._pgconn.consume_input()
         except psycopg.Error:
-            self.broken = True
-            self._loop.remove_reader(self._fd)
+            self._lose()
             self._event.set()
             return
         own = self._own_pids()
@@ -715,13 +719,6 @@ class _Listener:
         latest, unknown = self._latest, self._unknown
         self._latest, self._unknown = -1, False
         return None if unknown or latest < 0 else latest
-
-    async def close(self) -> None:
-        if not self.broken:
-            self.broken = True
-            self._loop.remove_reader(self._fd)
-        with contextlib.suppress(psycopg.Error):
-            await self._conn.close()
 
 
 def _bytes(value: Any) -> bytes | None:
