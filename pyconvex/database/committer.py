@@ -8,13 +8,14 @@ transaction (one fsync), and only then appends them to the write log, publishes 
 new snapshot and resolves the callers' futures. A commit is therefore acknowledged only
 once durable, and a reader that begins at the published timestamp sees all of it.
 
-Pipelining (one process, SQLite: the backend applies batches in call order, up to
-``write_pipeline`` outstanding): the next group is validated and handed to the backend
-while earlier ones are still being written. Its transactions are validated against the groups accepted but
-not yet published too (their timestamps are above every begin timestamp, so any read
-overlapping their writes is a conflict). Groups are published strictly in order, each
-only once durable; if a group's write fails, later groups stay valid (they were checked
-against its writes as if it had committed, which only rejects more, never fewer).
+Pipelining (one process, SQLite: a :class:`PipelinedLog` applies batches in call order,
+up to ``write_pipeline`` outstanding): the next group is validated and handed to the
+backend while earlier ones are still being written. Its transactions are validated
+against the groups accepted but not yet published too (their timestamps are above every
+begin timestamp, so any read overlapping their writes is a conflict). Groups are
+published strictly in order, each only once durable; if a group's write fails, later
+groups stay valid (they were checked against its writes as if it had committed, which
+only rejects more, never fewer).
 
 The fast path: when nothing is queued, no pause is held and the pipeline has room, a
 commit is validated, stamped and handed over by its caller at once (a group of one; the
