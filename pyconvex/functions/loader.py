@@ -172,5 +172,5 @@ def _collect(registry: Registry, module_path: str, module: types.ModuleType) -> 
         if isinstance(value, RegisteredFunction) and not name.startswith("_"):
             if value.handler.__module__ != module.__name__:
                 continue  # imported from another module: registered under its own path
-            value.path = f"{module_path}:{name}"
+            value.path = f"{module_path}:{value.name or name}"
             registry.functions[value.path] = value

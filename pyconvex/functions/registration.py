@@ -47,6 +47,8 @@ class RegisteredFunction:
     path: str | None = None
     args_check: Check | None = field(default=None, repr=False)
     returns_check: Check | None = field(default=None, repr=False)
+    name: str | None = None
+    """The name it is published under when not its attribute name (``auth:signIn``)."""
 
     def __post_init__(self) -> None:
         self.args_check = self.args.compile() if self.args is not None else None
