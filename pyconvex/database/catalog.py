@@ -117,6 +117,7 @@ ENVIRONMENT_VARIABLES_TABLE = "_environment_variables"
 CRON_JOBS_TABLE = "_cron_jobs"
 MODULES_TABLE = "_modules"
 DEPLOYMENT_STATE_TABLE = "_deployment_state"
+SESSION_REQUESTS_TABLE = "_session_requests"
 
 SYSTEM_TABLES: tuple[TableInfo, ...] = (
     _system_table(TABLES_TABLE, 1, {"by_name": ("name",), "by_number": ("number",)}),
@@ -134,6 +135,11 @@ SYSTEM_TABLES: tuple[TableInfo, ...] = (
     _system_table(CRON_JOBS_TABLE, 7, {"by_name": ("name",)}),
     _system_table(MODULES_TABLE, 8, {"by_path": ("path",)}),
     _system_table(DEPLOYMENT_STATE_TABLE, 9, {"by_key": ("key",)}),
+    _system_table(
+        SESSION_REQUESTS_TABLE,
+        10,
+        {"by_session_id_and_request_id": ("sessionId", "requestId")},
+    ),
 )
 
 USER_VISIBLE_SYSTEM_TABLES = frozenset({STORAGE_TABLE, SCHEDULED_FUNCTIONS_TABLE})

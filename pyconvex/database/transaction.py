@@ -245,6 +245,12 @@ class Transaction:
         stored = await self._load(doc_id)
         return stored[0] if stored is not None else None
 
+    async def committed_ts(self, doc_id: str) -> int | None:
+        """When the version of ``doc_id`` this snapshot sees was committed (None: no
+        such document). Not a user read: it records nothing and counts nothing."""
+        entry = await self.db.persistence.get_document(doc_id, self.begin_ts)
+        return entry.ts if entry is not None and entry.value is not None else None
+
     async def _load(self, doc_id: str) -> tuple[Document, int] | None:
         entry = await self.db.persistence.get_document(doc_id, self.begin_ts)
         if entry is None or entry.value is None:
@@ -661,10 +667,28 @@ class Transaction:
         assert table is not None
         self._write_existing(table, doc_id, new)
 
-    def insert_system(self, table_name: str, value: dict[str, Any]) -> str:
-        """Insert into a system table (used by the system-table models)."""
+    def insert_system(
+        self, table_name: str, value: dict[str, Any], *, metered: bool = True
+    ) -> str:
+        """Insert into a system table (used by the system-table models).
+
+        ``metered=False`` writes bookkeeping the user did not ask for (the record of a
+        mutation's outcome, kept for replays): it is not charged to the mutation's write
+        limits, and its size is bounded by the caller (a recorded return value may be as
+        large as any return value), not by the document size limit."""
         self._check_writable("insert")
-        return self._system_insert(table_name, value)
+        if metered:
+            return self._system_insert(table_name, value)
+        table = self.catalog.tables_by_name[table_name]
+        doc_id = new_id(table.number)
+        doc: Document = {ID_FIELD: doc_id, CREATION_TIME_FIELD: self._next_creation_time()}
+        doc.update(value)
+        limits, self.limits = self.limits, None
+        try:
+            self._write(table, doc_id, doc, old=None, old_ts=None)
+        finally:
+            self.limits = limits
+        return doc_id
 
     async def update_system(self, doc_id: str, new: Document | None) -> None:
         """Overwrite (or delete, with None) a system-table document."""

@@ -13,7 +13,8 @@ from pyconvex.auth import TokenVerifier
 from pyconvex.deployment import Deployment
 from pyconvex.errors import AuthError
 from pyconvex.server.log_buffer import LogBuffer
-from pyconvex.sync import MutationLog, SubscriptionManager, VerifyToken, format_function_error
+from pyconvex.sync import SubscriptionManager, VerifyToken, format_function_error
+from pyconvex.sync.requests import SessionRequestCollector
 
 
 @dataclass
@@ -22,8 +23,8 @@ class ServerState:
     admin_key: str | None = None
     verify_token: VerifyToken | None = None
     manager: SubscriptionManager | None = None
-    mutation_log: MutationLog = field(default_factory=MutationLog)
     logs: LogBuffer | None = None
+    request_collector: SessionRequestCollector | None = None
     _unlisten: list[Any] = field(default_factory=list)
     _verifier: tuple[Any, TokenVerifier | None] = (None, None)
 
@@ -53,6 +54,8 @@ class ServerState:
             )
             self.manager.start()
             self.deployment.start_background()
+            self.request_collector = SessionRequestCollector(self.deployment.db)
+            self.request_collector.start()
             self._unlisten.append(self.deployment.add_change_listener(self.manager.invalidate_all))
             self.logs = LogBuffer()
             runner = self.deployment.runner
@@ -64,6 +67,9 @@ class ServerState:
         for undo in self._unlisten:
             undo()
         self._unlisten.clear()
+        if self.request_collector is not None:
+            await self.request_collector.stop()
+            self.request_collector = None
         if self._verifier[1] is not None:
             await self._verifier[1].aclose()
             self._verifier = (None, None)

@@ -52,7 +52,6 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         manager,
         state.deployment.runner,
         send_message,
-        mutation_log=state.mutation_log,
         admin_key=state.admin_key,
         verify_token=state.verify,
     )

@@ -9,8 +9,9 @@ owns the socket. Rules it keeps (protocol.md §4–§7):
 - Mutations from one connection run one at a time in arrival order; after each
   MutationResponse comes a Transition at or past the commit timestamp that already
   holds the re-run results, so the client reads its own writes.
-- A replayed mutation (same session id and request id, after a reconnect) is answered
-  from the record of its first run, never run twice.
+- A replayed mutation (same session id and request id, after a reconnect, maybe to
+  another process) is answered from the durable record of its first run, never run
+  twice (``sync/requests.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,6 +27,7 @@ from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
+from pyconvex.sync.requests import run_session_mutation
 from pyconvex.sync.subscriptions import Subscription, SubscriptionManager
 
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
@@ -34,24 +35,7 @@ from pyconvex.sync.subscriptions import Subscription, SubscriptionManager
 Send = Callable[[dict[str, Any], bool], Awaitable[None]]
 VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
-MAX_REMEMBERED_MUTATIONS = 10_000
 MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive loop
-
-
-class MutationLog:
-    """Outcomes of recent mutations by ``(sessionId, requestId)``, for replay de-dup."""
-
-    def __init__(self, capacity: int = MAX_REMEMBERED_MUTATIONS) -> None:
-        self._items: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
-        self._capacity = capacity
-
-    def get(self, key: tuple[str, int]) -> dict[str, Any] | None:
-        return self._items.get(key)
-
-    def put(self, key: tuple[str, int], response: dict[str, Any]) -> None:
-        self._items[key] = response
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
 
 
 class _QueuedMutation(NamedTuple):
@@ -80,14 +64,12 @@ class SyncSession:
         runner: FunctionRunner,
         send: Send,
         *,
-        mutation_log: MutationLog,
         admin_key: str | None = None,
         verify_token: VerifyToken | None = None,
     ) -> None:
         self.manager = manager
         self.runner = runner
         self._send = send
-        self._mutation_log = mutation_log
         self._admin_key = admin_key
         self._verify_token = verify_token
         self.session_id = ""
@@ -334,37 +316,36 @@ class SyncSession:
 
     async def _mutation(self, queued: _QueuedMutation) -> None:
         msg = queued.msg
-        key = (self.session_id, msg["requestId"])
-        response = self._mutation_log.get(key)
-        if response is None:
-            try:
-                result = await self.runner.run_mutation(
-                    msg["udfPath"], msg["args"], queued.identity, internal_ok=queued.is_admin
-                )
-            except Exception as e:
-                message, data, has_data = format_function_error(
-                    e, ws_request_id(self.session_id, msg["requestId"])
-                )
-                response = {
-                    "type": "MutationResponse",
-                    "requestId": msg["requestId"],
-                    "success": False,
-                    "result": message,
-                    "ts": None,
-                    "logLines": list(getattr(e, "log_lines", [])),
-                }
-                if has_data:
-                    response["errorData"] = data
-            else:
-                response = {
-                    "type": "MutationResponse",
-                    "requestId": msg["requestId"],
-                    "success": True,
-                    "result": result.value,
-                    "ts": result.ts,
-                    "logLines": result.log_lines,
-                }
-                self._mutation_log.put(key, response)
+        response: dict[str, Any]
+        # Answered from its durable record if it already ran (sync/requests.py).
+        try:
+            result, _ = await run_session_mutation(
+                self.runner, self.session_id, msg["requestId"], msg["udfPath"],
+                msg["args"], queued.identity, is_admin=queued.is_admin,
+            )
+        except Exception as e:
+            message, data, has_data = format_function_error(
+                e, ws_request_id(self.session_id, msg["requestId"])
+            )
+            response = {
+                "type": "MutationResponse",
+                "requestId": msg["requestId"],
+                "success": False,
+                "result": message,
+                "ts": None,
+                "logLines": list(getattr(e, "log_lines", [])),
+            }
+            if has_data:
+                response["errorData"] = data
+        else:
+            response = {
+                "type": "MutationResponse",
+                "requestId": msg["requestId"],
+                "success": True,
+                "result": result.value,
+                "ts": result.ts,
+                "logLines": result.log_lines,
+            }
         async with self._lock:
             # The covering Transition follows at once (sent together, one write).
             await self.send(response, more=True)

@@ -1,0 +1,143 @@
+"""Sync-session mutations run exactly once, however often the client resends them.
+
+The official clients resend every mutation they have no answer for after a reconnect,
+with the same ``(sessionId, requestId)``; the answer may have been lost with a crashed
+server, and the resend may reach another process sharing the database. Each mutation
+therefore runs in one transaction with a lookup of its record in ``_session_requests``
+(``pyconvex.database.session_requests``): found, it is answered from the record and
+the handler does not run; not found, the handler runs and its outcome is recorded in the
+same transaction. A failed mutation writes nothing, its record included, so a resend
+runs it again (as a first send that never reached the server would).
+
+A record is bound to the identity that made it (its token identifier, not the token,
+which a client refreshes): a resend under another identity, such as a socket that
+reuses someone else's session id, is refused instead of being told their result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from pyconvex.database import Database, Transaction
+from pyconvex.database.session_requests import (
+    SESSION_REQUEST_RETENTION_MS,
+    SessionRequestRecord,
+    collect_session_requests,
+    find_session_request,
+    record_session_request,
+)
+from pyconvex.errors import ForbiddenError
+from pyconvex.functions import FunctionRunner
+from pyconvex.functions.registration import FunctionKind
+from pyconvex.functions.runtime import FunctionResult
+from pyconvex.functions.runtime.ctx_impl import MutationCtx
+from pyconvex.functions.runtime.logs import current_log
+
+log = logging.getLogger("pyconvex.sync")
+
+CLEANUP_EVERY_S = 30 * 60.0
+"""Records are collected once per this period, at a random point of it (as Convex)."""
+CLEANUP_ROWS_PER_S = 256
+"""At most this many records deleted per second, so collection never crowds out users."""
+
+
+class SessionRequestMismatch(ForbiddenError):
+    short_msg = "SessionRequestIdentityMismatch"
+
+
+def identity_binding(identity: dict[str, Any] | None, is_admin: bool) -> str:
+    """Who a record belongs to: stable across token refreshes, distinct between users."""
+    who = ""
+    if identity is not None:
+        token = identity.get("tokenIdentifier")
+        who = str(token) if token is not None else f"{identity.get('issuer')}|{identity.get('subject')}"
+    return f"{'admin' if is_admin else 'user'}:{who}"
+
+
+async def run_session_mutation(
+    runner: FunctionRunner,
+    session_id: str,
+    request_id: int,
+    path: str,
+    args: Any,
+    identity: dict[str, Any] | None,
+    *,
+    is_admin: bool,
+) -> tuple[FunctionResult, bool]:
+    """Run (or answer from its record) one mutation of a session; returns the result and
+    whether it was a replay. Raises what the handler raised (nothing committed then)."""
+    fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
+    binding = identity_binding(identity, is_admin)
+    replay: SessionRequestRecord | None = None
+
+    async def body(ctx: MutationCtx, txn: Transaction) -> Any:
+        nonlocal replay
+        record = await find_session_request(txn, session_id, request_id)
+        if record is not None:
+            if record.identity != binding:
+                raise SessionRequestMismatch(
+                    f"Mutation {request_id} of session {session_id} was already run by "
+                    "another identity: a client must not reuse another connection's "
+                    "session id. Connect with a fresh session id."
+                )
+            replay = record
+            return record.value
+        replay = None
+        value = await runner.call_in_transaction(fn, args, ctx, txn)
+        record_session_request(
+            txn, session_id, request_id, binding, value, list(current_log.get(None) or [])
+        )
+        return value
+
+    result = await runner.run_in_transaction(body, fn.path or "?", identity)
+    if replay is not None:
+        result.log_lines, result.ts = list(replay.log_lines), replay.ts
+        log.info("mutation %s of session %s was already committed: answered from its record",
+                 request_id, session_id)
+    return result, replay is not None
+
+
+class SessionRequestCollector:
+    """Deletes records past the retention window, now and then, in small transactions.
+    Every process runs one; two collecting the same rows conflict and one retries."""
+
+    def __init__(self, db: Database, retention_ms: float = SESSION_REQUEST_RETENTION_MS) -> None:
+        self.db = db
+        self.retention_ms = retention_ms
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(random.uniform(0, CLEANUP_EVERY_S))
+            try:
+                await self.collect()
+            except Exception:
+                log.exception("collecting old session request records failed")
+
+    async def collect(self) -> int:
+        """Delete every expired record, at most ``CLEANUP_ROWS_PER_S`` a second."""
+        total = 0
+        while True:
+            n = await collect_session_requests(
+                self.db, self.retention_ms, limit=CLEANUP_ROWS_PER_S
+            )
+            total += n
+            if n < CLEANUP_ROWS_PER_S:
+                return total
+            await asyncio.sleep(1.0)
