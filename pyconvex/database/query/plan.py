@@ -8,6 +8,7 @@ far as its n-th match.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
@@ -15,14 +16,17 @@ from pyconvex.database.catalog import BY_CREATION_TIME
 from pyconvex.database.query.filter import Evaluator, compile_filter
 from pyconvex.database.query.index_range import build_range
 from pyconvex.database.query.pagination import (
+    END_CURSOR,
     PaginationOptions,
-    decode_cursor,
-    encode_cursor,
+    cut_page,
+    fingerprint,
+    finish_page,
+    page_bounds,
 )
 from pyconvex.database.reads import key_successor
 from pyconvex.database.transaction import Transaction
 from pyconvex.errors import InvalidQueryError
-from pyconvex.values import Document
+from pyconvex.values import Document, encode_key
 
 
 class Query:
@@ -167,21 +171,45 @@ class Query:
         return docs[0] if docs else None
 
     async def _paginate_search(self, options: PaginationOptions) -> dict[str, Any]:
-        """Search pages: the cursor is a position in the (at most 1,024) ranked results."""
-        start = 0
-        if options.cursor is not None:
-            after = decode_cursor(options.cursor)
-            if after is None:
-                return _page([], True, options.cursor)
-            start = int.from_bytes(after, "big") + 1
-        results = [(p, d) for p, d in await _positions(self) if p >= start]
-        page = results[: options.num_items]
-        if len(results) > options.num_items:
-            return _page([d for _, d in page], False, encode_cursor(page[-1][0].to_bytes(4, "big")))
-        return _page([d for _, d in page], True, encode_cursor(None))
+        """Search pages. A result's position is Convex's search key (score descending,
+        then newest first, then id), so cursors stay put when other results come and go;
+        scores are rounded to float32, as Convex keeps them, so that the two scoring
+        paths (NumPy for the newest state, per-version for older snapshots) agree."""
+        if self._used:
+            raise InvalidQueryError("A query can be run only once.", short_msg="QueryReused")
+        self._used = True
+        name, build = self._search  # type: ignore[misc]
+        fp = fingerprint("search", self._table, name)
+        bounds = page_bounds(options, fp)
+        if bounds.at_end:
+            return finish_page([], bounds.end_cursor or END_CURSOR)
+        found = await self._txn.db.search.text_search(self._txn, self._table, name, build)
+        ranked: list[tuple[bytes, Document]] = []
+        for doc_id, score in found:
+            doc = await self._txn.get(doc_id)
+            if doc is None:
+                continue
+            rounded = struct.unpack("<f", struct.pack("<f", score))[0]
+            created = doc["_creationTime"]
+            assert isinstance(created, (int, float))
+            key = encode_key([-rounded, -float(created), str(doc["_id"])])
+            if (bounds.start is None or key > bounds.start) and (bounds.end is None or key <= bounds.end):
+                ranked.append((key, doc))
+        ranked.sort(key=lambda item: item[0])
+
+        async def rows() -> AsyncGenerator[tuple[bytes, Document], None]:
+            for item in ranked:
+                yield item
+
+        return await cut_page(rows(), self._matches, options, bounds, fp, lambda: 0,
+                              self._txn.limits, splittable=False)
 
     async def paginate(self, opts: Any) -> dict[str, Any]:
-        """One page: ``{"page", "isDone", "continueCursor", "splitCursor", "pageStatus"}``."""
+        """One page: ``{"page", "isDone", "continueCursor", "splitCursor", "pageStatus"}``.
+
+        Within a query's run, the page ends where the journal says (see
+        ``pagination.py``): a live page keeps its range as documents come and go.
+        """
         options = PaginationOptions.parse(opts)
         if self._search is not None:
             return await self._paginate_search(options)
@@ -190,59 +218,32 @@ class Query:
         self._used = True
         index, lo, hi = self._range()
         asc = self._order == "asc"
-        if options.cursor is not None:
-            after = decode_cursor(options.cursor)
-            if after is None:  # the end cursor: nothing left
-                return _page([], True, options.cursor)
+        fp = fingerprint(index.id, lo, hi, self._order)
+        bounds = page_bounds(options, fp)
+        if bounds.at_end:  # the end cursor: nothing left
+            return finish_page([], bounds.end_cursor or END_CURSOR)
+        if bounds.start is not None:
             if asc:
-                lo = max(lo, key_successor(after))
+                lo = max(lo, key_successor(bounds.start))
             else:
-                hi = min(hi, after)
-        end_key: bytes | None = None
-        bounded = options.end_cursor is not None
-        if options.end_cursor is not None:
-            end_key = decode_cursor(options.end_cursor)
-            if end_key is not None:
-                if asc:
-                    hi = min(hi, key_successor(end_key))
-                else:
-                    lo = max(lo, end_key)
-        page: list[Document] = []
-        last_key: bytes | None = None
-        rows = 0
-        max_rows = options.maximum_rows_read
-        stopped_early = False
-        if lo < hi:
-            scan = self._txn.scan(index, lo, hi, self._order, options.num_items)  # type: ignore[arg-type]
-            async for key, doc in scan:
-                rows += 1
-                last_key = key
-                if self._matches(doc):
-                    page.append(doc)
-                if not bounded and len(page) >= options.num_items:
-                    stopped_early = True
-                    break
-                if max_rows is not None and rows >= max_rows:
-                    stopped_early = True
-                    break
-            await scan.aclose()
-        if bounded:
-            assert options.end_cursor is not None
-            return _page(page, end_key is None, options.end_cursor)
-        if stopped_early:
-            return _page(page, False, encode_cursor(last_key))
-        return _page(page, True, encode_cursor(None))
+                hi = min(hi, bounds.start)
+        if bounds.end is not None:
+            if asc:
+                hi = min(hi, key_successor(bounds.end))
+            else:
+                lo = max(lo, bounds.end)
+        txn = self._txn
 
+        async def rows() -> AsyncGenerator[tuple[bytes, Document], None]:
+            if lo >= hi:
+                return
+            hint = options.num_items if bounds.end_cursor is None else 256
+            scan = txn.scan(index, lo, hi, self._order, hint)  # type: ignore[arg-type]
+            try:
+                async for item in scan:
+                    yield item
+            finally:
+                await scan.aclose()
 
-async def _positions(query: Query) -> list[tuple[int, Document]]:
-    return [(int.from_bytes(key, "big"), doc) async for key, doc in query._stream()]
-
-
-def _page(page: list[Document], is_done: bool, cursor: str) -> dict[str, Any]:
-    return {
-        "page": page,
-        "isDone": is_done,
-        "continueCursor": cursor,
-        "splitCursor": None,
-        "pageStatus": None,
-    }
+        return await cut_page(rows(), self._matches, options, bounds, fp,
+                              lambda: txn.bytes_read, txn.limits)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyconvex.database import Catalog, Database, ReadSet, Transaction
+from pyconvex.database.query.pagination import QueryJournal, current_journal
 from pyconvex.errors import (
     ArgumentValidationError,
     ConflictError,
@@ -55,6 +56,9 @@ class FunctionResult:
     """Snapshot timestamp (queries) or commit timestamp (mutations)."""
     reads: ReadSet | None = None
     """What a query read (for subscriptions)."""
+    journal: str | None = None
+    """The query journal this run produced (where its page ended; see
+    ``database/query/pagination.py``): pass it to the next run of the same subscription."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -195,11 +199,14 @@ class FunctionRunner:
         *,
         internal_ok: bool = False,
         ts: int | None = None,
+        journal: str | None = None,
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.QUERY, internal_ok)
         txn = self.db.begin(writable=False, ts=ts)
         lines: list[str] = []
         log_token = current_log.set(lines)
+        query_journal = QueryJournal(journal)  # a live page re-run ends where it ended
+        journal_token = current_journal.set(query_journal)
         io_token = forbid_io.set(display_path(fn.path or "?"))
         start = time.time()
         try:
@@ -215,8 +222,9 @@ class FunctionRunner:
         finally:
             forbid_io.reset(io_token)
             current_log.reset(log_token)
+            current_journal.reset(journal_token)
         self._report(fn.path or "?", "query", lines, None, start)
-        return FunctionResult(value, lines, txn.begin_ts, txn.reads)
+        return FunctionResult(value, lines, txn.begin_ts, txn.reads, query_journal.serialize())
 
     # --------------------------------------------------------------- mutations
     async def run_mutation(
