@@ -100,6 +100,17 @@ class CommitRequest:
         return not self.documents and not self.indexes
 
 
+@dataclass(slots=True, frozen=True)
+class Savepoint:
+    """A transaction's writes at one moment (see :meth:`Transaction.savepoint`)."""
+
+    updates: dict[str, _Update]
+    overlay: dict[int, dict[bytes, str | None]]
+    catalog: Catalog
+    catalog_changed: bool
+    bytes_written: int
+
+
 class _IdResolver:
     """Lets compiled ``v.id(table)`` validators check ids against the catalog."""
 
@@ -698,6 +709,28 @@ class Transaction:
                 f"system document {doc_id} not found", short_msg="DocumentNotFound"
             )
         self._write_existing_system(doc_id, new)
+
+    # --------------------------------------------------------- subtransactions
+    def savepoint(self) -> Savepoint:
+        """The write state now, for :meth:`rollback_to`: a nested ``ctx.run_mutation``
+        that raises leaves none of its writes, as in Convex, while its caller may catch
+        the error and go on. Reads are kept: what the failed call read still decided
+        what the caller does next, so it must still be validated at commit."""
+        return Savepoint(
+            {doc_id: copy.copy(update) for doc_id, update in self._updates.items()},
+            {index_id: dict(keys) for index_id, keys in self._overlay.items()},
+            self.catalog,
+            self._catalog_changed,
+            self.bytes_written,
+        )
+
+    def rollback_to(self, point: Savepoint) -> None:
+        """Forget every write made since ``point`` was taken."""
+        self._updates = {doc_id: copy.copy(update) for doc_id, update in point.updates.items()}
+        self._overlay = {index_id: dict(keys) for index_id, keys in point.overlay.items()}
+        self.catalog = point.catalog
+        self._catalog_changed = point.catalog_changed
+        self.bytes_written = point.bytes_written
 
     # ------------------------------------------------------------------ commit
     @property
