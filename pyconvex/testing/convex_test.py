@@ -9,10 +9,15 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
 from pyconvex.deployment import Deployment
+from pyconvex.functions import RegisteredFunction
+from pyconvex.protocol.references import FunctionReference
 from pyconvex.testing.clock import VirtualClock
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ConvexTest:
@@ -66,16 +71,36 @@ class ConvexTest:
         """A view of the same deployment whose calls are made as ``identity``."""
         return ConvexTest(self.functions_dir, identity=identity, _shared=self._shared or self)
 
-    async def query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
-        result = await self.deployment.runner.run_query(ref, args or {}, self.identity)
+    # Called with a generated reference (``api.messages.send``, ``internal.tasks.run``)
+    # the arguments and the result are typed from the function, as with the clients.
+    @overload
+    async def query(self, ref: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    async def query(self, ref: str | RegisteredFunction, args: dict[str, Any] | None = None) -> Any: ...
+    async def query(self, ref: Any, args: Any = None) -> Any:  # type: ignore[misc]
+        """Run a query, public or internal (as ``convex-test`` allows), as this test's
+        identity."""
+        result = await self.deployment.runner.run_query(ref, args or {}, self.identity, internal_ok=True)
         return result.value
 
-    async def mutation(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
-        result = await self.deployment.runner.run_mutation(ref, args or {}, self.identity)
+    @overload
+    async def mutation(self, ref: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    async def mutation(self, ref: str | RegisteredFunction, args: dict[str, Any] | None = None) -> Any: ...
+    async def mutation(self, ref: Any, args: Any = None) -> Any:  # type: ignore[misc]
+        """Run a mutation, public or internal, as this test's identity."""
+        result = await self.deployment.runner.run_mutation(
+            ref, args or {}, self.identity, internal_ok=True
+        )
         return result.value
 
-    async def action(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
-        result = await self.deployment.runner.run_action(ref, args or {}, self.identity)
+    @overload
+    async def action(self, ref: FunctionReference[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    async def action(self, ref: str | RegisteredFunction, args: dict[str, Any] | None = None) -> Any: ...
+    async def action(self, ref: Any, args: Any = None) -> Any:  # type: ignore[misc]
+        """Run an action, public or internal, as this test's identity."""
+        result = await self.deployment.runner.run_action(ref, args or {}, self.identity, internal_ok=True)
         return result.value
 
     async def run(self, fn: Callable[[Any], Any]) -> Any:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, Transaction
-from pyconvex.errors import InvalidIdError, InvalidQueryError
+from pyconvex.errors import BadRequestError, InvalidIdError, InvalidQueryError
+from pyconvex.functions.registration import FunctionKind
 from pyconvex.functions.registry import Registry
 from pyconvex.functions.runtime.scheduling import ActionScheduler, MutationScheduler
 from pyconvex.functions.runtime.storage import (
@@ -19,7 +20,7 @@ from pyconvex.functions.runtime.storage import (
     QueryStorage,
     StorageService,
 )
-from pyconvex.values import Document, Id, decode_id
+from pyconvex.values import Document, Id, convex_to_json, decode_id, json_to_convex
 
 if TYPE_CHECKING:
     from pyconvex.functions.runtime.executor import FunctionRunner
@@ -88,6 +89,39 @@ class SystemReader:
         return Query(self._txn, self._table(table))
 
 
+def _check_table(txn: Transaction, table: Any, doc_id: Any, op: str) -> str:
+    """The table-first forms (``db.get("messages", id)``): the id must be one of
+    ``table``'s, as Convex checks it; a wrong table is an error naming both."""
+    if not isinstance(table, str):
+        raise InvalidQueryError(f"db.{op} expects a table name string first, got {table!r}")
+    if not isinstance(doc_id, str):
+        raise InvalidIdError(f"db.{op}({table!r}, ...): the id must be a string, got {doc_id!r}")
+    actual = txn._table_of_id(doc_id)
+    if actual is not None and actual.name != table:
+        raise InvalidIdError(
+            f"db.{op}: invalid argument id: expected to be an Id<\"{table}\">, got "
+            f"Id<\"{actual.name}\"> instead.",
+            short_msg="InvalidTable",
+        )
+    if actual is None and txn.table(table) is None:
+        raise InvalidQueryError(f"db.{op}({table!r}, ...): there is no table {table!r}.",
+                                short_msg="TableNotFound")
+    return doc_id
+
+
+def _split(op: str, txn: Transaction, first: Any, rest: tuple[Any, ...], arity: int) -> tuple[Any, ...]:
+    """``(doc_id, *values)`` from the old form ``op(id, ...)`` or the table-first
+    ``op(table, id, ...)``, told apart by the number of arguments."""
+    if len(rest) == arity:
+        return (_check_table(txn, first, rest[0], op), *rest[1:])
+    if len(rest) == arity - 1:
+        return (first, *rest)
+    raise TypeError(
+        f"db.{op} takes ({'id' if arity == 1 else 'id, value'}) or "
+        f"(table, {'id' if arity == 1 else 'id, value'}), got {1 + len(rest)} arguments"
+    )
+
+
 class DatabaseReader:
     """``ctx.db`` in queries."""
 
@@ -97,16 +131,20 @@ class DatabaseReader:
         self._txn = txn
         self.system = SystemReader(txn)
 
-    async def get(self, doc_id: str) -> Document | None:
-        """The document with this id, or None. Reading it makes the query depend on it."""
-        if isinstance(doc_id, str):
-            table = self._txn._table_of_id(doc_id)
+    async def get(self, table_or_id: str, doc_id: str | None = None, /) -> Document | None:
+        """The document with this id, or None: ``get(id)`` or, as convex 1.48 prefers,
+        ``get(table, id)`` (the id must belong to ``table``). Reading it makes the query
+        depend on it."""
+        if doc_id is not None:
+            table_or_id = _check_table(self._txn, table_or_id, doc_id, "get")
+        if isinstance(table_or_id, str):
+            table = self._txn._table_of_id(table_or_id)
             if table is not None and table.is_system:
                 raise InvalidQueryError(
-                    f"db.get({doc_id}): that is a system document; use ctx.db.system.get",
+                    f"db.get({table_or_id}): that is a system document; use ctx.db.system.get",
                     short_msg="SystemTable",
                 )
-        return await self._txn.get(doc_id)
+        return await self._txn.get(table_or_id)
 
     def query(self, table: str) -> Query:
         return Query(self._txn, _user_table(table, "query"))
@@ -135,7 +173,10 @@ class DatabaseReader:
 
 
 class DatabaseWriter(DatabaseReader):
-    """``ctx.db`` in mutations: reads see this mutation's own writes."""
+    """``ctx.db`` in mutations: reads see this mutation's own writes.
+
+    ``patch``, ``replace`` and ``delete`` take the id first or, as convex 1.48 prefers,
+    the table first (``patch("messages", id, {...})``), which checks the id's table."""
 
     __slots__ = ()
 
@@ -143,14 +184,18 @@ class DatabaseWriter(DatabaseReader):
         table = _user_table(table, "insert")
         return Id(await self._txn.insert(table, document), table)
 
-    async def patch(self, doc_id: str, fields: dict[str, Any]) -> None:
+    async def patch(self, table_or_id: str, *rest: Any) -> None:
+        doc_id, fields = _split("patch", self._txn, table_or_id, rest, 2)
         await self._txn.patch(doc_id, fields, REMOVE)
 
-    async def replace(self, doc_id: str, document: dict[str, Any]) -> None:
+    async def replace(self, table_or_id: str, *rest: Any) -> None:
+        doc_id, document = _split("replace", self._txn, table_or_id, rest, 2)
         await self._txn.replace(doc_id, document)
 
-    async def delete(self, doc_id: str) -> None:
-        await self._txn.delete(doc_id)
+    async def delete(self, table_or_id: str, doc_id: str | None = None, /) -> None:
+        if doc_id is not None:
+            table_or_id = _check_table(self._txn, table_or_id, doc_id, "delete")
+        await self._txn.delete(table_or_id)
 
 
 class Auth:
@@ -165,37 +210,126 @@ class Auth:
         return dict(self._identity) if self._identity is not None else None
 
 
-class QueryCtx:
-    __slots__ = ("_now", "auth", "db", "storage")
+MAX_CALL_DEPTH = 8
+"""Convex's ``MAX_REACTOR_CALL_DEPTH``: nested ``run_query``/``run_mutation`` levels
+below the function a client called."""
+
+
+class _Calls:
+    """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation (convex 1.48):
+    the callee runs in the caller's transaction, sees its writes, is called with the
+    caller's identity, and has its arguments and return value validated as if called
+    from a client (internal functions included). A nested mutation that raises leaves
+    none of its writes; its caller may catch the error and go on."""
+
+    __slots__ = ("depth", "identity", "registry", "runner", "storage", "txn")
 
     def __init__(
-        self, txn: Transaction, identity: dict[str, Any] | None, storage: StorageService | None = None
+        self, runner: FunctionRunner | None, txn: Transaction, identity: dict[str, Any] | None,
+        registry: Registry | None, storage: StorageService | None, depth: int,
+    ) -> None:
+        self.runner = runner
+        self.txn = txn
+        self.identity = identity
+        self.registry = registry
+        self.storage = storage
+        self.depth = depth
+
+    async def call(self, kind: FunctionKind, ref: Any, args: dict[str, Any] | None) -> Any:
+        runner = self.runner
+        if runner is None:
+            raise BadRequestError(
+                f"ctx.run_{kind.value} is not available in this context (no function runner).",
+                short_msg="InvalidFunctionCall",
+            )
+        fn = runner.resolve(ref, kind, internal_ok=True)
+        if self.depth >= MAX_CALL_DEPTH:
+            raise BadRequestError(
+                "Cross component call depth limit exceeded. Do you have an infinite loop in "
+                f"your app? (ctx.run_query/run_mutation nest at most {MAX_CALL_DEPTH} deep)",
+                short_msg="MaximumCallDepthExceeded",
+            )
+        txn = self.txn
+        # Values cross the call as they would cross the wire: the callee gets its own copy.
+        checked = runner._args(fn, _copy(args if args is not None else {}), txn)
+        if kind is FunctionKind.QUERY:
+            ctx: QueryCtx | MutationCtx = QueryCtx(
+                txn, self.identity, self.storage, runner=runner, depth=self.depth + 1
+            )
+            value = await fn.handler(ctx, **checked)
+        else:
+            point = txn.savepoint()
+            ctx = MutationCtx(
+                txn, self.identity, self.registry, self.storage, runner=runner,
+                depth=self.depth + 1,
+            )
+            try:
+                value = await fn.handler(ctx, **checked)
+            except BaseException:
+                txn.rollback_to(point)
+                raise
+        return _copy(runner._returns(fn, value, txn))
+
+
+def _copy(value: Any) -> Any:
+    if value is None or isinstance(value, (str, float, int, bool)):
+        return value
+    return json_to_convex(convex_to_json(value))
+
+
+class QueryCtx:
+    __slots__ = ("_calls", "_now", "auth", "db", "storage")
+
+    def __init__(
+        self, txn: Transaction, identity: dict[str, Any] | None, storage: StorageService | None = None,
+        *, runner: FunctionRunner | None = None, depth: int = 0,
     ) -> None:
         self.db = DatabaseReader(txn)
         self.auth = Auth(identity)
         self.storage = QueryStorage(txn, storage if storage is not None else StorageService())
         self._now = txn.now_ms
+        self._calls = _Calls(
+            runner, txn, identity, runner.registry if runner is not None else None, storage, depth
+        )
 
     def now(self) -> float:
         """The transaction's fixed time (ms since the epoch): deterministic on re-runs."""
         return self._now
 
+    async def run_query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
+        """Run a query (public or internal) inside this query's transaction: its reads
+        become this query's reads, so the result stays reactive."""
+        return await self._calls.call(FunctionKind.QUERY, ref, args)
+
 
 class MutationCtx:
-    __slots__ = ("_now", "auth", "db", "scheduler", "storage")
+    __slots__ = ("_calls", "_now", "auth", "db", "scheduler", "storage")
 
     def __init__(
         self, txn: Transaction, identity: dict[str, Any] | None, registry: Registry | None = None,
-        storage: StorageService | None = None,
+        storage: StorageService | None = None, *, runner: FunctionRunner | None = None,
+        depth: int = 0,
     ) -> None:
         self.db = DatabaseWriter(txn)
         self.auth = Auth(identity)
         self.storage = MutationStorage(txn, storage if storage is not None else StorageService())
         self.scheduler = MutationScheduler(txn, registry if registry is not None else Registry())
         self._now = txn.now_ms
+        self._calls = _Calls(runner, txn, identity, registry, storage, depth)
 
     def now(self) -> float:
         return self._now
+
+    async def run_query(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
+        """Run a query inside this mutation's transaction: it sees this mutation's
+        writes so far."""
+        return await self._calls.call(FunctionKind.QUERY, ref, args)
+
+    async def run_mutation(self, ref: Any, args: dict[str, Any] | None = None) -> Any:
+        """Run a mutation inside this mutation's transaction (one commit for both). If it
+        raises, its writes are undone and the error reaches this mutation, which may
+        catch it."""
+        return await self._calls.call(FunctionKind.MUTATION, ref, args)
 
 
 class ActionCtx:
