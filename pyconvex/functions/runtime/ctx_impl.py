@@ -67,7 +67,8 @@ class SystemReader:
     def __init__(self, txn: Transaction) -> None:
         self._txn = txn
 
-    def _table(self, name: str) -> str:
+    @staticmethod
+    def _table(name: str) -> str:
         if name not in USER_VISIBLE_SYSTEM_TABLES:
             raise InvalidQueryError(
                 f"db.system.query('{name}'): only "
@@ -76,7 +77,12 @@ class SystemReader:
             )
         return name
 
-    async def get(self, doc_id: str) -> Document | None:
+    async def get(self, table_or_id: str, doc_id: str | None = None, /) -> Document | None:
+        """``get(id)`` or ``get("_storage", id)``."""
+        if doc_id is None:
+            doc_id = table_or_id
+        else:
+            doc_id = _check_table(self._txn, table_or_id, doc_id, "system.get", system=True)
         table = self._txn._table_of_id(doc_id) if isinstance(doc_id, str) else None
         if table is not None and table.name not in USER_VISIBLE_SYSTEM_TABLES:
             raise InvalidQueryError(
@@ -89,11 +95,10 @@ class SystemReader:
         return Query(self._txn, self._table(table))
 
 
-def _check_table(txn: Transaction, table: Any, doc_id: Any, op: str) -> str:
+def _check_table(txn: Transaction, table: Any, doc_id: Any, op: str, system: bool = False) -> str:
     """The table-first forms (``db.get("messages", id)``): the id must be one of
     ``table``'s, as Convex checks it; a wrong table is an error naming both."""
-    if not isinstance(table, str):
-        raise InvalidQueryError(f"db.{op} expects a table name string first, got {table!r}")
+    table = SystemReader._table(table) if system else _user_table(table, op)
     if not isinstance(doc_id, str):
         raise InvalidIdError(f"db.{op}({table!r}, ...): the id must be a string, got {doc_id!r}")
     actual = txn._table_of_id(doc_id)
