@@ -8,6 +8,7 @@ id, while the traceback goes to the server log, never to the caller.
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,11 +35,14 @@ async def dispatch(request: Request, state: ServerState, path: str) -> Response:
             )
         return JSONResponse({"code": "NoRouteFound", "message": f"No HTTP action is routed for {path}"},
                             status_code=404)
+    # Authorization: a Bearer JWT is Convex auth (verified; a bad one is a 401). Any
+    # other value (an API key, "Basic ...", a webhook's secret) belongs to the
+    # developer: it reaches the handler untouched and the call has no identity.
     identity = None
-    header = request.headers.get("authorization", "")
-    if header.startswith("Bearer "):
+    token = _bearer_jwt(request.headers.get("authorization", ""))
+    if token is not None:
         try:
-            identity = await state.verify(header[7:].strip())
+            identity = await state.verify(token)
         except PyConvexError as e:
             return JSONResponse({"code": e.short_msg, "message": e.message}, status_code=401)
     request_id = new_request_id()
@@ -55,6 +59,18 @@ async def dispatch(request: Request, state: ServerState, path: str) -> Response:
             {"code": "ServerError", "message": f"[Request ID: {request_id}] Server Error"},
             status_code=500, headers={"X-Request-Id": request_id},
         )
+
+
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def _bearer_jwt(header: str) -> str | None:
+    """The token of ``Authorization: Bearer <JWT>`` (three base64url segments), else None."""
+    scheme, _, value = header.strip().partition(" ")
+    token = value.strip()
+    if scheme.lower() != "bearer" or not _JWT.fullmatch(token):
+        return None
+    return token
 
 
 async def under_http_prefix(request: Request) -> Response:

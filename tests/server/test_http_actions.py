@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.auth.issuer import IssuerProcess
+from tests.conftest import FIXTURES, free_port, start_server, stop_server
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "httpapp" / "convex"
 
@@ -72,8 +74,44 @@ def test_errors_are_500_with_a_request_id_never_a_traceback(urls: tuple[str, str
         assert response.headers["x-request-id"] in body["message"]
 
 
-def test_bad_bearer_token_is_refused(urls: tuple[str, str]) -> None:
+def test_a_jwt_that_fails_verification_is_refused(urls: tuple[str, str]) -> None:
     _, site = urls
     assert httpx.get(f"{site}/whoami").json() == {"identity": None}
-    refused = httpx.get(f"{site}/whoami", headers={"Authorization": "Bearer not-a-jwt"})
-    assert refused.status_code == 401
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl"  # three base64url segments
+    refused = httpx.get(f"{site}/whoami", headers={"Authorization": f"Bearer {jwt}"})
+    assert refused.status_code == 401 and refused.json()["code"] == "NoAuthProvider"
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer sk_live_51HxYzAbCdEf",   # an API key, as Stripe-style webhooks and clients send
+    "Bearer helloworld",
+    "bearer a.b",                    # two segments: not a JWT
+    "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+    "Token abc.def.ghi",             # another scheme, even with a JWT-like value
+])
+def test_an_authorization_header_that_is_not_a_jwt_reaches_the_handler(
+    urls: tuple[str, str], header: str
+) -> None:
+    url, site = urls
+    for base in (site, f"{url}/http"):
+        response = httpx.get(f"{base}/auth-header", headers={"Authorization": header})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"authorization": header, "identity": None}
+
+
+def test_a_verified_jwt_gives_the_http_action_its_identity(tmp_path: Path) -> None:
+    issuer = IssuerProcess(tmp_path / "issuer")
+    proc, url = start_server(tmp_path / "db.sqlite3", FIXTURES / "authapp" / "convex",
+                             env={"TEST_OIDC_ISSUER": issuer.url})
+    try:
+        token = issuer.token()
+        ok = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and ok.json()["subject"] == "user-1"
+        expired = issuer.token(exp=int(time.time()) - 100)
+        refused = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401 and "expired" in refused.json()["message"]
+        api_key = httpx.get(f"{url}/http/whoami", headers={"Authorization": "Bearer sk_live_x"})
+        assert api_key.json() == {"subject": None, "authorization": "Bearer sk_live_x"}
+    finally:
+        stop_server(proc)
+        issuer.close()
