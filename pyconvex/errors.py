@@ -1,30 +1,51 @@
 """Every error pyconvex raises, as one tree with stable codes.
 
-Each pyconvex error carries an :class:`ErrorCode` (which decides the HTTP status and the
-WebSocket close reason in exactly one table, in ``server/errors.py``), a stable
+Each pyconvex error carries an :class:`ErrorCode` (which decides the HTTP status in
+exactly one table, in ``server/errors.py``), a stable
 ``short_msg`` in CapitalCamel that tests and clients may match on, and a message that
 names what was wrong. ``ConvexError`` is the one users raise themselves; its ``data``
-crosses the wire intact.
+crosses the wire intact. Errors defined elsewhere are drawn here too, with their module
+(``tests/test_errors.py`` checks that every error class is in the tree, under its base).
 
 ```
-* ConvexError(data)              user-raised; .data reaches the client intact
-* PyConvexError                  ours; .code, .short_msg, str() = message
-  x BadRequestError              400
-    + ArgumentValidationError    "messages:send: args.channelId: expected Id(\"channels\"), got 42"
+* ConvexError(data)                  user-raised; .data reaches the client intact
+* PyConvexError                      ours; .code, .short_msg, str() = message
+  x BadRequestError                  400
+    + ArgumentValidationError        "messages:send: args.channelId: expected Id(\"channels\"), got 42"
     + ReturnValueValidationError
-    + SchemaValidationError      a document does not match its table's validator
-    + InvalidIdError             a string that is not a document id (of that table)
-    + InvalidValueError          not a Convex value (bad field name, int out of range, ...)
-    + LimitExceededError         too many reads/writes, document too large or too deep
-    + NondeterminismError        network I/O inside a query or mutation
-    + InvalidQueryError          bad index range, unknown index/table, misuse of a query
-  x AuthError                    401
-  x ForbiddenError               403
-  x NotFoundError                404: FunctionNotFound, DocumentNotFound
-  x ConflictError                409: OCC still failing after bounded retries
-  x OverloadedError              503: committer queue full
-  x InternalError                500: reaches clients as "Server Error" + request id
-* OccConflict                    internal and retryable; never leaves functions.runtime
+    + SchemaValidationError          a document does not match its table's validator
+    + InvalidIdError                 a string that is not a document id (of that table)
+    + InvalidValueError              not a Convex value (bad field name, int out of range, ...)
+    + LimitExceededError             too many reads/writes, document too large or too deep
+      - FunctionTimeoutError         user code ran past its time limit (1 s, actions 10 min)
+      - FunctionMemoryError          a function grew memory past its limit
+    + NondeterminismError            network I/O, file writes, threads in a query or mutation
+    + InvalidQueryError              bad index range, unknown index/table, misuse of a query
+    + ProtocolError                  protocol/encoding.py: a malformed sync or HTTP message
+    + BadFunctionPathError           functions/registry.py: not 'module:function'
+    + FunctionsLoadError             functions/loader.py: the functions directory does not import
+    + StorageNotConfiguredError      functions/runtime/storage.py: no file store
+    + EnvironmentVariableError       database/environment.py: bad name or value
+    + RetentionError                 database/database.py: a read below the retention floor
+    + MigrationError                 database/migrate.py: migrate-storage refused or unverified
+    + DeploymentLockedError          persistence/errors.py: another process owns the database
+    + DeployError                    deployment.py: uploaded code refused
+    + SnapshotImportError            snapshot/importer.py: a snapshot ZIP that cannot be imported
+    + PortInUseError                 server/runner.py: --port / --site-port taken
+    + DevError                       dev/loop.py: pyconvex dev cannot start
+  x AuthError                        401
+    + AuthConfigError                auth/config.py: auth_config.py is malformed
+    + BadTokenError                  files/tokens.py: a forged or expired upload/download token
+      - TokenUsedError               server/storage_api.py: a single-use upload URL used twice
+  x ForbiddenError                   403
+    + SessionRequestMismatch         sync/requests.py: a replayed request id with other content
+  x NotFoundError                    404: FunctionNotFound, DocumentNotFound
+  x ConflictError                    409: OCC still failing after bounded retries
+  x OverloadedError                  503: committer queue full
+  x InternalError                    500: reaches clients as "Server Error" + request id
+    + StorageError                   persistence/errors.py: the database failed under us
+  x ActionWorkerError                500: an action's worker process died under it
+* OccConflict                        internal and retryable; never leaves functions.runtime
 ```
 """
 

@@ -29,10 +29,12 @@ def start_server(
     functions: Path | None = APP,
     extra: list[str] | None = None,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
-    """``pyconvex serve`` on ``db_path`` (a SQLite file, or a full database URL)."""
+    """``pyconvex serve`` on ``db_path`` (a SQLite file, or a full database URL), on
+    ``port`` if given (a restarted server keeps its clients' URL)."""
     db = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyconvex.cli.main", "serve",
          *(["--functions", str(functions)] if functions is not None else []),
@@ -88,18 +90,43 @@ def server(tmp_path: Path) -> Iterator[str]:
 os.environ.setdefault("NO_COLOR", "1")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# Tests under these folders of tests/ run once per backend, unless marked
+# ``one_backend`` (they open no database, or choose their backends themselves).
+PER_BACKEND_FOLDERS = frozenset(
+    {"database", "e2e", "files", "functions", "scheduler", "search", "snapshot", "sync"}
+)
+BACKENDS = ("sqlite", "postgres")
+
+
+def _per_backend(definition: pytest.Item) -> bool:
+    path = Path(str(definition.path)).resolve()
+    parts = path.relative_to(Path(__file__).resolve().parent).parts
+    return (len(parts) > 1 and parts[0] in PER_BACKEND_FOLDERS
+            and definition.get_closest_marker("one_backend") is None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One parametrisation for every per-backend folder (instead of an autouse fixture
+    pasted into each folder's conftest.py): a test there gets ``engine_backend`` set to
+    each backend in turn; a test marked ``one_backend`` runs once, on SQLite."""
+    if "engine_backend" in metafunc.fixturenames and _per_backend(metafunc.definition):
+        metafunc.parametrize("engine_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
 def engine_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Engine tests run once per backend: with "postgres", every ConvexTest and every
-    ``database_url()`` gets a fresh schema on the test PostgreSQL server."""
+    """The backend engine tests run on (see ``pytest_generate_tests``): with "postgres",
+    every ConvexTest and every ``make_db_url()`` gets a fresh schema on the test
+    PostgreSQL server. Outside the per-backend folders it leaves the environment alone."""
     from pyconvex.testing.convex_test import DATABASE_URL_ENV
     from tests.pg import base_url
 
-    if request.param == "postgres":
+    backend = str(getattr(request, "param", "sqlite"))
+    if backend == "postgres":
         monkeypatch.setenv(DATABASE_URL_ENV, base_url())
-    else:
+    elif hasattr(request, "param") or request.node.get_closest_marker("one_backend"):
         monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
-    return str(request.param)
+    return backend
 
 
 @pytest.fixture

@@ -96,3 +96,29 @@ def test_make_run_starts_the_chat_example(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_the_pytest_example_runs_as_written(tmp_path: Path) -> None:
+    """"Writing functions": the schema, the functions and the test, in a fresh project
+    with the pytest configuration the README gives, pass under pytest."""
+    import os
+    import sys
+
+    text = README.read_text()
+    section = text[text.index("## Writing functions"):]
+    section = section[: section.index("\n## ", 4)]
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
+        name = block.splitlines()[0].removeprefix("# ").split()[0]
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(block)
+    (config,) = re.findall(r"```toml\n(.*?)```", section, re.S)
+    (tmp_path / "pyproject.toml").write_text(config)
+    assert sorted(p.name for p in tmp_path.rglob("*.py")) == [
+        "messages.py", "schema.py", "test_messages.py"]
+    env = {k: val for k, val in os.environ.items() if not k.startswith("PYTEST")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_messages.py"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -17,7 +17,6 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 from pyconvex.database.catalog import (
     INDEX_TABLE,
@@ -32,7 +31,6 @@ from pyconvex.database.catalog import (
     index_info,
 )
 from pyconvex.database.committer import Committed, Committer, CommitterClient
-from pyconvex.database.documents import decode_document
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import ReadSet
@@ -339,9 +337,3 @@ class Database:
     async def write_index_entries(self, entries: list[IndexEntry]) -> None:
         """Backfill: write index entries for versions that predate the index."""
         await self.persistence.write([], entries)
-
-    async def get_document_at(self, doc_id: str, ts: int) -> dict[str, Any] | None:
-        entry = await self.persistence.get_document(doc_id, ts)
-        if entry is None or entry.value is None:
-            return None
-        return decode_document(entry.value)

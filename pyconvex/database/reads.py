@@ -62,12 +62,6 @@ class ReadSet:
     def add_point(self, index_id: int, key: bytes) -> None:
         self.add(index_id, key, key_successor(key))
 
-    def merge(self, other: ReadSet) -> None:
-        for index_id, intervals in other._by_index.items():
-            mine = self._by_index.setdefault(index_id, [])
-            mine.extend(Interval(i.lo, i.hi) for i in intervals)
-        self._frozen = None
-
     def index_ids(self) -> KeysView[int]:
         return self._by_index.keys()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyconvex.database.catalog import (
@@ -93,7 +93,6 @@ class CommitRequest:
     catalog: Catalog | None = None
     """Set when the transaction changed tables, indexes or the schema."""
     write_bytes: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

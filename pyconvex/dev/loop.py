@@ -80,7 +80,7 @@ class DevServer:
             raise DevError(f"The web directory {self.web_dir} does not exist (--web DIR).")
         check_port(self.host, self.port)
         if self.site_port is not None:
-            check_port(self.host, self.site_port)
+            check_port(self.host, self.site_port, "--site-port")
 
     async def reload(self) -> bool:
         """Load the code, push its schema, regenerate ``_generated/``; report. True if it took."""

@@ -3,18 +3,27 @@
 A decorated handler becomes a :class:`RegisteredFunction`: the handler plus its kind,
 visibility and validators. Validators come from ``args=``/``returns=`` when given,
 otherwise from the handler's annotations (``channelId: Id["channels"]``), and are
-compiled once, here, not per call.
+compiled once, here, not per call. ``name=`` publishes a function under another name
+than its attribute's (``@mutation(name="sendMessage")``); the loader refuses two
+functions of one module published under the same name.
 """
 
 from __future__ import annotations
 
 import enum
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, overload
 
-from pyconvex.schema import Check, Validator, args_validator_from_signature, v
+from pyconvex.schema import (
+    Check,
+    Validator,
+    args_validator_from_signature,
+    check_handler_accepts,
+    v,
+)
 
 
 class FunctionKind(enum.Enum):
@@ -77,17 +86,33 @@ class FunctionDecorator(Protocol):
 
     @overload
     def __call__(
-        self, *, args: Any = None, returns: Validator | None = None
+        self, *, args: Any = None, returns: Validator | None = None, name: str | None = None
     ) -> Callable[[Handler], RegisteredFunction]: ...
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _published_name(handler: Handler, name: Any) -> str | None:
+    """``name=``: what clients call the function (``api.messages.sendMessage``), so a
+    front end written for Convex keeps its camelCase while the Python stays snake_case."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise TypeError(
+            f"{handler.__name__}: name= must be an identifier (letters, digits, '_', not "
+            f"starting with a digit), like name=\"sendMessage\"; got {name!r}"
+        )
+    return name
 
 
 def _args_validator(handler: Handler, args: Any) -> Validator | None:
     if args is None:
         return args_validator_from_signature(handler)
-    if isinstance(args, dict):
-        return v.object(args)
-    if isinstance(args, Validator):
-        return args
+    validator = v.object(args) if isinstance(args, dict) else args
+    if isinstance(validator, Validator):
+        check_handler_accepts(handler, validator)
+        return validator
     raise TypeError(
         f"{handler.__name__}: args= must be a dict of validators or v.object(...), "
         f"got {type(args).__name__}"
@@ -100,11 +125,12 @@ def _make(kind: FunctionKind, visibility: Visibility) -> FunctionDecorator:
 
     @overload
     def decorator(
-        *, args: Any = None, returns: Validator | None = None
+        *, args: Any = None, returns: Validator | None = None, name: str | None = None
     ) -> Callable[[Handler], RegisteredFunction]: ...
 
     def decorator(
-        fn: Handler | None = None, /, *, args: Any = None, returns: Validator | None = None
+        fn: Handler | None = None, /, *, args: Any = None, returns: Validator | None = None,
+        name: str | None = None,
     ) -> Any:
         def wrap(handler: Handler) -> RegisteredFunction:
             if not inspect.iscoroutinefunction(handler):
@@ -113,7 +139,8 @@ def _make(kind: FunctionKind, visibility: Visibility) -> FunctionDecorator:
                     f"{handler.__name__}(ctx, ...)'"
                 )
             return RegisteredFunction(
-                kind, visibility, handler, _args_validator(handler, args), returns
+                kind, visibility, handler, _args_validator(handler, args), returns,
+                name=_published_name(handler, name),
             )
 
         if fn is not None:
@@ -125,7 +152,8 @@ def _make(kind: FunctionKind, visibility: Visibility) -> FunctionDecorator:
     )
     decorator.__doc__ = (
         f"Register a {visibility.value} {kind.value}. Use bare (@{decorator.__name__}) or "
-        f"with validators (@{decorator.__name__}(args={{...}}, returns=v...))."
+        f"with validators (@{decorator.__name__}(args={{...}}, returns=v...)); name=... "
+        "publishes it under another name than its attribute's."
     )
     return decorator
 

@@ -7,6 +7,7 @@ Functions are keyed by ``"<module>:<function>"``.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass, field
@@ -69,3 +70,10 @@ class Registry:
         if fn is not None:
             return fn
         return self.functions.get(canonicalize_path(path))
+
+    def did_you_mean(self, path: str, *, internal_ok: bool) -> str:
+        """`` Did you mean 'messages:send'?`` for a path close to a callable function's
+        (a typo such as ``messages:sned``), else ``""``: appended to "not found"."""
+        callable_paths = [p for p, fn in self.functions.items() if internal_ok or fn.is_public]
+        close = difflib.get_close_matches(path, callable_paths, n=1, cutoff=0.75)
+        return f" Did you mean '{display_path(close[0])}'?" if close else ""

@@ -8,7 +8,11 @@ closures that check and normalise values (``Validator.compile()``).
 
 from pyconvex.schema.base import Check, IdResolver, ValidationFailure, Validator
 from pyconvex.schema.diff import IndexChange, SchemaDiff, TableDiff, diff_schemas
-from pyconvex.schema.inference import args_validator_from_signature, validator_from_annotation
+from pyconvex.schema.inference import (
+    args_validator_from_signature,
+    check_handler_accepts,
+    validator_from_annotation,
+)
 from pyconvex.schema.schema import SchemaDefinition, define_schema
 from pyconvex.schema.tables import (
     IndexDefinition,
@@ -39,6 +43,7 @@ __all__ = [
     "Validator",
     "VectorIndexDefinition",
     "args_validator_from_signature",
+    "check_handler_accepts",
     "define_schema",
     "define_table",
     "diff_schemas",

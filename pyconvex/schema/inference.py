@@ -180,3 +180,44 @@ def _resolve_hints(
                         f"{param.annotation!r} ({type(e).__name__}: {e})"
                     ) from None
         raise TypeError(f"{name}: cannot resolve annotations ({type(e).__name__}: {e})") from None
+
+
+def check_handler_accepts(fn: Callable[..., Any], args: Validator) -> None:
+    """Refuse, when the module loads, a handler that ``args=`` could not call.
+
+    Handlers are called as ``handler(ctx, **args)``: every field of ``args=`` must be a
+    parameter (or land in ``**kwargs``), and every parameter without a default must be a
+    required field. Otherwise the mismatch would surface only at the first call, as a
+    bare "Server Error". Validators other than ``v.object`` are not checked.
+    """
+    if not isinstance(args, ObjectValidator):
+        return
+    name: str = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    params = list(inspect.signature(fn).parameters.values())[1:]  # after ctx
+    by_name = {
+        p.name: p for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    call = f"{name}(ctx, **args)"
+    for field_name in args.fields:
+        if field_name not in by_name and not takes_any:
+            raise TypeError(
+                f"{name}: args= declares {field_name!r} but the handler has no parameter "
+                f"{field_name!r}; handlers are called as {call}, so add the parameter "
+                "(or **kwargs) or remove the field"
+            )
+    for param in by_name.values():
+        if param.default is not inspect.Parameter.empty:
+            continue
+        field = args.fields.get(param.name)
+        if field is None:
+            raise TypeError(
+                f"{name}: parameter {param.name!r} is not in args= and has no default; "
+                f"handlers are called as {call}, so declare it in args= or give it a default"
+            )
+        if field.is_optional:
+            raise TypeError(
+                f"{name}: args= makes {param.name!r} optional (v.optional) but the parameter "
+                f"has no default; give it one (e.g. {param.name}=None)"
+            )

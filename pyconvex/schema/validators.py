@@ -21,9 +21,10 @@ Contract.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyconvex.errors import InvalidValueError
 from pyconvex.schema import checks
@@ -288,6 +289,18 @@ class _V:
 
     def __repr__(self) -> str:
         return "v"
+
+    if not TYPE_CHECKING:  # a type checker keeps reporting unknown names itself
+
+        def __getattr__(self, name: str) -> Any:
+            """``v.strng()``: name the typo and the validators that exist."""
+            known = sorted(n for n in dir(_V) if not n.startswith("_"))
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"Did you mean v.{close[0]}()? " if close else ""
+            raise AttributeError(
+                f"v.{name} is not a validator. {hint}The validators are: "
+                + ", ".join(f"v.{n}()" for n in known)
+            )
 
 
 v = _V()

@@ -1,5 +1,8 @@
-"""The one table from error codes to HTTP statuses and WebSocket close codes, and the one
-JSON shape of request-level errors: ``{"code": <ShortName>, "message": <text>}``."""
+"""The one table from error codes to HTTP statuses, and the one JSON shape of
+request-level errors: ``{"code": <ShortName>, "message": <text>}``.
+
+(A sync socket that fails closes with 1008 and the error's short name, or 1011 and
+``InternalServerError``: see ``server/ws.py``.)"""
 
 from __future__ import annotations
 
@@ -16,16 +19,6 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.OVERLOADED: 503,
     ErrorCode.INTERNAL: 500,
-}
-
-WS_CLOSE: dict[ErrorCode, int] = {
-    ErrorCode.BAD_REQUEST: 1008,  # policy violation
-    ErrorCode.UNAUTHENTICATED: 1008,
-    ErrorCode.FORBIDDEN: 1008,
-    ErrorCode.NOT_FOUND: 1008,
-    ErrorCode.CONFLICT: 1013,  # try again later
-    ErrorCode.OVERLOADED: 1013,
-    ErrorCode.INTERNAL: 1011,
 }
 
 

@@ -21,6 +21,7 @@ from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
 from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
 from pyconvex.server.http_actions import create_site_app
+from pyconvex.server.logging_setup import configure_server_logging
 
 T = TypeVar("T")
 
@@ -29,7 +30,8 @@ class PortInUseError(BadRequestError):
     short_msg = "PortInUse"
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, option: str = "--port") -> None:
+    """Fail early, naming the ``option`` that chose the busy port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -38,7 +40,7 @@ def check_port(host: str, port: int) -> None:
             if e.errno == errno.EADDRINUSE:
                 raise PortInUseError(
                     f"Port {port} on {host} is already in use: stop the other process or pass "
-                    "--port."
+                    f"another {option}."
                 ) from None
             raise
 
@@ -124,9 +126,10 @@ async def serve(
     files: str | None = None,
     retention_s: float | None = None,
 ) -> None:
+    configure_server_logging(json=True)
     check_port(host, port)
     if site_port is not None:
-        check_port(host, site_port)
+        check_port(host, site_port, "--site-port")
     deployment = await Deployment.open(db_url, functions_dir, files=files,
                                        public_url=f"http://{host}:{port}")
     if retention_s is not None:

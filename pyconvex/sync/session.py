@@ -193,15 +193,17 @@ class SyncSession:
                     self.manager.unsubscribe(self.queries.pop(qid).sub)
                 self._removed.append(qid)
         subs = await asyncio.gather(
-            *(self._subscribe(mod["udfPath"], mod["args"]) for _, mod in added)
+            *(self._subscribe(mod["udfPath"], mod["args"], mod.get("journal")) for _, mod in added)
         )
         for (qid, mod), sub in zip(added, subs, strict=True):
             self.queries[qid] = _Query(mod["udfPath"], mod["args"], sub, journal=mod.get("journal"))
         self.query_set_version = msg["newVersion"]
         await self.send_transition(force=True)
 
-    async def _subscribe(self, path: str, args: dict[str, Any]) -> Subscription:
-        return await self.manager.subscribe(path, args, self.identity)
+    async def _subscribe(
+        self, path: str, args: dict[str, Any], journal: str | None = None
+    ) -> Subscription:
+        return await self.manager.subscribe(path, args, self.identity, journal)
 
     async def _authenticate(self, msg: dict[str, Any]) -> None:
         if msg["baseVersion"] != self.identity_version:
@@ -238,7 +240,9 @@ class SyncSession:
         self.identity_version += 1
         # Queries run per identity: move every query to the new identity's subscription.
         old = list(self.queries.items())
-        subs = await asyncio.gather(*(self._subscribe(q.path, q.args) for _, q in old))
+        subs = await asyncio.gather(
+            *(self._subscribe(q.path, q.args, q.sub.journal) for _, q in old)  # pages stay put
+        )
         for (_, query), sub in zip(old, subs, strict=True):
             self.manager.unsubscribe(query.sub)
             query.sub = sub
@@ -273,7 +277,7 @@ class SyncSession:
                         "queryId": qid,
                         "errorMessage": message,
                         "logLines": sub.log_lines,
-                        "journal": query.journal,
+                        "journal": sub.journal,
                     }
                     if has_data:
                         mod["errorData"] = data
@@ -284,7 +288,7 @@ class SyncSession:
                         "value": sub.value_fragment,
                         "encoded": True,
                         "logLines": sub.log_lines,
-                        "journal": query.journal,
+                        "journal": sub.journal,
                     }
                 mods.append(mod)
             mods.extend({"type": "QueryRemoved", "queryId": qid} for qid in self._removed)

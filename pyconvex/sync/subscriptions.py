@@ -57,6 +57,9 @@ class Subscription:
     refs: int = 0
     ready: bool = False
     """Valid at the manager's ``current_ts`` and indexed (set once, on first subscribe)."""
+    journal: str | None = None
+    """The query journal every run is given and the last run produced: a paginated
+    query's page end, so re-runs keep the page's range (sent as ``QueryUpdated.journal``)."""
 
 
 class IntervalIndex:
@@ -114,6 +117,7 @@ class _Outcome:
     log_lines: list[str]
     error: tuple[str, Any, bool] | None
     fragment: Any
+    journal: str | None = None
 
 
 def _identity_key(identity: dict[str, Any] | None) -> str:
@@ -163,19 +167,32 @@ class SubscriptionManager:
 
     # ------------------------------------------------------------ subscribing
     def key_of(
-        self, path: str, args: dict[str, Any], identity: dict[str, Any] | None
+        self,
+        path: str,
+        args: dict[str, Any],
+        identity: dict[str, Any] | None,
+        journal: str | None = None,
     ) -> tuple[str, bytes, str]:
+        """The sharing key. A client's journal (``Add.journal`` after a reconnect) pins
+        a page, so it is part of the key, after the arguments' JSON and a NUL (which JSON
+        text never holds)."""
         args_json = orjson.dumps(convex_to_json(args), option=orjson.OPT_SORT_KEYS)
+        if journal is not None:
+            args_json += b"\0" + journal.encode()
         return (canonicalize_path(path), args_json, _identity_key(identity))
 
     async def subscribe(
-        self, path: str, args: dict[str, Any], identity: dict[str, Any] | None
+        self,
+        path: str,
+        args: dict[str, Any],
+        identity: dict[str, Any] | None,
+        journal: str | None = None,
     ) -> Subscription:
         """The shared subscription, valid at ``current_ts`` when this returns."""
-        key = self.key_of(path, args, identity)
+        key = self.key_of(path, args, identity, journal)
         sub = self.subscriptions.get(key)
         if sub is None:
-            sub = Subscription(key, key[0], args, identity)
+            sub = Subscription(key, key[0], args, identity, journal=journal)
             self.subscriptions[key] = sub
             sub.refs += 1
             try:
@@ -225,7 +242,9 @@ class SubscriptionManager:
     async def _run_query(self, sub: Subscription, ts: int) -> _Outcome:
         self.reruns += 1
         try:
-            result = await self.runner.run_query(sub.path, sub.args, sub.identity, ts=ts)
+            result = await self.runner.run_query(
+                sub.path, sub.args, sub.identity, ts=ts, journal=sub.journal
+            )
         except Exception as e:  # a failing query is a result too (QueryFailed)
             lines = list(getattr(e, "log_lines", []))
             error = self.format_error(e)
@@ -233,21 +252,23 @@ class SubscriptionManager:
                 orjson.dumps([error[0], lines, repr(error[1])]), digest_size=16
             ).digest()
             reads = getattr(e, "reads", None) or ReadSet()
-            return _Outcome(ts, reads, digest, None, lines, error, None)
+            return _Outcome(ts, reads, digest, None, lines, error, None, sub.journal)
         value_json = convex_to_json(result.value)
         encoded = orjson.dumps(value_json)
         digest = hashlib.blake2b(
-            encoded + orjson.dumps(result.log_lines), digest_size=16
+            encoded + orjson.dumps([result.log_lines, result.journal]), digest_size=16
         ).digest()
         assert result.reads is not None
         return _Outcome(
-            ts, result.reads, digest, value_json, result.log_lines, None, orjson.Fragment(encoded)
+            ts, result.reads, digest, value_json, result.log_lines, None,
+            orjson.Fragment(encoded), result.journal,
         )
 
     @staticmethod
     def _apply(sub: Subscription, outcome: _Outcome) -> bool:
         sub.ts = outcome.ts
         sub.reads = outcome.reads
+        sub.journal = outcome.journal
         changed = outcome.digest != sub.digest
         if changed:
             sub.error = outcome.error

@@ -1,3 +1,6 @@
+"""Every test here runs on SQLite and on PostgreSQL unless marked ``one_backend``
+(see ``pytest_generate_tests`` in ``tests/conftest.py``)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -6,11 +9,6 @@ import pytest
 
 from pyconvex.database import Database
 from pyconvex.persistence import open_persistence
-
-
-@pytest.fixture(autouse=True)
-def _every_backend(engine_backend: str) -> str:
-    return engine_backend
 
 
 @pytest.fixture

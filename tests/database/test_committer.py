@@ -20,10 +20,7 @@ from pyconvex.persistence.sqlite import SqlitePersistence
 from .conftest import write
 
 
-@pytest.fixture
-def _every_backend() -> str:
-    """Overrides the package's per-backend parametrisation: SQLite only."""
-    return "sqlite"
+pytestmark = pytest.mark.one_backend  # SQLite alone pipelines (see above)
 
 
 @pytest.fixture

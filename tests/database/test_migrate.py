@@ -22,9 +22,8 @@ async def _snapshot(d: Deployment) -> dict[str, list[object]]:
             for t in txn.catalog.user_tables()}
 
 
-async def test_migrate_storage_copies_and_verifies(tmp_path: Path, engine_backend: str) -> None:
-    if engine_backend != "sqlite":
-        pytest.skip("the source is a SQLite deployment; the target is always PostgreSQL")
+@pytest.mark.one_backend  # the source is a SQLite deployment; the target is PostgreSQL
+async def test_migrate_storage_copies_and_verifies(tmp_path: Path) -> None:
     source = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     d = await Deployment.open(source, APP)
     cid = (await d.runner.run_mutation("channels:create", {"name": "general"})).value

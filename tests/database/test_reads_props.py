@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyconvex.database.reads import ReadSet, key_successor
 from pyconvex.database.write_log import WriteLog
+
+pytestmark = pytest.mark.one_backend  # pure structures: no database
 
 keys = st.binary(min_size=0, max_size=4)
 bounds = st.tuples(keys, st.one_of(st.none(), keys))

@@ -52,6 +52,7 @@ async def test_orphans_and_interrupted_uploads_are_collected_not_live_files(tmp_
         assert await t.action("files:read", {"storageId": live}) == b"keep me"
 
 
+@pytest.mark.one_backend  # opens no database
 async def test_local_store_is_durable_and_streams_ranges(tmp_path: Path) -> None:
     store = LocalFileStore(tmp_path / "files")
     data = bytes(range(256)) * 4096  # 1 MiB
@@ -71,6 +72,7 @@ async def test_local_store_is_durable_and_streams_ranges(tmp_path: Path) -> None
     assert not list(store.tmp.iterdir())  # the refused upload left nothing
 
 
+@pytest.mark.one_backend  # opens no database
 def test_tokens_expire_and_cannot_be_forged() -> None:
     key = b"k" * 32
     token = sign(key, "upload", "-", expires_ms=2_000)

@@ -10,6 +10,8 @@ import pytest
 from pyconvex.functions import FunctionKind, FunctionsLoadError, load_functions, unload
 from pyconvex.functions.registry import BadFunctionPathError, canonicalize_path
 
+pytestmark = pytest.mark.one_backend  # loading code opens no database
+
 
 def test_paths_and_specials(app_dir: Path):
     registry = load_functions(app_dir)

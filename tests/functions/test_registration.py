@@ -14,6 +14,7 @@ from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.testing import ConvexTest
 
 
+@pytest.mark.one_backend  # opens no database
 def test_bare_and_parametrised_decorators():
     @query
     async def a(ctx, x: str):
@@ -34,6 +35,7 @@ def test_bare_and_parametrised_decorators():
         a(None, x="1")
 
 
+@pytest.mark.one_backend  # opens no database
 def test_sync_handler_is_refused():
     with pytest.raises(TypeError, match="async def"):
 
@@ -42,6 +44,7 @@ def test_sync_handler_is_refused():
             return 1
 
 
+@pytest.mark.one_backend  # opens no database
 def test_references():
     assert api.messages.send.path == "messages:send"
     assert api.admin.users.remove.path == "admin/users:remove"

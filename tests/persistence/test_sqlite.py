@@ -247,15 +247,18 @@ async def test_the_wal_is_checkpointed_while_open_and_starts_over_instead_of_gro
         wal_sizes = []
         for _ in range(4):
             rows = 0
+            before = path.stat().st_size
             while rows <= sqlite_writer.CHECKPOINT_EVERY_ROWS:
                 docs = [D(ts + i + 1, f"d{ts + i + 1}", 1, b"x" * 300) for i in range(200)]
                 ts += 200
                 await store.write(docs, [])
                 rows += len(docs)
+            # The checkpointer's round grows the file; it may have done so already (it
+            # starts at the threshold, before this round's last writes), so wait only
+            # until the file is bigger than when the round began.
             deadline = time.monotonic() + 10
-            grown = path.stat().st_size
-            while path.stat().st_size == grown and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)  # the thread's round: the file grows
+            while path.stat().st_size == before and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
             await store.write([D(ts + 1, f"d{ts + 1}", 1, b"x")], [])  # the writer's tail
             ts += 1
             wal_sizes.append(wal.stat().st_size)

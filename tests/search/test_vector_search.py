@@ -55,10 +55,9 @@ async def test_vector_search_in_a_query_is_snapshot_exact() -> None:
         assert await t.query("messages:similar_live", {"vector": [1.0, 0, 0, 0], "limit": 2}) == [a, b]
 
 
-def test_the_approximate_index_keeps_recall_at_10_above_095(engine_backend: str) -> None:
+@pytest.mark.one_backend  # an in-memory structure: no database
+def test_the_approximate_index_keeps_recall_at_10_above_095() -> None:
     """25k random 128-d vectors (above the HNSW threshold); bench/search.py measures 100k."""
-    if engine_backend != "sqlite":
-        pytest.skip("an in-memory structure: one run is enough")
     rng = np.random.default_rng(7)
     index = VectorIndex("v", 128, ())
     data = rng.normal(size=(25_000, 128)).astype(np.float32)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from pyconvex import api
 from pyconvex.sync import IntervalIndex, Subscription, SubscriptionManager, format_function_error
 from pyconvex.testing import ConvexTest
@@ -86,6 +88,7 @@ async def test_take_only_depends_on_rows_it_read(app_dir):
             await manager.stop()
 
 
+@pytest.mark.one_backend  # opens no database
 def test_interval_index_stabbing():
     index = IntervalIndex()
     subs = [Subscription(("p", b"", str(i)), "p", {}, None) for i in range(4)]

@@ -10,7 +10,12 @@ import typer
 
 from pyconvex.cli.options import TargetAdminKeyOption, UrlOption
 from pyconvex.cli.target import Target, fail, request, resolve
-from pyconvex.client import AsyncConvexClient
+from pyconvex.client import (
+    AsyncConvexClient,
+    ConvexConnectionError,
+    ConvexError,
+    ConvexExecutionError,
+)
 from pyconvex.values import convex_to_clean_json
 
 
@@ -61,12 +66,23 @@ def run(
 
 
 async def _watch(target: Target, function: str, args: dict[str, Any]) -> None:
+    """Print each new result; a failing query prints its error and the watch goes on, so
+    the next result shows once the code is fixed. Only a lost connection ends it."""
     client = AsyncConvexClient(target.url)
     client.set_admin_auth(target.admin_key)
     try:
-        async for value in client.subscribe(function, args):
+        subscription = client.subscribe(function, args)
+        while True:
+            try:
+                value = await anext(subscription)
+            except StopAsyncIteration:
+                return
+            except ConvexConnectionError as e:
+                raise fail(str(e)) from None
+            except (ConvexError, ConvexExecutionError) as e:
+                typer.secho(f"{e} (still watching: fix the code and the result prints)",
+                            err=True, fg="red")
+                continue
             typer.echo(json.dumps(convex_to_clean_json(value), ensure_ascii=False), nl=True)
-    except Exception as e:  # a failing query ends the watch with its message
-        raise fail(str(e)) from None
     finally:
         await client.aclose()

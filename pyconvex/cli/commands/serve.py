@@ -19,7 +19,8 @@ def serve(
         "`pyconvex deploy`, kept in the database).",
     ),
     db: str = typer.Option(
-        "sqlite:///.pyconvex/db.sqlite3", "--db", help="sqlite:///path (postgresql:// later)."
+        "sqlite:///.pyconvex/db.sqlite3", "--db",
+        help="sqlite:///path, or postgresql://user@host/db (several processes may share one).",
     ),
     host: str = HostOption,
     port: int = PortOption,

@@ -73,13 +73,29 @@ class Query:
         self._search = (name, search)
         return self
 
-    async def _search_docs(self) -> AsyncGenerator[tuple[bytes, Document], None]:
+    async def _ranked(self) -> list[tuple[bytes, Document]]:
+        """Search results keyed as Convex keys them: score descending, then newest
+        first, then id. Scores are rounded to float32, as Convex keeps them, so that the
+        two scoring paths (NumPy for the newest state, per-version for older snapshots)
+        give one document the same key; a page's cursors stay put as others come and go."""
         name, build = self._search  # type: ignore[misc]
         found = await self._txn.db.search.text_search(self._txn, self._table, name, build)
-        for position, (doc_id, _score) in enumerate(found):
+        ranked: list[tuple[bytes, Document]] = []
+        for doc_id, score in found:
             doc = await self._txn.get(doc_id)
-            if doc is not None and (not self._filters or self._matches(doc)):
-                yield position.to_bytes(4, "big"), doc
+            if doc is None:
+                continue
+            rounded = struct.unpack("<f", struct.pack("<f", score))[0]
+            created = doc["_creationTime"]
+            assert isinstance(created, (int, float))
+            ranked.append((encode_key([-rounded, -float(created), str(doc["_id"])]), doc))
+        ranked.sort(key=lambda item: item[0])
+        return ranked
+
+    async def _search_docs(self) -> AsyncGenerator[tuple[bytes, Document], None]:
+        for key, doc in await self._ranked():
+            if not self._filters or self._matches(doc):
+                yield key, doc
 
     def full_table_scan(self) -> Query:
         return self.with_index(BY_CREATION_TIME)
@@ -171,31 +187,18 @@ class Query:
         return docs[0] if docs else None
 
     async def _paginate_search(self, options: PaginationOptions) -> dict[str, Any]:
-        """Search pages. A result's position is Convex's search key (score descending,
-        then newest first, then id), so cursors stay put when other results come and go;
-        scores are rounded to float32, as Convex keeps them, so that the two scoring
-        paths (NumPy for the newest state, per-version for older snapshots) agree."""
+        """Search pages: cursors are positions in the order of ``_ranked``."""
         if self._used:
             raise InvalidQueryError("A query can be run only once.", short_msg="QueryReused")
         self._used = True
-        name, build = self._search  # type: ignore[misc]
-        fp = fingerprint("search", self._table, name)
+        fp = fingerprint("search", self._table, self._search[0])  # type: ignore[index]
         bounds = page_bounds(options, fp)
         if bounds.at_end:
             return finish_page([], bounds.end_cursor or END_CURSOR)
-        found = await self._txn.db.search.text_search(self._txn, self._table, name, build)
-        ranked: list[tuple[bytes, Document]] = []
-        for doc_id, score in found:
-            doc = await self._txn.get(doc_id)
-            if doc is None:
-                continue
-            rounded = struct.unpack("<f", struct.pack("<f", score))[0]
-            created = doc["_creationTime"]
-            assert isinstance(created, (int, float))
-            key = encode_key([-rounded, -float(created), str(doc["_id"])])
-            if (bounds.start is None or key > bounds.start) and (bounds.end is None or key <= bounds.end):
-                ranked.append((key, doc))
-        ranked.sort(key=lambda item: item[0])
+        ranked = [
+            (key, doc) for key, doc in await self._ranked()
+            if (bounds.start is None or key > bounds.start) and (bounds.end is None or key <= bounds.end)
+        ]
 
         async def rows() -> AsyncGenerator[tuple[bytes, Document], None]:
             for item in ranked:

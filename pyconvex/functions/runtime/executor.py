@@ -127,11 +127,12 @@ class FunctionRunner:
         path = canonicalize_path(function_path(ref))
         fn = self.registry.lookup(path)
         if fn is None or (not fn.is_public and not internal_ok):
+            hint = self.registry.did_you_mean(path, internal_ok=internal_ok)
             raise NotFoundError(
-                f"Could not find public function for '{display_path(path)}'. Did you forget "
-                "to run `pyconvex dev` or `pyconvex deploy`?"
+                f"Could not find public function for '{display_path(path)}'."
+                + (hint or " Did you forget to run `pyconvex dev` or `pyconvex deploy`?")
                 if not internal_ok
-                else f"Could not find function for '{display_path(path)}'.",
+                else f"Could not find function for '{display_path(path)}'.{hint}",
                 short_msg="FunctionNotFound",
             )
         if fn.kind is not kind:
