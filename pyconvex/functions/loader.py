@@ -172,5 +172,18 @@ def _collect(registry: Registry, module_path: str, module: types.ModuleType) -> 
         if isinstance(value, RegisteredFunction) and not name.startswith("_"):
             if value.handler.__module__ != module.__name__:
                 continue  # imported from another module: registered under its own path
-            value.path = f"{module_path}:{value.name or name}"
-            registry.functions[value.path] = value
+            path = f"{module_path}:{value.name or name}"
+            other = registry.functions.get(path)
+            if other is not None and other is not value:
+                raise FunctionsLoadError(
+                    f"{module_path}.py: two functions are published as {path}: "
+                    f"{_describe_fn(other)} and {_describe_fn(value, name)}. Rename one, or "
+                    "change its name=."
+                )
+            value.path = path
+            registry.functions[path] = value
+
+
+def _describe_fn(fn: RegisteredFunction, attribute: str | None = None) -> str:
+    attribute = attribute or fn.handler.__name__
+    return f"{attribute} (name={fn.name!r})" if fn.name else attribute
