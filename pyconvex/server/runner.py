@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import gc
+import os
 import secrets
 import socket
 import sys
@@ -109,6 +110,13 @@ async def serve_with_site(server: uvicorn.Server, site: uvicorn.Server | None) -
             await site_task
 
 
+def set_site_url(host: str, site_port: int) -> None:
+    """``CONVEX_SITE_URL`` for functions, as Convex sets it: where HTTP actions are served.
+    pyconvex.auth names it as its tokens' issuer and finds its JWKS there. A value set
+    with ``pyconvex env set`` (a public URL behind a proxy) still wins."""
+    os.environ.setdefault("CONVEX_SITE_URL", f"http://{host}:{site_port}")
+
+
 async def wait_started(server: uvicorn.Server) -> None:
     while not server.started:
         await asyncio.sleep(0.02)
@@ -130,6 +138,7 @@ async def serve(
     check_port(host, port)
     if site_port is not None:
         check_port(host, site_port, "--site-port")
+        set_site_url(host, site_port)
     deployment = await Deployment.open(db_url, functions_dir, files=files,
                                        public_url=f"http://{host}:{port}")
     if retention_s is not None:
