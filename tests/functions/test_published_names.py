@@ -60,6 +60,7 @@ async def test_functions_are_called_by_their_published_names(tmp_path: Path) -> 
         assert await t.query(api.messages.listMessages) == ["hi", "there", "again", "again"]
 
 
+@pytest.mark.one_backend
 def test_the_registry_and_codegen_show_the_published_names(tmp_path: Path) -> None:
     root = _app(tmp_path, MESSAGES)
     registry = load_functions(root)
@@ -74,6 +75,7 @@ def test_the_registry_and_codegen_show_the_published_names(tmp_path: Path) -> No
     assert "countAll = typed_reference(" in api_py
 
 
+@pytest.mark.one_backend
 def test_two_functions_published_under_one_name_are_refused_at_load(tmp_path: Path) -> None:
     root = _app(tmp_path, '''
 from pyconvex import mutation
@@ -95,6 +97,7 @@ async def sendMessage(ctx):
         load_functions(root)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("bad", ["send-message", "1st", "", "a b", "messages:send", 5])
 def test_a_name_that_is_not_an_identifier_is_refused(bad: object) -> None:
     with pytest.raises(TypeError, match=r"name= must be an identifier"):
@@ -104,6 +107,7 @@ def test_a_name_that_is_not_an_identifier_is_refused(bad: object) -> None:
             return None
 
 
+@pytest.mark.one_backend
 def test_bare_and_named_decorators_keep_their_kind() -> None:
     @query(name="getIt")
     async def get_it(ctx):  # type: ignore[no-untyped-def]
