@@ -1,0 +1,65 @@
+"""What every ``ctx.db`` wrapper shares (row-level security, triggers).
+
+A wrapper holds the database it wraps as ``inner`` and forwards what it does not
+change, so wrappers stack (rules outside, triggers inside). Code that must reach the
+database itself, as the rate limiter does for its own state, follows ``inner`` down
+with :func:`unwrap_db`: rules and triggers are for the application's tables, not for
+the machinery's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyconvex.values import Id
+
+
+class DatabaseWrapper:
+    """Base of the ``ctx.db`` wrappers: forwards ``system`` and ``normalize_id``."""
+
+    def __init__(self, inner: Any) -> None:
+        for name in ("get", "query", "normalize_id"):
+            if not callable(getattr(inner, name, None)):
+                raise TypeError(
+                    f"{type(self).__name__} wraps a ctx.db (a DatabaseReader or "
+                    f"DatabaseWriter); {inner!r} has no {name}()"
+                )
+        self.inner = inner
+
+    @property
+    def system(self) -> Any:
+        """``ctx.db.system``, unchanged: system tables are read-only and not the app's."""
+        return self.inner.system
+
+    def normalize_id(self, table: str, id_string: str) -> Id | None:
+        result: Id | None = self.inner.normalize_id(table, id_string)
+        return result
+
+    def _table_among(self, doc_id: Any, tables: Any) -> str | None:
+        """Which of ``tables`` the id belongs to (None: another table, or not an id)."""
+        if not isinstance(doc_id, str):
+            return None
+        for table in tables:
+            if self.inner.normalize_id(table, doc_id) is not None:
+                return str(table)
+        return None
+
+
+def unwrap_db(db: Any) -> Any:
+    """The database under every :class:`DatabaseWrapper` around ``db``."""
+    while isinstance(db, DatabaseWrapper):
+        db = db.inner
+    return db
+
+
+def split_target(op: str, args: tuple[Any, ...], arity: int) -> tuple[str | None, Any]:
+    """``(table, id)`` of ``get(id)``/``get(table, id)`` style calls (``arity`` counts the
+    arguments of the id-first form, id included)."""
+    if len(args) == arity:
+        return None, args[0]
+    if len(args) == arity + 1 and isinstance(args[0], str):
+        return args[0], args[1]
+    raise TypeError(
+        f"db.{op}() takes {arity} argument(s), or {arity + 1} with the table first; "
+        f"got {len(args)}"
+    )
