@@ -33,7 +33,16 @@ from pyconvex.database.modules import read_modules, write_modules
 from pyconvex.database.state import secret_bytes
 from pyconvex.errors import BadRequestError
 from pyconvex.files import FileStore, LocalFileStore, open_file_store
-from pyconvex.functions import FunctionKind, FunctionRunner, Registry, load_functions, unload
+from pyconvex.functions import (
+    DEFAULT_FUNCTION_LIMITS,
+    FunctionKind,
+    FunctionLimits,
+    FunctionRunner,
+    Registry,
+    load_functions,
+    unload,
+)
+from pyconvex.functions.isolation import WorkerPool
 from pyconvex.persistence import SharedLog, open_persistence
 from pyconvex.scheduler import SchedulerExecutor
 
@@ -71,12 +80,16 @@ class Deployment:
         self.runner = runner
         self.functions_dir = functions_dir
         self.environment: dict[str, str] = {}
+        self.system_environment: dict[str, str] = {}
+        """``CONVEX_CLOUD_URL``/``CONVEX_SITE_URL``, set for functions as Convex sets
+        them; a variable of the same name set with ``pyconvex env set`` wins."""
         self._listeners: list[ChangeListener] = []
         self._deployed_dir: Path | None = None
         self.scheduler = SchedulerExecutor(db, runner)
         self.retention_s = DEFAULT_RETENTION_S
         self._collector: asyncio.Task[None] | None = None
         self._follow_tasks: set[asyncio.Task[None]] = set()
+        self.workers: WorkerPool | None = None
         if isinstance(db.persistence, SharedLog):
             db.add_listener(self._on_commit)
 
@@ -89,8 +102,13 @@ class Deployment:
         clock: Clock = wall_clock_ms,
         files: str | Path | None = None,
         public_url: str | None = None,
+        site_url: str | None = None,
         retention_s: float = DEFAULT_RETENTION_S,
+        isolate_actions: bool = False,
+        limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
     ) -> Deployment:
+        """``isolate_actions``: run actions in worker processes (the server does; tests
+        and ``ConvexTest`` may keep them in-process)."""
         persistence = await open_persistence(db_url)
         try:
             db = await Database.open(persistence, clock=clock)
@@ -98,9 +116,18 @@ class Deployment:
             await persistence.close()
             raise
         registry = Registry()
-        self = cls(db, FunctionRunner(db, registry), None)
+        self = cls(db, FunctionRunner(db, registry, limits=limits), None)
         self.retention_s = retention_s
+        if isolate_actions:
+            self.workers = WorkerPool(self.runner)
+            self.runner.actions = self.workers
         try:
+            cloud_url = (public_url or self.runner.storage.public_url).rstrip("/")
+            self.system_environment = {
+                "CONVEX_CLOUD_URL": cloud_url,
+                # without a site port, HTTP actions are served under /http on the main one
+                "CONVEX_SITE_URL": (site_url or f"{cloud_url}/http").rstrip("/"),
+            }
             self._apply_environment(await list_environment(db))
             storage = self.runner.storage
             storage.store = open_file_store(files) if files is not None else _default_files(db_url)
@@ -132,8 +159,10 @@ class Deployment:
     def _apply_environment(self, env: dict[str, str]) -> None:
         for name in self.environment.keys() - env.keys():
             os.environ.pop(name, None)
-        os.environ.update(env)
+        os.environ.update({**self.system_environment, **env})
         self.environment = dict(env)
+        if self.workers is not None and self.functions_dir is not None:
+            self.workers.set_code(self.functions_dir)  # workers start with the new values
 
     async def set_environment(self, changes: dict[str, str | None]) -> dict[str, str]:
         """Set (or, with None, remove) variables; functions see them in ``os.environ``."""
@@ -193,6 +222,8 @@ class Deployment:
         self.runner.registry = registry
         self.functions_dir = path
         unload(old)
+        if self.workers is not None:
+            self.workers.set_code(path)
         await self.scheduler.sync_crons(registry)
         self._changed()
         return result
@@ -275,6 +306,8 @@ class Deployment:
 
     async def close(self) -> None:
         await self.scheduler.stop()
+        if self.workers is not None:
+            await self.workers.close()
         if self._collector is not None:
             self._collector.cancel()
             with contextlib.suppress(asyncio.CancelledError):

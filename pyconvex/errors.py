@@ -128,6 +128,17 @@ class InvalidQueryError(BadRequestError):
     short_msg = "InvalidQuery"
 
 
+class FunctionTimeoutError(LimitExceededError):
+    """A query or mutation ran user code past its limit, or an action past its own; the
+    execution was stopped and (a mutation) wrote nothing."""
+
+    short_msg = "FunctionTimeout"
+
+
+class FunctionMemoryError(LimitExceededError):
+    short_msg = "MemoryLimitExceeded"
+
+
 class AuthError(PyConvexError):
     code = ErrorCode.UNAUTHENTICATED
     short_msg = "Unauthenticated"
@@ -158,6 +169,14 @@ class InternalError(PyConvexError):
     short_msg = "InternalServerError"
 
 
+class ActionWorkerError(PyConvexError):
+    """The worker process running an action exited under it (killed, crashed). Not an
+    :class:`InternalError`: the message, which says what happened, reaches the client."""
+
+    code = ErrorCode.INTERNAL
+    short_msg = "ActionWorkerLost"
+
+
 class OccConflict(Exception):
     """A commit lost a race: something it read was written since it began. Retryable."""
 
@@ -167,6 +186,7 @@ class OccConflict(Exception):
 
 
 __all__ = [
+    "ActionWorkerError",
     "ArgumentValidationError",
     "AuthError",
     "BadRequestError",
@@ -174,6 +194,8 @@ __all__ = [
     "ConvexError",
     "ErrorCode",
     "ForbiddenError",
+    "FunctionMemoryError",
+    "FunctionTimeoutError",
     "InternalError",
     "InvalidIdError",
     "InvalidQueryError",

@@ -157,6 +157,11 @@ class Transaction:
         self.ranges_read = 0
         self.bytes_written = 0
 
+    @property
+    def documents_written(self) -> int:
+        """Documents this transaction inserted, replaced or deleted (for function logs)."""
+        return len(self._updates)
+
     # ----------------------------------------------------------------- catalog
     def table(self, name: str) -> TableInfo | None:
         """Look a table up by name, recording the read so a concurrent change conflicts."""

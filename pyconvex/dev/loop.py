@@ -28,6 +28,7 @@ from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import ExecutionRecord, FunctionsLoadError
 from pyconvex.server.app import create_app
 from pyconvex.server.http_actions import create_site_app
+from pyconvex.server.logging_setup import configure_server_logging
 from pyconvex.server.runner import check_port, serve_with_site, site_server, uvicorn_server, wait_started
 
 IGNORED_DIRS = {"_generated", "__pycache__", "node_modules"}
@@ -130,17 +131,24 @@ class DevServer:
         for line in record.log_lines:
             self.console.print(f"[dim]{head}[/] {line}", markup=True, soft_wrap=True, highlight=False)
         if record.error is not None:
-            self.console.print(f"[dim]{head}[/] [red]{record.error}[/]", soft_wrap=True)
+            rid = f" [Request ID: {record.request_id}]" if record.request_id else ""
+            self.console.print(f"[dim]{head}[/] [red]{record.error}[/]{rid}", soft_wrap=True,
+                               markup=True, highlight=False)
+            if record.traceback:
+                self.console.print(record.traceback.rstrip(), markup=False, soft_wrap=True,
+                                   highlight=False, style="red")
 
     async def run(self, ready: Callable[[DeploymentInfo], Any] | None = None) -> None:
         self._check()
+        configure_server_logging(json=False, failures=not self.tail_logs)
         state_dir = state_dir_for(self.functions_dir)
         state_dir.mkdir(exist_ok=True)
         (state_dir / ".gitignore").write_text("*\n")
         admin_key = admin_key_for(state_dir)
         self.deployment = await Deployment.open(
             f"sqlite:///{state_dir / 'db.sqlite3'}", None, files=state_dir / "files",
-            public_url=self.url,
+            public_url=self.url, isolate_actions=True,
+            site_url=f"http://{self.host}:{self.site_port}" if self.site_port is not None else None,
         )
         app = create_app(self.deployment, admin_key=admin_key, close_deployment=True,
                          web_dir=self.web_dir)

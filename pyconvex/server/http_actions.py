@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pyconvex.errors import PyConvexError
+from pyconvex.functions import failure_of, new_request_id
 from pyconvex.server.state import ServerState
-from pyconvex.sync.errors import new_request_id
 
 log = logging.getLogger("pyconvex.http")
 METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"]
@@ -45,16 +45,20 @@ async def dispatch(request: Request, state: ServerState, path: str) -> Response:
             identity = await state.verify(token)
         except PyConvexError as e:
             return JSONResponse({"code": e.short_msg, "message": e.message}, status_code=401)
-    request_id = new_request_id()
     try:
         response = await state.deployment.runner.run_http_action(
-            handler, request, identity, f"http:{request.method} {path}"
+            handler, request, identity, f"http:{request.method} {path}", route=(method, path)
         )
         if not isinstance(response, Response):
             raise TypeError(f"the HTTP action for {path} returned {type(response).__name__}, not a Response")
         return response
-    except Exception:
-        log.exception("HTTP action %s %s failed [Request ID: %s]", request.method, path, request_id)
+    except Exception as e:
+        # The runner logged the failure (traceback, path, request id) where it happened.
+        failure = failure_of(e)
+        request_id = failure.request_id if failure is not None else new_request_id()
+        if failure is None:
+            log.exception("HTTP action %s %s failed [Request ID: %s]", request.method, path,
+                          request_id)
         return JSONResponse(
             {"code": "ServerError", "message": f"[Request ID: {request_id}] Server Error"},
             status_code=500, headers={"X-Request-Id": request_id},

@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from pyconvex import __version__
 from pyconvex.errors import BadRequestError, PyConvexError
-from pyconvex.functions import FunctionKind, canonicalize_path
+from pyconvex.functions import FunctionKind, canonicalize_path, log_lines_of
 from pyconvex.functions.registry import BadFunctionPathError
 from pyconvex.protocol import ProtocolError, decode_args, encode_ts
 from pyconvex.server.errors import (
@@ -107,7 +107,7 @@ async def call_function(
     except Exception as e:
         message, data, has_data = format_function_error(e)
         out: dict[str, Any] = {"status": "error", "errorMessage": message,
-                               "logLines": list(getattr(e, "log_lines", []))}
+                               "logLines": log_lines_of(e)}
         if has_data:
             out["errorData"] = convex_to_json(data)
         return 200, orjson.dumps(out)

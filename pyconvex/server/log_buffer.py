@@ -57,4 +57,12 @@ def record_json(seq: int, record: ExecutionRecord) -> dict[str, Any]:
         "error": record.error,
         "timestamp": record.started_ms,
         "durationMs": round(record.duration_ms, 3),
+        "requestId": record.request_id,
+        "traceback": record.traceback,
+        "usage": {
+            "documentsRead": record.docs_read,
+            "bytesRead": record.bytes_read,
+            "documentsWritten": record.docs_written,
+            "bytesWritten": record.bytes_written,
+        },
     }

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import errno
 import gc
-import os
 import secrets
 import socket
 import sys
@@ -110,13 +109,6 @@ async def serve_with_site(server: uvicorn.Server, site: uvicorn.Server | None) -
             await site_task
 
 
-def set_site_url(host: str, site_port: int) -> None:
-    """``CONVEX_SITE_URL`` for functions, as Convex sets it: where HTTP actions are served.
-    pyconvex.auth names it as its tokens' issuer and finds its JWKS there. A value set
-    with ``pyconvex env set`` (a public URL behind a proxy) still wins."""
-    os.environ.setdefault("CONVEX_SITE_URL", f"http://{host}:{site_port}")
-
-
 async def wait_started(server: uvicorn.Server) -> None:
     while not server.started:
         await asyncio.sleep(0.02)
@@ -138,9 +130,12 @@ async def serve(
     check_port(host, port)
     if site_port is not None:
         check_port(host, site_port, "--site-port")
-        set_site_url(host, site_port)
+    # CONVEX_SITE_URL (functions' environment): where HTTP actions are served.
+    # pyconvex.auth names it as its tokens' issuer and finds its JWKS there.
+    site_url = f"http://{host}:{site_port}" if site_port is not None else None
     deployment = await Deployment.open(db_url, functions_dir, files=files,
-                                       public_url=f"http://{host}:{port}")
+                                       public_url=f"http://{host}:{port}", site_url=site_url,
+                                       isolate_actions=True)
     if retention_s is not None:
         deployment.retention_s = retention_s
     admin_key = admin_key or secrets.token_hex(16)

@@ -1,12 +1,21 @@
 """The sync engine: live subscriptions and per-connection sessions."""
 
-from pyconvex.sync.errors import format_function_error, new_request_id
-from pyconvex.sync.session import CloseAfterAuthError, SyncSession, VerifyToken
-from pyconvex.sync.subscriptions import IntervalIndex, Subscription, SubscriptionManager
+from pyconvex.functions import new_request_id
+from pyconvex.sync.errors import format_function_error
+from pyconvex.sync.interval_index import IntervalIndex
+from pyconvex.sync.session import (
+    CloseAfterAuthError,
+    SessionInvariantError,
+    SyncSession,
+    VerifyToken,
+)
+from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
 
 __all__ = [
     "CloseAfterAuthError",
     "IntervalIndex",
+    "Outcome",
+    "SessionInvariantError",
     "Subscription",
     "SubscriptionManager",
     "SyncSession",

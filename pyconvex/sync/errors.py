@@ -11,24 +11,24 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 import orjson
 
 from pyconvex.errors import ConvexError, InternalError, PyConvexError
+from pyconvex.functions import failure_of, new_request_id
 from pyconvex.values import convex_to_json
 
 log = logging.getLogger("pyconvex.functions")
 
 
-def new_request_id() -> str:
-    return secrets.token_hex(8)
-
-
 def format_function_error(e: BaseException, request_id: str | None = None) -> tuple[str, Any, bool]:
-    """``(errorMessage, errorData, has_error_data)`` for a function that raised ``e``."""
-    rid = request_id or new_request_id()
+    """``(errorMessage, errorData, has_error_data)`` for a function that raised ``e``.
+
+    The request id is the failed execution's own (the one its logged traceback carries),
+    so what a client shows leads an operator to the record."""
+    failure = failure_of(e)
+    rid = failure.request_id if failure is not None else request_id or new_request_id()
     if isinstance(e, ConvexError):
         try:
             shown = e.data if isinstance(e.data, str) else orjson.dumps(convex_to_json(e.data)).decode()
@@ -37,5 +37,6 @@ def format_function_error(e: BaseException, request_id: str | None = None) -> tu
         return f"[Request ID: {rid}] Server Error\nUncaught ConvexError: {shown}", e.data, True
     if isinstance(e, PyConvexError) and not isinstance(e, InternalError):
         return f"[Request ID: {rid}] {e.message}", None, False
-    log.error("[Request ID: %s] Uncaught %s", rid, type(e).__name__, exc_info=e)
+    if failure is None:  # not from a function execution, so not logged yet
+        log.error("[Request ID: %s] Uncaught %s", rid, type(e).__name__, exc_info=e)
     return f"[Request ID: {rid}] Server Error", None, False

@@ -38,7 +38,11 @@ def logs(
                 for line in entry["logLines"]:
                     typer.echo(f"{head} {line}")
                 if entry["error"]:
-                    typer.secho(f"{head} {entry['error']}", fg="red")
+                    rid = entry.get("requestId")
+                    typer.secho(f"{head} {entry['error']}"
+                                + (f" [Request ID: {rid}]" if rid else ""), fg="red")
+                    if entry.get("traceback"):
+                        typer.secho(entry["traceback"].rstrip(), fg="red")
                 elif success and not entry["logLines"]:
                     typer.echo(f"{head} ok ({entry['durationMs']:.1f} ms)")
             after = body["last"]

@@ -10,22 +10,32 @@ from pyconvex.functions.runtime.ctx_impl import (
     QueryCtx,
 )
 from pyconvex.functions.runtime.executor import (
+    ActionBackend,
     ExecutionListener,
     ExecutionRecord,
     FunctionResult,
     FunctionRunner,
 )
+from pyconvex.functions.runtime.failures import Failure, failure_of, log_lines_of, new_request_id
+from pyconvex.functions.runtime.limits import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 
 __all__ = [
+    "DEFAULT_FUNCTION_LIMITS",
     "REMOVE",
+    "ActionBackend",
     "ActionCtx",
     "Auth",
     "DatabaseReader",
     "DatabaseWriter",
     "ExecutionListener",
     "ExecutionRecord",
+    "Failure",
+    "FunctionLimits",
     "FunctionResult",
     "FunctionRunner",
     "MutationCtx",
     "QueryCtx",
+    "failure_of",
+    "log_lines_of",
+    "new_request_id",
 ]

@@ -9,18 +9,19 @@
   exponential backoff. A handler that raises commits nothing.
 - Actions run outside any transaction; each ``ctx.run_*`` is its own.
 
-Log lines are captured per execution and travel with the result, or with the error as
-``error.log_lines``.
+Log lines are captured per execution and travel with the result, or with the error in
+its :class:`~pyconvex.functions.runtime.failures.Failure` (``failure_of(error)``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pyconvex.database import Catalog, Database, ReadSet, Transaction
 from pyconvex.database.query.pagination import QueryJournal, current_journal
@@ -35,8 +36,27 @@ from pyconvex.errors import (
 from pyconvex.functions.api import function_path
 from pyconvex.functions.registration import FunctionKind, RegisteredFunction
 from pyconvex.functions.registry import Registry, canonicalize_path, display_path
+from pyconvex.functions.runtime import determinism
 from pyconvex.functions.runtime.ctx_impl import ActionCtx, MutationCtx, QueryCtx
+from pyconvex.functions.runtime.failures import (
+    Failure,
+    attach,
+    describe,
+    failure_of,
+    log_failure,
+    new_request_id,
+    request_id_var,
+    user_traceback,
+)
 from pyconvex.functions.runtime.guard import forbid_io, install_io_guard
+from pyconvex.functions.runtime.limits import (
+    DEFAULT_FUNCTION_LIMITS,
+    Budget,
+    FunctionLimits,
+    interrupted_error,
+    metered,
+    start_watchdog,
+)
 from pyconvex.functions.runtime.logs import current_log, install_log_capture
 from pyconvex.functions.runtime.storage import StorageService
 from pyconvex.schema import ValidationFailure
@@ -63,7 +83,8 @@ class FunctionResult:
 
 @dataclass(slots=True, frozen=True)
 class ExecutionRecord:
-    """One finished execution, for log followers (``pyconvex logs``, the dev console)."""
+    """One finished execution, for log followers (``pyconvex logs``, the dev console, the
+    dashboard): Convex's function log entry."""
 
     path: str
     kind: str
@@ -71,9 +92,29 @@ class ExecutionRecord:
     error: str | None
     started_ms: float
     duration_ms: float
+    request_id: str = ""
+    traceback: str | None = None
+    docs_read: int = 0
+    bytes_read: int = 0
+    docs_written: int = 0
+    bytes_written: int = 0
 
 
 ExecutionListener = Callable[[ExecutionRecord], None]
+
+
+class ActionBackend(Protocol):
+    """Where actions run when not in the server's own process (``functions/isolation``)."""
+
+    async def run_action(
+        self, fn: RegisteredFunction, args: dict[str, Any], identity: dict[str, Any] | None,
+        lines: list[str],
+    ) -> Any: ...
+
+    async def run_http_action(
+        self, route: tuple[str, str], request: Any, identity: dict[str, Any] | None,
+        lines: list[str],
+    ) -> Any: ...
 
 
 class _Ids:
@@ -94,30 +135,64 @@ class _Ids:
 
 class FunctionRunner:
     """Executes registered functions against one database. ``registry`` may be swapped
-    (hot reload) between calls; a call keeps the registry it started with."""
+    (hot reload) between calls; a call keeps the registry it started with.
 
-    def __init__(self, db: Database, registry: Registry) -> None:
+    Queries and mutations run here, metered (``limits.py``) and deterministic
+    (``determinism.py``); actions run in ``actions`` (worker processes) when the server
+    set one, else here."""
+
+    def __init__(
+        self, db: Database, registry: Registry, *,
+        limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
+        actions: ActionBackend | None = None,
+    ) -> None:
         self.db = db
         self.registry = registry
         self.clock = db.clock
+        self.limits = limits
+        self.actions = actions
         self.executions = 0
         self.occ_retries = 0
         self.listeners: list[ExecutionListener] = []
         self.storage = StorageService()
         install_log_capture()
         install_io_guard()
+        determinism.install()
+        start_watchdog()
 
-    def _report(
-        self, path: str, kind: str, lines: list[str], error: BaseException | None, start: float
+    def _budget(self, path: str, kind: str) -> Budget:
+        return Budget(display_path(path), kind, self.limits.query_mutation_s,
+                      self.limits.query_mutation_memory)
+
+    def _finish(
+        self, run: _Run, error: BaseException | None, txn: Transaction | None = None,
     ) -> None:
+        """Report one execution to the listeners; log and attach a failure."""
+        duration_ms = (time.perf_counter() - run.perf) * 1000
+        failure = None
+        if error is not None:
+            failure = failure_of(error)
+            if failure is None:
+                failure = Failure(
+                    run.request_id, display_path(run.path), run.kind, describe(error),
+                    user_traceback(error), list(run.lines),
+                    txn.reads if txn is not None and not txn.writable else None,
+                )
+                attach(error, failure)
+                token = current_log.set(None)  # the server's record, not a function log line
+                try:
+                    log_failure(failure, duration_ms)
+                finally:
+                    current_log.reset(token)
         if not self.listeners:
             return
-        message = None
-        if error is not None:
-            message = f"{type(error).__name__}: {error}"
         record = ExecutionRecord(
-            display_path(path), kind, list(lines), message, start * 1000,
-            (time.time() - start) * 1000,
+            display_path(run.path), run.kind, list(run.lines),
+            failure.error if failure is not None else None, run.started_ms, duration_ms,
+            run.request_id, failure.traceback if failure is not None else None,
+            txn.docs_read if txn is not None else 0, txn.bytes_read if txn is not None else 0,
+            txn.documents_written if txn is not None else 0,
+            txn.bytes_written if txn is not None else 0,
         )
         for listener in list(self.listeners):
             listener(record)
@@ -188,7 +263,12 @@ class FunctionRunner:
         """Validate, run and check a mutation handler inside a caller's transaction (the
         scheduler commits a job's state change with the mutation's own writes)."""
         checked = self._args(fn, args, txn)
-        value = await fn.handler(ctx, **checked)
+        path = fn.path or "?"
+        token = determinism.enter(display_path(path), txn.now_ms, (path, checked, txn.begin_ts))
+        try:
+            value = await metered(fn.handler(ctx, **checked), self._budget(path, "mutation"))
+        finally:
+            determinism.leave(token)
         return self._returns(fn, value, txn)
 
     # ----------------------------------------------------------------- queries
@@ -203,29 +283,33 @@ class FunctionRunner:
         journal: str | None = None,
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.QUERY, internal_ok)
+        path = fn.path or "?"
         txn = self.db.begin(writable=False, ts=ts)
-        lines: list[str] = []
-        log_token = current_log.set(lines)
         query_journal = QueryJournal(journal)  # a live page re-run ends where it ended
-        journal_token = current_journal.set(query_journal)
-        io_token = forbid_io.set(display_path(fn.path or "?"))
-        start = time.time()
-        try:
-            checked = self._args(fn, args, txn)
-            self.executions += 1
-            value = await fn.handler(QueryCtx(txn, identity, self.storage), **checked)
-            value = self._returns(fn, value, txn)
-        except BaseException as e:
-            e.log_lines = lines  # type: ignore[attr-defined]
-            e.reads = txn.reads  # type: ignore[attr-defined]  # a failed query is live too
-            self._report(fn.path or "?", "query", lines, e, start)
-            raise
-        finally:
-            forbid_io.reset(io_token)
-            current_log.reset(log_token)
-            current_journal.reset(journal_token)
-        self._report(fn.path or "?", "query", lines, None, start)
-        return FunctionResult(value, lines, txn.begin_ts, txn.reads, query_journal.serialize())
+        run = _Run(path, "query")
+        budget = self._budget(path, "query")
+        with run.scope(forbid=display_path(path)):
+            try:
+                checked = self._args(fn, args, txn)
+                self.executions += 1
+                token = determinism.enter(run.display, txn.now_ms, (path, checked, txn.begin_ts))
+                journal_token = current_journal.set(query_journal)
+                try:
+                    value = await metered(
+                        fn.handler(QueryCtx(txn, identity, self.storage, runner=self), **checked), budget
+                    )
+                finally:
+                    determinism.leave(token)
+                    current_journal.reset(journal_token)
+                value = self._returns(fn, value, txn)
+            except BaseException as e:
+                error = interrupted_error(e, budget)
+                self._finish(run, error, txn)
+                if error is not e:
+                    raise error from None
+                raise
+        self._finish(run, None, txn)
+        return FunctionResult(value, run.lines, txn.begin_ts, txn.reads, query_journal.serialize())
 
     # --------------------------------------------------------------- mutations
     async def run_mutation(
@@ -237,13 +321,18 @@ class FunctionRunner:
         internal_ok: bool = False,
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.MUTATION, internal_ok)
+        path = fn.path or "?"
 
         async def body(ctx: MutationCtx, txn: Transaction) -> Any:
             checked = self._args(fn, args, txn)
-            value = await fn.handler(ctx, **checked)
+            token = determinism.enter(display_path(path), txn.now_ms, (path, checked, txn.begin_ts))
+            try:
+                value = await metered(fn.handler(ctx, **checked), self._budget(path, "mutation"))
+            finally:
+                determinism.leave(token)
             return self._returns(fn, value, txn)
 
-        return await self.run_in_transaction(body, fn.path or "?", identity)
+        return await self.run_in_transaction(body, path, identity)
 
     async def run_in_transaction(
         self,
@@ -252,22 +341,19 @@ class FunctionRunner:
         identity: dict[str, Any] | None = None,
     ) -> FunctionResult:
         """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts."""
-        start = time.time()
+        run = _Run(name, "mutation")
         for attempt in range(MAX_OCC_ATTEMPTS):
             txn = self.db.begin()
-            lines: list[str] = []
-            log_token = current_log.set(lines)
-            io_token = forbid_io.set(display_path(name))
-            try:
-                self.executions += 1
-                value = await body(MutationCtx(txn, identity, self.registry, self.storage), txn)
-            except BaseException as e:
-                e.log_lines = lines  # type: ignore[attr-defined]
-                self._report(name, "mutation", lines, e, start)
-                raise
-            finally:
-                forbid_io.reset(io_token)
-                current_log.reset(log_token)
+            run.lines = []
+            with run.scope(forbid=run.display):
+                try:
+                    self.executions += 1
+                    value = await body(
+                        MutationCtx(txn, identity, self.registry, self.storage, runner=self), txn
+                    )
+                except BaseException as e:
+                    self._finish(run, e, txn)
+                    raise
             try:
                 ts = await self.db.commit(txn)
             except OccConflict as e:
@@ -283,35 +369,40 @@ class FunctionRunner:
                 delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 16)))
                 await asyncio.sleep(random.uniform(0, delay))
                 continue
-            self._report(name, "mutation", lines, None, start)
-            return FunctionResult(value, lines, ts)
-        raise ConflictError(
+            except BaseException as e:
+                self._finish(run, e, txn)
+                raise
+            self._finish(run, None, txn)
+            return FunctionResult(value, run.lines, ts)
+        error = ConflictError(
             f"{display_path(name)}: gave up after {MAX_OCC_ATTEMPTS} attempts: the "
             "documents it reads kept being changed by concurrent mutations. Reduce contention "
             "(e.g. shard a hot counter) or retry later."
         )
+        self._finish(run, error)
+        raise error
 
     # ------------------------------------------------------------ http actions
     async def run_http_action(
         self, handler: Callable[[Any, Any], Awaitable[Any]], request: Any,
-        identity: dict[str, Any] | None, name: str,
+        identity: dict[str, Any] | None, name: str, route: tuple[str, str] | None = None,
     ) -> Any:
-        """An HTTP action: an action's ctx, network allowed, logs captured and reported."""
-        lines: list[str] = []
-        log_token = current_log.set(lines)
-        io_token = forbid_io.set(None)
-        start = time.time()
-        try:
-            self.executions += 1
-            response = await handler(ActionCtx(self, identity, lines), request)
-        except BaseException as e:
-            e.log_lines = lines  # type: ignore[attr-defined]
-            self._report(name, "http", lines, e, start)
-            raise
-        finally:
-            forbid_io.reset(io_token)
-            current_log.reset(log_token)
-        self._report(name, "http", lines, None, start)
+        """An HTTP action: an action's ctx, network allowed, logs captured and reported.
+        With worker processes, ``route`` (method, path) names the handler there."""
+        run = _Run(name, "http")
+        with run.scope(forbid=None):
+            try:
+                self.executions += 1
+                if self.actions is not None and route is not None:
+                    response = await self.actions.run_http_action(
+                        route, request, identity, run.lines
+                    )
+                else:
+                    response = await handler(ActionCtx(self, identity, run.lines), request)
+            except BaseException as e:
+                self._finish(run, e)
+                raise
+        self._finish(run, None)
         return response
 
     # ----------------------------------------------------------------- actions
@@ -324,21 +415,47 @@ class FunctionRunner:
         internal_ok: bool = False,
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.ACTION, internal_ok)
-        lines: list[str] = []
-        log_token = current_log.set(lines)
-        io_token = forbid_io.set(None)
-        start = time.time()
+        path = fn.path or "?"
+        run = _Run(path, "action")
+        with run.scope(forbid=None):
+            try:
+                checked = self._args(fn, args, None)
+                self.executions += 1
+                if self.actions is not None:
+                    value = await self.actions.run_action(fn, checked, identity, run.lines)
+                else:
+                    value = await fn.handler(ActionCtx(self, identity, run.lines), **checked)
+                value = self._returns(fn, value, None)
+            except BaseException as e:
+                self._finish(run, e)
+                raise
+        self._finish(run, None)
+        return FunctionResult(value, run.lines)
+
+
+class _Run:
+    """One execution's bookkeeping: request id, log lines, start time, and the context
+    variables set while it runs."""
+
+    __slots__ = ("display", "kind", "lines", "path", "perf", "request_id", "started_ms")
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.display = display_path(path)
+        self.kind = kind
+        self.lines: list[str] = []
+        self.request_id = request_id_var.get() or new_request_id()
+        self.started_ms = time.time() * 1000
+        self.perf = time.perf_counter()
+
+    @contextlib.contextmanager
+    def scope(self, *, forbid: str | None) -> Iterator[None]:
+        log_token = current_log.set(self.lines)
+        io_token = forbid_io.set(forbid)
+        rid_token = request_id_var.set(self.request_id)
         try:
-            checked = self._args(fn, args, None)
-            self.executions += 1
-            value = await fn.handler(ActionCtx(self, identity, lines), **checked)
-            value = self._returns(fn, value, None)
-        except BaseException as e:
-            e.log_lines = lines  # type: ignore[attr-defined]
-            self._report(fn.path or "?", "action", lines, e, start)
-            raise
+            yield
         finally:
+            request_id_var.reset(rid_token)
             forbid_io.reset(io_token)
             current_log.reset(log_token)
-        self._report(fn.path or "?", "action", lines, None, start)
-        return FunctionResult(value, lines)

@@ -55,12 +55,37 @@ def _print(
 
 
 class _CaptureHandler(logging.Handler):
+    """On the root logger, to see every user module's logger. Outside functions it must
+    not change what Python would do: a handler on the root switches off Python's
+    last-resort output to stderr, so when this is the only handler a record reaches, it
+    hands the record to that last resort itself (pyconvex's own ``log.exception`` calls
+    then still reach stderr in an application that configured no logging)."""
+
     def emit(self, record: logging.LogRecord) -> None:
         lines = current_log.get()
         if lines is None:
+            last = logging.lastResort
+            if last is not None and record.levelno >= last.level and self._alone(record):
+                last.handle(record)
             return
         level = _LEVELS.get(record.levelno, "LOG")
         append_line(lines, f"[{level}] {record.getMessage()}")
+
+    def _alone(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(h is not self for h in logger.handlers):
+                return False
+            logger = logger.parent if logger.propagate else None
+        return True
+
+
+class OutsideFunctions(logging.Filter):
+    """For the server's own log handlers: what a function logs is its log lines (shown
+    with its execution), not the server's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return current_log.get() is None
 
 
 def install_log_capture(package_prefix: str = "_pyconvex_app_") -> None:

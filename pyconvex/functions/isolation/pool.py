@@ -1,0 +1,316 @@
+"""Worker processes for actions: started ahead, reused, ended when they overrun.
+
+Each worker runs one action (or HTTP action) at a time, so an action that blocks
+(``time.sleep``, a synchronous SDK) or spins holds up nobody else, and its limits are
+kept by ending its process: past ``FunctionLimits.action_s`` of wall time, or past
+``action_memory`` of growth in resident memory (polled every ``MEMORY_POLL_S``), the
+worker is killed and the action fails with an error that says which. A worker that
+dies on its own (a crash, ``kill -9``) fails its action the same way; the deployment
+keeps serving. Mutations an action already committed through ``ctx.run_mutation``
+stay committed, as in Convex.
+
+Workers run at a lower CPU priority (``nice``) than the server: on a machine with
+fewer cores than busy actions, the loop that answers every client still gets the CPU
+the moment it has work (bench/isolation.py measures it). Code or environment changes
+start a new generation: idle workers of the old one exit, busy ones after their action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from pyconvex.errors import ActionWorkerError, FunctionMemoryError, FunctionTimeoutError
+from pyconvex.functions.isolation.channel import ChannelClosed, read_frame, write_frame
+from pyconvex.functions.isolation.crossing import from_remote, to_remote
+from pyconvex.functions.isolation.host import answer
+from pyconvex.functions.registration import RegisteredFunction
+from pyconvex.functions.registry import display_path
+from pyconvex.functions.runtime.executor import FunctionRunner
+from pyconvex.functions.runtime.failures import request_id_var
+from pyconvex.functions.runtime.limits import MiB
+
+log = logging.getLogger("pyconvex.actions")
+
+STARTUP_TIMEOUT_S = 60.0
+MEMORY_POLL_S = 0.1
+DEFAULT_SPARE = 1
+DEFAULT_MAX_WORKERS = 64
+WORKER_NICE = int(os.environ.get("PYCONVEX_WORKER_NICE", "10"))
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, generation: int) -> None:
+        self.proc = proc
+        self.reader = reader
+        self.writer = writer
+        self.generation = generation
+        self.healthy = True
+        self.over_memory = 0
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        self.healthy = False
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+
+    def close(self) -> None:
+        """Let it exit (its socket closes), and reap it."""
+        self.healthy = False
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        asyncio.get_running_loop().create_task(self._reap())
+
+    async def _reap(self) -> None:
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except TimeoutError:
+            self.kill()
+            await self.proc.wait()
+
+    async def _watch_memory(self, limit: int) -> None:
+        baseline = _rss(self.pid)
+        while True:
+            await asyncio.sleep(MEMORY_POLL_S)
+            grown = _rss(self.pid) - baseline
+            if baseline and grown > limit:
+                self.over_memory = grown
+                self.kill()
+                return
+
+    async def execute(
+        self, pool: WorkerPool, kind: str, payload: tuple[Any, ...], lines: list[str],
+        identity: dict[str, Any] | None, name: str,
+    ) -> Any:
+        limits = pool.runner.limits
+        loop = asyncio.get_running_loop()
+        write_frame(self.writer, ("run", kind, payload))
+        await self.writer.drain()
+        deadline = loop.time() + limits.action_s
+        watcher = loop.create_task(self._watch_memory(limits.action_memory))
+        calls: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(
+                        read_frame(self.reader), max(0.0, deadline - loop.time())
+                    )
+                except TimeoutError:
+                    self.kill()
+                    raise FunctionTimeoutError(
+                        f"{name}: function execution timed out: the action ran for more than "
+                        f"{limits.action_s:g} s (the limit for actions) and was stopped. "
+                        "Mutations it already ran stay committed."
+                    ) from None
+                except ChannelClosed:
+                    raise await self._lost(name, limits.action_memory) from None
+                if message[0] == "call":
+                    task = loop.create_task(self._answer(pool, identity, message))
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                elif message[0] == "done":
+                    _, ok, value, worker_lines = message
+                    lines.extend(worker_lines)
+                    if not ok:
+                        raise from_remote(value)
+                    return value
+        finally:
+            watcher.cancel()
+            if not self.healthy:
+                for task in calls:
+                    task.cancel()
+
+    async def _answer(self, pool: WorkerPool, identity: dict[str, Any] | None,
+                      message: tuple[Any, ...]) -> None:
+        _, call_id, method, args, kwargs = message
+        lines: list[str] = []
+        try:
+            value = await answer(pool.runner, identity, method, args, kwargs, lines)
+            reply: tuple[Any, ...] = ("reply", call_id, True, value, lines)
+        except Exception as e:
+            reply = ("reply", call_id, False, to_remote(e), lines)
+        if not self.writer.is_closing():
+            write_frame(self.writer, reply)
+
+    async def _lost(self, name: str, memory_limit: int) -> Exception:
+        self.healthy = False
+        code = await self.proc.wait()
+        if self.over_memory:
+            return FunctionMemoryError(
+                f"{name}: the action grew its worker's memory by {self.over_memory // MiB} MiB, "
+                f"past its limit of {memory_limit // MiB} MiB, and was stopped. Mutations it "
+                "already ran stay committed."
+            )
+        how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")
+        log.error("the worker process running %s (pid %d) %s", name, self.pid, how)
+        return ActionWorkerError(
+            f"{name}: the process running this action {how} before it finished. Mutations "
+            "it already ran stay committed; the deployment keeps serving."
+        )
+
+
+class WorkerPool:
+    """The deployment's action workers (an ``ActionBackend`` for ``FunctionRunner``)."""
+
+    def __init__(self, runner: FunctionRunner, *, spare: int = DEFAULT_SPARE,
+                 max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+        self.runner = runner
+        self.spare = spare
+        self.max_workers = max_workers
+        self._functions_dir: Path | None = None
+        self._generation = 0
+        self._idle: list[_Worker] = []
+        self._starting: set[asyncio.Task[_Worker]] = set()
+        self._busy: set[_Worker] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self._closed = False
+        self.started = 0
+
+    @property
+    def busy(self) -> int:
+        return len(self._busy)
+
+    def busy_pids(self) -> list[int]:
+        return [w.pid for w in self._busy]
+
+    def set_code(self, functions_dir: Path) -> None:
+        """New code or environment variables: workers from now on load these."""
+        self._functions_dir = functions_dir
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+        self._fill()
+
+    def _fill(self) -> None:
+        if self._closed or self._functions_dir is None:
+            return
+        while len(self._idle) + len(self._starting) < self.spare:
+            task = asyncio.get_running_loop().create_task(self._spawn())
+            self._starting.add(task)
+            task.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Task[_Worker]) -> None:
+        self._starting.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("starting an action worker failed: %s", error)
+            return
+        worker = task.result()
+        if self._closed or worker.generation != self._generation:
+            worker.close()
+        else:
+            self._idle.append(worker)
+
+    async def _spawn(self) -> _Worker:
+        functions_dir, generation = self._functions_dir, self._generation
+        if functions_dir is None:
+            raise ActionWorkerError("no functions are loaded")
+        parent, child = socket.socketpair()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pyconvex.functions.isolation.worker",
+                str(child.fileno()), str(functions_dir), str(WORKER_NICE),
+                pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+        reader, writer = await asyncio.open_unix_connection(sock=parent)
+        worker = _Worker(proc, reader, writer, generation)
+        try:
+            message = await asyncio.wait_for(read_frame(reader), STARTUP_TIMEOUT_S)
+        except (TimeoutError, ChannelClosed):
+            worker.kill()
+            raise ActionWorkerError("an action worker did not start") from None
+        if message[0] != "ready":
+            worker.close()
+            raise ActionWorkerError(
+                f"an action worker could not load the functions: {message[1].description}"
+            )
+        self.started += 1
+        return worker
+
+    async def _acquire(self) -> _Worker:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.healthy and worker.proc.returncode is None:
+                return worker
+            worker.close()
+        return await self._spawn()
+
+    async def _execute(self, kind: str, payload: tuple[Any, ...], lines: list[str],
+                       identity: dict[str, Any] | None, name: str) -> Any:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_workers)
+        async with self._slots:
+            worker = await self._acquire()
+            self._busy.add(worker)
+            self._fill()
+            try:
+                return await worker.execute(self, kind, payload, lines, identity, name)
+            finally:
+                self._busy.discard(worker)
+                if worker.healthy and worker.generation == self._generation and not self._closed:
+                    self._idle.append(worker)
+                else:
+                    worker.close()
+
+    async def run_action(self, fn: RegisteredFunction, args: dict[str, Any],
+                         identity: dict[str, Any] | None, lines: list[str]) -> Any:
+        path = fn.path or "?"
+        payload = (path, args, identity, request_id_var.get() or "")
+        return await self._execute("action", payload, lines, identity, display_path(path))
+
+    async def run_http_action(self, route: tuple[str, str], request: Any,
+                              identity: dict[str, Any] | None, lines: list[str]) -> Any:
+        from starlette.responses import Response
+
+        scope = {k: v for k, v in request.scope.items() if k in _SCOPE_KEYS}
+        body = await request.body()
+        payload = (route, scope, body, identity, request_id_var.get() or "")
+        status, headers, content = await self._execute(
+            "http", payload, lines, identity, f"http:{route[0]} {route[1]}"
+        )
+        response = Response(content=content, status_code=status)
+        response.raw_headers = [(bytes(k), bytes(v)) for k, v in headers]
+        return response
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._starting):
+            task.cancel()
+        for worker in self._idle + list(self._busy):
+            worker.kill()
+        for worker in self._idle + list(self._busy):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker.proc.wait(), 5)
+        self._idle.clear()
+
+
+_SCOPE_KEYS = frozenset({
+    "type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "root_path",
+    "query_string", "headers", "server", "client", "path_params",
+})

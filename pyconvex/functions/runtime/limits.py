@@ -1,0 +1,262 @@
+"""Time and memory limits for queries and mutations, which run on the server's loop.
+
+Queries and mutations run in-process (they read the snapshot inline: a hop to another
+process per read would cost more than the whole function). So their limits are kept by
+metering the handler's coroutine step by step (:class:`Budget`, :func:`metered`):
+
+- **User code time** is the sum of the coroutine's synchronous steps, plus any wait on
+  something that is not pyconvex's own work (``await asyncio.sleep(5)`` in a query is
+  user time; awaiting ``ctx.db.get`` on PostgreSQL is not). Convex gives queries and
+  mutations 1 s of it.
+- **A step that runs past the budget is interrupted.** A watchdog thread looks at the
+  step in progress every ``TICK_S``; once it is over its deadline it signals the main
+  thread (``SIGUSR2``), whose handler raises :class:`_Interrupted` inside the user code,
+  which also breaks ``time.sleep``. It only raises while that same step is still
+  running, so it never lands in the server's own code between steps. (A C call that
+  never returns to Python, such as ``sum(range(10**12))``, cannot be interrupted; the
+  function still fails when it returns. Only the main thread can take signals: a loop
+  on another thread gets the check at the end of each step alone.)
+- **Memory**: while a step has run longer than ``MEMORY_CHECK_AFTER_S``, the watchdog
+  compares the process's resident size with its size before the step; growth past the
+  limit interrupts it the same way. Allocation spread over many short steps is not
+  seen (documented in docs/functions.md).
+
+A wait on user code arms a loop timer for the remaining budget that cancels the task;
+the cancellation is turned into :class:`FunctionTimeoutError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Coroutine, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyconvex.errors import FunctionMemoryError, FunctionTimeoutError, LimitExceededError
+
+TICK_S = 0.02
+MEMORY_CHECK_AFTER_S = 0.05
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_PYCONVEX_DIR = str(Path(__file__).resolve().parents[2]) + os.sep
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionLimits:
+    """Per-deployment limits (Convex's numbers by default)."""
+
+    query_mutation_s: float = 1.0
+    action_s: float = 600.0
+    query_mutation_memory: int = 64 * MiB
+    action_memory: int = 512 * MiB
+
+
+DEFAULT_FUNCTION_LIMITS = FunctionLimits()
+
+
+class _Interrupted(BaseException):
+    """Raised inside user code by the watchdog's signal. A ``BaseException``, so that an
+    ``except Exception`` in the handler does not swallow it."""
+
+
+class Budget:
+    """One execution's allowance of user code time and memory growth."""
+
+    __slots__ = ("deadline", "fired", "kind", "limit_s", "memory", "over_memory", "path",
+                 "step_started", "used_s")
+
+    def __init__(self, path: str, kind: str, limit_s: float, memory: int) -> None:
+        self.path = path
+        self.kind = kind
+        self.limit_s = limit_s
+        self.memory = memory
+        self.used_s = 0.0
+        self.deadline = 0.0
+        self.step_started = 0.0
+        self.fired = 0.0
+        self.over_memory = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.over_memory > 0 or self.used_s > self.limit_s
+
+    def error(self) -> LimitExceededError:
+        if self.over_memory:
+            return FunctionMemoryError(
+                f"{self.path}: the {self.kind} grew memory by {self.over_memory // MiB} MiB in "
+                f"one stretch of code, past its limit of {self.memory // MiB} MiB, and was "
+                "stopped. Read less at once (paginate) or move the work to an action."
+            )
+        return FunctionTimeoutError(
+            f"{self.path}: function execution timed out: the {self.kind}'s code ran for more "
+            f"than {self.limit_s:g} s (the limit for {self.kind.replace('y', 'ie')}s) and was stopped"
+            + (" before committing anything." if self.kind == "mutation" else ".")
+            + " Move slow work to an action, or read less (paginate)."
+        )
+
+
+class _Watchdog:
+    """The thread that interrupts a step past its deadline (one per process)."""
+
+    def __init__(self) -> None:
+        self.active: Budget | None = None
+        self.baseline_rss = 0
+        """Resident size when no function step was running, sampled by the thread (no
+        cost on the loop); growth past it during one long step is that step's."""
+        self.main_ident = threading.main_thread().ident
+        self.can_signal = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGUSR2, _on_signal)
+                self.can_signal = True
+            self._thread = threading.Thread(target=self._run, name="pyconvex-limits",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        idle_ticks = 0
+        while True:
+            time.sleep(TICK_S)
+            step = self.active
+            if step is None:
+                idle_ticks += 1
+                if idle_ticks % 5 == 1 or not self.baseline_rss:
+                    self.baseline_rss = _rss()
+                continue
+            now = time.perf_counter()
+            if now - step.step_started > MEMORY_CHECK_AFTER_S and self.baseline_rss:
+                grown = _rss() - self.baseline_rss
+                if grown > step.memory:
+                    step.over_memory = grown
+            if (now > step.deadline or step.over_memory) and now - step.fired > 0.1:
+                step.fired = now
+                if self.can_signal and self.main_ident is not None:
+                    signal.pthread_kill(self.main_ident, signal.SIGUSR2)
+
+
+_watchdog = _Watchdog()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    step = _watchdog.active
+    if step is not None and step.fired and threading.get_ident() == _watchdog.main_ident:
+        raise _Interrupted()
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def start_watchdog() -> None:
+    _watchdog.ensure_started()
+
+
+def _waits_on_user_code(coro: Any) -> bool:
+    """Whether a suspended handler awaits something other than pyconvex's own work."""
+    awaited = coro.cr_await
+    while awaited is not None:
+        code = getattr(awaited, "cr_code", None) or getattr(awaited, "gi_code", None)
+        if code is None:
+            return True
+        if code.co_filename.startswith(_PYCONVEX_DIR):
+            return False
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return True
+
+
+class _Metered:
+    __slots__ = ("_budget", "_coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], budget: Budget) -> None:
+        self._coro = coro
+        self._budget = budget
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, budget, watchdog = self._coro, self._budget, _watchdog
+        on_main = watchdog.can_signal and threading.get_ident() == watchdog.main_ident
+        value: Any = None
+        thrown: BaseException | None = None
+        while True:
+            start = time.perf_counter()
+            budget.step_started = start
+            budget.deadline = start + budget.limit_s - budget.used_s
+            outer = watchdog.active  # a function called inside another's step
+            if on_main:
+                watchdog.active = budget
+            try:
+                try:
+                    yielded = coro.send(value) if thrown is None else coro.throw(thrown)
+                finally:
+                    watchdog.active = outer
+                    budget.used_s += time.perf_counter() - start
+            except StopIteration as stop:
+                if budget.exhausted:
+                    raise budget.error() from None
+                return stop.value
+            except _Interrupted:
+                coro.close()
+                raise budget.error() from None
+            except BaseException:
+                if budget.exhausted:
+                    raise budget.error() from None
+                raise
+            if budget.exhausted:
+                coro.close()
+                raise budget.error()
+            timer = None
+            if _waits_on_user_code(coro):
+                task = asyncio.current_task()
+                if task is not None:
+                    timer = asyncio.get_running_loop().call_later(
+                        max(0.0, budget.limit_s - budget.used_s), _expire, budget, task
+                    )
+            waited = time.perf_counter()
+            try:
+                value, thrown = (yield yielded), None
+            except BaseException as e:
+                value, thrown = None, e
+            if timer is not None:
+                timer.cancel()
+                budget.used_s += time.perf_counter() - waited
+                if budget.exhausted and isinstance(thrown, asyncio.CancelledError):
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                    coro.close()
+                    raise budget.error()
+
+
+def _expire(budget: Budget, task: asyncio.Task[Any]) -> None:
+    budget.used_s = max(budget.used_s, budget.limit_s) + 1e-9
+    task.cancel()
+
+
+async def metered(awaitable: Awaitable[Any], budget: Budget) -> Any:
+    """Run ``awaitable`` (a handler's coroutine) within ``budget``; see the module
+    docstring. Anything but a coroutine is awaited as it is."""
+    if not isinstance(awaitable, Coroutine):
+        return await awaitable
+    return await _Metered(awaitable, budget)
+
+
+def interrupted_error(e: BaseException, budget: Budget) -> BaseException:
+    """The error to report for ``e``: an interrupt that escaped between steps is the
+    budget's error."""
+    return budget.error() if isinstance(e, _Interrupted) else e
