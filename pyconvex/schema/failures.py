@@ -15,7 +15,9 @@ three messages:
 
 Paths are dotted, with ``[i]`` for array indexes (``metadata.tags[2]``); an empty
 path reads ``value``. Values are shown short: strings quoted and cut at 40
-characters, ``bytes(3)``, ``array(2)``, ``object``, or the Python type name.
+characters, ``bytes(3)``, ``array(2)``, ``object``, or the Python type name. An integral
+float given for an int64 argument adds how to send an int64 from JavaScript (``3n``) or
+to declare the argument ``float``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,19 @@ class Invalid(Exception):
             return f"{where}: missing required field"
         if self.kind == UNEXPECTED_FIELD:
             return f"{where}: unexpected field"
-        return f"{where}: expected {self.desc}, got {short_repr(self.value)}"
+        return f"{where}: expected {self.desc}, got {short_repr(self.value)}{self._hint(path)}"
+
+    def _hint(self, path: str) -> str:
+        """An integral float for an int64 argument: a client that only has float64 (a
+        JavaScript number) sent it. The wire stays strict, as Convex's; the message names
+        the fix on either side."""
+        value = self.value
+        if (self.desc != "int64" or type(value) is not float or not value.is_integer()
+                or not path.startswith("args")):
+            return ""
+        n = int(value)
+        return (f" (a float64, as JavaScript numbers are: pass {n}n (BigInt) from JavaScript, "
+                "or declare the argument float / v.float64())")
 
 
 def short_repr(value: Any) -> str:

@@ -64,7 +64,11 @@ def test_numbers_normalise_ints_to_floats_and_never_take_bools():
     assert fails(v.number(), 10**400) == "args: expected number, got an integer of 1329 bits"
     out = ok(v.int64(), 7)
     assert out == 7 and type(out) is int
-    assert fails(v.int64(), 2.0) == "args: expected int64, got 2.0"
+    assert fails(v.int64(), 2.0) == (
+        "args: expected int64, got 2.0 (a float64, as JavaScript numbers are: pass 2n (BigInt) "
+        "from JavaScript, or declare the argument float / v.float64())"
+    )
+    assert fails(v.int64(), 2.0, path="") == "value: expected int64, got 2.0"  # a document: no hint
     assert fails(v.int64(), INT64_MAX + 1) == f"args: expected int64, got {INT64_MAX + 1}"
 
 
