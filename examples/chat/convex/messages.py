@@ -27,3 +27,10 @@ async def send(ctx, channelId, author, body):
     if await ctx.db.get(channelId) is None:
         raise ConvexError({"code": "NoSuchChannel", "message": "That channel is gone."})
     return await ctx.db.insert("messages", {"channelId": channelId, "author": author[:40], "body": body})
+
+
+@mutation(args={"id": v.id("messages")})
+async def remove(ctx, id):
+    """Delete a message (the page's × button). Deleting one already gone does nothing."""
+    if await ctx.db.get(id) is not None:
+        await ctx.db.delete(id)
