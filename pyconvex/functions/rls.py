@@ -31,6 +31,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal, TypedDict
 
+from pyconvex.database.query.pagination import current_journal
 from pyconvex.errors import ForbiddenError, InvalidQueryError
 from pyconvex.functions.wrapped_db import DatabaseWrapper, split_target
 from pyconvex.values import Document, Id
@@ -292,35 +293,52 @@ class RlsQuery:
         return docs[0] if docs else None
 
     async def paginate(self, opts: Any) -> dict[str, Any]:
-        """A page of up to ``numItems`` visible documents, gap-free across pages."""
-        if not isinstance(opts, dict):
-            return dict(await self._take_query().paginate(opts))  # the engine's error
-        bounded = opts.get("endCursor") is not None or opts.get("maximumRowsRead") is not None
-        if bounded:
-            # The page's end is fixed (a re-run of a loaded page) or the scan is capped:
-            # one underlying page, filtered.
+        """A page of up to ``numItems`` visible documents, gap-free across pages.
+
+        A live page (one the query journal or ``endCursor`` pins) is one underlying
+        page, filtered: it grows and shrinks with the data between its fixed ends. A
+        new page is filled from successive underlying pages, each asking only for the
+        items still missing, so it never overshoots; only its final end is recorded
+        in the journal, as the end of the one paginated query the function ran.
+        """
+        journal = current_journal.get()
+        pinned = isinstance(opts, dict) and (
+            opts.get("endCursor") is not None
+            or opts.get("maximumRowsRead") is not None
+            or opts.get("maximumBytesRead") is not None
+            or (journal is not None and journal.previous_end() is not None)
+        )
+        if not isinstance(opts, dict) or pinned:
             result = dict(await self._take_query().paginate(opts))
             result["page"] = [d for d in result["page"] if await self._visible(d)]
             return result
         wanted: Any = opts.get("numItems")
         page: list[Document] = []
-        cursors: list[tuple[int, str]] = []
+        ends: list[tuple[int, str]] = []
+        statuses: list[Any] = []
         cursor = opts.get("cursor")
-        while True:
-            need = wanted - len(page) if isinstance(wanted, (int, float)) else wanted
-            result = dict(
-                await self._take_query().paginate({**opts, "numItems": need, "cursor": cursor})
-            )
-            page.extend([d for d in result["page"] if await self._visible(d)])
-            cursor = result["continueCursor"]
-            cursors.append((len(page), cursor))
-            if result["isDone"] or len(page) >= wanted:
-                break
+        token = current_journal.set(None)  # the chunks are not the page: record it once
+        try:
+            while True:
+                need = wanted - len(page) if isinstance(wanted, (int, float)) else wanted
+                result = dict(await self._take_query().paginate(
+                    {**opts, "numItems": need, "cursor": cursor}))
+                page.extend([d for d in result["page"] if await self._visible(d)])
+                cursor = result["continueCursor"]
+                ends.append((len(page), cursor))
+                statuses.append(result.get("pageStatus"))
+                if result["isDone"] or len(page) >= wanted:
+                    break
+        finally:
+            current_journal.reset(token)
+        if journal is not None:
+            journal.record(cursor)
         result["page"] = page
-        if len(cursors) > 1:
-            # Several underlying pages: a boundary near the middle splits this page.
+        if len(ends) > 1:
+            # Several underlying pages: the boundary nearest the middle splits this one.
             half = len(page) / 2
-            result["splitCursor"] = next(c for n, c in cursors if n >= half)
+            result["splitCursor"] = next(c for n, c in ends if n >= half)
+            result["pageStatus"] = next((st for st in statuses if st), None)
         return result
 
 

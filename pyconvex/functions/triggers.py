@@ -133,7 +133,7 @@ class TriggerWriter(DatabaseWrapper):
         if self.depth >= self.triggers.max_depth:
             raise LimitExceededError(
                 f"Triggers: a chain of triggers went {self.depth + 1} levels deep (the limit "
-                f"is {self.triggers.max_depth}) at a {change.operation} on "
+                f"is {self.triggers.max_depth}) at an {change.operation} on "
                 f"'{change.table}'; a trigger probably writes what fires it again",
                 short_msg="TriggerDepthExceeded",
             )

@@ -101,6 +101,7 @@ async def test_internal_variant_and_custom_action():
                               {"sessionId": "tok-ann", "suffix": "?"}) == "act:hello Ann?"
 
 
+@pytest.mark.one_backend
 def test_definition_errors_name_what_is_wrong():
     session = Customization(args={"sessionId": v.string()}, input=lambda ctx, args: None)
     builder = custom_query(query, session)
@@ -126,9 +127,8 @@ async def _handler(ctx, n):
     return n
 
 
-def test_mypy_sees_declared_ctx_fields_and_public_arguments(tmp_path: Path, engine_backend: str):
-    if engine_backend != "sqlite":
-        pytest.skip("type checking only; no database involved")
+@pytest.mark.one_backend
+def test_mypy_sees_declared_ctx_fields_and_public_arguments(tmp_path: Path):
     project = tmp_path / "typed_custom"
     shutil.copytree(TYPED, project, ignore=shutil.ignore_patterns("_generated", "__pycache__"))
     write_generated(project / "backend")
