@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
-from pyconvex.server import admin_api, http_actions, http_api, storage_api
+from pyconvex.server import admin_api, function_spec, http_actions, http_api, storage_api
 from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
 from pyconvex.server.state import ServerState
 from pyconvex.sync import VerifyToken
@@ -80,6 +80,7 @@ def create_app(
         Route("/http/{path:path}", http_actions.under_http_prefix, methods=http_actions.METHODS),
         Route("/api/pyconvex/deploy", admin_api.admin(admin_api.deploy), methods=["POST"]),
         Route("/api/pyconvex/tables", admin_api.admin(admin_api.tables)),
+        Route("/api/pyconvex/functions", admin_api.admin(function_spec.functions)),
         Route("/api/pyconvex/export", admin_api.admin(admin_api.export)),
         Route("/api/pyconvex/import", admin_api.admin(admin_api.import_), methods=["POST"]),
         Route("/api/pyconvex/data", admin_api.admin(admin_api.data)),

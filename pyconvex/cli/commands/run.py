@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import typer
 
 from pyconvex.cli.options import TargetAdminKeyOption, UrlOption
@@ -16,7 +17,9 @@ from pyconvex.client import (
     ConvexError,
     ConvexExecutionError,
 )
-from pyconvex.values import convex_to_clean_json
+from pyconvex.errors import PyConvexError
+from pyconvex.functions.registry import canonicalize_path
+from pyconvex.values import convex_to_clean_json, convex_to_json, json_to_convex
 
 
 def _args(text: str) -> dict[str, Any]:
@@ -29,6 +32,52 @@ def _args(text: str) -> dict[str, Any]:
     return args
 
 
+def _arg_spec(target: Target, function: str) -> dict[str, Any] | None:
+    """The function's args validator (validator JSON) from the deployment, or None when
+    it has none or the deployment does not say (an older server)."""
+    try:
+        path = canonicalize_path(function)
+        response = httpx.get(f"{target.url}/api/pyconvex/functions", headers=target.auth, timeout=30)
+        if response.status_code != 200:
+            return None
+        for fn in response.json().get("functions", []):
+            if fn.get("identifier") == path:
+                spec = fn.get("args")
+                return spec if isinstance(spec, dict) else None
+    except (httpx.HTTPError, ValueError, PyConvexError):
+        return None
+    return None
+
+
+def _int64_where_expected(spec: dict[str, Any] | None, value: Any) -> Any:
+    """``value`` with an int where ``spec`` expects an int64 and the JSON had an integral
+    number. JSON numbers are float64 on Convex's wire (a JavaScript number), which an
+    ``int``/``v.int64()`` argument refuses; the wire stays strict, the CLI adapts."""
+    if spec is None:
+        return value
+    kind = spec.get("type")
+    if kind in ("bigint", "int64"):
+        return int(value) if type(value) is float and value.is_integer() else value
+    if kind == "object" and isinstance(value, dict):
+        fields = spec.get("value", {})
+        return {k: _int64_where_expected(fields[k]["fieldType"], x) if k in fields else x
+                for k, x in value.items()}
+    if kind == "array" and isinstance(value, list):
+        return [_int64_where_expected(spec.get("value"), x) for x in value]
+    if kind == "record" and isinstance(value, dict):
+        values = spec.get("values", {}).get("fieldType")
+        return {k: _int64_where_expected(values, x) for k, x in value.items()}
+    if kind == "union":
+        members = spec.get("value", [])
+        if type(value) is float and any(m.get("type") == "number" for m in members):
+            return value  # a float64 member takes it as it is
+        for member in members:
+            converted = _int64_where_expected(member, value)
+            if converted is not value:
+                return converted
+    return value
+
+
 def run(
     function: str = typer.Argument(..., help='Function path, e.g. "messages:list".'),
     args: str = typer.Argument("{}", help="Arguments as a JSON object."),
@@ -37,6 +86,10 @@ def run(
     admin_key: str | None = TargetAdminKeyOption,
 ) -> None:
     """Run FUNCTION with ARGS on the deployment and print the result as JSON.
+
+    Numbers in ARGS are float64 (as JSON's are on Convex's wire), except where the
+    function's validator expects an int64 (v.int64(), an int annotation): there an
+    integral number is sent as an int64.
 
     Examples:
 
@@ -47,7 +100,11 @@ def run(
       pyconvex run messages:list '{"channelId": "..."}' --watch
     """
     target = resolve(url, admin_key)
-    parsed = _args(args)
+    try:
+        values = json_to_convex(_args(args))
+    except PyConvexError as e:
+        raise fail(f"ARGS: {e}") from None
+    parsed = _int64_where_expected(_arg_spec(target, function), values)
     if watch:
         try:
             asyncio.run(_watch(target, function, parsed))
@@ -56,7 +113,8 @@ def run(
         return
     module, _, name = function.partition(":")
     path = "/".join([*module.split("/"), name or "default"])
-    body = request(target, "POST", f"/api/run/{path}", json={"args": parsed, "format": "json"})
+    body = request(target, "POST", f"/api/run/{path}",
+                   json={"args": convex_to_json(parsed), "format": "json"})
     for line in body.get("logLines", []):
         typer.secho(line, err=True, dim=True)
     if body.get("status") != "success":
