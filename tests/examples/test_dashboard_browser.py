@@ -40,6 +40,18 @@ def test_dashboard_shows_data_runs_functions_and_sets_env(tmp_path: Path, browse
         page.locator("#fn").fill("channels:list")
         page.get_by_role("button", name="Run", exact=True).click()
         expect(page.locator("#result")).to_contain_text('"name": "general"')
+        # an int argument (messages:list's limit: int): the form sends an int64, not 2.0
+        cid = httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}}).json()["value"][0]["_id"]
+        for text in ("one", "two", "three"):
+            httpx.post(f"{url}/api/mutation", json={"path": "messages:send", "args": {"channelId": cid, "text": text}})
+        page.locator("#fn").fill("messages:list")
+        page.locator("#args").fill(f'{{"channelId": "{cid}", "limit": 2}}')
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.locator("#result")).to_contain_text('"text": "three"')
+        assert "Error" not in page.locator("#result").inner_text()
+        assert page.locator("#result").inner_text().count('"text"') == 2
+        # the function list offers the published names
+        assert page.locator("#fn-list option[value='messages:list']").count() == 1
         page.get_by_role("button", name="Environment").click()
         page.locator("#env-name").fill("DASH_VAR")
         page.locator("#env-value").fill("from the dashboard")
