@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ def start_server(
             raise RuntimeError(f"server exited: {output}")
         try:
             if httpx.get(f"{url}/version", timeout=1).status_code == 200:
+                _drain(proc)
                 return proc, url
         except httpx.HTTPError:
             time.sleep(0.05)
@@ -64,7 +66,32 @@ def start_server(
     raise RuntimeError("server did not answer /version within 30 s")
 
 
+_OUTPUT: dict[int, tuple[threading.Thread, list[str]]] = {}
+
+
+def _drain(proc: subprocess.Popen[str]) -> None:
+    """Read the server's output as it comes (its log is one JSON line per failure: a pipe
+    nobody reads would fill and stop the server), keeping it for ``server_output``."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    _OUTPUT[proc.pid] = (thread, lines)
+
+
+def server_output(proc: subprocess.Popen[str]) -> str:
+    """What a server started by ``start_server`` has printed so far."""
+    found = _OUTPUT.get(proc.pid)
+    return "".join(found[1]) if found is not None else ""
+
+
 def stop_server(proc: subprocess.Popen[str]) -> None:
+    drained = _OUTPUT.pop(proc.pid, None)
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
@@ -72,6 +99,8 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if drained is not None:
+        drained[0].join(5)
     if proc.stdout:
         proc.stdout.close()
 

@@ -23,6 +23,7 @@ from typing import Any
 from pyconvex.errors import BadRequestError
 from pyconvex.functions.registration import RegisteredFunction
 from pyconvex.functions.registry import Registry
+from pyconvex.functions.runtime.determinism import freeze_module_clock
 
 SKIP_DIRS = {"_generated", "__pycache__", "node_modules"}
 SPECIAL = {"schema": "schema", "http": "http", "crons": "crons", "auth_config": "providers"}
@@ -141,6 +142,9 @@ def load_functions(functions_dir: str | Path) -> Registry:
                 ) from e
             registry.modules[module_path] = module
             _collect(registry, module_path, module)
+        for name, module in list(sys.modules.items()):
+            if name.startswith(package_name + ".") and module is not None:
+                freeze_module_clock(module)  # datetime.now() frozen in queries/mutations
     except BaseException:
         unload(registry)
         raise

@@ -17,6 +17,7 @@ import uvicorn
 
 from pyconvex.deployment import Deployment
 from pyconvex.errors import BadRequestError
+from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
 from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
@@ -125,6 +126,7 @@ async def serve(
     site_port: int | None = None,
     files: str | None = None,
     retention_s: float | None = None,
+    limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
 ) -> None:
     configure_server_logging(json=True)
     check_port(host, port)
@@ -135,7 +137,7 @@ async def serve(
     site_url = f"http://{host}:{site_port}" if site_port is not None else None
     deployment = await Deployment.open(db_url, functions_dir, files=files,
                                        public_url=f"http://{host}:{port}", site_url=site_url,
-                                       isolate_actions=True)
+                                       isolate_actions=True, limits=limits)
     if retention_s is not None:
         deployment.retention_s = retention_s
     admin_key = admin_key or secrets.token_hex(16)

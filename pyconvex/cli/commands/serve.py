@@ -8,6 +8,8 @@ import typer
 
 from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, SitePortOption, WebOption
 from pyconvex.errors import BadRequestError, PyConvexError
+from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
+from pyconvex.functions.runtime.limits import MiB
 from pyconvex.server.runner import run_on_server_loop
 from pyconvex.server.runner import serve as run_server
 
@@ -36,6 +38,22 @@ def serve(
         help="File storage: a folder, or s3://bucket/prefix (default: <db name>-files/ next to "
         "a SQLite database).",
     ),
+    function_timeout: float = typer.Option(
+        DEFAULT_FUNCTION_LIMITS.query_mutation_s, "--function-timeout", min=0.01,
+        help="Seconds of user code time a query or mutation may run before it is stopped.",
+    ),
+    action_timeout: float = typer.Option(
+        DEFAULT_FUNCTION_LIMITS.action_s, "--action-timeout", min=0.01,
+        help="Seconds an action (or HTTP action) may run before its worker is stopped.",
+    ),
+    function_memory: int = typer.Option(
+        DEFAULT_FUNCTION_LIMITS.query_mutation_memory // MiB, "--function-memory", min=1,
+        help="MiB a query or mutation may grow the server's memory by in one stretch of code.",
+    ),
+    action_memory: int = typer.Option(
+        DEFAULT_FUNCTION_LIMITS.action_memory // MiB, "--action-memory", min=1,
+        help="MiB an action may grow its worker process's memory by.",
+    ),
 ) -> None:
     """Serve the functions in FUNCTIONS over Convex's HTTP API and sync protocol.
 
@@ -52,7 +70,11 @@ def serve(
             raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
         run_on_server_loop(run_server(functions, db, host=host, port=port, admin_key=admin_key,
                                       web_dir=web, site_port=site_port or None, files=files,
-                                      retention_s=retention))
+                                      retention_s=retention,
+                                      limits=FunctionLimits(
+                                          function_timeout, action_timeout,
+                                          function_memory * MiB, action_memory * MiB,
+                                      )))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None

@@ -232,8 +232,7 @@ class WorkerPool:
         parent, child = socket.socketpair()
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "pyconvex.functions.isolation.worker",
-                str(child.fileno()), str(functions_dir), str(WORKER_NICE),
+                sys.executable, "-c", _BOOT, str(child.fileno()), str(functions_dir),
                 pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
             )
         finally:
@@ -309,6 +308,13 @@ class WorkerPool:
                 await asyncio.wait_for(worker.proc.wait(), 5)
         self._idle.clear()
 
+
+# Lower the worker's priority before it imports anything: starting a worker costs more
+# CPU than most actions, and that must not come out of the server's share either.
+_BOOT = (
+    f"import os; os.nice({WORKER_NICE}) if {WORKER_NICE} else None; "
+    "from pyconvex.functions.isolation.worker import main; main()"
+)
 
 _SCOPE_KEYS = frozenset({
     "type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "root_path",

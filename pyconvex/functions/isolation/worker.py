@@ -1,7 +1,7 @@
 """A worker process's main: load the functions once, then run one action at a time.
 
-Started by ``pool.py`` as ``python -m pyconvex.functions.isolation.worker FD DIR``
-with one end of a socket pair as ``FD``. Messages from the server:
+Started by ``pool.py`` (``main()`` with arguments ``FD DIR``, at a lower priority) with
+one end of a socket pair as ``FD``. Messages from the server:
 ``("run", "action", (path, args, identity, request_id))``,
 ``("run", "http", ((method, path), scope, body, identity, request_id))`` and
 ``("reply", call_id, ok, value_or_failure, log_lines)`` answering this worker's
@@ -152,8 +152,6 @@ async def _main(fd: int, functions_dir: str) -> None:
 
 def main() -> None:
     fd, functions_dir = int(sys.argv[1]), sys.argv[2]
-    if len(sys.argv) > 3 and int(sys.argv[3]):
-        os.nice(int(sys.argv[3]))  # the server's loop comes first (see pool.py)
     factory: Callable[[], asyncio.AbstractEventLoop]
     try:
         import uvloop
