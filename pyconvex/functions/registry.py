@@ -75,5 +75,15 @@ class Registry:
         """`` Did you mean 'messages:send'?`` for a path close to a callable function's
         (a typo such as ``messages:sned``), else ``""``: appended to "not found"."""
         callable_paths = [p for p, fn in self.functions.items() if internal_ok or fn.is_public]
-        close = difflib.get_close_matches(path, callable_paths, n=1, cutoff=0.75)
-        return f" Did you mean '{display_path(close[0])}'?" if close else ""
+        module, _, name = path.rpartition(":")
+        # Within a known module compare function names alone: a long shared module
+        # prefix would make any two of its functions look alike.
+        in_module = {p.rpartition(":")[2]: p for p in callable_paths
+                     if p.rpartition(":")[0] == module}
+        if in_module:
+            close = difflib.get_close_matches(name, in_module, n=1, cutoff=0.7)
+            guess = in_module[close[0]] if close else None
+        else:
+            close = difflib.get_close_matches(path, callable_paths, n=1, cutoff=0.8)
+            guess = close[0] if close else None
+        return f" Did you mean '{display_path(guess)}'?" if guess else ""

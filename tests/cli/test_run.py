@@ -1,0 +1,68 @@
+"""``pyconvex run --watch`` keeps watching through a failing query: the error is printed,
+and the next good result follows once the code is fixed."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.devproc import CLI, DevProcess
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    subprocess.run([*CLI, "init", str(tmp_path / "app")], check=True, capture_output=True)
+    return tmp_path / "app"
+
+
+@pytest.fixture
+def dev(project: Path) -> Iterator[DevProcess]:
+    proc = DevProcess(project)
+    try:
+        proc.expect("Watching")
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _save(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.utime(path)
+
+
+def test_watch_survives_an_error_and_prints_the_fixed_result(dev: DevProcess, project: Path) -> None:
+    watch = subprocess.Popen([*CLI, "run", "messages:list", "--watch"], cwd=project,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert watch.stdout is not None
+        for line in watch.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    messages = project / "convex" / "messages.py"
+    good = messages.read_text()
+    try:
+        assert lines.get(timeout=30).strip() == "[]"
+        _save(messages, good + (
+            "\n\n@query\nasync def list(ctx):\n    raise RuntimeError('broken on purpose')\n"
+        ))
+        error = lines.get(timeout=30)
+        assert "broken on purpose" in error and "still watching" in error
+        assert watch.poll() is None  # the watch goes on
+        _save(messages, good)
+        assert lines.get(timeout=30).strip() == "[]"
+        assert dev.cli("run", "messages:send", '{"author": "ann", "body": "back"}').returncode == 0
+        assert '"body": "back"' in lines.get(timeout=30)
+    finally:
+        watch.kill()
+        watch.wait()
+        if watch.stdout is not None:
+            watch.stdout.close()
