@@ -59,13 +59,13 @@ class RateLimitConfig:
         if reserve:
             if self.max_reserved is not None and count > most + self.max_reserved / factor:
                 raise ValueError(
-                    f"Rate limit '{name}': count {count} exceeds the capacity plus "
+                    f"Rate limit '{name}': count {count:g} exceeds the capacity plus "
                     f"max_reserved ({most + self.max_reserved / factor:g})"
                     + (f" per {self.shards} shards" if self.shards > 1 else "")
                 )
         elif count > most:
             raise ValueError(
-                f"Rate limit '{name}': count {count} exceeds the capacity {most:g}"
+                f"Rate limit '{name}': count {count:g} exceeds the capacity {most:g}"
                 + (f" per {self.shards} shards" if self.shards > 1 else "")
             )
 

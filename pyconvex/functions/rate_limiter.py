@@ -183,7 +183,7 @@ class RateLimiter:
     async def reset(self, ctx: Any, name: str, *, key: str | None = None) -> None:
         """Forget the state of ``name`` for ``key``: it starts full again."""
         db = unwrap_db(ctx.db)
-        for doc in await self._index(db, lambda q: q.eq("name", name).eq("key", key)).collect():
+        for doc in await self._read(db, lambda q: q.eq("name", name).eq("key", key), "collect"):
             await db.delete(doc["_id"])
 
     async def get_value(
@@ -230,10 +230,14 @@ class RateLimiter:
             )
         return found
 
-    def _index(self, db: Any, range_fn: Any) -> Any:
+    @staticmethod
+    async def _read(db: Any, range_fn: Any, terminal: str) -> Any:
+        query = db.query(RATE_LIMIT_TABLE)
         try:
-            return db.query(RATE_LIMIT_TABLE).with_index(RATE_LIMIT_INDEX, range_fn)
+            return await getattr(query.with_index(RATE_LIMIT_INDEX, range_fn), terminal)()
         except InvalidQueryError as e:
+            if RATE_LIMIT_INDEX not in e.message and RATE_LIMIT_TABLE not in e.message:
+                raise
             raise InvalidQueryError(
                 f"RateLimiter keeps its state in the '{RATE_LIMIT_TABLE}' table with the index "
                 f"'{RATE_LIMIT_INDEX}': add **rate_limit_tables (from pyconvex.ratelimit) to "
@@ -242,10 +246,9 @@ class RateLimiter:
             ) from None
 
     async def _shard(self, db: Any, name: str, key: str | None, shard: int) -> Document | None:
-        query = self._index(
-            db, lambda q: q.eq("name", name).eq("key", key).eq("shard", float(shard))
+        doc: Document | None = await self._read(
+            db, lambda q: q.eq("name", name).eq("key", key).eq("shard", float(shard)), "unique"
         )
-        doc: Document | None = await query.unique()
         return doc
 
     async def _check_shard(

@@ -133,8 +133,8 @@ class TriggerWriter(DatabaseWrapper):
         if self.depth >= self.triggers.max_depth:
             raise LimitExceededError(
                 f"Triggers: a chain of triggers went {self.depth + 1} levels deep (the limit "
-                f"is {self.triggers.max_depth}) at an {change.operation} on "
-                f"'{change.table}'; a trigger probably writes what fires it again",
+                f"is {self.triggers.max_depth}) on '{change.table}' ({change.operation}); a "
+                "trigger probably writes what fires it again",
                 short_msg="TriggerDepthExceeded",
             )
         ctx = CustomCtx(self.ctx, {

@@ -105,7 +105,7 @@ async def test_internal_variant_and_custom_action():
 def test_definition_errors_name_what_is_wrong():
     session = Customization(args={"sessionId": v.string()}, input=lambda ctx, args: None)
     builder = custom_query(query, session)
-    with pytest.raises(TypeError, match="sessionId.*both"):
+    with pytest.raises(TypeError, match=r"sessionId.*both"):
         @builder(args={"sessionId": v.string()})
         async def clash(ctx, sessionId): ...
     with pytest.raises(TypeError, match="async def"):

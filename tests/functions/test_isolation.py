@@ -204,7 +204,7 @@ def test_a_failure_leaves_its_traceback_path_and_request_id_in_the_server_log(
 def test_an_http_action_runs_in_a_worker_and_its_failure_is_logged(
     served: tuple[Any, str],
 ) -> None:
-    proc, url = served
+    proc, _ = served
     site = _site_url(proc)
     echoed = httpx.post(f"{site}/echo", content=b"hello")
     assert echoed.status_code == 200 and echoed.text == "HELLO"

@@ -70,7 +70,7 @@ async def test_every_read_path_equals_a_brute_force_filter(seed: int):
             caller = t.with_identity({"subject": viewer}) if viewer else t
             world = World(raw, viewer)
 
-            async def read(path: str, **args: Any) -> Any:
+            async def read(path: str, caller: ConvexTest = caller, **args: Any) -> Any:
                 return await caller.query("chat:read", {"path": path, **args})
 
             assert _ids(await read("collect")) == _ids(world.filtered(raw["messages"]))
