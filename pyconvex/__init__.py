@@ -35,6 +35,14 @@ _EXPORTS: dict[str, str] = {
     "pagination_opts_validator": "pyconvex.schema",
     "query": "pyconvex.functions",
     "v": "pyconvex.schema",
+    "RateLimiter": "pyconvex.ratelimit",
+    "Triggers": "pyconvex.helpers",
+    "custom_action": "pyconvex.helpers",
+    "custom_ctx": "pyconvex.helpers",
+    "custom_mutation": "pyconvex.helpers",
+    "custom_query": "pyconvex.helpers",
+    "wrap_database_reader": "pyconvex.helpers",
+    "wrap_database_writer": "pyconvex.helpers",
 }
 
 # A literal list, so type checkers see the re-exports.
@@ -44,10 +52,16 @@ __all__ = [
     "Crons",
     "HttpRouter",
     "Id",
+    "RateLimiter",
+    "Triggers",
     "__version__",
     "action",
     "api",
     "cors",
+    "custom_action",
+    "custom_ctx",
+    "custom_mutation",
+    "custom_query",
     "define_schema",
     "define_table",
     "http_action",
@@ -59,6 +73,8 @@ __all__ = [
     "pagination_opts_validator",
     "query",
     "v",
+    "wrap_database_reader",
+    "wrap_database_writer",
 ]
 
 
@@ -92,6 +108,16 @@ if TYPE_CHECKING:
         mutation,
         query,
     )
+    from pyconvex.helpers import (
+        Triggers,
+        custom_action,
+        custom_ctx,
+        custom_mutation,
+        custom_query,
+        wrap_database_reader,
+        wrap_database_writer,
+    )
+    from pyconvex.ratelimit import RateLimiter
     from pyconvex.schema import (
         define_schema,
         define_table,

@@ -9,7 +9,8 @@ import pytest
 import pyconvex
 
 
-@pytest.mark.parametrize("module", ["pyconvex", "pyconvex.testing", "pyconvex.values", "pyconvex.client"])
+@pytest.mark.parametrize("module", ["pyconvex", "pyconvex.testing", "pyconvex.values", "pyconvex.client",
+                                    "pyconvex.helpers", "pyconvex.ratelimit"])
 def test_all_is_sorted_and_importable(module: str):
     mod = importlib.import_module(module)
     names = list(mod.__all__)
