@@ -59,9 +59,11 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     take_text = scope.get("extensions", {}).get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
         take_text(session.take_text)
-    pinger = asyncio.get_running_loop().create_task(_ping(session))
+    session.spawn(_ping(session), "ping")
     close_code, close_reason = 1000, ""
-    try:
+
+    async def receive_loop() -> None:
+        nonlocal disconnected
         while True:
             session.receiving = True
             try:
@@ -70,11 +72,16 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
                 session.receiving = False
             if frame["type"] == "websocket.disconnect":
                 disconnected = True
-                break
+                return
             text = frame.get("text")
             if text is None:
                 raise ProtocolError("binary frames are not supported; send JSON text frames")
             await session.handle(dict(parse_client_message(text)))
+
+    try:
+        # The receive loop and the session's tasks are one group: the first failure
+        # among them ends the others and closes the socket with its reason, below.
+        await session.serve(receive_loop())
     except ProtocolError as e:
         close_code, close_reason = 1008, _reason(e.message)
         with contextlib.suppress(Exception):
@@ -89,9 +96,6 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     finally:
         if take_text is not None:
             take_text(None)
-        pinger.cancel()
-        with contextlib.suppress(BaseException):
-            await pinger
         await session.close()
         if not disconnected:
             with contextlib.suppress(Exception):

@@ -5,10 +5,12 @@ messages through an injected async ``send``; ``server/ws.py`` is the thin shell 
 owns the socket. Rules it keeps (protocol.md §4–§7):
 
 - Every Transition starts exactly at the previous one's end version, and all of its
-  results were computed at its end timestamp (the manager's ``current_ts``).
+  results hold at its end timestamp (``transitions.py``): the client never sees a mix of
+  before and after a commit, and its timestamp only grows. It goes out as soon as this
+  client's own queries have results there; another client's slow query never delays it.
 - Mutations from one connection run one at a time in arrival order; after each
-  MutationResponse comes a Transition at or past the commit timestamp that already
-  holds the re-run results, so the client reads its own writes.
+  MutationResponse comes a Transition at or past the commit timestamp, with this
+  client's re-run results, before the next mutation runs: the client reads its writes.
 - A replayed mutation (same session id and request id, after a reconnect, maybe to
   another process) is answered from the durable record of its first run, never run
   twice (``sync/requests.py``).
@@ -19,16 +21,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NamedTuple
 
 from pyconvex.errors import AuthError
-from pyconvex.functions import FunctionRunner
+from pyconvex.functions import FunctionRunner, log_lines_of
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.requests import run_session_mutation
-from pyconvex.sync.subscriptions import Subscription, SubscriptionManager
+from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
+from pyconvex.sync.transitions import ClientQuery, Plan, modifications, plan
 
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
 # then send both in one write).
@@ -42,15 +44,6 @@ class _QueuedMutation(NamedTuple):
     msg: dict[str, Any]
     identity: dict[str, Any] | None
     is_admin: bool
-
-
-@dataclass
-class _Query:
-    path: str
-    args: dict[str, Any]
-    sub: Subscription
-    sent_version: int = -1
-    journal: str | None = None
 
 
 def ws_request_id(session_id: str, request_id: int) -> str:
@@ -79,43 +72,79 @@ class SyncSession:
         self.identity: dict[str, Any] | None = None
         self.is_admin = False
         self.current = {"querySet": 0, "identity": 0, "ts": 0}
-        self.queries: dict[int, _Query] = {}
+        self.queries: dict[int, ClientQuery] = {}
         self._removed: list[int] = []
+        self._held: dict[Subscription, Outcome] = {}  # catch-up results (transitions.py)
         self._lock = asyncio.Lock()
         # Each with the identity in force when it arrived (an Authenticate after it does
         # not change who runs it).
         self._mutations: asyncio.Queue[_QueuedMutation] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._clock_skew: int | None = None
-        self._dirty = asyncio.Event()
+        self._dirty = asyncio.Event()  # a query has a new result: the pusher looks
+        self._progress = asyncio.Event()  # the same, for a mutation waiting to be confirmed
+        self._watcher = self._on_result
+        self._failed: asyncio.Future[BaseException] | None = None
         self._closed = False
         self.last_send = time.monotonic()
         self.receiving = False  # the shell is waiting for a frame, with nothing in hand
-        self._unlisten = manager.add_listener(self._on_advance)
 
     # ---------------------------------------------------------------- lifecycle
+    # A session is *new* until Connect, then *connected*, then *closed* when its socket
+    # ends: the client left, a message broke the protocol (FatalError), an Authenticate
+    # failed (AuthError), or one of its tasks failed. Its tasks (receive loop, mutation
+    # worker, pusher, pinger, actions) are one group: the first failure ends them all
+    # (``serve``). While connected, the client's version (querySet, identity, ts) only
+    # grows: ModifyQuerySet adds one to querySet, Authenticate one to identity, and each
+    # Transition moves ts to where all of the client's queries have results.
+    # ``check_invariants`` tests what must hold between steps.
     def start(self) -> None:
-        self._spawn(self._mutation_worker())
-        self._spawn(self._pusher())
+        self._failed = asyncio.get_running_loop().create_future()
+        self.spawn(self._mutation_worker(), "mutations")
+        self.spawn(self._pusher(), "pusher")
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run ``coro`` in this socket's task group: if it fails, the socket closes."""
+        task = asyncio.get_running_loop().create_task(coro, name=f"sync {name}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and self._failed is not None and not self._failed.done():
+            self._failed.set_result(error)
+
+    async def serve(self, receive_loop: Coroutine[Any, Any, None]) -> None:
+        """Run the socket's receive loop beside this session's tasks, as one group (as
+        Convex's sync socket joins its futures): it returns when the loop does (the
+        client left) and raises the first failure of any of them, which ends the rest;
+        the shell then closes the socket with that failure as the reason."""
+        assert self._failed is not None, "start() first"
+        main = asyncio.get_running_loop().create_task(receive_loop, name="sync receive")
+        try:
+            waiting: set[asyncio.Future[Any]] = {main, self._failed}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not main.done():
+                main.cancel()
+                await asyncio.gather(main, return_exceptions=True)
+        if main.done() and not main.cancelled() and main.exception() is not None:
+            main.result()  # the receive loop failed first: its own error
+        if self._failed.done():
+            raise self._failed.result()
 
     async def close(self) -> None:
         self._closed = True
-        self._unlisten()
         for task in list(self._tasks):
             task.cancel()
-        for task in list(self._tasks):
-            try:
-                await task
-            except BaseException:
-                pass
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for query in self.queries.values():
-            self.manager.unsubscribe(query.sub)
+            self.manager.unsubscribe(query.sub, self._watcher)
         self.queries.clear()
+        self._held.clear()
 
     async def send(self, message: dict[str, Any], *, more: bool = False) -> None:
         self.last_send = time.monotonic()
@@ -161,7 +190,7 @@ class SyncSession:
         elif kind == "Mutation":
             self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin))
         elif kind == "Action":
-            self._spawn(self._action(msg))
+            self.spawn(self._action(msg), "action")
         elif kind == "Authenticate":
             await self._authenticate(msg)
         # Event: telemetry, ignored.
@@ -190,20 +219,22 @@ class SyncSession:
                     added = [(q, m) for q, m in added if q != qid]
                     seen.discard(qid)
                 else:
-                    self.manager.unsubscribe(self.queries.pop(qid).sub)
+                    self.manager.unsubscribe(self.queries.pop(qid).sub, self._watcher)
                 self._removed.append(qid)
         subs = await asyncio.gather(
             *(self._subscribe(mod["udfPath"], mod["args"], mod.get("journal")) for _, mod in added)
         )
         for (qid, mod), sub in zip(added, subs, strict=True):
-            self.queries[qid] = _Query(mod["udfPath"], mod["args"], sub, journal=mod.get("journal"))
+            self.queries[qid] = ClientQuery(
+                mod["udfPath"], mod["args"], sub, journal=mod.get("journal")
+            )
         self.query_set_version = msg["newVersion"]
         await self.send_transition(force=True)
 
     async def _subscribe(
         self, path: str, args: dict[str, Any], journal: str | None = None
     ) -> Subscription:
-        return await self.manager.subscribe(path, args, self.identity, journal)
+        return await self.manager.subscribe(path, args, self.identity, journal, self._watcher)
 
     async def _authenticate(self, msg: dict[str, Any]) -> None:
         if msg["baseVersion"] != self.identity_version:
@@ -244,73 +275,127 @@ class SyncSession:
             *(self._subscribe(q.path, q.args, q.sub.journal) for _, q in old)  # pages stay put
         )
         for (_, query), sub in zip(old, subs, strict=True):
-            self.manager.unsubscribe(query.sub)
+            self.manager.unsubscribe(query.sub, self._watcher)
             query.sub = sub
-            query.sent_version = -1
+            query.sent = None
         await self.send_transition(force=True)
 
     # -------------------------------------------------------------- transitions
-    def _on_advance(self, ts: int, changed: set[Subscription]) -> None:
-        if any(q.sub in changed for q in self.queries.values()):
-            self._dirty.set()
+    def _on_result(self, sub: Subscription) -> None:
+        """One of this client's subscriptions has a new result (called by the manager)."""
+        self._dirty.set()
+        self._progress.set()
 
     async def _pusher(self) -> None:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            await self.send_transition()
+            await self.send_transition(bare=False)
 
-    async def send_transition(self, *, force: bool = False) -> None:
-        async with self._lock:
-            if self._closed:
+    def _basis(self) -> tuple[int, int, int]:
+        return (self.current["ts"], self.query_set_version, self.identity_version)
+
+    async def send_transition(self, *, force: bool = False, bare: bool = True) -> None:
+        """Move the client to the newest timestamp at which all of its queries have a
+        result (``transitions.py``), first fetching the results it lacks there. Send
+        nothing if that changes nothing, unless ``force``; nor if it only moves the
+        timestamp, unless ``bare`` (a mutation's confirmation needs that move; a new
+        result elsewhere in the client's set does not)."""
+        while True:
+            async with self._lock:
+                if self._closed:
+                    return
+                step = plan(self.queries, self.current["ts"], self.manager.processed_ts, self._held)
+                if not step.missing:
+                    await self._send_transition(step, force, bare)
+                    return
+                basis = self._basis()
+            found = await asyncio.gather(
+                *(self.manager.outcome_at(sub, step.ts) for _, sub in step.missing)
+            )
+            async with self._lock:
+                if self._closed:
+                    return
+                for (qid, sub), outcome in zip(step.missing, found, strict=True):
+                    self._held[sub] = outcome
+                    step.chosen[qid] = outcome
+                # The other results chosen still hold at step.ts: a result's range only
+                # ever ends after the newest commit taken in when it was chosen.
+                if self._basis() == basis:
+                    await self._send_transition(step, force, bare)
+                    return
+            # A transition or a query set change came first: plan again.
+
+    async def _send_transition(self, step: Plan, force: bool, bare: bool) -> None:
+        mods = modifications(self.queries, step.chosen)
+        mods.extend({"type": "QueryRemoved", "queryId": qid} for qid in self._removed)
+        end = {
+            "querySet": self.query_set_version,
+            "identity": self.identity_version,
+            "ts": step.ts,
+        }
+        if not mods and not force and (end == self.current or not bare):
+            return
+        self._removed.clear()
+        for qid, query in self.queries.items():
+            query.sent = step.chosen[qid]
+        transition: dict[str, Any] = {
+            "type": "Transition",
+            "startVersion": dict(self.current),
+            "endVersion": end,
+            "modifications": mods,
+            "serverTs": time.time_ns(),
+        }
+        if self._clock_skew is not None:
+            transition["clientClockSkew"] = self._clock_skew
+        self.current = end
+        self._held.clear()
+        await self.send(transition)
+
+    async def _reach(self, ts: int) -> None:
+        """Until this client's transitions reach ``ts`` (a mutation's commit): its own
+        invalidated queries have re-run, whatever other clients' queries are doing."""
+        while self.current["ts"] < ts and not self._closed:
+            self._progress.clear()
+            await self.send_transition()
+            if self.current["ts"] >= ts:
                 return
-            mods: list[dict[str, Any]] = []
-            for qid, query in self.queries.items():
-                sub = query.sub
-                if query.sent_version == sub.version:
-                    continue
-                query.sent_version = sub.version
-                if sub.error is not None:
-                    message, data, has_data = sub.error
-                    mod: dict[str, Any] = {
-                        "type": "QueryFailed",
-                        "queryId": qid,
-                        "errorMessage": message,
-                        "logLines": sub.log_lines,
-                        "journal": sub.journal,
-                    }
-                    if has_data:
-                        mod["errorData"] = data
-                else:
-                    mod = {
-                        "type": "QueryUpdated",
-                        "queryId": qid,
-                        "value": sub.value_fragment,
-                        "encoded": True,
-                        "logLines": sub.log_lines,
-                        "journal": sub.journal,
-                    }
-                mods.append(mod)
-            mods.extend({"type": "QueryRemoved", "queryId": qid} for qid in self._removed)
-            self._removed.clear()
-            end = {
-                "querySet": self.query_set_version,
-                "identity": self.identity_version,
-                "ts": max(self.manager.current_ts, self.current["ts"]),
-            }
-            if not mods and not force and end == self.current:
-                return
-            transition: dict[str, Any] = {
-                "type": "Transition",
-                "startVersion": dict(self.current),
-                "endVersion": end,
-                "modifications": mods,
-                "serverTs": time.time_ns(),
-            }
-            if self._clock_skew is not None:
-                transition["clientClockSkew"] = self._clock_skew
-            self.current = end
-            await self.send(transition)
+            await self._progress.wait()
+
+    def check_invariants(self) -> None:
+        """Raise :class:`SessionInvariantError` naming each rule this session breaks
+        (for tests, between steps; see the state comment above ``start``)."""
+        problems: list[str] = []
+        ts, newest = self.current["ts"], self.manager.processed_ts
+        if ts > newest:
+            problems.append(f"client at ts {ts}, past the newest commit taken in ({newest})")
+        if self.current["querySet"] > self.query_set_version:
+            problems.append("client's querySet version is ahead of the session's")
+        if self.current["identity"] > self.identity_version:
+            problems.append("client's identity version is ahead of the session's")
+        if not self.connected and (self.queries or self.query_set_version):
+            problems.append("queries before Connect")
+        if self._closed and (self.queries or self._tasks):
+            problems.append("closed with queries or tasks left")
+        in_step = (
+            self.current["querySet"] == self.query_set_version
+            and self.current["identity"] == self.identity_version
+        )
+        for qid, query in self.queries.items():
+            sub = query.sub
+            if self.manager.subscriptions.get(sub.key) is not sub:
+                problems.append(f"query {qid}: its subscription is no longer live")
+            if sub.watchers.get(self._watcher, 0) < 1:
+                problems.append(f"query {qid}: this session does not watch its subscription")
+            if query.sent is None:
+                if in_step:
+                    problems.append(f"query {qid}: the client was never sent its result")
+            elif not query.sent.covers(ts, newest):
+                problems.append(
+                    f"query {qid}: the result the client has does not hold at its ts {ts}"
+                )
+        if problems:
+            raise SessionInvariantError("; ".join(problems))
 
     # ---------------------------------------------------------------- requests
     async def _mutation_worker(self) -> None:
@@ -337,7 +422,7 @@ class SyncSession:
                 "success": False,
                 "result": message,
                 "ts": None,
-                "logLines": list(getattr(e, "log_lines", [])),
+                "logLines": log_lines_of(e),
             }
             if has_data:
                 response["errorData"] = data
@@ -350,12 +435,13 @@ class SyncSession:
                 "ts": result.ts,
                 "logLines": result.log_lines,
             }
+        ts = response["ts"]
         async with self._lock:
-            # The covering Transition follows at once (sent together, one write).
-            await self.send(response, more=True)
-        if response.get("ts") is not None:
-            await self.manager.wait_for(response["ts"])
-        await self.send_transition(force=True)
+            # The covering Transition usually follows at once (sent together, one write).
+            await self.send(response, more=ts is not None)
+        if ts is not None:
+            await self.manager.wait_for(ts)
+            await self._reach(ts)
 
     async def _action(self, msg: dict[str, Any]) -> None:
         try:
@@ -371,7 +457,7 @@ class SyncSession:
                 "requestId": msg["requestId"],
                 "success": False,
                 "result": message,
-                "logLines": list(getattr(e, "log_lines", [])),
+                "logLines": log_lines_of(e),
             }
             if has_data:
                 response["errorData"] = data
@@ -385,6 +471,10 @@ class SyncSession:
             }
         async with self._lock:
             await self.send(response)
+
+
+class SessionInvariantError(AssertionError):
+    """A sync session broke a rule of its state machine (a bug in pyconvex)."""
 
 
 class _CloseAfterAuthError(Exception):

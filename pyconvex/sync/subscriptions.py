@@ -1,15 +1,23 @@
-"""Live queries: shared subscriptions, precise invalidation, one timestamp for all.
+"""Live queries: shared subscriptions whose results each hold for a range of timestamps.
 
-- A subscription is ``(path, args, identity)``. Identical subscriptions from any number
-  of clients share one run and one serialised result (``value_json``).
-- After commits, the manager finds the subscriptions whose read sets contain a written
-  key through an interval index per index id (``IntervalIndex``) — never by scanning
-  all subscriptions — re-runs only those, once each, at the newest timestamp, and only
-  then publishes: ``current_ts`` advances and every subscription is valid at it. So a
-  client that reads its queries' results at ``current_ts`` never sees a mix of before
-  and after a commit.
-- A result that did not change (same hash of value and log lines) keeps its version, so
-  sessions send nothing for it but the timestamp advance.
+- A subscription is ``(path, args, identity)`` (plus the journal a paginated query was
+  added with). Identical subscriptions from any number of clients share one run and one
+  serialised result.
+- A run's result (:class:`Outcome`) holds from the snapshot it read (``ts``) up to just
+  before the first commit that wrote a key inside its read set (``stale_at``), or, while
+  no such commit is known, up to the newest commit the manager has taken in
+  (``processed_ts``).
+- A commit is taken in synchronously as it is published: an interval index per index id
+  (``interval_index.py``) finds the subscriptions whose current result it makes stale,
+  and one re-run of each starts at the new timestamp. Nothing waits for re-runs to
+  finish: a finished run becomes its subscription's result and calls the subscription's
+  watchers (the sessions that hold it), and each session moves its client to a timestamp
+  at which all of *its* queries have a result (``transitions.py``). So a slow query
+  delays only the clients subscribed to it.
+- A commit costs what it touches: the index walk for the keys it wrote and the watchers
+  of the subscriptions it invalidates; never a pass over all subscriptions or sessions.
+- A result that did not change (same hash of value, log lines and journal) keeps the
+  subscription's ``version``: sessions send nothing for it but the timestamp advance.
 """
 
 from __future__ import annotations
@@ -18,7 +26,6 @@ import asyncio
 import hashlib
 import heapq
 import logging
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,16 +33,59 @@ from typing import Any
 import orjson
 
 from pyconvex.database import Committed, Database, ReadSet
-from pyconvex.errors import ConvexError
-from pyconvex.functions import FunctionRunner, canonicalize_path
+from pyconvex.functions import FunctionRunner, canonicalize_path, failure_of
+from pyconvex.sync.interval_index import IntervalIndex
 from pyconvex.values import convex_to_json
 
 log = logging.getLogger("pyconvex.sync")
 
-_TOP = b"\xff" * 32  # above every key: stands for an unbounded interval end
-
 ErrorFormatter = Callable[[BaseException], tuple[str, Any, bool]]
 """Turns a function error into ``(message, errorData, has_error_data)`` for the wire."""
+
+Watcher = Callable[["Subscription"], None]
+"""Called (synchronously, so it must only take note) when a subscription has a new result."""
+
+Signature = tuple[tuple[int, bytes, bytes | None], ...]
+
+
+class Outcome:
+    """One run of a subscription's query at one timestamp, and how long it holds."""
+
+    __slots__ = ("digest", "error", "fragment", "journal", "log_lines", "reads", "stale_at",
+                 "ts", "value_json")
+
+    def __init__(
+        self,
+        ts: int,
+        reads: ReadSet,
+        digest: bytes,
+        *,
+        value_json: Any = None,
+        fragment: Any = None,
+        log_lines: list[str] | None = None,
+        error: tuple[str, Any, bool] | None = None,
+        journal: str | None = None,
+    ) -> None:
+        self.ts = ts
+        self.reads = reads
+        self.digest = digest
+        self.value_json = value_json
+        self.fragment = fragment
+        """``value_json`` serialised once (an ``orjson.Fragment``): every session that
+        sends this result splices the same bytes instead of encoding the value again."""
+        self.log_lines = log_lines if log_lines is not None else []
+        self.error = error
+        self.journal = journal
+        self.stale_at: int | None = None
+        """The first commit known to change this result (None: none up to the newest)."""
+
+    def valid_through(self, newest: int) -> int:
+        return newest if self.stale_at is None else self.stale_at - 1
+
+    def covers(self, ts: int, newest: int) -> bool:
+        """Whether this is the query's result at ``ts`` (``newest``: the manager's
+        ``processed_ts``)."""
+        return self.ts <= ts <= self.valid_through(newest)
 
 
 @dataclass(eq=False)
@@ -44,80 +94,27 @@ class Subscription:
     path: str
     args: dict[str, Any]
     identity: dict[str, Any] | None
-    ts: int = 0
-    reads: ReadSet | None = None
-    version: int = 0
-    digest: bytes = b""
-    value_json: Any = None
-    value_fragment: Any = None
-    """``value_json`` serialised once (an ``orjson.Fragment``): every session that sends
-    this result splices the same bytes instead of encoding the value again."""
-    log_lines: list[str] = field(default_factory=list)
-    error: tuple[str, Any, bool] | None = None
-    refs: int = 0
-    ready: bool = False
-    """Valid at the manager's ``current_ts`` and indexed (set once, on first subscribe)."""
     journal: str | None = None
     """The query journal every run is given and the last run produced: a paginated
     query's page end, so re-runs keep the page's range (sent as ``QueryUpdated.journal``)."""
+    outcome: Outcome | None = None
+    """The newest finished run (None until the first one finishes)."""
+    version: int = 0
+    """Bumped whenever ``outcome`` changes to a different result."""
+    refs: int = 0
+    watchers: dict[Watcher, int] = field(default_factory=dict)
+    runs: dict[int, asyncio.Task[Outcome]] = field(default_factory=dict)
+    """Runs in flight, by the timestamp they read at (shared by whoever needs that one)."""
+    indexed: Signature = ()
+    """The read intervals this subscription is filed under in the manager's indexes."""
 
+    @property
+    def value_json(self) -> Any:
+        return self.outcome.value_json if self.outcome is not None else None
 
-class IntervalIndex:
-    """Stabbing queries over read intervals of one index: which subscriptions contain a key.
-
-    Intervals sorted by start with a running maximum of ends: walking left from the
-    last start <= key stops as soon as no earlier interval can reach the key.
-    """
-
-    def __init__(self) -> None:
-        self._items: list[tuple[bytes, bytes, Subscription]] = []
-        self._los: list[bytes] = []
-        self._max_hi: list[bytes] = []
-        self._dirty = False
-
-    def add(self, lo: bytes, hi: bytes | None, sub: Subscription) -> None:
-        self._items.append((lo, hi if hi is not None else _TOP, sub))
-        self._dirty = True
-
-    def remove(self, sub: Subscription) -> None:
-        self._items = [item for item in self._items if item[2] is not sub]
-        self._dirty = True
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _build(self) -> None:
-        self._items.sort(key=lambda item: item[0])
-        self._los = [item[0] for item in self._items]
-        running = b""
-        self._max_hi = []
-        for _, hi, _ in self._items:
-            running = max(running, hi)
-            self._max_hi.append(running)
-        self._dirty = False
-
-    def stab(self, key: bytes, out: set[Subscription]) -> None:
-        if self._dirty:
-            self._build()
-        i = bisect_right(self._los, key) - 1
-        items, max_hi = self._items, self._max_hi
-        while i >= 0 and max_hi[i] > key:
-            _, hi, sub = items[i]
-            if key < hi:
-                out.add(sub)
-            i -= 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    ts: int
-    reads: ReadSet
-    digest: bytes
-    value_json: Any
-    log_lines: list[str]
-    error: tuple[str, Any, bool] | None
-    fragment: Any
-    journal: str | None = None
+    @property
+    def error(self) -> tuple[str, Any, bool] | None:
+        return self.outcome.error if self.outcome is not None else None
 
 
 def _identity_key(identity: dict[str, Any] | None) -> str:
@@ -127,43 +124,46 @@ def _identity_key(identity: dict[str, Any] | None) -> str:
     return str(token) if token is not None else orjson.dumps(identity, option=orjson.OPT_SORT_KEYS).decode()
 
 
+def _signature(reads: ReadSet) -> Signature:
+    return tuple((index_id, i.lo, i.hi) for index_id, i in reads.items())
+
+
 class SubscriptionManager:
-    """Owns every live subscription of one deployment. One per process."""
+    """Owns every live subscription of one deployment. One per process.
+
+    Counters for tests and benchmarks of what a commit costs: ``reruns`` (query runs),
+    ``invalidated`` (results a commit made stale), ``notified`` (watcher calls), and
+    :meth:`index_visits`.
+    """
 
     def __init__(self, db: Database, runner: FunctionRunner, format_error: ErrorFormatter) -> None:
         self.db = db
         self.runner = runner
         self.format_error = format_error
-        self.current_ts = db.latest_ts
+        self.processed_ts = db.latest_ts
+        """The newest commit taken in: every result not marked stale holds up to it."""
         self.subscriptions: dict[tuple[str, bytes, str], Subscription] = {}
-        self._index: dict[int, IntervalIndex] = {}
-        self._pending: list[Committed] = []
-        self._wake = asyncio.Event()
-        self._listeners: list[Callable[[int, set[Subscription]], None]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._remove_listener = db.add_listener(self._on_commit)
-        self._advanced = asyncio.Condition()
-        self._rerun_all = False
+        self._index: dict[int, IntervalIndex[Subscription]] = {}
+        self._remove_listener: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[Outcome]] = set()
         self._ts_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._waiter_seq = 0
         self.reruns = 0
+        self.invalidated = 0
+        self.notified = 0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="subscriptions")
+        self.processed_ts = max(self.processed_ts, self.db.latest_ts)
+        self._remove_listener = self.db.add_listener(self._on_commit)
 
     async def stop(self) -> None:
-        self._remove_listener()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    def add_listener(self, fn: Callable[[int, set[Subscription]], None]) -> Callable[[], None]:
-        """``fn(ts, changed)`` after each published advance."""
-        self._listeners.append(fn)
-        return lambda: self._listeners.remove(fn)
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------ subscribing
     def key_of(
@@ -187,206 +187,240 @@ class SubscriptionManager:
         args: dict[str, Any],
         identity: dict[str, Any] | None,
         journal: str | None = None,
+        watcher: Watcher | None = None,
     ) -> Subscription:
-        """The shared subscription, valid at ``current_ts`` when this returns."""
+        """The shared subscription, with a result (``outcome``) when this returns.
+        ``watcher`` is called after each later run that changes its result."""
         key = self.key_of(path, args, identity, journal)
         sub = self.subscriptions.get(key)
         if sub is None:
             sub = Subscription(key, key[0], args, identity, journal=journal)
             self.subscriptions[key] = sub
-            sub.refs += 1
-            try:
-                await self._bring_current(sub)
-            except BaseException:
-                self._release(sub)
-                raise
-            return sub
         sub.refs += 1
-        if not sub.ready:  # another caller is still bringing it up to date
-            async with self._advanced:
-                await self._advanced.wait_for(lambda: sub.ready)
+        if watcher is not None:
+            sub.watchers[watcher] = sub.watchers.get(watcher, 0) + 1
+        try:
+            while sub.outcome is None:  # the first run (someone else's, maybe)
+                first = next(iter(sub.runs.values()), None)
+                await asyncio.shield(first or self._spawn(sub, self.processed_ts))
+        except BaseException:
+            self.unsubscribe(sub, watcher)
+            raise
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
-        self._release(sub)
-
-    def _release(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Subscription, watcher: Watcher | None = None) -> None:
+        if watcher is not None:
+            left = sub.watchers.get(watcher, 0) - 1
+            if left > 0:
+                sub.watchers[watcher] = left
+            else:
+                sub.watchers.pop(watcher, None)
         sub.refs -= 1
         if sub.refs <= 0 and self.subscriptions.get(sub.key) is sub:
             del self.subscriptions[sub.key]
             self._unindex(sub)
+            current = sub.outcome
+            if current is not None and current.stale_at is None:
+                current.stale_at = self.processed_ts + 1  # no longer followed by the index
 
-    async def _bring_current(self, sub: Subscription) -> None:
-        """Run at ``current_ts``; if commits landed meanwhile that touch it, run again."""
-        while True:
-            ts = self.current_ts
-            await self._execute(sub, ts)
-            if self.current_ts == ts:
-                break
-            assert self.db.write_log is not None
-            entries = self.db.write_log.entries_after(ts)
-            if sub.reads is not None and not any(
-                e.ts <= self.current_ts and sub.reads.overlaps(e.written) for e in entries
-            ):
-                sub.ts = self.current_ts
-                break
-        self._index_sub(sub)
-        sub.ready = True
-        async with self._advanced:
-            self._advanced.notify_all()
+    async def outcome_at(self, sub: Subscription, ts: int) -> Outcome:
+        """The subscription's result at ``ts`` (at most ``processed_ts``): its current one
+        if that holds at ``ts``, else from a run at ``ts`` (shared with anyone else who
+        needs that timestamp). A client that is behind catches up this way."""
+        current = sub.outcome
+        if current is not None and current.covers(ts, self.processed_ts):
+            return current
+        return await asyncio.shield(sub.runs.get(ts) or self._spawn(sub, ts))
 
-    async def _execute(self, sub: Subscription, ts: int) -> bool:
-        """Run the query at ``ts`` and apply the outcome; True if its result changed."""
-        return self._apply(sub, await self._run_query(sub, ts))
+    async def settled(self) -> None:
+        """Until no run is in flight: every live result holds at ``processed_ts``
+        (tests and benchmarks; sessions never wait for this)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
 
-    async def _run_query(self, sub: Subscription, ts: int) -> _Outcome:
+    # ------------------------------------------------------------------ runs
+    def _spawn(self, sub: Subscription, ts: int) -> asyncio.Task[Outcome]:
         self.reruns += 1
+        task = asyncio.get_running_loop().create_task(self._run(sub, ts))
+        sub.runs[ts] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, sub: Subscription, ts: int) -> Outcome:
+        task = asyncio.current_task()
+        try:
+            outcome = await self._run_query(sub, ts)
+        finally:
+            mine = sub.runs.get(ts) is task
+            if mine:
+                del sub.runs[ts]
+        if mine:  # not set aside by invalidate_all (new code) meanwhile
+            self._complete(sub, outcome)
+        return outcome
+
+    async def _run_query(self, sub: Subscription, ts: int) -> Outcome:
         try:
             result = await self.runner.run_query(
                 sub.path, sub.args, sub.identity, ts=ts, journal=sub.journal
             )
         except Exception as e:  # a failing query is a result too (QueryFailed)
-            lines = list(getattr(e, "log_lines", []))
+            failure = failure_of(e)
+            lines = list(failure.log_lines) if failure is not None else []
             error = self.format_error(e)
             digest = hashlib.blake2b(
                 orjson.dumps([error[0], lines, repr(error[1])]), digest_size=16
             ).digest()
-            reads = getattr(e, "reads", None) or ReadSet()
-            return _Outcome(ts, reads, digest, None, lines, error, None, sub.journal)
+            reads = (failure.reads if failure is not None else None) or ReadSet()
+            return Outcome(ts, reads, digest, log_lines=lines, error=error, journal=sub.journal)
         value_json = convex_to_json(result.value)
         encoded = orjson.dumps(value_json)
         digest = hashlib.blake2b(
             encoded + orjson.dumps([result.log_lines, result.journal]), digest_size=16
         ).digest()
         assert result.reads is not None
-        return _Outcome(
-            ts, result.reads, digest, value_json, result.log_lines, None,
-            orjson.Fragment(encoded), result.journal,
+        return Outcome(
+            ts, result.reads, digest, value_json=value_json, fragment=orjson.Fragment(encoded),
+            log_lines=result.log_lines, journal=result.journal,
         )
 
-    @staticmethod
-    def _apply(sub: Subscription, outcome: _Outcome) -> bool:
-        sub.ts = outcome.ts
-        sub.reads = outcome.reads
-        sub.journal = outcome.journal
-        changed = outcome.digest != sub.digest
-        if changed:
-            sub.error = outcome.error
-            sub.value_json = outcome.value_json
-            sub.value_fragment = outcome.fragment
-            sub.log_lines = outcome.log_lines
-            sub.digest = outcome.digest
-            sub.version += 1
-        return changed
-
-    def _index_sub(self, sub: Subscription) -> None:
-        self._unindex(sub)
-        if sub.reads is None:
+    def _complete(self, sub: Subscription, outcome: Outcome) -> None:
+        """A run finished: newer than the current result, it becomes the current one."""
+        newest = self.processed_ts
+        self._find_stale(outcome, newest)
+        current = sub.outcome
+        if current is not None and outcome.ts <= current.ts:
+            # A catch-up run at an older snapshot: only for whoever asked. Not indexed,
+            # so it is known to hold no further than what has been taken in so far.
+            if outcome.stale_at is None:
+                outcome.stale_at = newest + 1
             return
-        for index_id, interval in sub.reads.items():
+        if current is not None and current.stale_at is None:
+            current.stale_at = newest + 1  # no longer followed by the index
+        sub.outcome = outcome
+        sub.journal = outcome.journal
+        if current is None or current.digest != outcome.digest:
+            sub.version += 1
+        if self.subscriptions.get(sub.key) is not sub:
+            return  # unsubscribed meanwhile
+        self._reindex(sub, outcome.reads)
+        if outcome.stale_at is not None:
+            self._refresh(sub)  # commits landed while it ran
+        if current is None:
+            return  # the first result: subscribers take it as ``subscribe`` returns
+        for watcher in list(sub.watchers):
+            self.notified += 1
+            watcher(sub)
+
+    def _find_stale(self, outcome: Outcome, newest: int) -> None:
+        """Set ``stale_at`` from commits already taken in after the run's snapshot (later
+        ones reach it through the index)."""
+        write_log = self.db.write_log
+        if write_log is None or outcome.ts < write_log.floor:
+            outcome.stale_at = outcome.ts + 1  # cannot tell: it holds at its own ts only
+            return
+        read_indexes = outcome.reads.index_ids()
+        for entry in write_log.entries_after(outcome.ts):
+            if entry.ts > newest:
+                return
+            if read_indexes.isdisjoint(entry.indexes):
+                continue
+            if outcome.reads.overlaps(entry.written) is not None:
+                outcome.stale_at = entry.ts
+                return
+
+    def _refresh(self, sub: Subscription) -> None:
+        """Make sure a run that will replace the stale current result is in flight."""
+        current = sub.outcome
+        if current is None or current.stale_at is None:
+            return
+        if any(ts >= current.stale_at for ts in sub.runs):
+            return  # one already reads a snapshot past the commit that made it stale
+        self._spawn(sub, self.processed_ts)
+
+    # --------------------------------------------------------------- indexing
+    def _reindex(self, sub: Subscription, reads: ReadSet) -> None:
+        signature = _signature(reads)
+        if signature == sub.indexed:
+            return  # a re-run that read the same ranges (the common case): nothing moves
+        self._unindex(sub)
+        for index_id, lo, hi in signature:
             index = self._index.get(index_id)
             if index is None:
                 index = self._index[index_id] = IntervalIndex()
-            index.add(interval.lo, interval.hi, sub)
+            index.add(lo, hi, sub)
+        sub.indexed = signature
 
     def _unindex(self, sub: Subscription) -> None:
-        if sub.reads is None:
-            return
-        for index_id in set(sub.reads.index_ids()):
+        for index_id in {index_id for index_id, _, _ in sub.indexed}:
             index = self._index.get(index_id)
             if index is not None:
                 index.remove(sub)
                 if not len(index):
                     del self._index[index_id]
+        sub.indexed = ()
+
+    def index_visits(self) -> int:
+        """Index nodes looked at by all commits so far."""
+        return sum(index.visits for index in self._index.values())
 
     # --------------------------------------------------------------- commits
     def _on_commit(self, committed: list[Committed]) -> None:
-        self._pending.extend(committed)
-        self._wake.set()
+        try:
+            self._take(committed)
+        except Exception:  # never let one bad round stop reactivity (or the committer)
+            log.exception("subscription update failed")
 
-    def invalidate_all(self) -> None:
-        """New code or environment: every subscription re-runs, as one transition."""
-        self._rerun_all = True
-        self._wake.set()
-
-    def affected_by(self, committed: list[Committed]) -> set[Subscription]:
-        hit: set[Subscription] = set()
+    def _take(self, committed: list[Committed]) -> None:
+        """Mark the results these commits change stale and start their re-runs."""
         index = self._index
+        stale: list[Subscription] = []
         for item in committed:
+            hit: set[Subscription] = set()
             for index_id, key in item.request.written:
                 intervals = index.get(index_id)
                 if intervals is not None:
                     intervals.stab(key, hit)
-        return hit
+            for sub in hit:
+                current = sub.outcome
+                if current is not None and current.stale_at is None and current.ts < item.ts:
+                    current.stale_at = item.ts
+                    stale.append(sub)
+        self.processed_ts = max(self.processed_ts, committed[-1].ts)
+        self.invalidated += len(stale)
+        for sub in stale:
+            self._refresh(sub)
+        self._wake_waiters()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            committed, self._pending = self._pending, []
-            rerun_all, self._rerun_all = self._rerun_all, False
-            if not committed and not rerun_all:
-                continue
-            try:
-                await self._advance(committed, rerun_all)
-            except Exception:  # never let one bad round stop reactivity
-                log.exception("subscription update failed")
+    def invalidate_all(self) -> None:
+        """New code or environment: every subscription re-runs. Results from before hold
+        only up to the previous commit, so no client sees old and new code together."""
+        newest = self.processed_ts
+        for sub in list(self.subscriptions.values()):
+            sub.runs.clear()  # runs of the old code still answer who awaits them, no more
+            current = sub.outcome
+            if current is not None:
+                if current.stale_at is None or current.stale_at > newest:
+                    current.stale_at = newest
+                self._spawn(sub, newest)
 
-    async def _advance(self, committed: list[Committed], rerun_all: bool = False) -> None:
-        ts = committed[-1].ts if committed else self.current_ts
-        outcomes: dict[Subscription, _Outcome] = {}
-        # Subscriptions created while this round awaits its re-runs are indexed with an
-        # older result; look again after every await until none is left behind.
-        while True:
-            candidates = (
-                set(self.subscriptions.values()) if rerun_all else self.affected_by(committed)
-            )
-            stale = [
-                s
-                for s in candidates
-                if s not in outcomes
-                and (s.ts < ts or rerun_all)
-                and self.subscriptions.get(s.key) is s
-            ]
-            if not stale:
-                break
-            results = await asyncio.gather(*(self._run_query(s, ts) for s in stale))
-            outcomes.update(zip(stale, results, strict=True))
-        # Applied together with the timestamp below, with no await in between, so
-        # nobody can observe some results at ts and others still at the old one.
-        changed: set[Subscription] = set()
-        for sub, outcome in outcomes.items():
-            self._unindex(sub)
-            if self._apply(sub, outcome):
-                changed.add(sub)
-            self._index_sub(sub)
-        # Everything not re-run read nothing that changed: it is valid at ts too.
-        self.current_ts = max(self.current_ts, ts)
-        for listener in list(self._listeners):
-            listener(self.current_ts, changed)
+    def _wake_waiters(self) -> None:
         waiters = self._ts_waiters
-        while waiters and waiters[0][0] <= self.current_ts:
+        while waiters and waiters[0][0] <= self.processed_ts:
             fut = heapq.heappop(waiters)[2]
             if not fut.done():
                 fut.set_result(None)
-        async with self._advanced:
-            self._advanced.notify_all()
 
     async def wait_for(self, ts: int) -> None:
-        """Return once ``current_ts >= ts`` (e.g. a mutation's commit timestamp).
+        """Return once ``processed_ts >= ts`` (e.g. a mutation's commit timestamp): the
+        commit has been taken in, and the results it changes are marked stale.
 
         One future per waiter in a heap by timestamp: an advance wakes exactly the
         waiters it satisfies (a Condition would wake them all to re-check).
         """
-        if self.current_ts >= ts:
+        if self.processed_ts >= ts:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiter_seq += 1
         heapq.heappush(self._ts_waiters, (ts, self._waiter_seq, fut))
         await fut
-
-
-def error_data_of(e: BaseException) -> tuple[Any, bool]:
-    if isinstance(e, ConvexError):
-        return e.data, True
-    return None, False

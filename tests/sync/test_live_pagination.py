@@ -198,9 +198,12 @@ class Client:
     # ------------------------------------------------------------------ checks
     async def settle_and_check(self) -> None:
         await self.manager.wait_for(self.t.deployment.db.latest_ts)
+        await self.manager.settled()
         await self.split_grown_pages()
-        ts = self.manager.current_ts
-        assert all(page.sub.ts <= ts for page in self.pages)
+        ts = self.manager.processed_ts
+        assert all(
+            page.sub.outcome is not None and page.sub.outcome.covers(ts, ts) for page in self.pages
+        )
         shown = [doc["_id"] for page in self.pages for doc in page.result["page"]]
         expected = await self.expected(ts)
         assert len(set(shown)) == len(shown), f"a document is shown twice: {shown}"

@@ -13,6 +13,7 @@ from pyconvex.testing import ConvexTest
 
 async def _settle(manager: SubscriptionManager, t: ConvexTest) -> None:
     await manager.wait_for(t.deployment.db.latest_ts)
+    await manager.settled()
 
 
 async def test_commit_outside_read_ranges_reruns_nothing(app_dir):
@@ -31,7 +32,8 @@ async def test_commit_outside_read_ranges_reruns_nothing(app_dir):
             await _settle(manager, t)
             assert manager.reruns == runs
             assert sub.version == version
-            assert manager.current_ts == t.deployment.db.latest_ts  # still valid at the new ts
+            assert manager.processed_ts == t.deployment.db.latest_ts
+            assert sub.outcome is not None and sub.outcome.covers(manager.processed_ts, manager.processed_ts)  # still valid at the new ts
             # A write inside the range re-runs it exactly once.
             await t.mutation(api.messages.send, {"channelId": general, "text": "here"})
             await _settle(manager, t)

@@ -1,0 +1,114 @@
+"""A client's next Transition: one timestamp at which every query of its set has a result.
+
+Results are shared between clients but timestamps are not: each client moves on as soon
+as *its own* queries are ready, so a slow query holds up only the clients subscribed to
+it (and their mutations' confirmations), never everyone.
+
+Each query of a client can draw on up to three results, each holding over a range of
+timestamps (``Outcome.covers``): the one last sent to this client, its subscription's
+current one, and one a catch-up run produced for this client. :func:`plan` picks the
+newest timestamp ``T``, never below the client's current one, that every query's best
+result still reaches, then a result covering ``T`` for each query. A query with none
+(its fast re-run already moved past a slow neighbour's ``T``) is *missing*: the session
+gets its result at ``T`` from the manager (a catch-up run, shared by everyone who needs
+that timestamp) and sends the transition then. So a client never sees a mix of before
+and after a commit, its timestamps only grow, and it is never starved by a query that
+re-runs faster than another one of its set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyconvex.sync.subscriptions import Outcome, Subscription
+
+
+@dataclass
+class ClientQuery:
+    """One query of a client's set."""
+
+    path: str
+    args: dict[str, Any]
+    sub: Subscription
+    journal: str | None = None
+    sent: Outcome | None = None
+    """The result this client was last sent (None: none yet under this identity). It
+    holds at the client's current timestamp; the client has its value."""
+
+
+@dataclass
+class Plan:
+    ts: int
+    chosen: dict[int, Outcome] = field(default_factory=dict)
+    """A result covering ``ts`` per query id."""
+    missing: list[tuple[int, Subscription]] = field(default_factory=list)
+    """Queries with no result at ``ts`` yet."""
+
+
+def _candidates(query: ClientQuery, held: dict[Subscription, Outcome]) -> list[Outcome]:
+    found = []
+    for outcome in (query.sub.outcome, held.get(query.sub), query.sent):
+        if outcome is not None:
+            found.append(outcome)
+    return found
+
+
+def plan(
+    queries: dict[int, ClientQuery],
+    at_least: int,
+    newest: int,
+    held: dict[Subscription, Outcome],
+) -> Plan:
+    """The newest consistent timestamp at or after ``at_least`` and a result for each
+    query there (``newest``: the manager's ``processed_ts``; ``held``: this client's
+    catch-up results)."""
+    target = newest
+    for query in queries.values():
+        reach = max(
+            (outcome.valid_through(newest) for outcome in _candidates(query, held)),
+            default=at_least,
+        )
+        if reach < target:
+            target = reach
+    result = Plan(max(target, at_least))
+    for qid, query in queries.items():
+        for outcome in _candidates(query, held):  # the newest result first
+            if outcome.covers(result.ts, newest):
+                result.chosen[qid] = outcome
+                break
+        else:
+            result.missing.append((qid, query.sub))
+    return result
+
+
+def modifications(queries: dict[int, ClientQuery], chosen: dict[int, Outcome]) -> list[dict[str, Any]]:
+    """``QueryUpdated``/``QueryFailed`` for each query whose chosen result differs from
+    what its client has."""
+    mods: list[dict[str, Any]] = []
+    for qid, query in queries.items():
+        outcome, sent = chosen[qid], query.sent
+        if sent is not None and sent.digest == outcome.digest:
+            continue
+        if outcome.error is not None:
+            message, data, has_data = outcome.error
+            mod: dict[str, Any] = {
+                "type": "QueryFailed",
+                "queryId": qid,
+                "errorMessage": message,
+                "logLines": outcome.log_lines,
+                "journal": outcome.journal,
+            }
+            if has_data:
+                mod["errorData"] = data
+        else:
+            mod = {
+                "type": "QueryUpdated",
+                "queryId": qid,
+                "value": outcome.fragment,
+                "encoded": True,
+                "logLines": outcome.log_lines,
+                "journal": outcome.journal,
+            }
+        mods.append(mod)
+    return mods
