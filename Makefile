@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WEB := examples/chat/web
 WEB_STAMP := $(WEB)/dist/index.html
+AUTH_WEB := examples/auth/web
+AUTH_WEB_STAMP := $(AUTH_WEB)/dist/index.html
 CHROMIUM := /usr/bin/chromium
 PORT ?= 3210
 SITE_PORT ?= 3211
@@ -30,7 +32,11 @@ $(NODE_STAMP): package.json package-lock.json
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/index.html $(WEB)/vite.config.js $(wildcard $(WEB)/src/*) $(NODE_STAMP)
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
 
-web: $(WEB_STAMP)
+# The auth example's page: @convex-dev/auth's React client bundled by Vite (lock file pinned).
+$(AUTH_WEB_STAMP): $(AUTH_WEB)/package.json $(AUTH_WEB)/package-lock.json $(AUTH_WEB)/index.html $(AUTH_WEB)/vite.config.js $(wildcard $(AUTH_WEB)/src/*) $(NODE_STAMP)
+	cd $(AUTH_WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+
+web: $(WEB_STAMP) $(AUTH_WEB_STAMP)
 
 # Debian's Chromium for the browser tests (driven by Playwright from the dev extras).
 $(CHROMIUM):
@@ -50,7 +56,7 @@ postgres:
 	psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 || \
 		su postgres -c "createdb test" 2>/dev/null || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
 
-setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(CHROMIUM) postgres
+setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(AUTH_WEB_STAMP) $(CHROMIUM) postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench examples
@@ -72,4 +78,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
 clean:
+	rm -rf $(AUTH_WEB)/node_modules $(AUTH_WEB)/dist
 	rm -rf $(VENV) node_modules $(WEB)/node_modules $(WEB)/dist .pytest_cache .ruff_cache .mypy_cache

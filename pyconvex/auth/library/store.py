@@ -236,6 +236,12 @@ async def _modify_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> An
     await ctx.db.patch(existing["_id"], {"secret": a["account"]["secret"]})
 
 
+async def _revoke_session(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
+    if await _get(ctx, SESSIONS, a["sessionId"]) is None:
+        raise ConvexError(f"No session {a['sessionId']!r}.")
+    await delete_session(ctx, a["sessionId"])
+
+
 async def _invalidate_sessions(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
     await invalidate_sessions(ctx, a["userId"], a.get("except"))
 
@@ -254,6 +260,7 @@ STEPS: dict[str, Step] = {
     "resetSignInRateLimit": _reset_rate_limit,
     "modifyAccount": _modify_account,
     "invalidateSessions": _invalidate_sessions,
+    "revokeSession": _revoke_session,
 }
 
 

@@ -1,0 +1,106 @@
+"""The auth example in Chromium: @convex-dev/auth's React client, unmodified, on pyconvex.auth.
+
+The page (examples/auth/web, built by Vite) uses ConvexAuthProvider, useAuthActions,
+useAuthToken and <Authenticated>/<Unauthenticated>. Two users sign up in two browser
+contexts, write private notes, sign out, sign back in; a signed-out page sees nothing
+private and a wrong password is refused with a readable error.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from pyconvex.auth import generate_keys
+from tests.conftest import start_server, stop_server
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "auth"
+DIST = EXAMPLE / "web" / "dist"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    assert (DIST / "index.html").exists(), "build the page first: make web"
+    proc, url = start_server(tmp_path / "auth.sqlite3", EXAMPLE / "convex", extra=["--web", str(DIST)],
+                             env=generate_keys())
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _sign_up(page: Page, email: str, password: str, name: str) -> None:
+    page.get_by_test_id("toggle").click()
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(password)
+    page.get_by_test_id("name").fill(name)
+    page.get_by_test_id("submit").click()
+
+
+def _sign_in(page: Page, email: str, password: str) -> None:
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(password)
+    page.get_by_test_id("submit").click()
+
+
+def _add_note(page: Page, text: str) -> None:
+    page.get_by_test_id("note-input").fill(text)
+    page.get_by_test_id("add").click()
+    expect(page.get_by_test_id("note").filter(has_text=text)).to_be_visible(timeout=5_000)
+
+
+def test_sign_up_sign_in_and_sign_out_with_the_react_client(browser: Browser, app_url: str) -> None:
+    ann = browser.new_context().new_page()
+    ann.goto(app_url)
+    expect(ann.get_by_test_id("public-notes")).to_have_text("0 notes visible", timeout=10_000)
+    _sign_up(ann, "ann@example.test", "ann-password-1", "Ann")
+    expect(ann.get_by_test_id("whoami")).to_have_text("Signed in as Ann", timeout=10_000)
+    expect(ann.get_by_test_id("has-token")).to_have_text("token: yes")
+    _add_note(ann, "ann's secret")
+
+    bob = browser.new_context().new_page()
+    bob.goto(app_url)
+    _sign_up(bob, "bob@example.test", "bob-password-1", "Bob")
+    expect(bob.get_by_test_id("whoami")).to_have_text("Signed in as Bob", timeout=10_000)
+    _add_note(bob, "bob's secret")
+    expect(bob.get_by_test_id("note")).to_have_count(1)
+    expect(ann.get_by_test_id("note")).to_have_count(1)
+
+    # A reload keeps Ann signed in (tokens in localStorage, refreshed through auth:signIn).
+    ann.reload()
+    expect(ann.get_by_test_id("whoami")).to_have_text("Signed in as Ann", timeout=10_000)
+    expect(ann.get_by_test_id("note")).to_have_text(["ann's secret"])
+
+    ann.get_by_test_id("sign-out").click()
+    expect(ann.get_by_test_id("sign-in-form")).to_be_visible(timeout=10_000)
+    expect(ann.get_by_test_id("public-notes")).to_have_text("0 notes visible", timeout=10_000)
+    assert ann.evaluate("Object.keys(localStorage).filter(k => k.startsWith('__convexAuth'))") == []
+
+    _sign_in(ann, "ann@example.test", "wrong-password-1")
+    expect(ann.get_by_test_id("error")).to_contain_text("Invalid credentials", timeout=10_000)
+    expect(ann.get_by_test_id("sign-in-form")).to_be_visible()
+
+    _sign_in(ann, "ann@example.test", "ann-password-1")
+    expect(ann.get_by_test_id("whoami")).to_have_text("Signed in as Ann", timeout=10_000)
+    expect(ann.get_by_test_id("note")).to_have_text(["ann's secret"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    ann.screenshot(path=str(ARTIFACTS / "auth-example.png"))
