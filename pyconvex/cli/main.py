@@ -8,6 +8,10 @@ from typing import Any
 
 import typer
 
+from pyconvex.cli.commands.auth import auth_app
+from pyconvex.cli.commands.auth import init as auth_init
+from pyconvex.cli.commands.auth import revoke as auth_revoke
+from pyconvex.cli.commands.auth import sessions as auth_sessions
 from pyconvex.cli.commands.codegen import codegen
 from pyconvex.cli.commands.dashboard import dashboard
 from pyconvex.cli.commands.data import data
@@ -56,6 +60,9 @@ env_commands: tuple[tuple[Callable[..., Any], str], ...] = (
 for command, name in env_commands:
     register(env_app, command, name)
 app.add_typer(env_app)
+for command, name in ((auth_init, "init"), (auth_sessions, "sessions"), (auth_revoke, "revoke")):
+    register(auth_app, command, name)
+app.add_typer(auth_app)
 
 
 @app.callback()
