@@ -136,6 +136,34 @@ def test_data_and_logs(dev: DevProcess, project: Path) -> None:
     assert missing.returncode == 1 and "no table 'nope'" in missing.stderr
 
 
+def test_a_failure_shows_its_traceback_in_dev_and_in_logs(dev: DevProcess, project: Path) -> None:
+    messages = project / "convex" / "messages.py"
+    _save(messages, messages.read_text() + (
+        "\n\n@mutation\nasync def broken(ctx) -> int:\n    lookup = {'a': 1}\n"
+        "    return lookup['b']\n"
+    ))
+    dev.expect("added messages:broken")
+    logs = subprocess.Popen([*CLI, "logs"], cwd=project, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.0)  # let the follower take its starting point
+        failed = dev.cli("run", "messages:broken")
+        assert failed.returncode == 1
+        request_id = failed.stderr.split("Request ID: ")[1].split("]")[0]
+        assert logs.stdout is not None
+        seen = [logs.stdout.readline() for _ in range(6)]
+        assert f"messages:broken KeyError: 'b' [Request ID: {request_id}]" in seen[0]
+        assert any('messages.py", line' in line and "in broken" in line for line in seen)
+        assert any("return lookup['b']" in line for line in seen)
+    finally:
+        logs.kill()
+        logs.wait()
+        if logs.stdout:
+            logs.stdout.close()
+    dev.expect(f"[Request ID: {request_id}]")  # the dev console prints it, then the traceback
+    dev.expect("in broken")
+
+
 def test_start_up_errors_are_clear(project: Path, tmp_path: Path) -> None:
     first = DevProcess(project)
     try:
