@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from tests.conftest import start_server, stop_server
+from tests.conftest import FIXTURES, start_server, stop_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -63,5 +63,22 @@ def test_dashboard_shows_data_runs_functions_and_sets_env(tmp_path: Path, browse
         other = browser.new_page()
         other.goto(f"{url}/dashboard#key=wrong")
         expect(other.get_by_test_id("admin-key")).to_be_visible(timeout=10_000)
+    finally:
+        stop_server(proc)
+
+
+def test_dashboard_logs_show_a_failure_with_its_traceback(tmp_path: Path, browser: Browser) -> None:
+    proc, url = start_server(tmp_path / "db.sqlite3", FIXTURES / "isolation" / "convex")
+    try:
+        page = browser.new_page()
+        page.goto(f"{url}/dashboard#key=test-admin-key")
+        page.get_by_role("button", name="Logs").click()
+        bad = httpx.post(f"{url}/api/action", json={"path": "limits:action_fails",
+                                                     "args": {"key": "b"}}).json()
+        assert bad["status"] == "error" and bad["errorMessage"].endswith("Server Error")
+        request_id = bad["errorMessage"].split("Request ID: ")[1].split("]")[0]
+        logs = page.get_by_test_id("logs")
+        expect(logs).to_contain_text(f"[Request ID: {request_id}]", timeout=30_000)
+        expect(logs).to_contain_text("Traceback (most recent call last)")
     finally:
         stop_server(proc)
