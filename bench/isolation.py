@@ -1,0 +1,123 @@
+"""Does a busy action stall anybody else? Trivial-query latency over the wire, three ways.
+
+    .venv/bin/python bench/isolation.py --runs 3 --seconds 3
+
+One `pyconvex serve` (actions in worker processes) serves the isolation fixture app.
+A client sends `limits:fast` (a query returning a constant) back to back over one
+keep-alive HTTP connection for `--seconds`, and reports p50/p99 in ms:
+  (a) idle;
+  (b) while 4 actions busy-loop the CPU (`limits:busy`);
+  (c) while 4 actions call `time.sleep` (`limits:block`).
+Goal (issue: isolation): p99 in (b) and (c) at most 2x the idle p99, and at most 50 ms.
+Medians over `--runs` runs; each run measures (a), (b), (c) in turn on the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "tests" / "fixtures" / "isolation" / "convex"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(APP),
+         "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(port), "--site-port", "0",
+         "--action-timeout", "120"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/version", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def latencies(client: httpx.Client, url: str, seconds: float) -> tuple[float, float]:
+    body = {"path": "limits:fast", "args": {}}
+    times: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        response = client.post(f"{url}/api/query", json=body)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert response.json()["status"] == "success", response.text
+    times.sort()
+    return times[len(times) // 2], times[max(0, int(len(times) * 0.99) - 1)]
+
+
+def with_actions(
+    url: str, path: str, seconds: float, measure: Callable[[], tuple[float, float]],
+) -> tuple[float, float]:
+    def run() -> None:
+        httpx.post(f"{url}/api/action", json={"path": path, "args": {"seconds": seconds + 2}},
+                   timeout=seconds + 60)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # workers started and busy
+    result: tuple[float, float] = measure()
+    for t in threads:
+        t.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    figures: dict[str, list[tuple[float, float]]] = {"idle": [], "busy": [], "sleep": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start(Path(tmp))
+        try:
+            with httpx.Client(timeout=60) as client:
+                latencies(client, url, 1.0)  # warm up
+                for _ in range(args.runs):
+                    figures["idle"].append(latencies(client, url, args.seconds))
+                    for name, path in (("busy", "limits:busy"), ("sleep", "limits:block")):
+                        figures[name].append(with_actions(
+                            url, path, args.seconds,
+                            lambda: latencies(client, url, args.seconds),
+                        ))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    idle_p99 = statistics.median(p99 for _, p99 in figures["idle"])
+    print(f"trivial query over HTTP, medians of {args.runs} runs of {args.seconds:g} s")
+    for name, label in (("idle", "(a) idle"), ("busy", "(b) 4 actions busy-looping"),
+                        ("sleep", "(c) 4 actions in time.sleep")):
+        p50 = statistics.median(p for p, _ in figures[name])
+        p99 = statistics.median(p for _, p in figures[name])
+        verdict = "" if name == "idle" else (
+            f"  {p99 / idle_p99:.2f}x idle p99: "
+            + ("goal met" if p99 <= 2 * idle_p99 and p99 <= 50 else "goal NOT met")
+        )
+        print(f"{label:32s} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{verdict}")
+
+
+if __name__ == "__main__":
+    main()
