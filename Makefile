@@ -62,10 +62,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict pyconvex
+	@# Dead code (config in pyproject.toml [tool.vulture]): any line about pyconvex/ fails.
+	@! $(BIN)/vulture | grep '^pyconvex/'
 
 # pytest exits 5 when it collected nothing: that must fail CI, never pass it.
+# Coverage of the in-process code is measured and reported (COVERAGE=0 skips it).
+COVERAGE ?= 1
 unit: setup
+ifeq ($(COVERAGE),1)
+	$(BIN)/coverage run -m pytest -p no:cacheprovider
+	$(BIN)/coverage report
+else
 	$(BIN)/pytest -p no:cacheprovider
+endif
 
 test: lint unit
 
@@ -79,4 +88,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(AUTH_WEB)/node_modules $(AUTH_WEB)/dist
-	rm -rf $(VENV) node_modules $(WEB)/node_modules $(WEB)/dist .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules $(WEB)/node_modules $(WEB)/dist .pytest_cache .ruff_cache .mypy_cache .coverage

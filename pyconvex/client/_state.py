@@ -212,10 +212,6 @@ class ClientState:
         query = self._queries.get(query_id)
         return query.result if query is not None else None
 
-    @property
-    def query_ids(self) -> list[int]:
-        return list(self._queries)
-
     def _modify(self, mods: list[QuerySetModification]) -> ModifyQuerySet:
         base = self.query_set_version
         self.query_set_version += 1

@@ -17,7 +17,7 @@ then ``_id``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
@@ -150,7 +150,6 @@ USER_VISIBLE_SYSTEM_TABLES = frozenset({STORAGE_TABLE, SCHEDULED_FUNCTIONS_TABLE
 class Catalog:
     tables_by_name: Mapping[str, TableInfo]
     tables_by_number: Mapping[int, TableInfo]
-    indexes_by_id: Mapping[int, IndexInfo] = field(default_factory=dict)
     next_table_number: int = FIRST_USER_TABLE_NUMBER
     next_index_id: int = FIRST_USER_INDEX_ID
     schema: SchemaDefinition | None = None
@@ -170,11 +169,9 @@ class Catalog:
     ) -> Catalog:
         by_name = {t.name: t for t in tables}
         by_number = {t.number: t for t in tables}
-        indexes = {i.id: i for t in tables for i in t.indexes.values()}
         return Catalog(
             MappingProxyType(by_name),
             MappingProxyType(by_number),
-            MappingProxyType(indexes),
             next_table_number,
             next_index_id,
             schema,
@@ -196,10 +193,6 @@ class Catalog:
             max(self.next_index_id, max_index + 1),
             self.schema,
         )
-
-    def without_table(self, name: str) -> Catalog:
-        tables = [t for t in self.tables_by_name.values() if t.name != name]
-        return Catalog.build(tables, self.next_table_number, self.next_index_id, self.schema)
 
     def with_schema(self, schema: SchemaDefinition | None) -> Catalog:
         return replace(self, schema=schema)

@@ -80,7 +80,6 @@ class Committer:
         publish: PublishFn,
         pauses: PausePoints,
     ) -> None:
-        self._persistence = persistence
         self._oracle = oracle
         self._write_log = write_log
         self._publish = publish

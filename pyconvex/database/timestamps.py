@@ -7,9 +7,6 @@ persisted, so a clock that jumped back cannot reorder commits.
 from __future__ import annotations
 
 import time
-from typing import NewType
-
-Timestamp = NewType("Timestamp", int)
 
 
 class TimestampOracle:

@@ -15,7 +15,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Protocol, overload
 
 from pyconvex.schema import (
     Check,
@@ -73,9 +73,6 @@ class RegisteredFunction:
             "directly; call it through ctx.run_query/run_mutation/run_action, a client, "
             "or pyconvex.testing.ConvexTest."
         )
-
-
-F = TypeVar("F", bound=Handler)
 
 
 class FunctionDecorator(Protocol):

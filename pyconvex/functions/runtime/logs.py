@@ -88,7 +88,7 @@ class OutsideFunctions(logging.Filter):
         return current_log.get() is None
 
 
-def install_log_capture(package_prefix: str = "_pyconvex_app_") -> None:
+def install_log_capture() -> None:
     """Install once per process: builtins.print and a handler for user-module loggers."""
     global _installed
     if _installed:
@@ -98,19 +98,3 @@ def install_log_capture(package_prefix: str = "_pyconvex_app_") -> None:
     handler = _CaptureHandler(logging.DEBUG)
     root = logging.getLogger()
     root.addHandler(handler)
-
-
-class capture:
-    """``with capture() as lines:`` collects the log lines of the code inside."""
-
-    __slots__ = ("_token", "lines")
-
-    def __init__(self, lines: list[str] | None = None) -> None:
-        self.lines: list[str] = lines if lines is not None else []
-
-    def __enter__(self) -> list[str]:
-        self._token = current_log.set(self.lines)
-        return self.lines
-
-    def __exit__(self, *exc: object) -> None:
-        current_log.reset(self._token)
