@@ -254,3 +254,58 @@ async def test_invariant_check_names_what_is_broken(live):
         client.session.check_invariants()
     client.session.queries.clear()
     await client.session.close()
+
+
+async def test_a_failing_task_ends_the_socket_with_its_error(live):
+    """The pusher, the mutation worker and the receive loop are one group: when the
+    pusher fails, ``serve`` (what the WebSocket shell awaits) raises its error at once
+    instead of leaving a connected client that never gets another transition."""
+    t, manager = live
+    await t.mutation("cells:put", {"cells": {"a": 1}})
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any], more: bool) -> None:
+        if message["type"] == "Transition" and sent:
+            raise RuntimeError("the socket broke")
+        sent.append(message)
+
+    session = SyncSession(manager, t.deployment.runner, send)
+    client = Client("c", session, [])
+    await client.handle({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
+                         "lastCloseReason": "InitialConnect", "clientTs": 0})
+    session.start()
+    await client.add(0, "cells:get", {"name": "a"})
+    assert [m["type"] for m in sent] == ["Transition"]
+    quiet = asyncio.Event()  # a client that sends nothing more
+    receive_loop_ended = asyncio.Event()
+
+    async def receive_loop() -> None:
+        try:
+            await quiet.wait()
+        finally:
+            receive_loop_ended.set()
+
+    serving = asyncio.create_task(session.serve(receive_loop()))
+    await t.mutation("cells:put", {"cells": {"a": 2}})  # the pusher's next send fails
+    with pytest.raises(RuntimeError, match="the socket broke"):
+        await asyncio.wait_for(serving, 30)
+    assert receive_loop_ended.is_set()
+    await session.close()
+    session.check_invariants()
+
+
+async def test_the_receive_loop_ending_ends_serve(live):
+    t, manager = live
+
+    async def send(message: dict[str, Any], more: bool) -> None:
+        pass
+
+    session = SyncSession(manager, t.deployment.runner, send)
+    session.start()
+
+    async def receive_loop() -> None:  # the client went away
+        return None
+
+    await asyncio.wait_for(session.serve(receive_loop()), 30)
+    await session.close()
+    session.check_invariants()
