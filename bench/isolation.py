@@ -1,6 +1,7 @@
 """Does a busy action stall anybody else? Trivial-query latency over the wire, three ways.
 
     .venv/bin/python bench/isolation.py --runs 3 --seconds 3
+    .venv/bin/python bench/isolation.py --alternatives --seconds 3
 
 One `pyconvex serve` (actions in worker processes) serves the isolation fixture app.
 A client sends `limits:fast` (a query returning a constant) back to back over one
@@ -89,7 +90,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--alternatives", action="store_true",
+                        help="measure the designs not chosen (see the end of this file)")
     args = parser.parse_args()
+    if args.alternatives:
+        alternatives(args.seconds)
+        return
     figures: dict[str, list[tuple[float, float]]] = {"idle": [], "busy": [], "sleep": []}
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start(Path(tmp))
@@ -117,6 +123,87 @@ def main() -> None:
             + ("goal met" if p99 <= 2 * idle_p99 and p99 <= 50 else "goal NOT met")
         )
         print(f"{label:32s} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{verdict}")
+
+
+# ------------------------------------------------------------------ the alternatives
+# `--alternatives`: why worker processes, and why at a lower priority. An asyncio loop
+# measures how late a 1 ms timer fires (its lag: what every client's request waits on
+# top of its own work) while 4 busy loops run as threads of the same process, as
+# processes at the server's priority, and as processes at nice 10; and the round trip of
+# one pickled frame over a socket pair (what each ctx call from a worker costs).
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _loop_lag(seconds: float) -> tuple[float, float]:
+    import asyncio
+
+    async def measure() -> list[float]:
+        lags: list[float] = []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append((time.perf_counter() - t0 - 0.001) * 1000)
+        return lags
+
+    lags = sorted(asyncio.run(measure()))
+    return lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
+
+
+def _spinners(kind: str) -> Callable[[], None]:
+    import os
+    import signal
+
+    if kind == "none":
+        return lambda: None
+    if kind == "threads":
+        for _ in range(4):
+            threading.Thread(target=_spin, daemon=True).start()
+        return lambda: None  # daemon threads end with the measuring child
+    nice = 10 if kind == "processes-nice" else 0
+    procs = [subprocess.Popen([sys.executable, "-c",
+                               f"import os; os.nice({nice}); exec('while True: pass')"])
+             for _ in range(4)]
+    time.sleep(0.3)
+
+    def stop() -> None:
+        for p in procs:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+
+    return stop
+
+
+def _frame_round_trip(n: int = 5000) -> float:
+    import pickle
+
+    a, b = socket.socketpair()
+    message = ("call", 1, "run_query", ("messages:list", {"channel": "x"}), {})
+    start = time.perf_counter()
+    for _ in range(n):
+        data = pickle.dumps(message)
+        a.sendall(len(data).to_bytes(4, "big") + data)
+        size = int.from_bytes(b.recv(4), "big")
+        pickle.loads(b.recv(size))
+        b.sendall(len(data).to_bytes(4, "big") + data)
+        size = int.from_bytes(a.recv(4), "big")
+        pickle.loads(a.recv(size))
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def alternatives(seconds: float) -> None:
+    print(f"event-loop lag of a 1 ms timer over {seconds:g} s (p50 / p99 ms):")
+    for kind in ("none", "threads", "processes", "processes-nice"):
+        code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                f"import isolation as m; stop = m._spinners({kind!r}); "
+                f"print(*m._loop_lag({seconds})); stop()")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        print(f"  4 busy loops as {kind:15s} p50 {float(out[0]):7.2f}  p99 {float(out[1]):7.2f}")
+    print(f"one ctx call's frame round trip over a socket pair: {_frame_round_trip():.1f} µs")
 
 
 if __name__ == "__main__":
