@@ -224,3 +224,28 @@ def test_an_http_action_runs_in_a_worker_and_its_failure_is_logged(
 def _site_url(proc: Any) -> str:
     args = proc.args
     return f"http://127.0.0.1:{args[args.index('--site-port') + 1]}"
+
+
+@pytest.mark.parametrize(("start", "path", "message"), [
+    (("mutation", "limits:schedule_failure", {}), "limits:fails_later", "a scheduled job broke"),
+    (("mutation", "limits:mark", {"label": "cron:fail"}), "limits:cron_check", "the cron broke"),
+])
+def test_scheduled_and_cron_failures_are_logged_with_their_traceback(
+    served: tuple[Any, str], start: tuple[str, str, dict[str, Any]], path: str, message: str,
+) -> None:
+    proc, url = served
+    kind, first, args = start
+    body = httpx.post(f"{url}/api/{kind}", json={"path": first, "args": args},
+                      headers={"Authorization": "Convex test-admin-key"}).json()
+    assert body["status"] == "success", body
+    record = None
+    for _ in range(200):
+        found = [json.loads(line) for line in server_output(proc).splitlines()
+                 if line.startswith("{") and f'"path":"{path}"' in line]
+        if found:
+            record = found[0]
+            break
+        time.sleep(0.05)
+    assert record is not None, server_output(proc)[-2000:]
+    assert record["kind"] == "mutation" and record["requestId"]
+    assert f"RuntimeError: {message}" in record["traceback"] and "limits.py" in record["traceback"]
