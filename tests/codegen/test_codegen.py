@@ -50,9 +50,13 @@ def test_generated_data_model_spells_the_schema(project: Path) -> None:
     model = files["data_model.py"]
     assert 'MessagesId = NewType("MessagesId", str)' in model
     assert "'channelId': ChannelsId" in model and "'likes': NotRequired[int]" in model
-    assert "TableName = Literal['channels', 'messages']" in model
-    assert "async def insert(self, table: Literal['messages'], document: Messages) -> MessagesId" in (
-        files["server.py"]
+    assert "KnownTableName = Literal['channels', 'messages']\nTableName = KnownTableName" in model
+    server = files["server.py"]
+    assert "async def insert(self, table: Literal['messages'], document: _dm.Messages) -> _dm.MessagesId" in server
+    assert "def query(self, table: Literal['messages']) -> QueryBuilder[_dm.MessagesDoc]" in server
+    # the handler's return annotation gives the reference its return type
+    assert "def _MessagesFirst_signature(args: MessagesFirstArgs, /) -> _dm.MessagesDoc | None" in (
+        files["api.py"]
     )
 
 
