@@ -249,3 +249,19 @@ def test_scheduled_and_cron_failures_are_logged_with_their_traceback(
     assert record is not None, server_output(proc)[-2000:]
     assert record["kind"] == "mutation" and record["requestId"]
     assert f"RuntimeError: {message}" in record["traceback"] and "limits.py" in record["traceback"]
+
+
+def test_each_execution_record_carries_its_usage(served: tuple[Any, str]) -> None:
+    _, url = served
+    admin = {"Authorization": "Convex test-admin-key"}
+    last = httpx.get(f"{url}/api/pyconvex/logs", params={"after": -1}, headers=admin).json()["last"]
+    httpx.post(f"{url}/api/mutation", json={"path": "limits:mark", "args": {"label": "usage"}},
+               headers=admin)
+    assert call(url, "query", "limits:marks")["status"] == "success"
+    entries = httpx.get(f"{url}/api/pyconvex/logs", params={"after": last},
+                        headers=admin).json()["entries"]
+    by_path = {e["path"]: e for e in entries}
+    wrote, read = by_path["limits:mark"], by_path["limits:marks"]
+    assert wrote["usage"]["documentsWritten"] == 1 and wrote["usage"]["bytesWritten"] > 0
+    assert read["usage"]["documentsRead"] >= 1 and read["usage"]["bytesRead"] > 0
+    assert read["durationMs"] >= 0 and read["requestId"] and read["error"] is None
