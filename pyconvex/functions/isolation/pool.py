@@ -36,6 +36,7 @@ from pyconvex.functions.registry import display_path
 from pyconvex.functions.runtime.executor import FunctionRunner
 from pyconvex.functions.runtime.failures import request_id_var
 from pyconvex.functions.runtime.limits import MiB
+from pyconvex.functions.runtime.logs import outside_functions
 
 log = logging.getLogger("pyconvex.actions")
 
@@ -163,7 +164,8 @@ class _Worker:
             )
         how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
                else f"exited with status {code}")
-        log.error("the worker process running %s (pid %d) %s", name, self.pid, how)
+        with outside_functions():
+            log.error("the worker process running %s (pid %d) %s", name, self.pid, how)
         return ActionWorkerError(
             f"{name}: the process running this action {how} before it finished. Mutations "
             "it already ran stay committed; the deployment keeps serving."

@@ -57,7 +57,7 @@ from pyconvex.functions.runtime.limits import (
     metered,
     start_watchdog,
 )
-from pyconvex.functions.runtime.logs import current_log, install_log_capture
+from pyconvex.functions.runtime.logs import current_log, install_log_capture, outside_functions
 from pyconvex.functions.runtime.storage import StorageService
 from pyconvex.schema import ValidationFailure
 from pyconvex.values import convex_to_json
@@ -179,11 +179,8 @@ class FunctionRunner:
                     txn.reads if txn is not None and not txn.writable else None,
                 )
                 attach(error, failure)
-                token = current_log.set(None)  # the server's record, not a function log line
-                try:
+                with outside_functions():  # the server's record, not a function log line
                     log_failure(failure, duration_ms)
-                finally:
-                    current_log.reset(token)
         if not self.listeners:
             return
         record = ExecutionRecord(

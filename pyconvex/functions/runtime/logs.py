@@ -9,7 +9,9 @@ and code outside functions prints normally.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -98,3 +100,14 @@ def install_log_capture() -> None:
     handler = _CaptureHandler(logging.DEBUG)
     root = logging.getLogger()
     root.addHandler(handler)
+
+
+@contextlib.contextmanager
+def outside_functions() -> Iterator[None]:
+    """Log to the server's log from code that runs inside a function's execution (the
+    runtime's own records about it): not captured as the function's log lines."""
+    token = current_log.set(None)
+    try:
+        yield
+    finally:
+        current_log.reset(token)
