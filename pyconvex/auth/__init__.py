@@ -18,12 +18,16 @@ from pyconvex.auth.identity import identity_from_claims
 from pyconvex.auth.jwks import JwksCache
 from pyconvex.auth.jwt import TokenVerifier
 from pyconvex.auth.library import (
+    OIDC,
     Anonymous,
     AuthSetupError,
     Callbacks,
     ConvexCredentials,
     Crypto,
     Email,
+    GitHub,
+    Google,
+    OAuth,
     Password,
     Phone,
     SmtpSender,
@@ -44,6 +48,7 @@ from pyconvex.auth.library import (
 )
 
 __all__ = [
+    "OIDC",
     "Anonymous",
     "AuthConfigError",
     "AuthProvider",
@@ -53,7 +58,10 @@ __all__ = [
     "Crypto",
     "CustomJwtProvider",
     "Email",
+    "GitHub",
+    "Google",
     "JwksCache",
+    "OAuth",
     "OidcProvider",
     "Password",
     "Phone",

@@ -20,6 +20,7 @@ from pyconvex.auth.library.accounts import (
 )
 from pyconvex.auth.library.convex_auth import AuthHelper, ConvexAuth, convex_auth
 from pyconvex.auth.library.keys import AUDIENCE, AuthSetupError, generate_keys
+from pyconvex.auth.library.oauth import OIDC, GitHub, Google, OAuth
 from pyconvex.auth.library.password import Password, default_password_policy
 from pyconvex.auth.library.providers import (
     Anonymous,
@@ -49,6 +50,7 @@ def auth_config_provider() -> dict[str, Any]:
 
 __all__ = [
     "ARGON2ID",
+    "OIDC",
     "Anonymous",
     "AuthConfig",
     "AuthHelper",
@@ -58,6 +60,9 @@ __all__ = [
     "ConvexCredentials",
     "Crypto",
     "Email",
+    "GitHub",
+    "Google",
+    "OAuth",
     "Password",
     "Phone",
     "Provider",

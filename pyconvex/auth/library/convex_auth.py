@@ -46,7 +46,8 @@ class AuthHelper:
 
     def add_http_routes(self, http: HttpRouter) -> None:
         """Serve ``/.well-known/openid-configuration`` and ``/.well-known/jwks.json`` on the
-        site URL, where the deployment finds the keys to verify its own tokens."""
+        site URL, where the deployment finds the keys to verify its own tokens, and, with
+        OAuth providers, ``/api/auth/signin/*`` and ``/api/auth/callback/*``."""
 
         @http_action
         async def openid_configuration(ctx: Any, request: Request) -> Response:
@@ -62,6 +63,10 @@ class AuthHelper:
 
         http.route(path="/.well-known/openid-configuration", method="GET", handler=openid_configuration)
         http.route(path="/.well-known/jwks.json", method="GET", handler=jwks)
+        if self.config.has_oauth:
+            from pyconvex.auth.library.oauth_routes import add_oauth_routes
+
+            add_oauth_routes(http, self.config)
 
 
 def _json(body: dict[str, Any]) -> Response:

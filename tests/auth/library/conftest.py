@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import functools
+import os
 import re
 from collections.abc import Iterator
 from email.message import Message
@@ -21,7 +22,6 @@ from pyconvex.testing import ConvexTest
 from ...conftest import FIXTURES, free_port
 
 APP = FIXTURES / "passwordapp" / "convex"
-SITE = "http://127.0.0.1:39211"
 
 
 @functools.cache
@@ -65,7 +65,7 @@ def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
 
 @pytest.fixture
 def auth_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {**keys(), "CONVEX_SITE_URL": SITE, "SITE_URL": "http://127.0.0.1:5173"}
+    env = {**keys(), "SITE_URL": "http://127.0.0.1:5173"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
@@ -74,6 +74,8 @@ def auth_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture
 async def t(auth_env: dict[str, str], mailbox: Mailbox, tmp_path: Path) -> Any:
     async with ConvexTest(APP) as test:
+        # The deployment sets CONVEX_SITE_URL for functions (its HTTP actions' URL).
+        auth_env["CONVEX_SITE_URL"] = os.environ["CONVEX_SITE_URL"]
         yield test
 
 
