@@ -15,10 +15,12 @@ SITE_PORT ?= 3211
 
 .PHONY: run test lint unit bench clean setup web postgres
 
+# The editable install is a path entry (editable_mode=compat), not an import hook: mypy
+# and pyright find pyconvex (and its py.typed) only through a path.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 # The official npm `convex` client, pinned in package-lock.json, for compatibility tests.

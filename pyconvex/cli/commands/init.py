@@ -38,12 +38,34 @@ def list_reversed(items):
 '''
 
 
+MYPY_INI = """# mypy for this project: `pyconvex codegen && mypy .` (the functions folder has no
+# __init__.py, so its files are named from this folder: convex/_generated/api.py is
+# convex._generated.api whether mypy finds it by path or by import).
+[mypy]
+explicit_package_bases = True
+"""
+
+
+def _mypy_config(directory: Path) -> str | None:
+    """Write ``mypy.ini`` unless the project configures mypy already; say what to add then."""
+    pyproject = directory / "pyproject.toml"
+    configured = [p for p in (directory / "mypy.ini", directory / ".mypy.ini") if p.exists()]
+    if pyproject.exists() and "[tool.mypy]" in pyproject.read_text():
+        configured.append(pyproject)
+    if configured:
+        return (f"{configured[0]} configures mypy: add explicit_package_bases = true to it so "
+                "`mypy .` names the functions folder's files once.")
+    (directory / "mypy.ini").write_text(MYPY_INI)
+    return None
+
+
 def init(
     directory: Path = typer.Argument(Path("."), help="Project folder (created if missing)."),
     functions: str = typer.Option("convex", "--functions", help="Name of the functions folder."),
 ) -> None:
-    """Create FUNCTIONS/schema.py and FUNCTIONS/messages.py in DIRECTORY, and ignore
-    .pyconvex/ in git. Existing files are never overwritten.
+    """Create FUNCTIONS/schema.py and FUNCTIONS/messages.py in DIRECTORY, a mypy.ini
+    (unless mypy is configured there already) so `pyconvex codegen && mypy .` works, and
+    ignore .pyconvex/ in git. Existing files are never overwritten.
 
     Examples:
 
@@ -63,5 +85,8 @@ def init(
     lines = ignore.read_text().splitlines() if ignore.exists() else []
     if ".pyconvex/" not in lines:
         ignore.write_text("\n".join([*lines, ".pyconvex/", f"{functions}/_generated/"]) + "\n")
-    typer.echo(f"Created {root}/schema.py and {root}/messages.py.")
+    hint = _mypy_config(directory)
+    typer.echo(f"Created {root}/schema.py and {root}/messages.py" + (", mypy.ini." if hint is None else "."))
+    if hint is not None:
+        typer.echo(hint)
     typer.echo(f"Next: cd {directory} && pyconvex dev   then   pyconvex run messages:list")
