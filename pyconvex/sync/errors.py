@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -22,7 +22,16 @@ from pyconvex.values import convex_to_json
 log = logging.getLogger("pyconvex.functions")
 
 
-def format_function_error(e: BaseException, request_id: str | None = None) -> tuple[str, Any, bool]:
+class ErrorReply(NamedTuple):
+    """What a client is told about a failed function (``QueryFailed``, a failed
+    ``MutationResponse``/``ActionResponse``, an HTTP API error body)."""
+
+    message: str
+    data: Any
+    has_data: bool
+
+
+def format_function_error(e: BaseException, request_id: str | None = None) -> ErrorReply:
     """``(errorMessage, errorData, has_error_data)`` for a function that raised ``e``.
 
     The request id is the failed execution's own (the one its logged traceback carries),
@@ -34,9 +43,9 @@ def format_function_error(e: BaseException, request_id: str | None = None) -> tu
             shown = e.data if isinstance(e.data, str) else orjson.dumps(convex_to_json(e.data)).decode()
         except Exception:
             shown = repr(e.data)
-        return f"[Request ID: {rid}] Server Error\nUncaught ConvexError: {shown}", e.data, True
+        return ErrorReply(f"[Request ID: {rid}] Server Error\nUncaught ConvexError: {shown}", e.data, True)
     if isinstance(e, PyConvexError) and not isinstance(e, InternalError):
-        return f"[Request ID: {rid}] {e.message}", None, False
+        return ErrorReply(f"[Request ID: {rid}] {e.message}", None, False)
     if failure is None:  # not from a function execution, so not logged yet
         log.error("[Request ID: %s] Uncaught %s", rid, type(e).__name__, exc_info=e)
-    return f"[Request ID: {rid}] Server Error", None, False
+    return ErrorReply(f"[Request ID: {rid}] Server Error", None, False)

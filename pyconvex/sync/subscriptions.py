@@ -34,12 +34,13 @@ import orjson
 
 from pyconvex.database import Committed, Database, ReadSet
 from pyconvex.functions import FunctionRunner, canonicalize_path, failure_of
+from pyconvex.sync.errors import ErrorReply
 from pyconvex.sync.interval_index import IntervalIndex
 from pyconvex.values import convex_to_json
 
 log = logging.getLogger("pyconvex.sync")
 
-ErrorFormatter = Callable[[BaseException], tuple[str, Any, bool]]
+ErrorFormatter = Callable[[BaseException], ErrorReply]
 """Turns a function error into ``(message, errorData, has_error_data)`` for the wire."""
 
 Watcher = Callable[["Subscription"], None]
@@ -63,7 +64,7 @@ class Outcome:
         value_json: Any = None,
         fragment: Any = None,
         log_lines: list[str] | None = None,
-        error: tuple[str, Any, bool] | None = None,
+        error: ErrorReply | None = None,
         journal: str | None = None,
     ) -> None:
         self.ts = ts
@@ -113,7 +114,7 @@ class Subscription:
         return self.outcome.value_json if self.outcome is not None else None
 
     @property
-    def error(self) -> tuple[str, Any, bool] | None:
+    def error(self) -> ErrorReply | None:
         return self.outcome.error if self.outcome is not None else None
 
 
@@ -193,6 +194,9 @@ class SubscriptionManager:
         ``watcher`` is called after each later run that changes its result."""
         key = self.key_of(path, args, identity, journal)
         sub = self.subscriptions.get(key)
+        if sub is not None and sub.outcome is not None and sub.journal != journal:
+            self._rekey(sub)  # it pinned its page: this subscriber gets a first run of its own
+            sub = None
         if sub is None:
             sub = Subscription(key, key[0], args, identity, journal=journal)
             self.subscriptions[key] = sub
@@ -207,6 +211,19 @@ class SubscriptionManager:
             self.unsubscribe(sub, watcher)
             raise
         return sub
+
+    def _rekey(self, sub: Subscription) -> None:
+        """File a subscription whose first run recorded a journal (a page's end) under
+        that journal's key, where a client resending the journal after a reconnect finds
+        it; a subscriber without a journal then gets a page of its own, cut at its
+        ``numItems`` now, as on Convex. If an equal one is filed there already, this one
+        keeps a private key."""
+        del self.subscriptions[sub.key]
+        key = self.key_of(sub.path, sub.args, sub.identity, sub.journal)
+        if key in self.subscriptions:
+            key = (key[0], key[1] + b"\0#" + str(id(sub)).encode(), key[2])
+        sub.key = key
+        self.subscriptions[key] = sub
 
     def unsubscribe(self, sub: Subscription, watcher: Watcher | None = None) -> None:
         if watcher is not None:
