@@ -77,7 +77,7 @@ async def test_a_failed_mutation_records_nothing_and_a_resend_runs_it(app_dir):
                 runner, "s", 0, "channels:create", {"name": 3}, None, is_admin=False
             )
         assert await _records(t) == []
-        result, replayed = await run_session_mutation(
+        _, replayed = await run_session_mutation(
             runner, "s", 0, "channels:create", {"name": "fixed"}, None, is_admin=False
         )
         assert not replayed and await _channels(t, "fixed") == 1
