@@ -1,6 +1,6 @@
 """The auth providers of ``convex/auth_config.py``, parsed once into frozen records.
 
-The user's module sets ``providers`` to a list of dicts (API.md §10), with Convex's
+The user's module sets ``providers`` to a list of dicts (docs/api.md §10), with Convex's
 ``auth.config.ts`` field names::
 
     providers = [

@@ -27,22 +27,38 @@ REFRESH_TOKEN_DIVIDER = "|"
 REFRESH_TOKEN_REUSE_WINDOW_MS = 10_000
 
 
-async def get_auth_user_id(ctx: Any) -> str | None:
-    """The signed-in user's ``users`` id, or None (queries, mutations and actions)."""
+async def _session_ids(ctx: Any) -> tuple[str, str] | None:
+    """``(userId, sessionId)`` of the caller's token, if its session is still live.
+
+    Where the ctx has a database (queries, mutations), the session document is read:
+    a signed-out or revoked session stops counting at once, not when its access token
+    expires, and the read makes live queries re-run on sign-out. Actions, which have
+    no database, trust the token (it lives an hour at most).
+    """
     identity = await ctx.auth.get_user_identity()
     if identity is None:
         return None
-    user_id = str(identity["subject"]).split(SUBJECT_DIVIDER)[0]
-    return user_id or None
+    user_id, _, session_id = str(identity["subject"]).partition(SUBJECT_DIVIDER)
+    if not user_id or not session_id:
+        return None
+    db = getattr(ctx, "db", None)
+    if db is not None:
+        session = await _get(ctx, SESSIONS, session_id)
+        if session is None or session["userId"] != user_id or session["expirationTime"] < ctx.now():
+            return None
+    return user_id, session_id
+
+
+async def get_auth_user_id(ctx: Any) -> str | None:
+    """The signed-in user's ``users`` id, or None (queries, mutations and actions)."""
+    ids = await _session_ids(ctx)
+    return ids[0] if ids is not None else None
 
 
 async def get_auth_session_id(ctx: Any) -> str | None:
     """The current ``authSessions`` id, or None when signed out (or not by pyconvex.auth)."""
-    identity = await ctx.auth.get_user_identity()
-    if identity is None:
-        return None
-    parts = str(identity["subject"]).split(SUBJECT_DIVIDER)
-    return parts[1] if len(parts) > 1 and parts[1] else None
+    ids = await _session_ids(ctx)
+    return ids[1] if ids is not None else None
 
 
 async def _get(ctx: Any, table: str, doc_id: str | None) -> dict[str, Any] | None:

@@ -78,6 +78,10 @@ async def test_sign_out_ends_the_session_everywhere(t, auth_env):
     assert await me.action("auth:signOut", {}) is None
     sessions = await table(t, "authSessions")
     assert len(sessions) == 1 and tokens["refreshToken"].split("|")[1] != sessions[0]["_id"]
+    # The signed-out device's access token, though unexpired, no longer counts.
+    assert await me.query("notes:me") is None
+    other = t.with_identity(await verifier(auth_env).verify(other_device["tokens"]["token"]))
+    assert (await other.query("notes:me"))["email"] == "ann@example.test"
     assert await refresh(t, tokens["refreshToken"]) is None
     assert await refresh(t, other_device["tokens"]["refreshToken"]) is not None
     # Signing out when already signed out is harmless, as the client expects.

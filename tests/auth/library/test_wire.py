@@ -8,6 +8,8 @@ The deployment verifies its own tokens the way any provider's are verified: its
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,8 +60,42 @@ def test_sign_up_sign_in_refresh_and_sign_out_with_the_official_client(served: s
 
     assert client.action("auth:signOut", {}) is None
     assert client.action("auth:signIn", {"refreshToken": fresh["refreshToken"]}) == {"tokens": None}
+    # The access token has not expired, but its session has ended: it no longer counts.
+    assert client.query("notes:me") is None
     client.clear_auth()
     assert client.query("notes:mine") == []
     # auth:store is internal: no client can write the auth tables directly.
     with pytest.raises(Exception, match="Could not find public function"):
         client.mutation("auth:store", {"args": {"type": "signOut"}})
+
+
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pyconvex.cli.main", "auth", *args,
+                           "--url", url, "--admin-key", "test-admin-key"],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_auth_init_then_sessions_listed_and_revoked_from_the_cli(tmp_path: Path) -> None:
+    proc, url = start_server(tmp_path / "db.sqlite3", APP, env={"SITE_URL": "http://127.0.0.1:5173"})
+    try:
+        client = ConvexClient(url)
+        params = {"flow": "signUp", "email": "cli@example.test", "password": "cli-password-1"}
+        with pytest.raises(ConvexError, match="JWT_PRIVATE_KEY"):
+            client.action("auth:signIn", {"provider": "password", "params": params})
+        done = _cli(url, "init")
+        assert done.returncode == 0, done.stderr
+        assert "JWKS" in done.stdout and "JWT_PRIVATE_KEY" in done.stdout
+        again = _cli(url, "init")
+        assert again.returncode == 1 and "--force" in again.stderr + again.stdout
+        tokens = client.action("auth:signIn", {"provider": "password", "params": params})["tokens"]
+        session_id = tokens["refreshToken"].split("|")[1]
+        listed = _cli(url, "sessions")
+        assert listed.returncode == 0 and session_id in listed.stdout
+        client.set_auth(tokens["token"])
+        assert client.query("notes:me")["email"] == "cli@example.test"
+        assert _cli(url, "revoke", session_id).returncode == 0
+        assert client.query("notes:me") is None
+        assert session_id not in _cli(url, "sessions").stdout
+        assert client.action("auth:signIn", {"refreshToken": tokens["refreshToken"]}) == {"tokens": None}
+    finally:
+        stop_server(proc)
