@@ -1,8 +1,8 @@
-"""The client's protocol state machine, without I/O (STYLE.md §7; Convex ``BaseConvexClient``).
+"""The client's protocol state machine, without I/O (docs/style.md §7; Convex ``BaseConvexClient``).
 
 Methods take user calls or decoded server messages and return the messages to send and
 the events to deliver; ``_async.py`` moves them over a socket. The rules, from
-protocol.md §3–§7 and convex-js ``local_state.ts`` / ``request_manager.ts``:
+docs/protocol.md §3–§7 and convex-js ``local_state.ts`` / ``request_manager.ts``:
 
 - **One session id for the client's life**, sent in every ``Connect`` (JS does the same),
   so the server can de-duplicate mutations replayed after a reconnect.

@@ -1,6 +1,6 @@
 """The registry of loaded functions, and how a requested path finds its function.
 
-Path rules (protocol.md §11): accept ``module[.js][:function]``; split at the last
+Path rules (docs/protocol.md §11): accept ``module[.js][:function]``; split at the last
 ``:``; no colon means ``default``; strip a trailing ``.js``; ``/`` separates folders.
 Functions are keyed by ``"<module>:<function>"``.
 """

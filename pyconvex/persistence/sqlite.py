@@ -1,6 +1,6 @@
 """SQLite persistence: one file, WAL, ``synchronous=FULL``, one writer process, inline reads.
 
-Why this shape (DESIGN.md, "What the measurements force"):
+Why this shape (docs/architecture.md, "What the measurements force"):
 
 - **Durability.** WAL with ``synchronous=FULL`` fsyncs the log on every commit, so an
   acknowledged batch survives SIGKILL and power loss. That fsync is the cost of a

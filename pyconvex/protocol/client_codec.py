@@ -3,7 +3,7 @@
 ``parse_client_message`` is strict about what it relies on: every required field must be
 there with its JSON type, integers must fit a u32, timestamps must be 12-character base64
 u64s and ``args`` a one-element array of a Convex-JSON object (``[]`` means ``{}``).
-It is lenient only where real clients differ (protocol.md §3): JS and Rust order keys
+It is lenient only where real clients differ (docs/protocol.md §3): JS and Rust order keys
 differently, Rust names the admin acting-as identity ``acting_as``, ``journal`` and
 ``maxObservedTimestamp`` may be absent or ``null``, ``clientTs`` may be missing, and
 unknown extra keys (``componentPath``) are ignored. A wrong message raises

@@ -6,7 +6,7 @@
 - Envelope integers (``queryId``, ``requestId``, versions, counts) are plain JSON
   non-negative integers that fit in a u32 (the Rust client's types).
 - Function ``args`` travel as a JSON array holding **one** Convex-JSON object;
-  older clients sent ``[]``, which means ``{}`` (protocol.md §2).
+  older clients sent ``[]``, which means ``{}`` (docs/protocol.md §2).
 - Values (``value``, ``result``, ``errorData``) are Convex JSON (``pyconvex.values.json``).
 
 The field helpers take ``where`` (the message or modification type) so that every

@@ -1,4 +1,4 @@
-"""Convex's sync-protocol messages as TypedDicts (protocol.md §3–§4), one per message,
+"""Convex's sync-protocol messages as TypedDicts (docs/protocol.md §3–§4), one per message,
 each discriminated by ``type: Literal[...]`` as in convex-js ``protocol.ts``.
 
 These are the **decoded** forms, which both directions share:

@@ -1,7 +1,7 @@
 """Server -> client messages: the server encodes them, our Python client parses them.
 
 What ``encode_server_message`` guarantees, because each point breaks a real client
-(protocol.md §4, §15):
+(docs/protocol.md §4, §15):
 
 - ``logLines`` is always present (JS iterates it; Rust fails to parse without it).
 - ``errorData`` is present **only** for a ConvexError; a present ``null`` would make both

@@ -1,4 +1,4 @@
-"""The HTTP function API the official clients use (protocol.md §8).
+"""The HTTP function API the official clients use (docs/protocol.md §8).
 
 Function results and function errors are HTTP 200 with ``{"status": "success"|"error",
 ...}`` (the Python client breaks on anything else); request-level failures (bad JSON,

@@ -2,7 +2,7 @@
 
 The session is I/O-free: it is fed parsed client messages (``handle``) and emits server
 messages through an injected async ``send``; ``server/ws.py`` is the thin shell that
-owns the socket. Rules it keeps (protocol.md §4–§7):
+owns the socket. Rules it keeps (docs/protocol.md §4–§7):
 
 - Every Transition starts exactly at the previous one's end version, and all of its
   results hold at its end timestamp (``transitions.py``): the client never sees a mix of

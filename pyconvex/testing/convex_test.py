@@ -1,4 +1,4 @@
-"""``ConvexTest``: the in-process harness of API.md §12."""
+"""``ConvexTest``: the in-process harness of docs/api.md §13."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Document ids in Convex's reference format (protocol.md §13).
+"""Document ids in Convex's reference format (docs/protocol.md §13).
 
 Bytes: ``vint(table_number)`` (LEB128, 7 bits a byte) + 16 bytes of internal id + a
 2-byte little-endian footer ``fletcher16(vint + internal) XOR 0`` (version 0); encoded

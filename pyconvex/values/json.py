@@ -1,6 +1,6 @@
 """Convex JSON: how values cross the wire and are stored.
 
-Rules (protocol.md §9): int64 -> ``{"$integer": base64(8 bytes LE)}``; float64 finite
+Rules (docs/protocol.md §9): int64 -> ``{"$integer": base64(8 bytes LE)}``; float64 finite
 and not -0.0 -> a JSON number, NaN/±inf/-0.0 -> ``{"$float": base64(8 bytes LE)}``;
 bytes -> ``{"$bytes": base64}``; object keys are printable ASCII, at most 1024 chars,
 not starting with ``$``. A plain JSON number always decodes as float64 (Python float).

@@ -1,6 +1,6 @@
 """A scripted sync-protocol server for client tests: a test double for the wire.
 
-It speaks just enough of protocol.md for one query (``counter:get``) and one mutation
+It speaks just enough of docs/protocol.md for one query (``counter:get``) and one mutation
 (``counter:increment``), plus a few knobs tests use to misbehave (drop the socket, send a
 FatalError or a bad Transition, stay silent). It uses pyconvex's own codec, keeps the
 per-socket versions exactly as §5 describes, and records every client message it parsed.

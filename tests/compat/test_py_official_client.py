@@ -38,7 +38,7 @@ def test_subscription_sees_another_clients_mutation(server: str):
     assert next(sub) == []
 
     # Another client, in another process: the PyPI client holds the GIL while it waits
-    # in next(), so a writer thread in this process could not run (protocol.md §15).
+    # in next(), so a writer thread in this process could not run (docs/protocol.md §15).
     writer = subprocess.Popen([
         sys.executable, "-c",
         "import time, httpx, sys; time.sleep(0.3); httpx.post(sys.argv[1] + '/api/mutation', "

@@ -1,4 +1,4 @@
-"""The wire codec: exact JSON of protocol.md's examples, round trips of every message,
+"""The wire codec: exact JSON of docs/protocol.md's examples, round trips of every message,
 the rules that break real clients (errorData presence, logLines, no nulls, no NaN), u64
 timestamps, and strict parsing that names the bad field."""
 
@@ -64,7 +64,7 @@ def test_protocol_error_is_a_bad_request():
     assert isinstance(err, BadRequestError) and err.short_msg == "ProtocolError"
 
 
-# ------------------------------------------------------------------ client messages: protocol.md examples
+# ------------------------------------------------------------------ client messages: docs/protocol.md examples
 def test_parse_connect_example():
     msg = parse_client_message(
         '{"type":"Connect","sessionId":"24c746c0-a2e8-4fa3-9a87-31ea38344fc1","connectionCount":0,'
@@ -248,7 +248,7 @@ def test_encoded_client_messages_match_what_js_sends():
         "type": "Authenticate", "baseVersion": 1, "tokenType": "None"}
 
 
-# ------------------------------------------------------------------ server messages: protocol.md examples
+# ------------------------------------------------------------------ server messages: docs/protocol.md examples
 def _wire(msg: ServerMessage | dict[str, Any]) -> Any:
     return json.loads(encode_server_message(msg))
 

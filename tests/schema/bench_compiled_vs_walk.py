@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.schema.bench_compiled_vs_walk
 
 Prints microseconds per value (best of 7 runs) for documents shaped like the chat
-app's. Timing is measured here, never asserted in tests (STYLE.md §9).
+app's. Timing is measured here, never asserted in tests (docs/style.md §9).
 """
 
 from __future__ import annotations
