@@ -115,3 +115,26 @@ def test_a_verified_jwt_gives_the_http_action_its_identity(tmp_path: Path) -> No
     finally:
         stop_server(proc)
         issuer.close()
+
+
+def test_functions_see_the_deployment_and_site_urls(urls: tuple[str, str]) -> None:
+    url, site = urls
+    admin = {"Authorization": "Convex test-admin-key"}
+
+    def seen() -> dict[str, str]:
+        body = httpx.post(f"{url}/api/query", json={"path": "hooks:deployment_urls", "args": {}}).json()
+        return body["value"]  # type: ignore[no-any-return]
+
+    assert seen() == {"cloud": url, "site": site}
+    assert httpx.get(f"{site}/urls").json() == {"cloud": url, "site": site}  # actions (workers) too
+    # a variable set by the developer wins (a public URL behind a proxy), as in Convex ...
+    changes = {"changes": {"CONVEX_SITE_URL": "https://api.example.com"}}
+    assert httpx.post(f"{url}/api/pyconvex/env", json=changes, headers=admin).status_code == 200
+    assert seen() == {"cloud": url, "site": "https://api.example.com"}
+    # ... and removing it brings the deployment's own value back
+    changes = {"changes": {"CONVEX_SITE_URL": None}}
+    assert httpx.post(f"{url}/api/pyconvex/env", json=changes, headers=admin).status_code == 200
+    assert seen() == {"cloud": url, "site": site}
+    # the listed variables are the developer's only
+    listed = httpx.get(f"{url}/api/pyconvex/env", headers=admin).json()["variables"]
+    assert "CONVEX_CLOUD_URL" not in listed and "CONVEX_SITE_URL" not in listed
