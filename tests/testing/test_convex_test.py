@@ -30,6 +30,13 @@ async def double(ctx, x):
 
 
 @query
+async def urls(ctx):
+    import os
+
+    return [os.environ.get("CONVEX_CLOUD_URL"), os.environ.get("CONVEX_SITE_URL")]
+
+
+@query
 async def public_names(ctx):
     return [j["name"] for j in await ctx.db.query("jobs").collect()]
 '''
@@ -58,3 +65,8 @@ async def test_a_missing_function_is_still_named(app: Path) -> None:
     async with ConvexTest(app) as t:
         with pytest.raises(NotFoundError, match="jobs:nope"):
             await t.query(internal.jobs.nope, {})
+
+
+async def test_functions_see_the_deployment_urls(app: Path) -> None:
+    async with ConvexTest(app) as t:
+        assert await t.query(api.jobs.urls) == ["http://127.0.0.1:3210", "http://127.0.0.1:3210/http"]
