@@ -33,8 +33,10 @@ crosses the wire intact. Errors defined elsewhere are drawn here too, with their
     + SnapshotImportError            snapshot/importer.py: a snapshot ZIP that cannot be imported
     + PortInUseError                 server/runner.py: --port / --site-port taken
     + DevError                       dev/loop.py: pyconvex dev cannot start
+    + LogStreamConfigError           server/log_streams.py: a log stream that cannot be set up
   x AuthError                        401
     + AuthConfigError                auth/config.py: auth_config.py is malformed
+    + TokenExpired                   sync/expiry.py: a session's token expired on an open socket
     + BadTokenError                  files/tokens.py: a forged or expired upload/download token
       - TokenUsedError               server/storage_api.py: a single-use upload URL used twice
   x ForbiddenError                   403
