@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from pyconvex.client._auth import TokenKeeper
 from pyconvex.client._errors import ConvexConnectionError
 from pyconvex.client._events import (
     AuthChange,
@@ -106,6 +107,7 @@ class AsyncConvexClient:
         self._watchers: dict[int, list[AsyncSubscription]] = {}
         self._on_auth_change: Callable[[bool], None] | None = None
         self._closed_error: str | None = None  # set once closed: why calls now fail
+        self._tokens: TokenKeeper | None = None  # sign_in's tokens and their refresh
 
     @property
     def session_id(self) -> str:
@@ -166,6 +168,33 @@ class AsyncConvexClient:
         self._on_auth_change = on_change
         self._send(self._state.set_auth(token))
 
+    async def sign_in(
+        self, provider: str | None = None, params: dict[str, Any] | None = None,
+        *, verifier: str | None = None,
+    ) -> dict[str, Any]:
+        """Sign in through the deployment's ``auth:signIn`` (pyconvex.auth, Convex Auth):
+        ``await client.sign_in("password", {"email": e, "password": p, "flow": "signIn"})``.
+
+        With tokens in the answer the client authenticates and keeps the session alive,
+        refreshing the access token before it expires. Returns the action's answer
+        (``{"tokens": ...}``, ``{"started": True}`` or ``{"redirect", "verifier"}``).
+        """
+        return await self._keeper().sign_in(provider, params, verifier)
+
+    async def sign_out(self) -> None:
+        """End the session (``auth:signOut``) and continue unauthenticated."""
+        await self._keeper().sign_out()
+
+    @property
+    def auth_tokens(self) -> dict[str, str] | None:
+        """The tokens of the current ``sign_in`` session (``token``, ``refreshToken``)."""
+        return self._tokens.tokens if self._tokens is not None else None
+
+    def _keeper(self) -> TokenKeeper:
+        if self._tokens is None:
+            self._tokens = TokenKeeper(self.action, self.set_auth, self.clear_auth)
+        return self._tokens
+
     def set_admin_auth(self, admin_key: str, acting_as: dict[str, Any] | None = None) -> None:
         """Authenticate with the deployment's admin key, optionally acting as a user."""
         self._check_open()
@@ -178,6 +207,8 @@ class AsyncConvexClient:
 
     async def aclose(self) -> None:
         """Close the connection. Pending calls fail; subscriptions end."""
+        if self._tokens is not None:
+            self._tokens.close()
         self._shut("the client was closed", end_subscriptions_with=None)
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():

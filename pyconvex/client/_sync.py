@@ -92,6 +92,22 @@ class ConvexClient:
     def set_admin_auth(self, admin_key: str, acting_as: dict[str, Any] | None = None) -> None:
         self._on_loop(lambda: self._client.set_admin_auth(admin_key, acting_as))
 
+    def sign_in(
+        self, provider: str | None = None, params: dict[str, Any] | None = None,
+        *, verifier: str | None = None,
+    ) -> dict[str, Any]:
+        """Sign in through ``auth:signIn``; the session is kept and refreshed (see
+        :meth:`AsyncConvexClient.sign_in`)."""
+        return self._call(self._client.sign_in(provider, params, verifier=verifier))
+
+    def sign_out(self) -> None:
+        """End the session (``auth:signOut``) and continue unauthenticated."""
+        self._call(self._client.sign_out())
+
+    @property
+    def auth_tokens(self) -> dict[str, str] | None:
+        return self._client.auth_tokens
+
     def clear_auth(self) -> None:
         self._on_loop(self._client.clear_auth)
 
