@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pyconvex.sync import Subscription, SubscriptionManager, format_function_error
@@ -55,6 +55,13 @@ programs = st.tuples(
     st.integers(1, 3),  # initialNumItems
     st.lists(steps, min_size=1, max_size=14),
 )
+
+GROWS = (  # first pages that grow past twice their size at either end: a split, surely
+    [(5, "a", "apple")] * 3,
+    1,
+    [("commit", [("insert", 0, "a", "apple")] * 3), ("commit", [("insert", 10, "a", "apple")] * 3)],
+)
+
 
 
 @dataclass
@@ -265,6 +272,7 @@ def test_live_pages_stay_gapless_and_unique(mode: str) -> None:
 
         @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
         @given(programs)
+        @example(GROWS)
         def check(program: tuple[Any, ...]) -> None:
             nonlocal splits
             group = f"{mode}-{next(groups)}"
@@ -281,3 +289,33 @@ def test_live_pages_stay_gapless_and_unique(mode: str) -> None:
 
 async def _start(manager: SubscriptionManager) -> None:
     manager.start()
+
+
+async def test_a_new_subscriber_gets_its_own_first_page() -> None:
+    """Pages are shared by journal: a subscriber without one gets a page cut at its
+    numItems now (not another client's grown page); one resending a journal shares the
+    subscription that journal pins."""
+    async with ConvexTest(APP) as t:
+        manager = SubscriptionManager(t.deployment.db, t.deployment.runner, format_function_error)
+        manager.start()
+        try:
+            docs = [["insert", {"group": "g", "k": float(k), "tag": "a", "body": "x"}] for k in range(4)]
+            await t.mutation("items:apply", {"writes": docs})
+            await manager.wait_for(t.deployment.db.latest_ts)
+            await manager.settled()
+            args = {"group": "g", "mode": "asc", "paginationOpts": {"numItems": 2, "cursor": None}}
+            first = await manager.subscribe(PATH, args, None)
+            assert [d["k"] for d in first.value_json["page"]] == [0, 1]
+            grow = [["insert", {"group": "g", "k": 0.5, "tag": "a", "body": "x"}]]
+            await t.mutation("items:apply", {"writes": grow})
+            await manager.wait_for(t.deployment.db.latest_ts)
+            await manager.settled()
+            assert [d["k"] for d in first.value_json["page"]] == [0, 0.5, 1]  # pinned: grew
+            fresh = await manager.subscribe(PATH, args, None)
+            assert fresh is not first
+            assert [d["k"] for d in fresh.value_json["page"]] == [0, 0.5]  # cut at numItems
+            resent = await manager.subscribe(PATH, args, None, first.journal)
+            assert resent is first  # the journal names the pinned page
+            assert first.journal != fresh.journal
+        finally:
+            await manager.stop()

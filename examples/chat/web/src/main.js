@@ -1,77 +1,83 @@
-// The chat page: the official Convex browser client, unmodified, against pyconvex.
-import { ConvexClient } from "convex/browser";
+// The chat page: the official Convex React client, unmodified, against pyconvex.
+// Messages are a live paginated list (usePaginatedQuery): newest first, older pages on
+// demand, every loaded page kept current as messages come and go.
+import { ConvexProvider, ConvexReactClient, usePaginatedQuery } from "convex/react";
 import { anyApi } from "convex/server";
+import { createElement as h, useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
 
 const api = anyApi;
-const PAGE = 30;
+const params = new URLSearchParams(location.search);
+// Messages per page (?pageSize=N, for trying pagination with a few messages).
+const PAGE = Number(params.get("pageSize")) || 30;
 // Served by the deployment itself (same origin); ?backend=URL points elsewhere.
-const backend = new URLSearchParams(location.search).get("backend") || location.origin;
-const client = new ConvexClient(backend);
+const backend = params.get("backend") || location.origin;
+const client = new ConvexReactClient(backend);
 
 const $ = (id) => document.getElementById(id);
 const nameInput = $("name");
 nameInput.value = localStorage.getItem("chatName") || `guest-${Math.floor(Math.random() * 1000)}`;
 nameInput.addEventListener("change", () => localStorage.setItem("chatName", nameInput.value));
 
-let channelId = null;
-let pages = []; // [{ unsubscribe, result }], newest page first
 const showError = (e) => ($("error").textContent = e ? e.data?.message || e.message || String(e) : "");
 
-client.connectionState && setInterval(() => {
+setInterval(() => {
   const s = client.connectionState();
   $("status").textContent = s.isWebSocketConnected ? "live" : "reconnecting…";
 }, 500);
 
-function renderMessages() {
-  const list = $("messages");
-  list.replaceChildren();
-  for (const page of pages) {
-    for (const m of page.result?.page ?? []) {
-      const li = document.createElement("li");
-      li.dataset.testid = "message";
-      const who = document.createElement("span");
-      who.className = "author";
-      who.textContent = m.author;
-      const body = document.createElement("span");
-      body.className = "body";
-      body.textContent = m.body;
-      li.append(who, body);
-      list.append(li);
-    }
-  }
-  const last = pages[pages.length - 1]?.result;
-  $("older").hidden = !last || last.isDone;
-}
-
-function subscribePage(cursor) {
-  const page = { result: null, unsubscribe: null };
-  page.unsubscribe = client.onUpdate(
-    api.messages.list,
-    { channelId, paginationOpts: { numItems: PAGE, cursor } },
-    (result) => { page.result = result; renderMessages(); },
-    (error) => showError(error),
-  );
-  pages.push(page);
-}
-
+// The open channel lives outside React (the channel list and composer are plain DOM);
+// the feed re-renders when it changes.
+let channelId = null;
+const channelListeners = new Set();
 function openChannel(id) {
-  for (const p of pages) p.unsubscribe();
-  pages = [];
   channelId = id;
   for (const b of document.querySelectorAll("#channels button")) b.classList.toggle("active", b.dataset.id === id);
-  renderMessages();
-  subscribePage(null);
+  for (const fn of channelListeners) fn(id);
 }
 
-$("older").addEventListener("click", () => {
-  const last = pages[pages.length - 1]?.result;
-  if (last && !last.isDone) subscribePage(last.continueCursor);
-});
+function Message({ m }) {
+  const remove = () => client.mutation(api.messages.remove, { id: m._id }).catch(showError);
+  return h("li", { "data-testid": "message", "data-id": m._id },
+    h("span", { className: "author" }, m.author),
+    h("span", { className: "body" }, m.body),
+    h("button", { className: "remove", "data-testid": "remove", title: "Delete", onClick: remove }, "×"),
+  );
+}
 
-client.onUpdate(api.channels.list, {}, (channels) => {
+function Messages({ channel }) {
+  const { results, status, loadMore } = usePaginatedQuery(
+    api.messages.list, { channelId: channel }, { initialNumItems: PAGE },
+  );
+  return [
+    h("button", {
+      key: "older", id: "older", "data-testid": "older",
+      hidden: status !== "CanLoadMore", onClick: () => loadMore(PAGE),
+    }, "Load older messages"),
+    h("ol", { key: "list", id: "messages", "data-testid": "messages", "data-status": status },
+      results.map((m) => h(Message, { key: m._id, m }))),
+  ];
+}
+
+function Feed() {
+  const [channel, setChannel] = useState(channelId);
+  useEffect(() => {
+    channelListeners.add(setChannel);
+    return () => channelListeners.delete(setChannel);
+  }, []);
+  // A new channel is a new paginated query (key): its pages start over.
+  return channel ? h(Messages, { key: channel, channel }) : null;
+}
+
+createRoot($("feed")).render(h(ConvexProvider, { client }, h(Feed)));
+
+const channels = client.watchQuery(api.channels.list, {});
+channels.onUpdate(() => {
+  const list = channels.localQueryResult();
+  if (!list) return;
   const ul = $("channels");
   ul.replaceChildren();
-  for (const c of channels) {
+  for (const c of list) {
     const li = document.createElement("li");
     const b = document.createElement("button");
     b.textContent = `# ${c.name}`;
@@ -81,7 +87,7 @@ client.onUpdate(api.channels.list, {}, (channels) => {
     li.append(b);
     ul.append(li);
   }
-  if (!channelId && channels.length) openChannel(channels[0]._id);
+  if (!channelId && list.length) openChannel(list[0]._id);
   else for (const b of ul.querySelectorAll("button")) b.classList.toggle("active", b.dataset.id === channelId);
 });
 
