@@ -28,6 +28,7 @@ from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner, log_lines_of
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
+from pyconvex.sync.expiry import check_not_expired, token_expiry
 from pyconvex.sync.requests import run_session_mutation
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
 from pyconvex.sync.transitions import ClientQuery, Plan, modifications, plan
@@ -44,6 +45,7 @@ class _QueuedMutation(NamedTuple):
     msg: dict[str, Any]
     identity: dict[str, Any] | None
     is_admin: bool
+    expires_at: float | None = None
 
 
 def ws_request_id(session_id: str, request_id: int) -> str:
@@ -71,6 +73,7 @@ class SyncSession:
         self.identity_version = 0
         self.identity: dict[str, Any] | None = None
         self.is_admin = False
+        self.expires_at: float | None = None  # the identity's token ends then (expiry.py)
         self.current = {"querySet": 0, "identity": 0, "ts": 0}
         self.queries: dict[int, ClientQuery] = {}
         self._removed: list[int] = []
@@ -171,7 +174,7 @@ class SyncSession:
             return False  # the receive loop reports it
         if msg["type"] != "Mutation":
             return False
-        self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin))
+        self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin, self.expires_at))
         return True
 
     async def handle(self, msg: dict[str, Any]) -> None:
@@ -188,7 +191,7 @@ class SyncSession:
         if kind == "ModifyQuerySet":
             await self._modify_query_set(msg)
         elif kind == "Mutation":
-            self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin))
+            self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin, self.expires_at))
         elif kind == "Action":
             self.spawn(self._action(msg), "action")
         elif kind == "Authenticate":
@@ -243,6 +246,7 @@ class SyncSession:
                 f"{self.identity_version}"
             )
         token_type = msg["tokenType"]
+        expires_at: float | None = None
         try:
             if token_type == "None":
                 identity, admin = None, False
@@ -257,6 +261,7 @@ class SyncSession:
                         "has no convex/auth_config.py providers."
                     )
                 identity, admin = await self._verify_token(str(msg.get("value"))), False
+                expires_at = token_expiry(str(msg.get("value")))
         except AuthError as e:
             await self.send(
                 {
@@ -269,6 +274,9 @@ class SyncSession:
             raise _CloseAfterAuthError(e.message) from None
         self.identity, self.is_admin = identity, admin
         self.identity_version += 1
+        self.expires_at = expires_at
+        if expires_at is not None:
+            self.spawn(self._expire(self.identity_version, expires_at), "token expiry")
         # Queries run per identity: move every query to the new identity's subscription.
         old = list(self.queries.items())
         subs = await asyncio.gather(
@@ -279,6 +287,28 @@ class SyncSession:
             query.sub = sub
             query.sent = None
         await self.send_transition(force=True)
+
+    async def _expire(self, version: int, expires_at: float) -> None:
+        """When the token of identity ``version`` runs out (and no Authenticate replaced
+        it): AuthError, which the clients answer with a fresh token, and the socket
+        closes, ending its live queries under the expired identity."""
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        if self.identity_version != version:
+            return
+        message = (
+            "TokenExpired: the auth token of this connection has expired; authenticate "
+            "again with a fresh token."
+        )
+        async with self._lock:
+            await self.send(
+                {
+                    "type": "AuthError",
+                    "error": message,
+                    "baseVersion": version - 1,
+                    "authUpdateAttempted": False,
+                }
+            )
+        raise _CloseAfterAuthError(message)
 
     # -------------------------------------------------------------- transitions
     def _on_result(self, sub: Subscription) -> None:
@@ -408,6 +438,7 @@ class SyncSession:
         response: dict[str, Any]
         # Answered from its durable record if it already ran (sync/requests.py).
         try:
+            check_not_expired(queued.expires_at)
             result, _ = await run_session_mutation(
                 self.runner, self.session_id, msg["requestId"], msg["udfPath"],
                 msg["args"], queued.identity, is_admin=queued.is_admin,
@@ -445,6 +476,7 @@ class SyncSession:
 
     async def _action(self, msg: dict[str, Any]) -> None:
         try:
+            check_not_expired(self.expires_at)
             result = await self.runner.run_action(
                 msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
             )
