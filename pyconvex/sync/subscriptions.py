@@ -119,10 +119,11 @@ class Subscription:
 
 
 def _identity_key(identity: dict[str, Any] | None) -> str:
+    """Every claim, not just who: two tokens of one user may differ in a claim a query
+    reads (a role), so only identical identities share a run (as in Convex)."""
     if identity is None:
         return ""
-    token = identity.get("tokenIdentifier")
-    return str(token) if token is not None else orjson.dumps(identity, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(identity, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 def _signature(reads: ReadSet) -> Signature:
