@@ -16,10 +16,9 @@ its :class:`~pyconvex.functions.runtime.failures.Failure` (``failure_of(error)``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -160,8 +159,8 @@ class FunctionRunner:
         determinism.install()
         start_watchdog()
 
-    def _budget(self, path: str, kind: str) -> Budget:
-        return Budget(display_path(path), kind, self.limits.query_mutation_s,
+    def _budget(self, shown: str, kind: str) -> Budget:
+        return Budget(shown, kind, self.limits.query_mutation_s,
                       self.limits.query_mutation_memory)
 
     def _finish(
@@ -261,9 +260,10 @@ class FunctionRunner:
         scheduler commits a job's state change with the mutation's own writes)."""
         checked = self._args(fn, args, txn)
         path = fn.path or "?"
-        token = determinism.enter(display_path(path), txn.now_ms, (path, checked, txn.begin_ts))
+        shown = display_path(path)
+        token = determinism.enter(shown, txn.now_ms, (path, checked, txn.begin_ts))
         try:
-            value = await metered(fn.handler(ctx, **checked), self._budget(path, "mutation"))
+            value = await metered(fn.handler(ctx, **checked), self._budget(shown, "mutation"))
         finally:
             determinism.leave(token)
         return self._returns(fn, value, txn)
@@ -284,8 +284,8 @@ class FunctionRunner:
         txn = self.db.begin(writable=False, ts=ts)
         query_journal = QueryJournal(journal)  # a live page re-run ends where it ended
         run = _Run(path, "query")
-        budget = self._budget(path, "query")
-        with run.scope(forbid=display_path(path)):
+        budget = self._budget(run.display, "query")
+        with run.scope(forbid=run.display):
             try:
                 checked = self._args(fn, args, txn)
                 self.executions += 1
@@ -319,12 +319,13 @@ class FunctionRunner:
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.MUTATION, internal_ok)
         path = fn.path or "?"
+        shown = display_path(path)
 
         async def body(ctx: MutationCtx, txn: Transaction) -> Any:
             checked = self._args(fn, args, txn)
-            token = determinism.enter(display_path(path), txn.now_ms, (path, checked, txn.begin_ts))
+            token = determinism.enter(shown, txn.now_ms, (path, checked, txn.begin_ts))
             try:
-                value = await metered(fn.handler(ctx, **checked), self._budget(path, "mutation"))
+                value = await metered(fn.handler(ctx, **checked), self._budget(shown, "mutation"))
             finally:
                 determinism.leave(token)
             return self._returns(fn, value, txn)
@@ -445,14 +446,26 @@ class _Run:
         self.started_ms = time.time() * 1000
         self.perf = time.perf_counter()
 
-    @contextlib.contextmanager
-    def scope(self, *, forbid: str | None) -> Iterator[None]:
-        log_token = current_log.set(self.lines)
-        io_token = forbid_io.set(forbid)
-        rid_token = request_id_var.set(self.request_id)
-        try:
-            yield
-        finally:
-            request_id_var.reset(rid_token)
-            forbid_io.reset(io_token)
-            current_log.reset(log_token)
+    def scope(self, *, forbid: str | None) -> _Scope:
+        return _Scope(self, forbid)
+
+
+class _Scope:
+    """The context variables set while an execution runs (a class: a generator-based
+    context manager costs several times more, on every function call)."""
+
+    __slots__ = ("_forbid", "_run", "_tokens")
+
+    def __init__(self, run: _Run, forbid: str | None) -> None:
+        self._run = run
+        self._forbid = forbid
+
+    def __enter__(self) -> None:
+        self._tokens = (current_log.set(self._run.lines), forbid_io.set(self._forbid),
+                        request_id_var.set(self._run.request_id))
+
+    def __exit__(self, *exc: object) -> None:
+        log_token, io_token, rid_token = self._tokens
+        request_id_var.reset(rid_token)
+        forbid_io.reset(io_token)
+        current_log.reset(log_token)
