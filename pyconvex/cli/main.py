@@ -19,6 +19,11 @@ from pyconvex.cli.commands.deploy import deploy
 from pyconvex.cli.commands.dev import dev
 from pyconvex.cli.commands.env import env_app, get, list_, remove, set_
 from pyconvex.cli.commands.init import init
+from pyconvex.cli.commands.log_streams import add as log_streams_add
+from pyconvex.cli.commands.log_streams import list_ as log_streams_list
+from pyconvex.cli.commands.log_streams import log_streams_app
+from pyconvex.cli.commands.log_streams import remove as log_streams_remove
+from pyconvex.cli.commands.log_streams import test as log_streams_test
 from pyconvex.cli.commands.logs import logs
 from pyconvex.cli.commands.migrate import migrate_storage
 from pyconvex.cli.commands.run import run
@@ -63,6 +68,10 @@ app.add_typer(env_app)
 for command, name in ((auth_init, "init"), (auth_sessions, "sessions"), (auth_revoke, "revoke")):
     register(auth_app, command, name)
 app.add_typer(auth_app)
+for command, name in ((log_streams_add, "add"), (log_streams_list, "list"),
+                      (log_streams_remove, "remove"), (log_streams_test, "test")):
+    register(log_streams_app, command, name)
+app.add_typer(log_streams_app)
 
 
 @app.callback()

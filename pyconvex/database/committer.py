@@ -130,6 +130,16 @@ class Committer:
             _, fut = self._queue.get_nowait()
             _fail([fut], shutting_down)
 
+    @property
+    def queue_depth(self) -> int:
+        """Commits waiting for the committer (``/metrics``)."""
+        return self._queue.qsize()
+
+    @property
+    def running(self) -> bool:
+        """The committer task is alive (``/ready``): a crashed one accepts no commit."""
+        return self._task is not None and not self._task.done()
+
     def can_commit_now(self) -> bool:
         return (
             self.shared is None

@@ -73,6 +73,8 @@ class Database:
         self.catalog = Catalog.bootstrap()
         self.writable_system_tables = frozenset({SCHEDULED_FUNCTIONS_TABLE, STORAGE_TABLE})
         self._listeners: list[CommitListener] = []
+        self.commit_observers: list[Callable[[float], None]] = []
+        """Called with each commit's seconds in the committer (``/metrics``)."""
         self._committer: Committer | None = None
         self._client: CommitterClient | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -293,7 +295,13 @@ class Database:
             return txn.begin_ts
         request = txn.commit_request()
         assert self._client is not None
-        return await self._client.commit(request)
+        if not self.commit_observers:
+            return await self._client.commit(request)
+        start = time.perf_counter()
+        ts = await self._client.commit(request)
+        for observe in self.commit_observers:  # /metrics: commit latency
+            observe(time.perf_counter() - start)
+        return ts
 
     def _publish(self, committed: list[Committed]) -> None:
         for item in committed:

@@ -16,8 +16,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
-from pyconvex.server import admin_api, function_spec, http_actions, http_api, storage_api
+from pyconvex.server import (
+    admin_api,
+    function_spec,
+    http_actions,
+    http_api,
+    log_streams_api,
+    metrics,
+    storage_api,
+)
 from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
+from pyconvex.server.limits import BodyLimit
+from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.state import ServerState
 from pyconvex.sync import VerifyToken
 
@@ -35,12 +45,30 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
+class CountSessions:
+    """Open WebSocket (sync) sessions, for ``/metrics``."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        self.state.ws_sessions += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.state.ws_sessions -= 1
+
+
 class DeploymentApp(Starlette):
     """Starlette, with the client-call routes and the sync endpoint answered before its
     middleware stack (:class:`~pyconvex.server.fast_path.FunctionCalls`): every call
     would otherwise pass Starlette's error middleware, which wraps ``send``."""
 
-    fast: FunctionCalls
+    fast: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.fast(scope, receive, send)
@@ -53,10 +81,14 @@ def create_app(
     verify_token: VerifyToken | None = None,
     close_deployment: bool = False,
     web_dir: Path | None = None,
+    log_streams: list[SinkConfig] | None = None,
+    public_metrics: bool = False,
 ) -> DeploymentApp:
     """The deployment's HTTP API, sync endpoint, admin API and dashboard; with
-    ``web_dir``, a built web app served at ``/`` (after every API route)."""
-    state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token)
+    ``web_dir``, a built web app served at ``/`` (after every API route).
+    ``log_streams``: sinks for this process on top of the deployment's stored ones."""
+    state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token,
+                        log_stream_configs=list(log_streams or []), public_metrics=public_metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -87,6 +119,16 @@ def create_app(
         Route("/api/pyconvex/logs", admin_api.admin(admin_api.logs)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_list)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_update), methods=["POST"]),
+        Route("/health", metrics.health),
+        Route("/ready", metrics.ready),
+        Route("/metrics", metrics.metrics),
+        Route("/api/pyconvex/log_streams", admin_api.admin(log_streams_api.list_streams)),
+        Route("/api/pyconvex/log_streams", admin_api.admin(log_streams_api.add_stream),
+              methods=["POST"]),
+        Route("/api/pyconvex/log_streams/{stream_id}", admin_api.admin(log_streams_api.remove_stream),
+              methods=["DELETE"]),
+        Route("/api/pyconvex/log_streams/{stream_id}/test",
+              admin_api.admin(log_streams_api.test_stream), methods=["POST"]),
     ]
     if web_dir is not None:
         routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))
@@ -105,6 +147,7 @@ def create_app(
             ),
         ],
     )
-    app.fast = FunctionCalls(partial(Starlette.__call__, app), state)  # the hot routes first
+    app.fast = BodyLimit(CountSessions(  # bodies capped, then the hot routes first
+        FunctionCalls(partial(Starlette.__call__, app), state), state))
     app.state.server = state
     return app

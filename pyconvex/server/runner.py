@@ -22,6 +22,8 @@ from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
 from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
 from pyconvex.server.http_actions import create_site_app
+from pyconvex.server.limits import MAX_SYNC_MESSAGE, BodyLimit
+from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.logging_setup import configure_server_logging
 
 T = TypeVar("T")
@@ -64,7 +66,7 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
         # One send per response, not head and body (or response and transition) apart.
         http=CorkedHttpToolsProtocol,
         ws=CorkedWebSocketProtocol,
-        ws_max_size=32 * 1024 * 1024,
+        ws_max_size=MAX_SYNC_MESSAGE,  # larger sync messages close with 1009
         # Transitions are small and frequent: compressing each costs more CPU and latency
         # than it saves on loopback and LAN links.
         ws_per_message_deflate=False,
@@ -91,8 +93,9 @@ class _SiteServer(uvicorn.Server):
 
 
 def site_server(app: Any, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, loop="asyncio", log_level="warning",
-                            lifespan="off")
+    # HTTP action bodies capped at 20 MB; request heads capped and timed (corked.py).
+    config = uvicorn.Config(BodyLimit(app, site=True), host=host, port=port, loop="asyncio",
+                            log_level="warning", lifespan="off", http=CorkedHttpToolsProtocol)
     return _SiteServer(config)
 
 
@@ -127,6 +130,8 @@ async def serve(
     files: str | None = None,
     retention_s: float | None = None,
     limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
+    log_streams: list[SinkConfig] | None = None,
+    public_metrics: bool = False,
 ) -> None:
     configure_server_logging(json=True)
     check_port(host, port)
@@ -141,7 +146,8 @@ async def serve(
     if retention_s is not None:
         deployment.retention_s = retention_s
     admin_key = admin_key or secrets.token_hex(16)
-    app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir)
+    app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir,
+                     log_streams=log_streams, public_metrics=public_metrics)
     server = uvicorn_server(app, host, port)
     site = (site_server(create_site_app(app.state.server), host, site_port)
             if site_port is not None else None)

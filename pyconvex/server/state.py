@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from pyconvex.auth import TokenVerifier
 from pyconvex.deployment import Deployment
 from pyconvex.errors import AuthError
 from pyconvex.server.log_buffer import LogBuffer
+from pyconvex.server.log_streams import LogStreams, SinkConfig
+from pyconvex.server.metrics import Metrics
 from pyconvex.sync import SubscriptionManager, VerifyToken, format_function_error
 from pyconvex.sync.requests import SessionRequestCollector
 
@@ -25,6 +28,13 @@ class ServerState:
     manager: SubscriptionManager | None = None
     logs: LogBuffer | None = None
     request_collector: SessionRequestCollector | None = None
+    log_stream_configs: list[SinkConfig] = field(default_factory=list)
+    """Sinks this process adds to the deployment's own (``serve --log-stream``)."""
+    log_streams: LogStreams | None = None
+    metrics: Metrics | None = None
+    public_metrics: bool = False
+    ws_sessions: int = 0
+    _streams_started: Any = None
     _unlisten: list[Any] = field(default_factory=list)
     _verifier: tuple[Any, TokenVerifier | None] = (None, None)
 
@@ -61,12 +71,37 @@ class ServerState:
             runner = self.deployment.runner
             runner.listeners.append(self.logs.append)
             self._unlisten.append(lambda: runner.listeners.remove(self.logs.append))
+            self._start_observability()
         return self.manager
+
+    def _start_observability(self) -> None:
+        """Metrics and log streams: a runner listener and a commit observer each."""
+        runner, db = self.deployment.runner, self.deployment.db
+        metrics = self.metrics = Metrics(self)
+        runner.listeners.append(metrics.on_execution)
+        db.commit_observers.append(metrics.on_commit)
+        streams = self.log_streams = LogStreams(db, self.log_stream_configs)
+        runner.listeners.append(streams.on_execution)
+        self._streams_started = asyncio.get_running_loop().create_task(streams.start())
+        self._unlisten.append(lambda: runner.listeners.remove(metrics.on_execution))
+        self._unlisten.append(lambda: db.commit_observers.remove(metrics.on_commit))
+        self._unlisten.append(lambda: runner.listeners.remove(streams.on_execution))
+
+    async def streams(self) -> LogStreams:
+        """The log streams, once their stored configuration is loaded."""
+        self.ensure_started()
+        assert self.log_streams is not None
+        await self._streams_started
+        return self.log_streams
 
     async def stop(self) -> None:
         for undo in self._unlisten:
             undo()
         self._unlisten.clear()
+        if self.log_streams is not None:
+            await self._streams_started
+            await self.log_streams.stop()
+            self.log_streams = None
         if self.request_collector is not None:
             await self.request_collector.stop()
             self.request_collector = None

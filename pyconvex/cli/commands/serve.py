@@ -10,6 +10,7 @@ from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, SitePor
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.limits import MiB
+from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.runner import run_on_server_loop
 from pyconvex.server.runner import serve as run_server
 
@@ -54,6 +55,21 @@ def serve(
         DEFAULT_FUNCTION_LIMITS.action_memory // MiB, "--action-memory", min=1,
         help="MiB an action may grow its worker process's memory by.",
     ),
+    log_stream: list[str] = typer.Option(
+        [], "--log-stream",
+        help="Stream function executions and server errors (repeatable): webhook:URL "
+        "(batched JSON POSTs) or jsonl:PATH (jsonl:- for stdout). For this process only; "
+        "`pyconvex log-streams add` keeps one in the deployment.",
+    ),
+    log_format: str = typer.Option(
+        "text", "--log-format",
+        help="json: also print every function execution and its log lines as JSON lines on "
+        "stdout (the same as --log-stream jsonl:-).",
+    ),
+    public_metrics: bool = typer.Option(
+        False, "--public-metrics",
+        help="Serve /metrics without the admin key (for a Prometheus on a private network).",
+    ),
 ) -> None:
     """Serve the functions in FUNCTIONS over Convex's HTTP API and sync protocol.
 
@@ -68,13 +84,19 @@ def serve(
     try:
         if web is not None and not web.is_dir():
             raise BadRequestError(f"The web directory {web} does not exist (--web DIR).")
+        if log_format not in ("text", "json"):
+            raise BadRequestError(f"--log-format must be text or json, not {log_format!r}.")
+        streams = [SinkConfig.parse(spec) for spec in log_stream]
+        if log_format == "json":
+            streams.append(SinkConfig("jsonl", "-", id="stdout"))
         run_on_server_loop(run_server(functions, db, host=host, port=port, admin_key=admin_key,
                                       web_dir=web, site_port=site_port or None, files=files,
                                       retention_s=retention,
                                       limits=FunctionLimits(
                                           function_timeout, action_timeout,
                                           function_memory * MiB, action_memory * MiB,
-                                      )))
+                                      ),
+                                      log_streams=streams, public_metrics=public_metrics))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None
