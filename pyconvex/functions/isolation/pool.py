@@ -34,7 +34,7 @@ from pyconvex.functions.isolation.host import answer
 from pyconvex.functions.registration import RegisteredFunction
 from pyconvex.functions.registry import display_path
 from pyconvex.functions.runtime.executor import FunctionRunner
-from pyconvex.functions.runtime.failures import request_id_var
+from pyconvex.functions.runtime.failures import describe, request_id_var, user_traceback
 from pyconvex.functions.runtime.limits import MiB
 from pyconvex.functions.runtime.logs import outside_functions
 
@@ -110,6 +110,7 @@ class _Worker:
         deadline = loop.time() + limits.action_s
         watcher = loop.create_task(self._watch_memory(limits.action_memory))
         calls: set[asyncio.Task[None]] = set()
+        done = False
         try:
             while True:
                 try:
@@ -130,6 +131,7 @@ class _Worker:
                     calls.add(task)
                     task.add_done_callback(calls.discard)
                 elif message[0] == "done":
+                    done = True
                     _, ok, value, worker_lines = message
                     lines.extend(worker_lines)
                     if not ok:
@@ -137,6 +139,8 @@ class _Worker:
                     return value
         finally:
             watcher.cancel()
+            if not done:  # never reuse a worker that may still be running something
+                self.kill()
             if not self.healthy:
                 for task in calls:
                     task.cancel()
@@ -264,6 +268,20 @@ class WorkerPool:
 
     async def _execute(self, kind: str, payload: tuple[Any, ...], lines: list[str],
                        identity: dict[str, Any] | None, name: str) -> Any:
+        """An action goes on when its caller goes away (a closed socket), as in Convex:
+        the caller's cancellation does not reach the execution, and the worker is
+        returned to the pool only once its action is done."""
+        execution = asyncio.get_running_loop().create_task(
+            self._execute_on_worker(kind, payload, lines, identity, name)
+        )
+        try:
+            return await asyncio.shield(execution)
+        except asyncio.CancelledError:
+            execution.add_done_callback(_orphaned)
+            raise
+
+    async def _execute_on_worker(self, kind: str, payload: tuple[Any, ...], lines: list[str],
+                                 identity: dict[str, Any] | None, name: str) -> Any:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_workers)
         async with self._slots:
@@ -317,6 +335,18 @@ _BOOT = (
     f"import os; os.nice({WORKER_NICE}) if {WORKER_NICE} else None; "
     "from pyconvex.functions.isolation.worker import main; main()"
 )
+
+def _orphaned(task: asyncio.Task[Any]) -> None:
+    """A shielded execution whose caller left: nobody awaits its outcome, so a failure
+    is logged here (with the worker's traceback), not dropped."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        with outside_functions():
+            log.error("an action whose caller had gone failed: %s\n%s", describe(error),
+                      user_traceback(error))
+
 
 _SCOPE_KEYS = frozenset({
     "type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "root_path",
