@@ -29,6 +29,7 @@ import binascii
 import json
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -42,6 +43,9 @@ from pyconvex.auth.jwks import JwksCache, VerificationKey
 from pyconvex.errors import AuthError
 
 LEEWAY_S = 5.0
+#: How long, at most, a verified token is remembered, and how many are.
+VERIFIED_CACHE_S = 300.0
+VERIFIED_CACHE_SIZE = 4096
 #: Every algorithm any provider may accept; anything else is refused before routing.
 ACCEPTED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 
@@ -77,6 +81,7 @@ class TokenVerifier:
         self.jwks = jwks if jwks is not None else JwksCache()
         self.leeway_s = leeway_s
         self._clock = clock
+        self._verified: OrderedDict[str, tuple[float, AuthProvider, int, dict[str, Any]]] = OrderedDict()
 
     async def aclose(self) -> None:
         await self.jwks.aclose()
@@ -90,7 +95,25 @@ class TokenVerifier:
         await self.aclose()
 
     async def verify(self, token: str) -> dict[str, Any]:
-        """Verify ``token`` and return its identity (see :mod:`pyconvex.auth.identity`)."""
+        """Verify ``token`` and return its identity (see :mod:`pyconvex.auth.identity`).
+
+        A token verified once is remembered (exactly that string, at most
+        ``VERIFIED_CACHE_S`` and never past its ``exp``): HTTP clients send the same
+        Bearer token with every request, and an RSA check plus decoding cost more than
+        the query they come with. Its times are checked again on every use.
+        """
+        cached = self._verified.get(token)
+        if cached is not None:
+            expires, provider, generation, identity = cached
+            # Still unexpired, and the issuer's keys are the ones it was checked with
+            # (a rotated-out key must stop vouching for its tokens).
+            if self._clock() < expires and (await self.jwks.keys(provider)).generation == generation:
+                self._verified.move_to_end(token)
+                return dict(identity)
+            self._verified.pop(token, None)
+        return await self._verify(token)
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         if not self.providers:
             raise AuthError(
                 "No auth provider found matching the given token: no providers are configured "
@@ -114,7 +137,13 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise AuthError("Token has no subject: the 'sub' claim is missing or empty.", short_msg=_INVALID)
-        return identity_from_claims(claims, custom_jwt=isinstance(provider, CustomJwtProvider))
+        identity = identity_from_claims(claims, custom_jwt=isinstance(provider, CustomJwtProvider))
+        expires = min(float(claims["exp"]) + self.leeway_s, self._clock() + VERIFIED_CACHE_S)
+        generation = (await self.jwks.keys(provider)).generation
+        self._verified[token] = (expires, provider, generation, dict(identity))
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return identity
 
     def _route(self, claims: Mapping[str, Any]) -> AuthProvider:
         issuer = claims.get("iss")

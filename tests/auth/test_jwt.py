@@ -481,3 +481,17 @@ def test_config_errors_name_the_entry_and_field(providers: object, message: str)
 async def test_verifier_rejects_a_bad_config_up_front():
     with pytest.raises(AuthConfigError, match=r"providers\[0\]\.applicationID"):
         TokenVerifier([{"domain": "https://x.example"}])
+
+
+async def test_a_remembered_token_is_not_reverified_but_still_expires(issuer: Issuer, clock: FakeClock):
+    now = [time.time()]
+    providers = [{"domain": issuer.url, "applicationID": "my-app"}]
+    async with TokenVerifier(providers, jwks=JwksCache(clock=clock), clock=lambda: now[0]) as verifier:
+        token = issuer.token(exp=int(now[0]) + 10)
+        first = await verifier.verify(token)
+        first["name"] = "changed by the caller"
+        assert (await verifier.verify(token))["subject"] == "user-1"
+        assert (await verifier.verify(token)).get("name") != "changed by the caller"
+        now[0] += 16  # past exp and the 5 s leeway
+        with pytest.raises(AuthError, match="expired"):
+            await verifier.verify(token)

@@ -6,4 +6,6 @@ def profile(params, ctx):
     return {"email": params["email"], **({"name": params["name"]} if params.get("name") else {})}
 
 
-auth, sign_in, sign_out, store = convex_auth(providers=[Password(profile=profile)])
+auth, sign_in, sign_out, store = configured = convex_auth(providers=[Password(profile=profile)])
+# auth:isAuthenticated, as Convex Auth exports it (frameworks ask it whether a token counts).
+is_authenticated = configured.is_authenticated
