@@ -1,13 +1,28 @@
 """Channels: a few are made on first use so the page has somewhere to talk."""
 
-from pyconvex import ConvexError, mutation, query, v
+from pyconvex import ConvexError, mutation, v
+
+from ._security import secure_query, viewer
 
 DEFAULT_CHANNELS = ("general", "random")
 
 
-@query(args={})
+@secure_query(args={})
 async def list(ctx):
+    """The public channels and the private ones the caller is a member of."""
     return await ctx.db.query("channels").with_index("by_name").collect()
+
+
+@mutation(args={"name": v.string(), "members": v.array(v.string())}, returns=v.id("channels"))
+async def create_private(ctx, name, members):
+    """A channel only ``members`` (identity subjects, the caller included) see."""
+    me = await viewer(ctx)
+    if me is None:
+        raise ConvexError({"code": "SignInFirst", "message": "Private channels need a signed-in user."})
+    name = name.strip().lower()
+    if not name or len(name) > 40:
+        raise ConvexError({"code": "BadChannelName", "message": "1 to 40 characters"})
+    return await ctx.db.insert("channels", {"name": name, "members": sorted({me, *members})})
 
 
 @mutation(args={"name": v.string()}, returns=v.id("channels"))

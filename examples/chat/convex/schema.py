@@ -1,10 +1,16 @@
 from pyconvex import define_schema, define_table, v
+from pyconvex.ratelimit import rate_limit_tables
 
 schema = define_schema({
-    "channels": define_table({"name": v.string()}).index("by_name", ["name"]),
+    **rate_limit_tables,
+    "channels": define_table({
+        "name": v.string(),
+        "members": v.optional(v.array(v.string())),  # identity subjects; absent: public
+    }).index("by_name", ["name"]),
     "messages": define_table({
         "channelId": v.id("channels"),
         "author": v.string(),
         "body": v.string(),
+        "authorSubject": v.optional(v.string()),  # the signed-in sender, who alone may edit
     }).index("by_channel", ["channelId"]),
 })
