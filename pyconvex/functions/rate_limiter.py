@@ -108,6 +108,10 @@ class RateLimitError(ConvexError):
         self.name = name
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors may be copied or sent between processes: rebuild from the two fields.
+        return (RateLimitError, (self.name, self.retry_after))
+
 
 @dataclass(slots=True)
 class _Shard:
