@@ -39,13 +39,23 @@ class Mailbox:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"
 
+    @staticmethod
+    def text(message: Message) -> str:
+        """The decoded body (long lines arrive quoted-printable)."""
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return payload.decode()
+
+    def last_text(self) -> str:
+        return self.text(self.messages[-1])
+
     def code_for(self, address: str) -> str:
         """The code in the newest message to ``address`` (the test waits for the action
         that sent it, so the message is already here)."""
         for message in reversed(self.messages):
             if message["To"] == address:
-                found = re.search(r"Your code is (\S+)", message.get_payload())
-                assert found, message.get_payload()
+                found = re.search(r"Your code is (\S+)", self.text(message))
+                assert found, self.text(message)
                 return found.group(1)
         raise AssertionError(f"no mail to {address}; got {[m['To'] for m in self.messages]}")
 

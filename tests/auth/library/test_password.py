@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -143,3 +145,29 @@ async def test_anonymous_sign_in_makes_a_new_user_each_time(t, auth_env):
     assert ua != ub
     users = await t.run(lambda ctx: ctx.db.query("users").collect())
     assert [u.get("isAnonymous") for u in users] == [True, True]
+
+
+async def test_magic_link_by_email(t, auth_env, mailbox):
+    started = await sign_in(t, "email", {"email": "hu@example.test", "redirectTo": "/inbox"})
+    assert started == {"started": True}
+    body = mailbox.last_text()
+    link = re.search(r"(http\S+)", body).group(1)
+    assert link.startswith(auth_env["SITE_URL"] + "/inbox?code=")
+    code = parse_qs(urlsplit(link).query)["code"][0]
+    assert len(code) == 32
+    # The page the link opens calls signIn with the code (no provider), as the React client does.
+    done = await t.action(SIGN_IN, {"params": {"code": code}})
+    assert done["tokens"] is not None
+    user = await t.run(lambda ctx: ctx.db.query("users").unique())
+    assert user["email"] == "hu@example.test" and user["emailVerificationTime"] > 0
+    assert await t.action(SIGN_IN, {"params": {"code": code}}) == {"tokens": None}  # single use
+    with pytest.raises(ConvexError, match="Invalid `redirectTo`"):
+        await sign_in(t, "email", {"email": "hu@example.test", "redirectTo": "https://evil.example/"})
+
+
+async def test_expired_magic_link_is_refused(t, mailbox):
+    await sign_in(t, "email", {"email": "iv@example.test"})
+    code = parse_qs(urlsplit(re.search(r"(http\S+)", mailbox.last_text()).group(1)).query)["code"][0]
+    await t.advance_time(11 * 60 * 1000)
+    assert await t.action(SIGN_IN, {"params": {"code": code}}) == {"tokens": None}
+    assert await t.run(lambda ctx: ctx.db.query("authVerificationCodes").collect()) == []
