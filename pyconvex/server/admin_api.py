@@ -7,28 +7,24 @@ paths live under ``/api/pyconvex/`` so they never collide with Convex's public A
 from __future__ import annotations
 
 import io
-import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query
 from pyconvex.errors import AuthError, BadRequestError, PyConvexError
 from pyconvex.server.errors import request_error
 from pyconvex.server.log_buffer import record_json
 from pyconvex.server.state import ServerState
-from pyconvex.snapshot import export_snapshot, import_snapshot
 from pyconvex.values import convex_to_json
 
 DASHBOARD_HTML = (Path(__file__).parent / "dashboard.html").read_text()
 MAX_DEPLOY_BYTES = 64 * 1024 * 1024
-SPOOL_BYTES = 32 * 1024 * 1024
-CHUNK = 256 * 1024
 MAX_DATA_LIMIT = 10_000
 MAX_WAIT_S = 30.0
 
@@ -136,38 +132,6 @@ async def logs(request: Request, state: ServerState) -> Response:
     entries = await state.logs.wait_after(after, wait) if wait > 0 else state.logs.after(after)
     last = entries[-1][0] if entries else after
     return _json({"entries": [record_json(n, r) for n, r in entries], "last": last})
-
-
-async def export(request: Request, state: ServerState) -> Response:
-    """A snapshot ZIP of every user table at one timestamp (spooled, then streamed)."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the stream)
-    summary = await export_snapshot(state.deployment.db, spool)
-    size = spool.tell()
-    spool.seek(0)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while data := spool.read(CHUNK):
-                yield data
-        finally:
-            spool.close()
-
-    return StreamingResponse(chunks(), media_type="application/zip", headers={
-        "Content-Length": str(size),
-        "Content-Disposition": 'attachment; filename="snapshot.zip"',
-        "X-Pyconvex-Tables": orjson.dumps(summary.tables).decode(),
-    })
-
-
-async def import_(request: Request, state: ServerState) -> Response:
-    replace = request.query_params.get("replace") in ("1", "true")
-    with tempfile.TemporaryFile() as spool:
-        async for chunk in request.stream():
-            spool.write(chunk)
-        spool.seek(0)
-        summary = await import_snapshot(state.deployment.db, spool, replace=replace)
-    return _json({"tables": summary.tables, "renumbered": summary.renumbered,
-                  "skipped": summary.skipped, "ts": summary.ts})
 
 
 async def dashboard(request: Request) -> Response:

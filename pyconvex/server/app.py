@@ -23,6 +23,7 @@ from pyconvex.server import (
     http_api,
     log_streams_api,
     metrics,
+    snapshot_api,
     storage_api,
 )
 from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
@@ -113,8 +114,8 @@ def create_app(
         Route("/api/pyconvex/deploy", admin_api.admin(admin_api.deploy), methods=["POST"]),
         Route("/api/pyconvex/tables", admin_api.admin(admin_api.tables)),
         Route("/api/pyconvex/functions", admin_api.admin(function_spec.functions)),
-        Route("/api/pyconvex/export", admin_api.admin(admin_api.export)),
-        Route("/api/pyconvex/import", admin_api.admin(admin_api.import_), methods=["POST"]),
+        Route("/api/pyconvex/export", admin_api.admin(snapshot_api.export)),
+        Route("/api/pyconvex/import", admin_api.admin(snapshot_api.import_), methods=["POST"]),
         Route("/api/pyconvex/data", admin_api.admin(admin_api.data)),
         Route("/api/pyconvex/logs", admin_api.admin(admin_api.logs)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_list)),

@@ -2,7 +2,8 @@
 
 from pyconvex.snapshot.export import ExportSummary, export_snapshot
 from pyconvex.snapshot.format import from_export_json, to_export_json
-from pyconvex.snapshot.importer import ImportSummary, SnapshotImportError, import_snapshot
+from pyconvex.snapshot.importer import ImportSummary, import_snapshot
+from pyconvex.snapshot.storage import SnapshotImportError
 
 __all__ = [
     "ExportSummary",

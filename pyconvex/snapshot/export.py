@@ -3,7 +3,8 @@
 Layout (as Convex's export worker writes it): ``README.md``; ``_tables/documents.jsonl``
 with one ``{"name", "id"}`` line per user table (its table number, which ids encode);
 per table ``<table>/documents.jsonl`` (one document per line, export JSON) and
-``<table>/generated_schema.jsonl`` holding the single line ``"uniform"``.
+``<table>/generated_schema.jsonl`` holding the single line ``"uniform"``; with a file
+store, the uploaded files as ``_storage/`` (see ``snapshot/storage.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import IO
 import orjson
 
 from pyconvex.database import Database
+from pyconvex.files import FileStore
 from pyconvex.snapshot.format import to_export_json
+from pyconvex.snapshot.storage import count_files, export_files
 
 Progress = Callable[[str, int, int], None]
 """``progress(table, done, total)``."""
@@ -39,6 +42,10 @@ class ExportSummary:
     ts: int
     tables: dict[str, int] = field(default_factory=dict)
     """Documents written per table."""
+    files: int = 0
+    file_bytes: int = 0
+    files_left_out: int = 0
+    """Files the deployment has that this export does not hold (no file store given)."""
 
 
 async def _count(db: Database, ts: int, table: str) -> int:
@@ -51,10 +58,11 @@ async def _count(db: Database, ts: int, table: str) -> int:
 
 
 async def export_snapshot(
-    db: Database, dest: Path | IO[bytes], *, progress: Progress | None = None
+    db: Database, dest: Path | IO[bytes], *, progress: Progress | None = None,
+    files: FileStore | None = None,
 ) -> ExportSummary:
     """Every user table at the latest timestamp, streamed into ``dest`` (a path or a
-    writable binary file)."""
+    writable binary file); with ``files``, every uploaded file too."""
     ts = db.latest_ts
     catalog = db.begin(writable=False, ts=ts, limits=None).catalog
     tables = sorted(catalog.user_tables(), key=lambda t: t.number)
@@ -79,4 +87,8 @@ async def export_snapshot(
             summary.tables[table.name] = written
             if progress is not None:
                 progress(table.name, written, total or written)
+        if files is not None:
+            summary.files, summary.file_bytes = await export_files(db, ts, files, archive, progress)
+        else:
+            summary.files_left_out = await count_files(db, ts)
     return summary

@@ -1,0 +1,114 @@
+"""``GET /api/pyconvex/export`` and ``POST /api/pyconvex/import``: snapshot ZIPs over
+the admin API (``pyconvex export`` / ``pyconvex import``).
+
+An export includes the uploaded files unless ``includeStorage=0``. An import with
+``progress=1`` answers with JSON lines as it goes, so a long import is never silent:
+``{"progress": {"table", "done", "total"}}`` while documents (and ``_storage`` files)
+are written, ``{"phase": "committing", "documents": n}`` before the commit, and last
+``{"result": {...}}`` or ``{"error": {"code", "message"}}``. The import hands the event
+loop back every thousand documents, so other requests go on being served meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from pyconvex.errors import PyConvexError
+from pyconvex.server.state import ServerState
+from pyconvex.snapshot import ImportSummary, export_snapshot, import_snapshot
+
+SPOOL_BYTES = 32 * 1024 * 1024
+CHUNK = 256 * 1024
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    value = request.query_params.get(name)
+    return default if value is None else value in ("1", "true")
+
+
+async def export(request: Request, state: ServerState) -> Response:
+    """A snapshot ZIP of every user table (and file) at one timestamp, spooled, then
+    streamed."""
+    store = state.deployment.runner.storage.store if _flag(request, "includeStorage", True) else None
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the stream)
+    try:
+        summary = await export_snapshot(state.deployment.db, spool, files=store)
+    except BaseException:
+        spool.close()
+        raise
+    size = spool.tell()
+    spool.seek(0)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while data := spool.read(CHUNK):
+                yield data
+        finally:
+            spool.close()
+
+    return StreamingResponse(chunks(), media_type="application/zip", headers={
+        "Content-Length": str(size),
+        "Content-Disposition": 'attachment; filename="snapshot.zip"',
+        "X-Pyconvex-Tables": orjson.dumps(summary.tables).decode(),
+        "X-Pyconvex-Files": orjson.dumps({"files": summary.files, "bytes": summary.file_bytes,
+                                          "leftOut": summary.files_left_out}).decode(),
+    })
+
+
+def _result(summary: ImportSummary) -> dict[str, Any]:
+    return {"tables": summary.tables, "renumbered": summary.renumbered,
+            "skipped": summary.skipped, "files": summary.files, "ts": summary.ts}
+
+
+async def import_(request: Request, state: ServerState) -> Response:
+    replace = _flag(request, "replace", False)
+    store = state.deployment.runner.storage.store
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed below or by the stream)
+    try:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        if not _flag(request, "progress", False):
+            summary = await import_snapshot(state.deployment.db, spool, replace=replace, files=store)
+            return Response(orjson.dumps(_result(summary)), media_type="application/json")
+    except BaseException:
+        spool.close()
+        raise
+    return StreamingResponse(_with_progress(state, spool, replace), media_type="application/x-ndjson")
+
+
+async def _with_progress(state: ServerState, spool: IO[bytes], replace: bool) -> AsyncIterator[bytes]:
+    lines: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def progress(table: str, done: int, total: int) -> None:
+        if done < 0:
+            lines.put_nowait({"phase": "committing", "documents": total})
+        else:
+            lines.put_nowait({"progress": {"table": table, "done": done, "total": total}})
+
+    async def run() -> None:
+        try:
+            summary = await import_snapshot(state.deployment.db, spool, replace=replace,
+                                            progress=progress, files=state.deployment.runner.storage.store)
+            lines.put_nowait({"result": _result(summary)})
+        except PyConvexError as e:
+            lines.put_nowait({"error": {"code": e.short_msg, "message": e.message}})
+        finally:
+            lines.put_nowait(None)
+
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        while (line := await lines.get()) is not None:
+            yield orjson.dumps(line) + b"\n"
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+        spool.close()
