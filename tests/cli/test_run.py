@@ -51,11 +51,11 @@ def test_watch_survives_an_error_and_prints_the_fixed_result(dev: DevProcess, pr
     good = messages.read_text()
     try:
         assert lines.get(timeout=30).strip() == "[]"
-        _save(messages, good + (
-            "\n\n@query\nasync def list(ctx):\n    raise RuntimeError('broken on purpose')\n"
-        ))
-        error = lines.get(timeout=30)
-        assert "broken on purpose" in error and "still watching" in error
+        assert "return list_reversed(messages)" in good
+        _save(messages, good.replace(
+            "return list_reversed(messages)", "raise RuntimeError('broken on purpose')"))
+        error = lines.get(timeout=30)  # clients see "Server Error" and a request id
+        assert "Server Error" in error and "still watching" in error
         assert watch.poll() is None  # the watch goes on
         _save(messages, good)
         assert lines.get(timeout=30).strip() == "[]"
