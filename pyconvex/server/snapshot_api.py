@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import zipfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
@@ -20,9 +21,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from pyconvex.errors import PyConvexError
+from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.server.state import ServerState
 from pyconvex.snapshot import ImportSummary, export_snapshot, import_snapshot
+from pyconvex.snapshot.storage import has_blobs
 
 SPOOL_BYTES = 32 * 1024 * 1024
 CHUNK = 256 * 1024
@@ -75,6 +77,8 @@ async def import_(request: Request, state: ServerState) -> Response:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
+        if store is None:
+            _refuse_files_without_store(spool)
         if not _flag(request, "progress", False):
             summary = await import_snapshot(state.deployment.db, spool, replace=replace, files=store)
             return Response(orjson.dumps(_result(summary)), media_type="application/json")
@@ -82,6 +86,24 @@ async def import_(request: Request, state: ServerState) -> Response:
         spool.close()
         raise
     return StreamingResponse(_with_progress(state, spool, replace), media_type="application/x-ndjson")
+
+
+def _refuse_files_without_store(spool: IO[bytes]) -> None:
+    """Files with nowhere to go: refuse rather than restore documents that point at
+    files this deployment will not have."""
+    try:
+        with zipfile.ZipFile(spool) as archive:
+            holds_files = has_blobs(archive)
+    except zipfile.BadZipFile:
+        return  # the import names the problem
+    finally:
+        spool.seek(0)
+    if holds_files:
+        raise BadRequestError(
+            "The snapshot holds uploaded files, but this deployment has no file storage: "
+            "serve with --files DIR (or s3://bucket/prefix) and import again.",
+            short_msg="StorageNotConfigured",
+        )
 
 
 async def _with_progress(state: ServerState, spool: IO[bytes], replace: bool) -> AsyncIterator[bytes]:

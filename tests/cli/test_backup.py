@@ -1,0 +1,115 @@
+"""``pyconvex export`` / ``pyconvex import`` as an operator uses them: a deployment with
+uploaded files exported from SQLite and restored into an empty PostgreSQL one, every
+document and every file byte for byte; long imports say what they are doing; an import
+into a non-empty deployment is refused before anything is uploaded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import httpx
+import orjson
+
+from pyconvex.values import encode_id
+from tests.cli.devproc import CLI
+from tests.conftest import start_server, stop_server
+from tests.pg import drop_schema, pg_url, schema_for
+
+FILES_APP = Path(__file__).resolve().parents[1] / "fixtures" / "filesapp" / "convex"
+ADMIN_KEY = "test-admin-key"
+
+
+def call(url: str, kind: str, path: str, args: dict[str, object]) -> object:
+    body = httpx.post(f"{url}/api/{kind}", json={"path": path, "args": args}, timeout=30).json()
+    assert body["status"] == "success", body
+    return body["value"]
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args, "--url", url, "--admin-key", ADMIN_KEY], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def table(url: str, name: str) -> list[dict[str, object]]:
+    body = httpx.get(
+        f"{url}/api/pyconvex/data", params={"table": name, "limit": 10_000, "order": "asc"},
+        headers={"Authorization": f"Convex {ADMIN_KEY}"}).json()
+    if body.get("code") == "TableNotFound":
+        return []
+    docs: list[dict[str, object]] = body["documents"]
+    return docs
+
+
+def test_sqlite_deployment_with_files_restores_into_postgres(tmp_path: Path) -> None:
+    files = {"a.txt": b"first file\n", "b.bin": os.urandom(200_000)}
+    proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
+    try:
+        ids = {}
+        for name, data in files.items():
+            upload = str(call(url, "mutation", "files:generate_upload_url", {}))
+            sid = httpx.post(upload, content=data).json()["storageId"]
+            call(url, "mutation", "files:save", {"storageId": sid, "name": name})
+            ids[name] = sid
+        uploads, storage = table(url, "uploads"), table(url, "_storage")
+        snapshot = tmp_path / "backup.zip"
+        exported = cli(url, "export", "--path", str(snapshot))
+        assert exported.returncode == 0, exported.stderr
+        assert "with 2 files (200011 bytes)" in exported.stdout
+    finally:
+        stop_server(proc)
+    schema = schema_for(tmp_path)
+    proc, url = start_server(pg_url(schema), FILES_APP)  # no --files: nowhere to put them
+    try:
+        refused = cli(url, "import", str(snapshot))
+        assert refused.returncode == 1 and "serve with --files DIR" in refused.stderr
+        assert table(url, "uploads") == []
+    finally:
+        stop_server(proc)
+    proc, url = start_server(pg_url(schema), FILES_APP, extra=["--files", str(tmp_path / "pg-files")])
+    try:
+        imported = cli(url, "import", str(snapshot))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        assert "_storage: 2 files" in imported.stdout and "uploads: 2 documents" in imported.stdout
+        assert table(url, "uploads") == uploads
+        restored = table(url, "_storage")
+        strip = [{k: v for k, v in d.items() if k != "internalId"} for d in storage]
+        assert [{k: v for k, v in d.items() if k != "internalId"} for d in restored] == strip
+        for name, data in files.items():
+            got = httpx.get(str(call(url, "query", "files:url", {"storageId": ids[name]})))
+            assert got.status_code == 200 and got.content == data
+        again = cli(url, "import", str(snapshot))  # now the deployment is not empty
+        assert again.returncode == 1
+        assert "Table '_storage' already has documents" in again.stderr
+        assert "Nothing was uploaded" in again.stderr and "Uploading" not in again.stdout
+        replaced = cli(url, "import", str(snapshot), "--replace")
+        assert replaced.returncode == 0, replaced.stderr
+        assert table(url, "uploads") == uploads
+    finally:
+        stop_server(proc)
+        asyncio.run(drop_schema(schema))
+
+
+def test_a_long_import_reports_each_phase(tmp_path: Path) -> None:
+    rows = 5000
+    snapshot = tmp_path / "things.zip"
+    with zipfile.ZipFile(snapshot, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("_tables/documents.jsonl", orjson.dumps({"name": "things", "id": 10_050}) + b"\n")
+        archive.writestr("things/documents.jsonl", b"".join(
+            orjson.dumps({"_id": encode_id(10_050, os.urandom(16)), "_creationTime": 1e12 + i, "i": i})
+            + b"\n" for i in range(rows)))
+    proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
+    try:
+        imported = cli(url, "import", str(snapshot))
+        assert imported.returncode == 0, imported.stderr
+        out = imported.stdout
+        assert "Uploading snapshot" in out
+        assert "Writing things" in out and f"{rows}/{rows}" in out
+        assert f"Committing {rows} documents" in out
+        assert f"things: {rows} documents" in out
+        assert len(table(url, "things")) == rows
+    finally:
+        stop_server(proc)
