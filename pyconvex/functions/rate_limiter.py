@@ -23,9 +23,9 @@ Contract.
   ``{"kind": "RateLimited", "name", "retryAfter"}`` reaches clients. ``reserve=True``
   takes tokens ahead (up to ``max_reserved``) and answers when to go ahead.
 - ``shards=n`` spreads one limit over ``n`` documents (each with ``1/n`` of the rate
-  and capacity) so that concurrent callers rarely touch the same document; with three
-  or more shards a call looks at two random shards and uses the fuller one, or both
-  together (as the component does).
+  and capacity) so that concurrent callers rarely touch the same document. A call
+  takes from one random shard; when that shard is short (and there are three or more),
+  from a second one, or from both together, as the component does.
 """
 
 from __future__ import annotations
@@ -250,8 +250,10 @@ class RateLimiter:
             ) from None
 
     async def _shard(self, db: Any, name: str, key: str | None, shard: int) -> Document | None:
+        # first(), not unique(): unique() reads on to the next shard's entry, and would
+        # conflict with every write to that neighbour too.
         doc: Document | None = await self._read(
-            db, lambda q: q.eq("name", name).eq("key", key).eq("shard", float(shard)), "unique"
+            db, lambda q: q.eq("name", name).eq("key", key).eq("shard", float(shard)), "first"
         )
         return doc
 
@@ -276,17 +278,18 @@ class RateLimiter:
         cfg.check_count(name, count, reserve)
         now = float(ctx.now())
         shards = cfg.shards
-        one = await self._check_shard(
-            db, name, key, random.randrange(shards), cfg, count, reserve, now
-        )
-        if one.existing is None or shards < _MIN_CHOOSE_TWO:
+        # ``random`` is seeded per execution from the function's path, arguments and
+        # snapshot, so identical calls at one snapshot would all pick the same shard and
+        # collide; mixing in the transaction's own time spreads them, deterministically.
+        rng = random.Random(f"{random.random()}|{now!r}|{name}|{key}")
+        one = await self._check_shard(db, name, key, rng.randrange(shards), cfg, count, reserve, now)
+        if one.ok or shards < _MIN_CHOOSE_TWO:
+            # One shard read in the common case: fewer reads, fewer OCC conflicts.
             return _single(one)
-        other = (one.shard + 1 + random.randrange(shards - 1)) % shards
+        other = (one.shard + 1 + rng.randrange(shards - 1)) % shards
         two = await self._check_shard(db, name, key, other, cfg, count, reserve, now)
-        if one.ok or two.ok:
-            if one.ok and two.ok:
-                return _single(one if one.state.value > two.state.value else two)
-            return _single(one if one.ok else two)
+        if two.ok:
+            return _single(two)
         # Neither alone has enough: take the count from both, leaving them level.
         balance = one.state.value + two.state.value + count
         parts = []
