@@ -19,7 +19,6 @@ from pyconvex.persistence.sqlite import SqlitePersistence
 
 from .conftest import write
 
-
 pytestmark = pytest.mark.one_backend  # SQLite alone pipelines (see above)
 
 
