@@ -24,9 +24,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
+
+from pyconvex.server.limits import HEADER_TIMEOUT_S, MAX_HEADER_BYTES
 
 _TEXT_HEAD_16 = struct.Struct("!BBH")
 _TEXT_HEAD_64 = struct.Struct("!BBQ")
@@ -113,9 +116,75 @@ class CorkedTransport:
         return getattr(self._transport, name)
 
 
+_431 = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+)
+
+
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
+    """Also bounds what a request head may cost (``server/limits.py``): at most
+    ``MAX_HEADER_BYTES``, answered 431 past it, and sent within ``HEADER_TIMEOUT_S`` of
+    the connection opening (or of the request starting), else the connection closes. A
+    connection that sends nothing is closed the same way; between requests uvicorn's
+    keep-alive timeout applies."""
+
+    _head_bytes = 0
+    _in_head = True
+    _head_timer: asyncio.TimerHandle | None = None
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
+        self._start_head()
+
+    def _start_head(self) -> None:
+        self._in_head, self._head_bytes = True, 0
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._head_timeout)
+
+    def _end_head(self) -> None:
+        self._in_head = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timeout(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_head:
+            super().data_received(data)
+            return
+        # The parser keeps an incomplete head; past the limit it is refused, so what
+        # one connection holds is the limit plus one read.
+        self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEADER_BYTES:
+            self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        self._end_head()
+        message = orjson.dumps({
+            "code": "RequestHeadersTooLarge",
+            "message": f"The request head is over {MAX_HEADER_BYTES} bytes.",
+        })
+        if not self.transport.is_closing():
+            self.transport.write(_431 % (len(message), message))
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._start_head()
+
+    def on_headers_complete(self) -> None:
+        self._end_head()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end_head()
+        super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
         self.transport.flush()  # type: ignore[attr-defined]  # head and body, one send

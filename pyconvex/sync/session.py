@@ -39,6 +39,12 @@ Send = Callable[[dict[str, Any], bool], Awaitable[None]]
 VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
 MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive loop
+# What one socket may make the server hold (see also server/limits.py): live queries,
+# and mutations and actions waiting: past those two the receive loop waits for room, so
+# a client sending faster than its requests run is slowed down (TCP flow control).
+MAX_QUERIES_PER_SOCKET = 4096
+MAX_QUEUED_MUTATIONS = 1024
+MAX_ACTIONS_IN_FLIGHT = 64
 
 
 class _QueuedMutation(NamedTuple):
@@ -81,7 +87,8 @@ class SyncSession:
         self._lock = asyncio.Lock()
         # Each with the identity in force when it arrived (an Authenticate after it does
         # not change who runs it).
-        self._mutations: asyncio.Queue[_QueuedMutation] = asyncio.Queue()
+        self._mutations: asyncio.Queue[_QueuedMutation] = asyncio.Queue(MAX_QUEUED_MUTATIONS)
+        self._action_slots = asyncio.Semaphore(MAX_ACTIONS_IN_FLIGHT)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._clock_skew: int | None = None
         self._dirty = asyncio.Event()  # a query has a new result: the pusher looks
@@ -191,8 +198,11 @@ class SyncSession:
         if kind == "ModifyQuerySet":
             await self._modify_query_set(msg)
         elif kind == "Mutation":
-            self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin, self.expires_at))
+            await self._mutations.put(
+                _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at)
+            )
         elif kind == "Action":
+            await self._action_slots.acquire()
             self.spawn(self._action(msg), "action")
         elif kind == "Authenticate":
             await self._authenticate(msg)
@@ -224,6 +234,11 @@ class SyncSession:
                 else:
                     self.manager.unsubscribe(self.queries.pop(qid).sub, self._watcher)
                 self._removed.append(qid)
+        if len(self.queries) + len(added) > MAX_QUERIES_PER_SOCKET:
+            raise ProtocolError(
+                f"TooManyQueries: a connection may hold at most {MAX_QUERIES_PER_SOCKET} "
+                f"queries; this ModifyQuerySet would make {len(self.queries) + len(added)}."
+            )
         subs = await asyncio.gather(
             *(self._subscribe(mod["udfPath"], mod["args"], mod.get("journal")) for _, mod in added)
         )
@@ -475,6 +490,12 @@ class SyncSession:
             await self._reach(ts)
 
     async def _action(self, msg: dict[str, Any]) -> None:
+        try:
+            await self._run_action(msg)
+        finally:
+            self._action_slots.release()
+
+    async def _run_action(self, msg: dict[str, Any]) -> None:
         try:
             check_not_expired(self.expires_at)
             result = await self.runner.run_action(

@@ -86,6 +86,6 @@ def test_cors_and_double_slash(server: str):
 def test_an_oversized_body_is_refused_by_name(server: str):
     r = httpx.post(f"{server}/api/mutation", content=b" " * (16 * 1024 * 1024 + 1),
                    headers={"content-type": "application/json"}, timeout=30)
-    assert r.status_code == 400 and r.json()["code"] == "BodyTooLarge"
+    assert r.status_code == 413 and r.json()["code"] == "BodyTooLarge"
     assert "limit" in r.json()["message"]
     assert httpx.post(f"{server}/api/query", json={"path": "channels:list", "args": {}}).json()["status"] == "success"
