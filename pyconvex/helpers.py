@@ -6,6 +6,14 @@
 
 What each protects against, with examples: ``docs/security.md``. The rate limiter is
 ``pyconvex.ratelimit``.
+
+Public names (``__all__``): custom builders ``custom_query``, ``custom_mutation``,
+``custom_action``, ``custom_ctx``, ``Customization``, ``CustomInput``, ``CustomBuilder``
+(the builder type, to declare a ctx type), ``CustomCtx`` (the ctx handlers get);
+row-level security ``wrap_database_reader``, ``wrap_database_writer``, ``Rules``,
+``TableRules``, ``Rule``, ``DefaultPolicy``, ``RlsReader``, ``RlsWriter``, ``RlsQuery``;
+triggers ``Triggers``, ``Trigger``, ``Change``, ``TriggerWriter``; and
+``DatabaseWrapper``/``unwrap_db`` for code that wraps ``ctx.db`` itself.
 """
 
 from __future__ import annotations

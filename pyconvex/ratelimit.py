@@ -6,6 +6,11 @@
 >>> await limiter.limit(ctx, "send", key=user_id, throws=True)
 
 The schema needs ``define_schema({**rate_limit_tables, ...})``. See ``docs/security.md``.
+
+Public names (``__all__``): ``RateLimiter``, its answers ``RateLimitResult`` and
+``RateLimitValue``, the refusal ``RateLimitError`` (a ``ConvexError``),
+``RateLimitConfig``, ``rate_limit_tables`` and ``RATE_LIMIT_TABLE``, and the units
+``SECOND``, ``MINUTE``, ``HOUR``, ``DAY`` (milliseconds).
 """
 
 from __future__ import annotations
