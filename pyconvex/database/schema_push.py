@@ -18,6 +18,7 @@ Steps, each its own transaction so readers are never blocked:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,12 +26,15 @@ import orjson
 
 from pyconvex.database.catalog import SCHEMAS_TABLE, IndexInfo
 from pyconvex.database.documents import decode_document, index_key
+from pyconvex.database.progress import ProgressLog
 from pyconvex.errors import OccConflict, SchemaValidationError
 from pyconvex.persistence.base import IndexEntry
 from pyconvex.schema import SchemaDefinition, ValidationFailure, diff_schemas
 
 if TYPE_CHECKING:
     from pyconvex.database.database import Database
+
+log = logging.getLogger("pyconvex.database.schema")
 
 BACKFILL_PAGE = 512
 MAX_ATTEMPTS = 20
@@ -169,6 +173,7 @@ async def _backfill(db: Database, info: IndexInfo, created_ts: int) -> int:
     snapshot = db.latest_ts
     lo = b""
     written = 0
+    progress = ProgressLog(log, f"backfilling index {table.name}.{info.name}", "documents")
     while True:
         rows = await db.persistence.index_scan(
             table.by_id.id, lo, None, snapshot, "asc", BACKFILL_PAGE
@@ -181,7 +186,9 @@ async def _backfill(db: Database, info: IndexInfo, created_ts: int) -> int:
         if entries:
             await db.write_index_entries(entries)
             written += len(entries)
+        progress.advance(len(entries))
         if len(rows) < BACKFILL_PAGE:
+            progress.done()
             return written
         lo = rows[-1].key + b"\x00"
 

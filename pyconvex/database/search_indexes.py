@@ -10,15 +10,18 @@ from the whole log the first time it is used).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from pyconvex.database.documents import decode_document
+from pyconvex.database.progress import ProgressLog
 from pyconvex.errors import InvalidQueryError
 from pyconvex.search import MAX_FILTERS, MAX_RESULTS, MAX_TERMS, TextIndex, VectorIndex, tokenize
 from pyconvex.search.text import filter_key
 
 Key = tuple[str, str]  # (table, index name)
+log = logging.getLogger("pyconvex.database.search")
 
 
 class SearchManager:
@@ -85,6 +88,9 @@ class SearchManager:
                 by_number.setdefault(table.number, []).append(index)
         if not by_number:
             return
+        names = ", ".join(sorted(f"{t}.{n}" for t, n in (only or [*self.text, *self.vector])))
+        progress = ProgressLog(log, f"building search indexes {names} from the document log"
+                               if lo <= 1 else f"updating search indexes {names}", "document versions")
         async for entry in self.db.persistence.load_documents(lo, hi):
             targets = by_number.get(entry.table_number)
             if not targets:
@@ -92,6 +98,8 @@ class SearchManager:
             doc = decode_document(entry.value) if entry.value is not None else None
             for index in targets:
                 index.apply(entry.ts, entry.id, doc)
+            progress.advance(1)
+        progress.done()
 
     # ------------------------------------------------------------------ text
     async def text_search(
