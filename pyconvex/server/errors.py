@@ -1,8 +1,9 @@
 """The one table from error codes to HTTP statuses, and the one JSON shape of
 request-level errors: ``{"code": <ShortName>, "message": <text>}``.
 
-(A sync socket that fails closes with 1008 and the error's short name, or 1011 and
-``InternalServerError``: see ``server/ws.py``.)"""
+(A sync socket closes with its own codes, in ``server/ws.py``: 1008 and the message
+after a protocol error, 1000 after an auth error, 1011 and ``InternalServerError`` after
+anything else.)"""
 
 from __future__ import annotations
 
