@@ -76,8 +76,11 @@ def _drain(proc: subprocess.Popen[str]) -> None:
 
     def read() -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+        except (ValueError, OSError):  # a test closed the pipe itself (after a kill)
+            pass
 
     thread = threading.Thread(target=read, daemon=True)
     thread.start()

@@ -31,7 +31,7 @@ import subprocess
 import threading
 import time as _time
 import types
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -66,14 +66,6 @@ class Frozen:
 
 
 frozen: ContextVar[Frozen | None] = ContextVar("pyconvex_frozen", default=None)
-
-
-def enter(name: str, now_ms: float, seed: tuple[Any, ...]) -> Token[Frozen | None]:
-    return frozen.set(Frozen(name, now_ms, seed))
-
-
-def leave(token: Token[Frozen | None]) -> None:
-    frozen.reset(token)
 
 
 def _refuse(what: str) -> None:

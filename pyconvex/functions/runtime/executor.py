@@ -159,10 +159,6 @@ class FunctionRunner:
         determinism.install()
         start_watchdog()
 
-    def _budget(self, shown: str, kind: str) -> Budget:
-        return Budget(shown, kind, self.limits.query_mutation_s,
-                      self.limits.query_mutation_memory)
-
     def _finish(
         self, run: _Run, error: BaseException | None, txn: Transaction | None = None,
     ) -> None:
@@ -258,14 +254,24 @@ class FunctionRunner:
     ) -> Any:
         """Validate, run and check a mutation handler inside a caller's transaction (the
         scheduler commits a job's state change with the mutation's own writes)."""
-        checked = self._args(fn, args, txn)
         path = fn.path or "?"
-        shown = display_path(path)
-        token = determinism.enter(shown, txn.now_ms, (path, checked, txn.begin_ts))
+        return await self._mutation_handler(fn, args, ctx, txn, path, display_path(path))
+
+    async def _mutation_handler(
+        self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
+        path: str, shown: str,
+    ) -> Any:
+        """A mutation's handler: arguments checked, deterministic, metered, result checked."""
+        checked = self._args(fn, args, txn)
+        token = determinism.frozen.set(
+            determinism.Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
+        )
         try:
-            value = await metered(fn.handler(ctx, **checked), self._budget(shown, "mutation"))
+            value = await metered(fn.handler(ctx, **checked), Budget(
+                shown, "mutation", self.limits.query_mutation_s, self.limits.query_mutation_memory
+            ))
         finally:
-            determinism.leave(token)
+            determinism.frozen.reset(token)
         return self._returns(fn, value, txn)
 
     # ----------------------------------------------------------------- queries
@@ -284,19 +290,22 @@ class FunctionRunner:
         txn = self.db.begin(writable=False, ts=ts)
         query_journal = QueryJournal(journal)  # a live page re-run ends where it ended
         run = _Run(path, "query")
-        budget = self._budget(run.display, "query")
-        with run.scope(forbid=run.display):
+        budget = Budget(run.display, "query", self.limits.query_mutation_s,
+                        self.limits.query_mutation_memory)
+        with _Scope(run, run.display):
             try:
                 checked = self._args(fn, args, txn)
                 self.executions += 1
-                token = determinism.enter(run.display, txn.now_ms, (path, checked, txn.begin_ts))
+                token = determinism.frozen.set(
+                    determinism.Frozen(run.display, txn.now_ms, (path, checked, txn.begin_ts))
+                )
                 journal_token = current_journal.set(query_journal)
                 try:
                     value = await metered(
                         fn.handler(QueryCtx(txn, identity, self.storage, runner=self), **checked), budget
                     )
                 finally:
-                    determinism.leave(token)
+                    determinism.frozen.reset(token)
                     current_journal.reset(journal_token)
                 value = self._returns(fn, value, txn)
             except BaseException as e:
@@ -321,14 +330,8 @@ class FunctionRunner:
         path = fn.path or "?"
         shown = display_path(path)
 
-        async def body(ctx: MutationCtx, txn: Transaction) -> Any:
-            checked = self._args(fn, args, txn)
-            token = determinism.enter(shown, txn.now_ms, (path, checked, txn.begin_ts))
-            try:
-                value = await metered(fn.handler(ctx, **checked), self._budget(shown, "mutation"))
-            finally:
-                determinism.leave(token)
-            return self._returns(fn, value, txn)
+        def body(ctx: MutationCtx, txn: Transaction) -> Awaitable[Any]:
+            return self._mutation_handler(fn, args, ctx, txn, path, shown)
 
         return await self.run_in_transaction(body, path, identity)
 
@@ -343,7 +346,7 @@ class FunctionRunner:
         for attempt in range(MAX_OCC_ATTEMPTS):
             txn = self.db.begin()
             run.lines = []
-            with run.scope(forbid=run.display):
+            with _Scope(run, run.display):
                 try:
                     self.executions += 1
                     value = await body(
@@ -388,7 +391,7 @@ class FunctionRunner:
         """An HTTP action: an action's ctx, network allowed, logs captured and reported.
         With worker processes, ``route`` (method, path) names the handler there."""
         run = _Run(name, "http")
-        with run.scope(forbid=None):
+        with _Scope(run, None):
             try:
                 self.executions += 1
                 if self.actions is not None and route is not None:
@@ -415,7 +418,7 @@ class FunctionRunner:
         fn = self.resolve(ref, FunctionKind.ACTION, internal_ok)
         path = fn.path or "?"
         run = _Run(path, "action")
-        with run.scope(forbid=None):
+        with _Scope(run, None):
             try:
                 checked = self._args(fn, args, None)
                 self.executions += 1
@@ -445,9 +448,6 @@ class _Run:
         self.request_id = request_id_var.get() or new_request_id()
         self.started_ms = time.time() * 1000
         self.perf = time.perf_counter()
-
-    def scope(self, *, forbid: str | None) -> _Scope:
-        return _Scope(self, forbid)
 
 
 class _Scope:

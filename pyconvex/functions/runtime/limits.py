@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from types import CoroutineType
 from typing import Any
 
 from pyconvex.errors import FunctionMemoryError, FunctionTimeoutError, LimitExceededError
@@ -207,17 +208,17 @@ class _Metered:
                     watchdog.active = outer
                     budget.used_s += time.perf_counter() - start
             except StopIteration as stop:
-                if budget.exhausted:
+                if budget.used_s > budget.limit_s or budget.over_memory:
                     raise budget.error() from None
                 return stop.value
             except _Interrupted:
                 coro.close()
                 raise budget.error() from None
             except BaseException:
-                if budget.exhausted:
+                if budget.used_s > budget.limit_s or budget.over_memory:
                     raise budget.error() from None
                 raise
-            if budget.exhausted:
+            if budget.used_s > budget.limit_s or budget.over_memory:
                 coro.close()
                 raise budget.error()
             timer = None
@@ -248,12 +249,12 @@ def _expire(budget: Budget, task: asyncio.Task[Any]) -> None:
     task.cancel()
 
 
-async def metered(awaitable: Awaitable[Any], budget: Budget) -> Any:
-    """Run ``awaitable`` (a handler's coroutine) within ``budget``; see the module
-    docstring. Anything but a coroutine is awaited as it is."""
-    if not isinstance(awaitable, Coroutine):
-        return await awaitable
-    return await _Metered(awaitable, budget)
+def metered(awaitable: Awaitable[Any], budget: Budget) -> Awaitable[Any]:
+    """``awaitable`` (a handler's coroutine) to be awaited within ``budget``; see the
+    module docstring. Anything but a coroutine is returned as it is."""
+    if type(awaitable) is not CoroutineType:
+        return awaitable
+    return _Metered(awaitable, budget)
 
 
 def interrupted_error(e: BaseException, budget: Budget) -> BaseException:
