@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/isolation.py --runs 3 --seconds 3
     .venv/bin/python bench/isolation.py --alternatives --seconds 3
+    .venv/bin/python bench/isolation.py --cores --runs 3
 
 One `pyconvex serve` (actions in worker processes) serves the isolation fixture app.
 A client sends `limits:fast` (a query returning a constant) back to back over one
@@ -90,11 +91,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--cores", action="store_true",
+                        help="do CPU-bound actions use more than one core?")
     parser.add_argument("--alternatives", action="store_true",
                         help="measure the designs not chosen (see the end of this file)")
     args = parser.parse_args()
     if args.alternatives:
         alternatives(args.seconds)
+        return
+    if args.cores:
+        cores(args.runs)
         return
     figures: dict[str, list[tuple[float, float]]] = {"idle": [], "busy": [], "sleep": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,6 +129,43 @@ def main() -> None:
             + ("goal met" if p99 <= 2 * idle_p99 and p99 <= 50 else "goal NOT met")
         )
         print(f"{label:32s} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{verdict}")
+
+
+def cores(runs: int, n: float = 3e6) -> None:
+    """Wall time of 4 CPU-bound actions (a fixed amount of work each) run one after the
+    other, then all at once: with actions in worker processes the second is ~1/cores
+    of the first; on the server's own loop it could only be the same."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start(Path(tmp))
+        try:
+            def crunch() -> None:
+                body = httpx.post(f"{url}/api/action",
+                                  json={"path": "limits:crunch", "args": {"n": n}}, timeout=120)
+                assert body.json()["status"] == "success", body.text
+
+            def all_at_once() -> float:
+                threads = [threading.Thread(target=crunch) for _ in range(4)]
+                t0 = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                return time.perf_counter() - t0
+
+            all_at_once()  # four workers started and warm
+            sequential, parallel = [], []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                for _ in range(4):
+                    crunch()
+                sequential.append(time.perf_counter() - t0)
+                parallel.append(all_at_once())
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    seq, par = statistics.median(sequential), statistics.median(parallel)
+    print(f"4 CPU-bound actions: one after the other {seq:.2f} s, all at once {par:.2f} s "
+          f"({seq / par:.2f}x: function code on more than one core), medians of {runs}")
 
 
 # ------------------------------------------------------------------ the alternatives
