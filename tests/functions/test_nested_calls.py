@@ -9,7 +9,9 @@ import pytest
 
 from pyconvex import api, internal
 from pyconvex.errors import ArgumentValidationError, BadRequestError, ReturnValueValidationError
+from pyconvex.sync import SubscriptionManager, format_function_error
 from pyconvex.testing import ConvexTest
+from pyconvex.values import convex_to_json
 
 NOTES = '''
 from pyconvex import ConvexError, api, internal, internal_mutation, internal_query, mutation, query, v
@@ -196,3 +198,19 @@ async def test_a_query_cannot_run_a_mutation(app: Path) -> None:
     async with ConvexTest(app) as t:
         with pytest.raises(AttributeError, match="run_mutation"):
             await t.query(api.notes.query_calls_mutation, {})
+
+
+async def test_a_query_that_calls_another_stays_live(app: Path) -> None:
+    async with ConvexTest(app) as t:
+        manager = SubscriptionManager(t.deployment.db, t.deployment.runner, format_function_error)
+        manager.start()
+        try:
+            sub = await manager.subscribe("notes:count_via_child", {"owner": "dee"}, None)
+            assert sub.value_json == convex_to_json(0)  # len() is an int: an int64
+            # the write is read only by the nested query: the caller re-runs all the same
+            await t.mutation(internal.notes.add, {"owner": "dee", "text": "x"})
+            await manager.wait_for(t.deployment.db.latest_ts)
+            await manager.settled()
+            assert sub.value_json == convex_to_json(1)
+        finally:
+            await manager.stop()
