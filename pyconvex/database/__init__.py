@@ -11,6 +11,7 @@ from pyconvex.database.catalog import (
     IndexInfo,
     TableInfo,
 )
+from pyconvex.database.commit_request import CommitRequest
 from pyconvex.database.committer import AFTER_VALIDATE, AFTER_WRITE, Committed
 from pyconvex.database.database import Clock, Database, wall_clock_ms
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
@@ -18,7 +19,7 @@ from pyconvex.database.pause import Hold, PausePoints
 from pyconvex.database.query import Query
 from pyconvex.database.reads import ReadSet, WrittenKey
 from pyconvex.database.schema_push import SchemaPushResult, push_schema
-from pyconvex.database.transaction import CommitRequest, Transaction
+from pyconvex.database.transaction import Transaction
 
 __all__ = [
     "AFTER_VALIDATE",

@@ -36,10 +36,10 @@ from collections.abc import Awaitable, Callable
 from itertools import chain
 from typing import NamedTuple
 
+from pyconvex.database.commit_request import CommitRequest
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import WrittenKey
 from pyconvex.database.timestamps import TimestampOracle
-from pyconvex.database.transaction import CommitRequest
 from pyconvex.database.write_log import WriteLog
 from pyconvex.errors import OccConflict, OverloadedError
 from pyconvex.persistence.base import (

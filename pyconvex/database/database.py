@@ -30,13 +30,14 @@ from pyconvex.database.catalog import (
     TableInfo,
     index_info,
 )
+from pyconvex.database.commit_request import CommitRequest
 from pyconvex.database.committer import Committed, Committer, CommitterClient
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import ReadSet
 from pyconvex.database.search_indexes import SearchManager
 from pyconvex.database.timestamps import TimestampOracle
-from pyconvex.database.transaction import CommitRequest, Transaction
+from pyconvex.database.transaction import Transaction
 from pyconvex.database.write_log import WriteLog
 from pyconvex.errors import BadRequestError
 from pyconvex.persistence.base import IndexEntry, Persistence, SharedLog

@@ -1,0 +1,120 @@
+"""A transaction's own writes: what it changed, and the overlay its reads see them
+through.
+
+Each written document has one :class:`Update` (its state at the snapshot and now, and
+its new index keys, computed once). The overlay maps, per index, each key this
+transaction put down or removed to its document id (None: removed), so a scan merges
+the transaction's writes into the snapshot's rows in key order. At commit the updates
+become the committer's :class:`CommitRequest` (:func:`build_commit_request`); a
+:class:`Savepoint` is a copy of both, for a nested call that fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyconvex.database.catalog import Catalog, TableInfo
+from pyconvex.database.commit_request import CommitRequest
+from pyconvex.database.documents import encode_document, index_key
+from pyconvex.database.reads import ReadSet, WrittenKey
+from pyconvex.values import Document
+
+Overlay = dict[int, dict[bytes, str | None]]
+"""Own writes per index: key -> doc id (None: the key was removed)."""
+
+
+@dataclass(slots=True)
+class Update:
+    table: TableInfo
+    old: Document | None
+    """The document at the snapshot (None: it did not exist)."""
+    old_ts: int | None
+    new: Document | None
+    """The document now (None: deleted)."""
+    new_keys: dict[int, bytes] | None = None
+    """``new``'s index keys by index id, computed once for the overlay and the commit."""
+
+
+
+@dataclass(slots=True, frozen=True)
+class Savepoint:
+    """A transaction's writes at one moment (see :meth:`Transaction.savepoint`)."""
+
+    updates: dict[str, Update]
+    overlay: Overlay
+    catalog: Catalog
+    catalog_changed: bool
+    bytes_written: int
+
+
+
+def own_rows(
+    overlay: dict[bytes, str | None], lo: bytes, hi: bytes | None, asc: bool
+) -> list[tuple[bytes, str | None]]:
+    """The overlay's keys in ``[lo, hi)``, in scan order (sorted only when a scan needs
+    them: most transactions never scan what they wrote)."""
+    own = sorted((k, d) for k, d in overlay.items() if lo <= k and (hi is None or k < hi))
+    if not asc:
+        own.reverse()
+    return own
+
+
+def build_commit_request(
+    begin_ts: int,
+    reads: ReadSet,
+    updates: dict[str, Update],
+    catalog: Catalog,
+    catalog_changed: bool,
+    bytes_written: int,
+) -> CommitRequest:
+    """The committer's view of ``updates``: document versions, index entries put down or
+    removed, and every key written (old and new, for conflict detection)."""
+    documents: list[tuple[str, int, bytes | None, int | None]] = []
+    indexes: list[tuple[int, bytes, str | None]] = []
+    written: list[WrittenKey] = []
+    for doc_id, update in updates.items():
+        old, new = update.old, update.new
+        if old is None and new is None:
+            continue
+        table = update.table
+        if table.number not in catalog.tables_by_number:
+            continue
+        table = catalog.tables_by_number[table.number]
+        documents.append(
+            (doc_id, table.number, encode_document(new) if new is not None else None, update.old_ts)
+        )
+        known = update.new_keys
+        if old is None and known is not None and update.table is table:
+            # An insert into a table unchanged since the write (the common case): its
+            # keys, all computed then, are all new, so each is written and put down.
+            for index_id, inserted_key in known.items():
+                written.append((index_id, inserted_key))
+                indexes.append((index_id, inserted_key, doc_id))
+            continue
+        for index in table.indexes.values():
+            old_key = index_key(index, old) if old is not None else None
+            new_key = known.get(index.id) if known is not None else None
+            if new_key is None and new is not None:
+                new_key = index_key(index, new)
+            if old_key is not None:
+                written.append((index.id, old_key))
+            if new_key is not None and new_key != old_key:
+                written.append((index.id, new_key))
+            if old_key != new_key:
+                if old_key is not None:
+                    indexes.append((index.id, old_key, None))
+                if new_key is not None:
+                    indexes.append((index.id, new_key, doc_id))
+            elif new_key is not None and index.state != "enabled":
+                # A backfill skips versions newer than the index, so while it runs
+                # every write must put its entry down, changed key or not.
+                indexes.append((index.id, new_key, doc_id))
+    return CommitRequest(
+        begin_ts=begin_ts,
+        reads=reads,
+        documents=documents,
+        indexes=indexes,
+        written=tuple(written),
+        catalog=catalog if catalog_changed else None,
+        write_bytes=bytes_written,
+    )

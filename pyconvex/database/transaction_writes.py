@@ -1,0 +1,406 @@
+"""A transaction's writes: user documents (insert, patch, replace, delete, each checked
+against the limits and the schema), system documents, and the catalog (tables and
+indexes are documents too). Every write goes through ``_write``, which keeps the
+overlay that reads see (``own_writes.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyconvex.database.catalog import (
+    BY_ID,
+    CREATION_TIME_FIELD,
+    FIRST_USER_TABLE_NUMBER,
+    ID_FIELD,
+    INDEX_TABLE,
+    TABLES_TABLE,
+    Catalog,
+    IndexInfo,
+    IndexState,
+    TableInfo,
+    index_info,
+)
+from pyconvex.database.documents import decode_document, index_key
+from pyconvex.database.own_writes import Update
+from pyconvex.database.transaction_reads import TransactionReads
+from pyconvex.errors import (
+    InvalidIdError,
+    InvalidQueryError,
+    InvalidValueError,
+    LimitExceededError,
+    NotFoundError,
+    SchemaValidationError,
+)
+from pyconvex.schema import SchemaDefinition, ValidationFailure
+from pyconvex.values import (
+    Document,
+    check_document_limits,
+    decode_id,
+    encode_key,
+    new_id,
+    prefix_end,
+    validate_field_name,
+)
+
+# Larger than any real key: every encoded key starts with a type tag below 0xFF.
+_MAX_KEY = b"\xff" * 16
+_MIN_PAGE = 16
+_MAX_PAGE = 1024
+
+
+class TransactionWrites(TransactionReads):
+    """Reads, and the writes that buffer until commit."""
+
+    # ------------------------------------------------------------------ writes
+    def _check_writable(self, op: str) -> None:
+        if not self.writable:
+            raise InvalidQueryError(
+                f"db.{op} is not allowed here: queries are read-only. Use a mutation.",
+                short_msg="ReadOnly",
+            )
+
+    def _next_creation_time(self) -> float:
+        ct = max(self.now_ms, self._last_creation_time + 0.001)
+        self._last_creation_time = ct
+        return ct
+
+    def _validate_user_fields(self, table: str, value: Any, op: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise InvalidValueError(
+                f"db.{op} into '{table}' expects a dict, got {type(value).__name__}"
+            )
+        for name in value:
+            if name in (ID_FIELD, CREATION_TIME_FIELD):
+                continue
+            if not isinstance(name, str):
+                raise InvalidValueError(f"db.{op}: field names must be strings, got {name!r}")
+            validate_field_name(name, top_level=True)
+        return value
+
+    def _check_document(self, table: TableInfo, doc: Document) -> Document:
+        self._pending_size = check_document_limits(doc, table=table.name)
+        schema = self.catalog_schema()
+        if schema is not None and schema.schema_validation and table.name in schema.tables:
+            check = schema.document_check(table.name)
+            try:
+                checked = check(doc, "", self._ids())
+                assert isinstance(checked, dict)
+                return checked
+            except ValidationFailure as e:
+                raise SchemaValidationError(
+                    f"Document for table '{table.name}' does not match the schema: {e.message}"
+                ) from None
+        return doc
+
+    def catalog_schema(self) -> SchemaDefinition | None:
+        return self.catalog.schema
+
+    def set_schema(self, schema: SchemaDefinition | None) -> None:
+        """Make ``schema`` the one in force from this transaction's commit on."""
+        self._set_catalog(self.catalog.with_schema(schema))
+
+    def _ensure_table(self, name: str) -> TableInfo:
+        table = self.table(name)
+        if table is not None:
+            return table
+        if name.startswith("_"):
+            raise InvalidQueryError(
+                f"Table '{name}' is a system table and cannot be written.",
+                short_msg="SystemTable",
+            )
+        if not name.isidentifier():
+            raise InvalidValueError(
+                f"Invalid table name {name!r}: use letters, digits and underscores, "
+                "not starting with a digit or underscore."
+            )
+        return self.create_table(name)
+
+    async def insert(self, table_name: str, value: dict[str, Any]) -> str:
+        self._check_writable("insert")
+        value = self._validate_user_fields(table_name, value, "insert")
+        if ID_FIELD in value or CREATION_TIME_FIELD in value:
+            raise InvalidValueError(
+                f"db.insert into '{table_name}': system fields (_id, _creationTime) are "
+                "set by the database and cannot be given."
+            )
+        table = self._ensure_table(table_name)
+        return self._insert(table, value)
+
+    def _insert(self, table: TableInfo, value: dict[str, Any]) -> str:
+        doc_id = new_id(table.number)
+        doc: Document = {ID_FIELD: doc_id, CREATION_TIME_FIELD: self._next_creation_time()}
+        doc.update(value)
+        doc = self._check_document(table, doc)
+        self._write(table, doc_id, doc, old=None, old_ts=None)
+        return doc_id
+
+    def insert_document(self, table: TableInfo, doc: Document) -> str:
+        """Insert a whole document, ``_id`` and ``_creationTime`` included (imports only;
+        never reachable from user functions). The id must belong to ``table``."""
+        self._check_writable("insert")
+        doc_id, created = doc.get(ID_FIELD), doc.get(CREATION_TIME_FIELD)
+        if not isinstance(doc_id, str) or decode_id(doc_id)[0] != table.number:
+            raise InvalidIdError(f"Document id {doc_id!r} does not belong to table '{table.name}'.")
+        if not isinstance(created, float):
+            raise InvalidValueError(f"Document {doc_id}: _creationTime must be a float, got {created!r}.")
+        update = self._updates.get(doc_id)
+        if update is not None and update.new is not None:
+            raise InvalidValueError(f"Document {doc_id} appears twice.")
+        for name in doc:
+            if name not in (ID_FIELD, CREATION_TIME_FIELD):
+                validate_field_name(name, top_level=True)
+        doc = self._check_document(table, doc)
+        if update is not None:  # deleted earlier in this transaction (an import's replace)
+            self._write(table, doc_id, doc)
+        else:  # the caller guarantees the table held no such document
+            self._write(table, doc_id, doc, old=None, old_ts=None)
+        return doc_id
+
+    async def _current(self, doc_id: str, op: str) -> tuple[TableInfo, Document]:
+        """The document as this transaction sees it, for patch/replace/delete."""
+        if not isinstance(doc_id, str):
+            raise InvalidIdError(f"db.{op} expects an id string, got {doc_id!r}")
+        try:
+            decode_id(doc_id)
+        except InvalidIdError as e:
+            raise InvalidIdError(f"db.{op}: {e}") from None
+        table = self._table_of_id(doc_id)
+        doc = await self.get(doc_id)
+        if table is None or doc is None:
+            raise NotFoundError(
+                f"db.{op}: document {doc_id} does not exist (it was deleted or never "
+                "created).",
+                short_msg="DocumentNotFound",
+            )
+        if table.is_system and table.name not in self.db.writable_system_tables:
+            raise InvalidQueryError(
+                f"db.{op}: {doc_id} is in system table '{table.name}', which cannot be "
+                "written.",
+                short_msg="SystemTable",
+            )
+        return table, doc
+
+    async def patch(self, doc_id: str, fields: dict[str, Any], remove: object) -> None:
+        """Shallow merge; a value identical to ``remove`` deletes the field."""
+        self._check_writable("patch")
+        table, doc = await self._current(doc_id, "patch")
+        fields = self._validate_user_fields(table.name, fields, "patch")
+        for name, value in fields.items():
+            if name in (ID_FIELD, CREATION_TIME_FIELD):
+                if value is remove or value != doc[name]:
+                    raise InvalidValueError(
+                        f"db.patch: system field {name} cannot be changed."
+                    )
+                continue
+            if value is remove:
+                doc.pop(name, None)
+            else:
+                doc[name] = value
+        doc = self._check_document(table, doc)
+        self._write_existing(table, doc_id, doc)
+
+    async def replace(self, doc_id: str, value: dict[str, Any]) -> None:
+        self._check_writable("replace")
+        table, doc = await self._current(doc_id, "replace")
+        value = self._validate_user_fields(table.name, value, "replace")
+        for name in (ID_FIELD, CREATION_TIME_FIELD):
+            if name in value and value[name] != doc[name]:
+                raise InvalidValueError(f"db.replace: system field {name} cannot be changed.")
+        new: Document = {ID_FIELD: doc[ID_FIELD], CREATION_TIME_FIELD: doc[CREATION_TIME_FIELD]}
+        new.update((k, v) for k, v in value.items() if k not in (ID_FIELD, CREATION_TIME_FIELD))
+        new = self._check_document(table, new)
+        self._write_existing(table, doc_id, new)
+
+    async def delete(self, doc_id: str) -> None:
+        self._check_writable("delete")
+        table, _ = await self._current(doc_id, "delete")
+        self._write_existing(table, doc_id, None)
+
+    def _write_existing(self, table: TableInfo, doc_id: str, new: Document | None) -> None:
+        if doc_id in self._updates:
+            self._write(table, doc_id, new)
+            return
+        # The caller read the document through get(), which kept its snapshot bytes.
+        value, ts = self._snapshot[doc_id]
+        self._write(table, doc_id, new, old=decode_document(value), old_ts=ts)
+
+    def _write(
+        self,
+        table: TableInfo,
+        doc_id: str,
+        new: Document | None,
+        *,
+        old: Document | None = None,
+        old_ts: int | None = None,
+    ) -> None:
+        update = self._updates.get(doc_id)
+        if update is None:
+            update = Update(table, old, old_ts, old)
+            self._updates[doc_id] = update
+        prior, prior_keys = update.new, update.new_keys
+        new_keys: dict[int, bytes] | None = {} if new is not None else None
+        for index in table.indexes.values():
+            overlay = self._overlay.get(index.id)
+            if overlay is None:
+                overlay = self._overlay[index.id] = {}
+            if prior is not None:
+                key = prior_keys.get(index.id) if prior_keys is not None else None
+                overlay[key if key is not None else index_key(index, prior)] = None
+            if new is not None and new_keys is not None:
+                key = new_keys[index.id] = index_key(index, new)
+                overlay[key] = doc_id
+        update.new = new
+        update.new_keys = new_keys
+        self._count_write(new)
+
+    def _count_write(self, new: Document | None) -> None:
+        limits = self.limits
+        if limits is None:
+            return
+        if len(self._updates) > limits.max_documents_written:
+            raise LimitExceededError(
+                f"Too many documents written in one mutation (limit: "
+                f"{limits.max_documents_written}).",
+                short_msg="TooManyWrites",
+            )
+        if new is not None:
+            self.bytes_written += self._pending_size
+            if self.bytes_written > limits.max_bytes_written:
+                raise LimitExceededError(
+                    f"Too many bytes written in one mutation (limit: "
+                    f"{limits.max_bytes_written} bytes).",
+                    short_msg="TooManyBytesWritten",
+                )
+
+    # ---------------------------------------------------------------- catalog writes
+    def _set_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._catalog_changed = True
+
+    def _system_insert(self, table_name: str, value: dict[str, Any]) -> str:
+        table = self.catalog.tables_by_name[table_name]
+        return self._insert(table, value)
+
+    def _claim_tail(self, table_name: str, index_name: str, last: int) -> None:
+        """Read "everything above ``last``" so two allocations of one number conflict."""
+        index = self.catalog.tables_by_name[table_name].indexes[index_name]
+        self.reads.add(index.id, prefix_end(encode_key([last])), None)
+
+    def create_table(self, name: str, number: int | None = None) -> TableInfo:
+        """A new user table; ``number`` only for imports that keep a snapshot's ids."""
+        catalog = self.catalog
+        if number is None:
+            number = catalog.next_table_number
+        elif number < FIRST_USER_TABLE_NUMBER or number in catalog.tables_by_number:
+            raise InvalidValueError(f"Table number {number} for '{name}' is not free.")
+        self._claim_tail(TABLES_TABLE, "by_number", number - 1)
+        doc_id = self._system_insert(TABLES_TABLE, {"name": name, "number": number})
+        table = TableInfo(name, number, {}, doc_id)
+        self._set_catalog(catalog.with_table(table))
+        for index_name in (BY_ID, "by_creation_time"):
+            table = self._add_index(table, index_name, (), "enabled")
+        return table
+
+    def _add_index(
+        self, table: TableInfo, name: str, fields: tuple[str, ...], state: IndexState
+    ) -> TableInfo:
+        index_id = self.catalog.next_index_id
+        self._claim_tail(INDEX_TABLE, "by_index_id", index_id - 1)
+        doc_id = self._system_insert(
+            INDEX_TABLE,
+            {
+                "tableNumber": table.number,
+                "name": name,
+                "fields": list(fields),
+                "state": state,
+                "indexId": index_id,
+            },
+        )
+        info = index_info(index_id, table.name, table.number, name, fields, state, doc_id)
+        table = table.with_index(info)
+        self._set_catalog(self.catalog.with_table(table))
+        return table
+
+    async def add_index(
+        self, table_name: str, name: str, fields: tuple[str, ...], state: IndexState
+    ) -> IndexInfo:
+        table = self._ensure_table(table_name)
+        await self._touch_table(table)
+        table = self._add_index(table, name, fields, state)
+        return table.indexes[name]
+
+    async def set_index_state(self, table_name: str, name: str, state: IndexState) -> None:
+        table = self.require_table(table_name)
+        info = table.indexes[name]
+        assert info.doc_id is not None
+        await self._touch_table(table)
+        doc = await self.get(info.doc_id)
+        assert doc is not None
+        doc["state"] = state
+        self._write_existing_system(info.doc_id, doc)
+        new = index_info(
+            info.id, info.table, info.table_number, name, info.fields[:-1], state, info.doc_id
+        )
+        self._set_catalog(self.catalog.with_table(self.catalog.tables_by_name[table_name].with_index(new)))
+
+    async def drop_index(self, table_name: str, name: str) -> None:
+        table = self.require_table(table_name)
+        info = table.indexes[name]
+        assert info.doc_id is not None
+        await self._touch_table(table)
+        await self.get(info.doc_id)
+        self._write_existing_system(info.doc_id, None)
+        self._set_catalog(self.catalog.with_table(table.without_index(name)))
+
+    async def _touch_table(self, table: TableInfo) -> None:
+        """Rewrite the ``_tables`` row so every transaction that used this table conflicts.
+
+        A mutation that began before an index appeared would not maintain it; touching
+        the row it read by name forces it to retry with the new catalog.
+        """
+        if table.doc_id is None:
+            return
+        doc = await self.get(table.doc_id)
+        if doc is None:
+            return
+        version = doc.get("version", 0)
+        doc["version"] = (int(version) if isinstance(version, (int, float)) else 0) + 1
+        self._write_existing_system(table.doc_id, doc)
+
+    def _write_existing_system(self, doc_id: str, new: Document | None) -> None:
+        table = self._table_of_id(doc_id)
+        assert table is not None
+        self._write_existing(table, doc_id, new)
+
+    def insert_system(
+        self, table_name: str, value: dict[str, Any], *, metered: bool = True
+    ) -> str:
+        """Insert into a system table (used by the system-table models).
+
+        ``metered=False`` writes bookkeeping the user did not ask for (the record of a
+        mutation's outcome, kept for replays): it is not charged to the mutation's write
+        limits, and its size is bounded by the caller (a recorded return value may be as
+        large as any return value), not by the document size limit."""
+        self._check_writable("insert")
+        if metered:
+            return self._system_insert(table_name, value)
+        table = self.catalog.tables_by_name[table_name]
+        doc_id = new_id(table.number)
+        doc: Document = {ID_FIELD: doc_id, CREATION_TIME_FIELD: self._next_creation_time()}
+        doc.update(value)
+        limits, self.limits = self.limits, None
+        try:
+            self._write(table, doc_id, doc, old=None, old_ts=None)
+        finally:
+            self.limits = limits
+        return doc_id
+
+    async def update_system(self, doc_id: str, new: Document | None) -> None:
+        """Overwrite (or delete, with None) a system-table document."""
+        self._check_writable("patch")
+        if doc_id not in self._updates and await self.get(doc_id) is None:
+            raise NotFoundError(
+                f"system document {doc_id} not found", short_msg="DocumentNotFound"
+            )
+        self._write_existing_system(doc_id, new)
