@@ -1,0 +1,46 @@
+"""Installing pyconvex outside this repository (README, "Installing it in your own
+project"): the wheel carries the package, its data files, the licence and the
+``pyconvex`` command, and works from wherever it is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
+    # A copy of what a checkout holds, so the build writes nothing into this one.
+    source = tmp_path / "checkout"
+    shutil.copytree(ROOT / "pyconvex", source / "pyconvex",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path / "dist"), str(source)],
+        check=True, capture_output=True, timeout=300, cwd=tmp_path,
+    )
+    (wheel,) = (tmp_path / "dist").glob("pyconvex-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "pyconvex = pyconvex.cli.main:main" in archive.read(entry_points).decode()
+    assert {"pyconvex/py.typed", "pyconvex/server/dashboard.html"} <= names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    # Installed elsewhere (its dependencies are this environment's), it runs from there.
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run([sys.executable, "-c", "import pyconvex; print(pyconvex.__file__)"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert where.stdout.strip().startswith(str(target))
+    helped = subprocess.run([sys.executable, "-m", "pyconvex.cli.main", "serve", "--help"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "postgresql://" in helped.stdout
