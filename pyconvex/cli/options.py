@@ -19,9 +19,6 @@ SitePortOption = typer.Option(
 WebOption = typer.Option(
     None, "--web", help="A folder of static files (a built web app) served at the deployment URL."
 )
-AdminKeyOption = typer.Option(
-    None, "--admin-key", help="Admin key (random if not given; printed on start)."
-)
 UrlOption = typer.Option(
     None, "--url", envvar="PYCONVEX_URL",
     help="Deployment URL (default: the one `pyconvex dev` started in this project).",

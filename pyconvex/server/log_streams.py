@@ -126,7 +126,8 @@ class SinkConfig:
 # ------------------------------------------------------------------ events
 def execution_events(record: ExecutionRecord) -> list[dict[str, Any]]:
     """One ``console`` event per log line, then the ``function_execution`` event."""
-    function = {"type": record.kind, "path": record.path, "cached": False,
+    kind = "http_action" if record.kind == "http" else record.kind  # Convex's name for it
+    function = {"type": kind, "path": record.path, "cached": False,
                 "request_id": record.request_id}
     events: list[dict[str, Any]] = []
     for line in record.log_lines:

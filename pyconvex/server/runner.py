@@ -132,16 +132,23 @@ async def serve(
     limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
     log_streams: list[SinkConfig] | None = None,
     public_metrics: bool = False,
+    public_url: str | None = None,
+    site_url: str | None = None,
 ) -> None:
+    """``public_url``/``site_url``: where clients reach the deployment and its HTTP
+    actions when that is not ``host:port`` (a container, a reverse proxy); file URLs,
+    ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL`` use them."""
     configure_server_logging(json=True)
     check_port(host, port)
     if site_port is not None:
         check_port(host, site_port, "--site-port")
     # CONVEX_SITE_URL (functions' environment): where HTTP actions are served.
     # pyconvex.auth names it as its tokens' issuer and finds its JWKS there.
-    site_url = f"http://{host}:{site_port}" if site_port is not None else None
+    if site_url is None and site_port is not None:
+        site_url = f"http://{host}:{site_port}"
     deployment = await Deployment.open(db_url, functions_dir, files=files,
-                                       public_url=f"http://{host}:{port}", site_url=site_url,
+                                       public_url=public_url or f"http://{host}:{port}",
+                                       site_url=site_url,
                                        isolate_actions=True, limits=limits)
     if retention_s is not None:
         deployment.retention_s = retention_s

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pyconvex.cli.options import AdminKeyOption, HostOption, PortOption, SitePortOption, WebOption
+from pyconvex.cli.options import HostOption, PortOption, SitePortOption, WebOption
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.limits import MiB
@@ -17,17 +17,30 @@ from pyconvex.server.runner import serve as run_server
 
 def serve(
     functions: Path | None = typer.Option(
-        None, "--functions",
+        None, "--functions", envvar="PYCONVEX_FUNCTIONS",
         help="The functions directory to serve (default: the code last uploaded by "
         "`pyconvex deploy`, kept in the database).",
     ),
     db: str = typer.Option(
-        "sqlite:///.pyconvex/db.sqlite3", "--db",
+        "sqlite:///.pyconvex/db.sqlite3", "--db", envvar="PYCONVEX_DB",
         help="sqlite:///path, or postgresql://user@host/db (several processes may share one).",
     ),
     host: str = HostOption,
     port: int = PortOption,
-    admin_key: str | None = AdminKeyOption,
+    admin_key: str | None = typer.Option(
+        None, "--admin-key", envvar="PYCONVEX_ADMIN_KEY",
+        help="Admin key (random if not given; printed on start).",
+    ),
+    public_url: str | None = typer.Option(
+        None, "--public-url", envvar="PYCONVEX_PUBLIC_URL",
+        help="The URL clients use to reach this deployment, when not http://HOST:PORT (a "
+        "container, a reverse proxy): file URLs and CONVEX_CLOUD_URL use it.",
+    ),
+    site_url: str | None = typer.Option(
+        None, "--site-url", envvar="PYCONVEX_SITE_URL",
+        help="The URL clients use to reach HTTP actions (CONVEX_SITE_URL), when not "
+        "http://HOST:SITE_PORT.",
+    ),
     web: Path | None = WebOption,
     site_port: int = SitePortOption,
     retention: float = typer.Option(
@@ -35,7 +48,7 @@ def serve(
         help="Seconds of history kept for time-travel reads; older versions are removed.",
     ),
     files: str | None = typer.Option(
-        None, "--files",
+        None, "--files", envvar="PYCONVEX_FILES",
         help="File storage: a folder, or s3://bucket/prefix (default: <db name>-files/ next to "
         "a SQLite database).",
     ),
@@ -96,7 +109,8 @@ def serve(
                                           function_timeout, action_timeout,
                                           function_memory * MiB, action_memory * MiB,
                                       ),
-                                      log_streams=streams, public_metrics=public_metrics))
+                                      log_streams=streams, public_metrics=public_metrics,
+                                      public_url=public_url, site_url=site_url))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None
