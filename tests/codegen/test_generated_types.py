@@ -20,7 +20,7 @@ from pyconvex.codegen import write_generated
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "codegen_app"
 PYRIGHT = REPO / "node_modules" / ".bin" / "pyright"
-SOURCES = ["backend", "check_test.py", "planted.py"]
+SOURCES = ["backend", "typed_calls.py", "planted.py"]
 
 
 @pytest.fixture
