@@ -69,13 +69,13 @@ def serve(
         help="MiB an action may grow its worker process's memory by.",
     ),
     log_stream: list[str] = typer.Option(
-        [], "--log-stream",
+        [], "--log-stream", metavar="KIND:TARGET",
         help="Stream function executions and server errors (repeatable): webhook:URL "
         "(batched JSON POSTs) or jsonl:PATH (jsonl:- for stdout). For this process only; "
         "`pyconvex log-streams add` keeps one in the deployment.",
     ),
     log_format: str = typer.Option(
-        "text", "--log-format",
+        "text", "--log-format", metavar="text|json",
         help="json: also print every function execution and its log lines as JSON lines on "
         "stdout (the same as --log-stream jsonl:-).",
     ),
