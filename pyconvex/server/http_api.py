@@ -77,6 +77,13 @@ async def call_function(
 ) -> Reply:
     """One client call, free of any web framework: the plain-ASGI call routes
     (``fast_path.py``) and the Starlette ``/api/run`` route share it."""
+    if admin_param is not None:
+        return error_reply(
+            "AdminKeyInUrl",
+            "The admin key is not accepted in the URL (?adminKey=), where it lands in logs: "
+            "send it in the Authorization header as 'Convex <admin key>'.",
+            400,
+        )
     try:
         fmt = body.get("format")
         if fmt not in FORMATS:
@@ -85,7 +92,7 @@ async def call_function(
             raise BadFunctionPathError(f"Missing or invalid function path {path!r}.")
         canonical = canonicalize_path(path)
         args = decode_args(body.get("args", {}), "args")
-        identity, admin = await state.authenticate(authorization, admin_param)
+        identity, admin = await state.authenticate(authorization)
     except ProtocolError as e:
         return error_reply("BadJsonBody", e.message, 400)
     except PyConvexError as e:

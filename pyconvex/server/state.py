@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from pyconvex.auth import TokenVerifier
+from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.deployment import Deployment
 from pyconvex.errors import AuthError
 from pyconvex.server.log_buffer import LogBuffer
@@ -112,10 +113,8 @@ class ServerState:
             await self.manager.stop()
             self.manager = None
 
-    async def authenticate(self, header: str | None, admin_param: str | None = None) -> tuple[Any, bool]:
+    async def authenticate(self, header: str | None) -> tuple[Any, bool]:
         """``(identity, is_admin)`` from an ``Authorization`` header; AuthError if bad."""
-        if admin_param:
-            header = f"Convex {admin_param}"
         if not header:
             return None, False
         scheme, _, value = header.partition(" ")
@@ -123,7 +122,7 @@ class ServerState:
             return await self.verify(value.strip()), False
         if scheme == "Convex":
             key, _, acting_as = value.strip().partition(":")
-            if self.admin_key is None or key != self.admin_key:
+            if not admin_key_matches(key, self.admin_key):
                 raise AuthError("The admin key is not valid for this deployment.", short_msg="BadAdminKey")
             identity = None
             if acting_as:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NamedTuple
 
+from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner, log_lines_of
 from pyconvex.protocol import ProtocolError, parse_client_message
@@ -266,7 +267,7 @@ class SyncSession:
             if token_type == "None":
                 identity, admin = None, False
             elif token_type == "Admin":
-                if self._admin_key is None or msg.get("value") != self._admin_key:
+                if not admin_key_matches(msg.get("value"), self._admin_key):
                     raise AuthError("The admin key is not valid for this deployment.")
                 identity, admin = msg.get("impersonating"), True
             else:
