@@ -122,3 +122,13 @@ def test_the_pytest_example_runs_as_written(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_every_document_is_listed_in_the_readme() -> None:
+    text = README.read_text()
+    section = text[text.index("## Documentation"):]
+    docs = README.parent / "docs"
+    expected = {f"docs/{p.name}" for p in docs.glob("*.md")} | {"docs/decisions/"}
+    listed = set(re.findall(r"^- `(docs/[^`]+)`", section, re.M))
+    assert expected - listed == set(), "documents the README does not list"
+    assert listed - expected == set(), "the README lists documents that do not exist"
