@@ -20,9 +20,7 @@ from collections.abc import Callable
 
 from pyconvex.database.catalog import (
     INDEX_TABLE,
-    SCHEDULED_FUNCTIONS_TABLE,
     SCHEMAS_TABLE,
-    STORAGE_TABLE,
     SYSTEM_TABLES,
     TABLES_TABLE,
     Catalog,
@@ -72,7 +70,6 @@ class Database:
         self.pauses = PausePoints()
         self.latest_ts = 0
         self.catalog = Catalog.bootstrap()
-        self.writable_system_tables = frozenset({SCHEDULED_FUNCTIONS_TABLE, STORAGE_TABLE})
         self._listeners: list[CommitListener] = []
         self.commit_observers: list[Callable[[float], None]] = []
         """Called with each commit's seconds in the committer (``/metrics``)."""

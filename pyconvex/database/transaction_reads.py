@@ -48,7 +48,6 @@ class TransactionHost(Protocol):
     """What a transaction needs of its database (``Database`` is one)."""
 
     persistence: Persistence
-    writable_system_tables: frozenset[str]
     search: SearchManager
 
 

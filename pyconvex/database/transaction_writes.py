@@ -14,6 +14,8 @@ from pyconvex.database.catalog import (
     FIRST_USER_TABLE_NUMBER,
     ID_FIELD,
     INDEX_TABLE,
+    SCHEDULED_FUNCTIONS_TABLE,
+    STORAGE_TABLE,
     TABLES_TABLE,
     Catalog,
     IndexInfo,
@@ -47,6 +49,12 @@ from pyconvex.values import (
 _MAX_KEY = b"\xff" * 16
 _MIN_PAGE = 16
 _MAX_PAGE = 1024
+
+
+_SYSTEM_WRITERS = {
+    STORAGE_TABLE: "ctx.storage.delete(storage_id)",
+    SCHEDULED_FUNCTIONS_TABLE: "ctx.scheduler.cancel(job_id)",
+}
 
 
 class TransactionWrites(TransactionReads):
@@ -173,10 +181,13 @@ class TransactionWrites(TransactionReads):
                 "created).",
                 short_msg="DocumentNotFound",
             )
-        if table.is_system and table.name not in self.db.writable_system_tables:
+        if table.is_system:
+            # System documents change only through their own APIs, which keep what they
+            # describe (a stored blob, a scheduled job) in step with them.
+            how = _SYSTEM_WRITERS.get(table.name)
             raise InvalidQueryError(
-                f"db.{op}: {doc_id} is in system table '{table.name}', which cannot be "
-                "written.",
+                f"db.{op}: {doc_id} is in system table '{table.name}', which user functions "
+                f"cannot write{f': use {how}' if how else ''}.",
                 short_msg="SystemTable",
             )
         return table, doc
