@@ -24,7 +24,7 @@ crosses the wire intact. Errors defined elsewhere are drawn here too, with their
     + ProtocolError                  protocol/encoding.py: a malformed sync or HTTP message
     + BadFunctionPathError           functions/registry.py: not 'module:function'
     + FunctionsLoadError             functions/loader.py: the functions directory does not import
-    + StorageNotConfiguredError      functions/runtime/storage.py: no file store
+    + StorageNotConfiguredError      functions/runtime/services.py: no file store
     + EnvironmentVariableError       database/environment.py: bad name or value
     + RetentionError                 database/database.py: a read below the retention floor
     + MigrationError                 database/migrate.py: migrate-storage refused or unverified

@@ -13,11 +13,11 @@ from pyconvex.functions.runtime.executor import (
     ActionBackend,
     ExecutionListener,
     ExecutionRecord,
-    FunctionResult,
     FunctionRunner,
 )
 from pyconvex.functions.runtime.failures import Failure, failure_of, log_lines_of, new_request_id
 from pyconvex.functions.runtime.limits import DEFAULT_FUNCTION_LIMITS, FunctionLimits
+from pyconvex.functions.runtime.runner_api import FunctionResult
 
 __all__ = [
     "DEFAULT_FUNCTION_LIMITS",

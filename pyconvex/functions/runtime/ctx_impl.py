@@ -7,23 +7,17 @@ reaches the database through a narrow set of :class:`Transaction` calls.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, Transaction
 from pyconvex.errors import BadRequestError, InvalidIdError, InvalidQueryError
 from pyconvex.functions.registration import FunctionKind
 from pyconvex.functions.registry import Registry
+from pyconvex.functions.runtime.runner_api import Runner
 from pyconvex.functions.runtime.scheduling import ActionScheduler, MutationScheduler
-from pyconvex.functions.runtime.storage import (
-    ActionStorage,
-    MutationStorage,
-    QueryStorage,
-    StorageService,
-)
+from pyconvex.functions.runtime.services import StorageService
+from pyconvex.functions.runtime.storage import ActionStorage, MutationStorage, QueryStorage
 from pyconvex.values import Document, Id, convex_to_json, decode_id, json_to_convex
-
-if TYPE_CHECKING:
-    from pyconvex.functions.runtime.executor import FunctionRunner
 
 
 class _Remove:
@@ -230,7 +224,7 @@ class _Calls:
     __slots__ = ("depth", "identity", "registry", "runner", "storage", "txn")
 
     def __init__(
-        self, runner: FunctionRunner | None, txn: Transaction, identity: dict[str, Any] | None,
+        self, runner: Runner | None, txn: Transaction, identity: dict[str, Any] | None,
         registry: Registry | None, storage: StorageService | None, depth: int,
     ) -> None:
         self.runner = runner
@@ -256,7 +250,7 @@ class _Calls:
             )
         txn = self.txn
         # Values cross the call as they would cross the wire: the callee gets its own copy.
-        checked = runner._args(fn, _copy(args if args is not None else {}), txn)
+        checked = runner.check_args(fn, _copy(args if args is not None else {}), txn)
         if kind is FunctionKind.QUERY:
             ctx: QueryCtx | MutationCtx = QueryCtx(
                 txn, self.identity, self.storage, runner=runner, depth=self.depth + 1
@@ -273,7 +267,7 @@ class _Calls:
             except BaseException:
                 txn.rollback_to(point)
                 raise
-        return _copy(runner._returns(fn, value, txn))
+        return _copy(runner.check_returns(fn, value, txn))
 
 
 def _copy(value: Any) -> Any:
@@ -287,7 +281,7 @@ class QueryCtx:
 
     def __init__(
         self, txn: Transaction, identity: dict[str, Any] | None, storage: StorageService | None = None,
-        *, runner: FunctionRunner | None = None, depth: int = 0,
+        *, runner: Runner | None = None, depth: int = 0,
     ) -> None:
         self.db = DatabaseReader(txn)
         self.auth = Auth(identity)
@@ -312,7 +306,7 @@ class MutationCtx:
 
     def __init__(
         self, txn: Transaction, identity: dict[str, Any] | None, registry: Registry | None = None,
-        storage: StorageService | None = None, *, runner: FunctionRunner | None = None,
+        storage: StorageService | None = None, *, runner: Runner | None = None,
         depth: int = 0,
     ) -> None:
         self.db = DatabaseWriter(txn)
@@ -343,7 +337,7 @@ class ActionCtx:
     __slots__ = ("_identity", "_lines", "_runner", "auth", "scheduler", "storage")
 
     def __init__(
-        self, runner: FunctionRunner, identity: dict[str, Any] | None, lines: list[str]
+        self, runner: Runner, identity: dict[str, Any] | None, lines: list[str]
     ) -> None:
         self._runner = runner
         self._identity = identity

@@ -80,7 +80,7 @@ def _refuse(what: str) -> None:
 _installed = False
 
 
-def install() -> None:
+def install_determinism() -> None:
     """Patch once per process; outside a query or mutation everything behaves as before."""
     global _installed
     if _installed:

@@ -19,10 +19,10 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pyconvex.database import Catalog, Database, ReadSet, Transaction
+from pyconvex.database import Catalog, Database, Transaction
 from pyconvex.database.query.pagination import QueryJournal, current_journal
 from pyconvex.errors import (
     ArgumentValidationError,
@@ -35,8 +35,8 @@ from pyconvex.errors import (
 from pyconvex.functions.api import function_path
 from pyconvex.functions.registration import FunctionKind, RegisteredFunction
 from pyconvex.functions.registry import Registry, canonicalize_path, display_path
-from pyconvex.functions.runtime import determinism
 from pyconvex.functions.runtime.ctx_impl import ActionCtx, MutationCtx, QueryCtx
+from pyconvex.functions.runtime.determinism import Frozen, frozen, install_determinism
 from pyconvex.functions.runtime.failures import (
     Failure,
     attach,
@@ -57,27 +57,16 @@ from pyconvex.functions.runtime.limits import (
     start_watchdog,
 )
 from pyconvex.functions.runtime.logs import current_log, install_log_capture, outside_functions
-from pyconvex.functions.runtime.storage import StorageService
+from pyconvex.functions.runtime.runner_api import FunctionResult
+from pyconvex.functions.runtime.services import StorageService
 from pyconvex.schema import ValidationFailure
 from pyconvex.values import convex_to_json
+from pyconvex.values.size import check_value_limits
 
 MAX_OCC_ATTEMPTS = 64
 BACKOFF_BASE_S = 0.0005
 BACKOFF_CAP_S = 0.05
 UNPUBLISHED_WAIT_S = 1.0  # a failed write is never published: then retry anyway
-
-
-@dataclass(slots=True)
-class FunctionResult:
-    value: Any
-    log_lines: list[str] = field(default_factory=list)
-    ts: int | None = None
-    """Snapshot timestamp (queries) or commit timestamp (mutations)."""
-    reads: ReadSet | None = None
-    """What a query read (for subscriptions)."""
-    journal: str | None = None
-    """The query journal this run produced (where its page ended; see
-    ``database/query/pagination.py``): pass it to the next run of the same subscription."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -156,7 +145,7 @@ class FunctionRunner:
         self.storage = StorageService()
         install_log_capture()
         install_io_guard()
-        determinism.install()
+        install_determinism()
         start_watchdog()
 
     def _finish(
@@ -210,7 +199,7 @@ class FunctionRunner:
             )
         return fn
 
-    def _args(
+    def check_args(
         self, fn: RegisteredFunction, args: Any, txn: Transaction | None
     ) -> dict[str, Any]:
         path = display_path(fn.path or "?")
@@ -220,6 +209,7 @@ class FunctionRunner:
             raise ArgumentValidationError(
                 f"{path}: args must be an object (dict), got {type(args).__name__}"
             )
+        check_value_limits(args, of=f"the arguments of {path}")  # as documents' (values/)
         if fn.args_check is None:
             try:
                 convex_to_json(args)
@@ -233,7 +223,7 @@ class FunctionRunner:
         assert isinstance(checked, dict)
         return checked
 
-    def _returns(self, fn: RegisteredFunction, value: Any, txn: Transaction | None) -> Any:
+    def check_returns(self, fn: RegisteredFunction, value: Any, txn: Transaction | None) -> Any:
         path = display_path(fn.path or "?")
         if fn.returns_check is not None:
             try:
@@ -241,6 +231,7 @@ class FunctionRunner:
             except ValidationFailure as e:
                 raise ReturnValueValidationError(f"{path}: {e.message}") from None
         if value is not None and not isinstance(value, (str, float, bool)):
+            check_value_limits(value, of=f"the return value of {path}")
             try:
                 convex_to_json(value)
             except InvalidValueError as e:
@@ -262,17 +253,17 @@ class FunctionRunner:
         path: str, shown: str,
     ) -> Any:
         """A mutation's handler: arguments checked, deterministic, metered, result checked."""
-        checked = self._args(fn, args, txn)
-        token = determinism.frozen.set(
-            determinism.Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
+        checked = self.check_args(fn, args, txn)
+        token = frozen.set(
+            Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
         )
         try:
             value = await metered(fn.handler(ctx, **checked), Budget(
                 shown, "mutation", self.limits.query_mutation_s, self.limits.query_mutation_memory
             ))
         finally:
-            determinism.frozen.reset(token)
-        return self._returns(fn, value, txn)
+            frozen.reset(token)
+        return self.check_returns(fn, value, txn)
 
     # ----------------------------------------------------------------- queries
     async def run_query(
@@ -294,10 +285,10 @@ class FunctionRunner:
                         self.limits.query_mutation_memory)
         with _Scope(run, run.display):
             try:
-                checked = self._args(fn, args, txn)
+                checked = self.check_args(fn, args, txn)
                 self.executions += 1
-                token = determinism.frozen.set(
-                    determinism.Frozen(run.display, txn.now_ms, (path, checked, txn.begin_ts))
+                token = frozen.set(
+                    Frozen(run.display, txn.now_ms, (path, checked, txn.begin_ts))
                 )
                 journal_token = current_journal.set(query_journal)
                 try:
@@ -305,9 +296,9 @@ class FunctionRunner:
                         fn.handler(QueryCtx(txn, identity, self.storage, runner=self), **checked), budget
                     )
                 finally:
-                    determinism.frozen.reset(token)
+                    frozen.reset(token)
                     current_journal.reset(journal_token)
-                value = self._returns(fn, value, txn)
+                value = self.check_returns(fn, value, txn)
             except BaseException as e:
                 error = interrupted_error(e, budget)
                 self._finish(run, error, txn)
@@ -420,13 +411,13 @@ class FunctionRunner:
         run = _Run(path, "action")
         with _Scope(run, None):
             try:
-                checked = self._args(fn, args, None)
+                checked = self.check_args(fn, args, None)
                 self.executions += 1
                 if self.actions is not None:
                     value = await self.actions.run_action(fn, checked, identity, run.lines)
                 else:
                     value = await fn.handler(ActionCtx(self, identity, run.lines), **checked)
-                value = self._returns(fn, value, None)
+                value = self.check_returns(fn, value, None)
             except BaseException as e:
                 self._finish(run, e)
                 raise

@@ -15,17 +15,15 @@ for both.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyconvex.database import SCHEDULED_FUNCTIONS_TABLE, Transaction
 from pyconvex.errors import InvalidValueError, LimitExceededError, NotFoundError
 from pyconvex.functions.api import function_path
 from pyconvex.functions.registry import Registry, canonicalize_path, display_path
 from pyconvex.functions.runtime.retention import finished
+from pyconvex.functions.runtime.runner_api import Runner
 from pyconvex.values import Id, convex_to_json, value_size
-
-if TYPE_CHECKING:
-    from pyconvex.functions.runtime.executor import FunctionRunner
 
 MAX_SCHEDULED_PER_MUTATION = 1_000
 MAX_ARGS_BYTES = 8 * 1024 * 1024
@@ -113,7 +111,7 @@ class ActionScheduler:
 
     __slots__ = ("_runner",)
 
-    def __init__(self, runner: FunctionRunner) -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     async def _in_mutation(self, body: Callable[[Transaction], Awaitable[Any]]) -> Any:

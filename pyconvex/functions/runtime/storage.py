@@ -15,37 +15,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyconvex.database import STORAGE_TABLE, Transaction
-from pyconvex.errors import BadRequestError, InvalidValueError
-from pyconvex.files import BlobInfo, FileStore
+from pyconvex.errors import InvalidValueError
+from pyconvex.files import BlobInfo
 from pyconvex.files.tokens import sign
+from pyconvex.functions.runtime.runner_api import Runner
+from pyconvex.functions.runtime.services import StorageService
 from pyconvex.values import Id
 
-if TYPE_CHECKING:
-    from pyconvex.functions.runtime.executor import FunctionRunner
-
 UPLOAD_URL_TTL_MS = 3600 * 1000
-
-
-class StorageNotConfiguredError(BadRequestError):
-    short_msg = "StorageNotConfigured"
-
-
-@dataclass
-class StorageService:
-    """What ``ctx.storage`` needs from the deployment (set when it opens)."""
-
-    store: FileStore | None = None
-    public_url: str = "http://127.0.0.1:3210"
-    signing_key: bytes = field(default=b"", repr=False)
-
-    def require(self) -> FileStore:
-        if self.store is None:
-            raise StorageNotConfiguredError("File storage is not configured for this deployment.")
-        return self.store
 
 
 def storage_row(blob: BlobInfo, content_type: str | None) -> dict[str, Any]:
@@ -132,7 +112,7 @@ class ActionStorage:
 
     __slots__ = ("_runner",)
 
-    def __init__(self, runner: FunctionRunner) -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     @property
@@ -179,7 +159,7 @@ class ActionStorage:
 
 
 async def insert_storage_row(
-    runner: FunctionRunner, blob: BlobInfo, content_type: str | None,
+    runner: Runner, blob: BlobInfo, content_type: str | None,
     before_insert: Any = None,
 ) -> Id:
     """Commit the ``_storage`` row of a durable blob (``before_insert(txn)`` may check a
