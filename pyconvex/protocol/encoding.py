@@ -131,6 +131,8 @@ def decode_args(args: Any, where: str) -> dict[str, Any]:
         value = json_to_convex(args)
     except InvalidValueError as e:
         raise ProtocolError(f"{where}: invalid args: {e.message}") from None
+    except RecursionError:  # far past the nesting limit (16): a bad request, not a crash
+        raise ProtocolError(f"{where}: args are nested too deeply") from None
     return cast(dict[str, Any], value)
 
 

@@ -44,6 +44,7 @@ MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive lo
 # and mutations and actions waiting: past those two the receive loop waits for room, so
 # a client sending faster than its requests run is slowed down (TCP flow control).
 MAX_QUERIES_PER_SOCKET = 4096
+MAX_CLIENT_TS_MS = 2**53  # a Connect's clientTs beyond this is no clock
 MAX_QUEUED_MUTATIONS = 1024
 MAX_ACTIONS_IN_FLIGHT = 64
 
@@ -191,6 +192,11 @@ class SyncSession:
             self.session_id = msg["sessionId"]
             self.connected = True
             client_ts = msg.get("clientTs")
+            if client_ts and not 0 < client_ts < MAX_CLIENT_TS_MS:  # NaN fails this too
+                raise ProtocolError(
+                    f"Connect: clientTs must be the client's clock in milliseconds since "
+                    f"the epoch, got {client_ts!r}"
+                )
             if client_ts:
                 self._clock_skew = int(client_ts - time.time() * 1000)
             return

@@ -37,7 +37,7 @@ def value_size(value: Any) -> int:
     return 9
 
 
-def _walk(value: Any, path: str, depth: int, table: str) -> int:
+def _walk(value: Any, path: str, depth: int, table: str, of: str | None = None) -> int:
     # Scalars are sized in place: most fields are scalars, and a call (and the field's
     # path, which only an error message needs) per field is most of the cost.
     t = type(value)
@@ -45,7 +45,8 @@ def _walk(value: Any, path: str, depth: int, table: str) -> int:
         return value_size(value)
     if depth > MAX_NESTING:
         raise LimitExceededError(
-            f"Document in '{table}' is nested too deeply at {path or 'the top'}: "
+            f"{f'A value in {of}' if of else f'Document in {table!r}'} is nested too deeply "
+            f"at {path or 'the top'}: "
             f"more than {MAX_NESTING} levels.",
             short_msg="NestingTooDeep",
         )
@@ -53,27 +54,27 @@ def _walk(value: Any, path: str, depth: int, table: str) -> int:
     if t is dict:
         if len(value) > MAX_FIELDS:
             raise LimitExceededError(
-                f"Object at {path or 'the top'} of a document in '{table}' has "
+                f"Object at {path or 'the top'} of {of or f'a document in {table!r}'} has "
                 f"{len(value)} fields (limit: {MAX_FIELDS}).",
                 short_msg="TooManyFields",
             )
         for k, v in value.items():
             tv = type(v)
             if tv is dict or tv is list:
-                size += len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table)
+                size += len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table, of)
             else:
                 size += len(k) + 1 + value_size(v)
         return size
     if len(value) > MAX_ARRAY:
         raise LimitExceededError(
-            f"Array at {path or 'the top'} of a document in '{table}' has {len(value)} "
+            f"Array at {path or 'the top'} of {of or f'a document in {table!r}'} has {len(value)} "
             f"elements (limit: {MAX_ARRAY}).",
             short_msg="ArrayTooLong",
         )
     for i, v in enumerate(value):
         tv = type(v)
         if tv is dict or tv is list:
-            size += _walk(v, f"{path}[{i}]", depth + 1, table)
+            size += _walk(v, f"{path}[{i}]", depth + 1, table, of)
         else:
             size += value_size(v)
     return size
@@ -86,5 +87,22 @@ def check_document_limits(doc: dict[str, Any], *, table: str) -> int:
         raise LimitExceededError(
             f"Document in '{table}' is too large: {size} bytes (limit: {MAX_DOCUMENT_SIZE}).",
             short_msg="DocumentTooLarge",
+        )
+    return size
+
+
+MAX_FUNCTION_VALUE_SIZE = 16 * 1024 * 1024
+"""Function arguments and return values: Convex's 16 MiB."""
+
+
+def check_value_limits(value: Any, *, of: str, max_size: int = MAX_FUNCTION_VALUE_SIZE) -> int:
+    """The document limits (nesting, fields per object, elements per array) for a value
+    that is not a document, such as a function's arguments (``of`` names it in errors:
+    "the arguments of messages:send"); its size at most ``max_size``. Returns the size."""
+    size = _walk(value, "", 1, "", of)
+    if size > max_size:
+        raise LimitExceededError(
+            f"{of[0].upper()}{of[1:]} are too large: {size} bytes (limit: {max_size}).",
+            short_msg="ValueTooLarge",
         )
     return size
