@@ -16,6 +16,7 @@ from typing import Any
 
 from pyconvex.database.documents import decode_document
 from pyconvex.database.progress import ProgressLog
+from pyconvex.database.system_work import system_work
 from pyconvex.errors import InvalidQueryError
 from pyconvex.search import MAX_FILTERS, MAX_RESULTS, MAX_TERMS, TextIndex, VectorIndex, tokenize
 from pyconvex.search.text import filter_key
@@ -53,10 +54,12 @@ class SearchManager:
                 self._rebuild_definitions(wanted)
                 new = [k for k in wanted if k not in self._built]
                 if new and self.indexed_ts:
-                    await self._apply(0, self.indexed_ts, only=set(new))
+                    with system_work():  # not the searching function's time
+                        await self._apply(0, self.indexed_ts, only=set(new))
                 self._built = set(wanted)
             if ts > self.indexed_ts:
-                await self._apply(self.indexed_ts + 1, ts)
+                with system_work():
+                    await self._apply(self.indexed_ts + 1, ts)
                 self.indexed_ts = ts
 
     def _rebuild_definitions(self, wanted: dict[Key, tuple[Any, ...]]) -> None:

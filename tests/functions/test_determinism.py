@@ -77,3 +77,24 @@ async def test_file_writes_in_a_query_are_refused_but_not_outside(tmp_path: Path
         assert not target.exists()
     target.write_text("outside functions, files are writable")
     assert target.read_text().startswith("outside")
+
+
+async def test_building_a_search_index_is_not_the_searching_querys_time(db_url: str) -> None:
+    """A search index is built from the log on its first search (after a restart): that is
+    the server's work, which a query's time limit does not count."""
+    from pyconvex.functions import FunctionLimits
+
+    search_app = FIXTURES / "searchapp" / "convex"
+    d = await Deployment.open(db_url, search_app)
+    try:
+        for i in range(150):  # building the index takes several times the limit below
+            await d.runner.run_mutation("messages:send", {
+                "body": " ".join(f"word{i}x{j}" for j in range(300)), "channel": "a"})
+    finally:
+        await d.close()
+    d = await Deployment.open(db_url, search_app, limits=FunctionLimits(query_mutation_s=0.05))
+    try:
+        found = await d.runner.run_query("messages:search", {"text": "word7x3"})
+        assert len(found.value) == 1
+    finally:
+        await d.close()

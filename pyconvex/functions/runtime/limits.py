@@ -38,6 +38,7 @@ from pathlib import Path
 from types import CoroutineType
 from typing import Any
 
+from pyconvex.database.system_work import current_meter
 from pyconvex.errors import FunctionMemoryError, FunctionTimeoutError, LimitExceededError
 
 TICK_S = 0.02
@@ -69,7 +70,7 @@ class Budget:
     """One execution's allowance of user code time and memory growth."""
 
     __slots__ = ("deadline", "fired", "kind", "limit_s", "memory", "over_memory", "path",
-                 "step_started", "used_s")
+                 "paused", "paused_at", "step_started", "used_s")
 
     def __init__(self, path: str, kind: str, limit_s: float, memory: int) -> None:
         self.path = path
@@ -81,10 +82,26 @@ class Budget:
         self.step_started = 0.0
         self.fired = 0.0
         self.over_memory = 0
+        self.paused = 0
+        self.paused_at = 0.0
 
-    @property
-    def exhausted(self) -> bool:
-        return self.over_memory > 0 or self.used_s > self.limit_s
+    def pause(self) -> None:
+        """The server's own work starts inside this execution (``system_work``)."""
+        self.paused += 1
+        if self.paused == 1:
+            self.paused_at = time.perf_counter()
+
+    def resume(self) -> None:
+        self.paused -= 1
+        if self.paused == 0:
+            self._exclude(time.perf_counter())
+
+    def _exclude(self, now: float) -> None:
+        """Take the server's work since ``paused_at`` out of the user's time."""
+        excluded = now - self.paused_at
+        self.used_s -= excluded
+        self.deadline += excluded
+        self.paused_at = now
 
     def error(self) -> LimitExceededError:
         if self.over_memory:
@@ -142,6 +159,8 @@ class _Watchdog:
                 grown = _rss() - self.baseline_rss
                 if grown > step.memory:
                     step.over_memory = grown
+            if step.paused:
+                continue
             if (now > step.deadline or step.over_memory) and now - step.fired > 0.1:
                 step.fired = now
                 if self.can_signal and self.main_ident is not None:
@@ -198,15 +217,22 @@ class _Metered:
             start = time.perf_counter()
             budget.step_started = start
             budget.deadline = start + budget.limit_s - budget.used_s
+            if budget.paused:  # the wait between steps was never counted
+                budget.paused_at = start
             outer = watchdog.active  # a function called inside another's step
             if on_main:
                 watchdog.active = budget
+            meter = current_meter.set(budget)  # system_work() pauses this budget
             try:
                 try:
                     yielded = coro.send(value) if thrown is None else coro.throw(thrown)
                 finally:
+                    current_meter.reset(meter)
                     watchdog.active = outer
-                    budget.used_s += time.perf_counter() - start
+                    end = time.perf_counter()
+                    budget.used_s += end - start
+                    if budget.paused:  # suspended inside the server's own work
+                        budget._exclude(end)
             except StopIteration as stop:
                 if budget.used_s > budget.limit_s or budget.over_memory:
                     raise budget.error() from None
@@ -236,7 +262,7 @@ class _Metered:
             if timer is not None:
                 timer.cancel()
                 budget.used_s += time.perf_counter() - waited
-                if budget.exhausted and isinstance(thrown, asyncio.CancelledError):
+                if (budget.used_s > budget.limit_s) and isinstance(thrown, asyncio.CancelledError):
                     task = asyncio.current_task()
                     if task is not None:
                         task.uncancel()

@@ -19,6 +19,9 @@ MAX_LINE = 32_768
 MAX_LINES = 256
 
 current_log: ContextVar[list[str] | None] = ContextVar("pyconvex_log", default=None)
+_SERVER_LOGGERS = ("pyconvex.", "uvicorn")
+"""pyconvex's own loggers: what they say during a function (a search index being built
+for its first search) is the server's log, never the function's log lines."""
 
 _original_print = builtins.print
 _installed = False
@@ -65,7 +68,7 @@ class _CaptureHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         lines = current_log.get()
-        if lines is None:
+        if lines is None or record.name.startswith(_SERVER_LOGGERS):
             last = logging.lastResort
             if last is not None and record.levelno >= last.level and self._alone(record):
                 last.handle(record)
@@ -87,7 +90,7 @@ class OutsideFunctions(logging.Filter):
     with its execution), not the server's log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return current_log.get() is None
+        return current_log.get() is None or record.name.startswith(_SERVER_LOGGERS)
 
 
 def install_log_capture() -> None:
