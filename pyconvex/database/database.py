@@ -76,6 +76,9 @@ class Database:
         self._committer: Committer | None = None
         self._client: CommitterClient | None = None
         self._follower: asyncio.Task[None] | None = None
+        self._head_read: asyncio.Future[None] | None = None  # in flight (catch_up_to_head)
+        self._next_head_read: asyncio.Future[None] | None = None  # for those arriving now
+        self._head_task: asyncio.Task[None] | None = None
         self._readers: weakref.WeakSet[Transaction] = weakref.WeakSet()
         self.search = SearchManager(self)
         self.retained_from = 0
@@ -121,6 +124,48 @@ class Database:
         await self.persistence.close()
 
     # ------------------------------------------------- several processes (SharedLog)
+    async def catch_up_to_head(self) -> None:
+        """Return once this process has published every commit the database had when
+        the call began (another process's included): a query that begins after this
+        reads every commit acknowledged before it was asked, wherever it was made
+        (strict serializability across processes; mutations get it from their commit
+        validation). Free with one process; otherwise one read of the head, shared by
+        every caller that arrives while the previous read is in flight."""
+        if self._follower is None:
+            return
+        if self._head_read is None:
+            loop = asyncio.get_running_loop()
+            self._head_read = loop.create_future()
+            self._head_task = loop.create_task(self._read_head(self._head_read))
+            await asyncio.shield(self._head_read)
+            return
+        # A read already in flight may have begun before a commit this caller must see:
+        # wait for the next one (started when this one ends), shared by all who wait.
+        if self._next_head_read is None:
+            self._next_head_read = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._next_head_read)
+
+    async def _read_head(self, done: asyncio.Future[None]) -> None:
+        while True:
+            try:
+                head = await self.persistence.max_ts()
+                if head > self.latest_ts:
+                    assert self._committer is not None
+                    async with self._committer.lock:
+                        if head > self.latest_ts:
+                            await self._catch_up()
+            except Exception as e:
+                if not done.done():
+                    done.set_exception(e)
+            else:
+                if not done.done():
+                    done.set_result(None)
+            nxt, self._next_head_read = self._next_head_read, None
+            if nxt is None:
+                self._head_read = None
+                return
+            self._head_read = done = nxt
+
     async def _follow(self) -> None:
         """Learn other processes' commits: on each notification, and every second."""
         assert isinstance(self.persistence, SharedLog)

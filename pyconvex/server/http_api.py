@@ -106,6 +106,8 @@ async def call_function(
         clean = fmt in ("json", "convex_clean_json")
     try:
         if kind is FunctionKind.QUERY:
+            # Read every commit acknowledged before this request, by any process.
+            await state.deployment.db.catch_up_to_head()
             result = await runner.run_query(canonical, args, identity, internal_ok=admin)
         elif kind is FunctionKind.MUTATION:
             result = await runner.run_mutation(canonical, args, identity, internal_ok=admin)
