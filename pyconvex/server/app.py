@@ -26,6 +26,7 @@ from pyconvex.server import (
     snapshot_api,
     storage_api,
 )
+from pyconvex.server.cors import CORS_OPTIONS
 from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
 from pyconvex.server.limits import BodyLimit
 from pyconvex.server.log_streams import SinkConfig
@@ -138,14 +139,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(CollapseSlashes),
-            Middleware(
-                CORSMiddleware,
-                allow_origin_regex=".*",
-                allow_methods=["GET", "POST", "OPTIONS", "PATCH", "DELETE", "PUT"],
-                allow_headers=["*"],
-                allow_credentials=True,
-                max_age=86400,
-            ),
+            Middleware(CORSMiddleware, **CORS_OPTIONS),
         ],
     )
     app.fast = BodyLimit(CountSessions(  # bodies capped, then the hot routes first

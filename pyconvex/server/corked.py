@@ -31,6 +31,20 @@ from websockets.protocol import State
 
 from pyconvex.server.limits import HEADER_TIMEOUT_S, MAX_HEADER_BYTES
 
+# What this module reads or overrides of uvicorn's and websockets' private internals.
+# They are not API: pyproject.toml pins the uvicorn range this was tested with, and
+# tests/server/test_corked_internals.py fails, naming the attribute, when one moves.
+UVICORN_HTTP_INTERNALS = (
+    "connection_made", "connection_lost", "data_received", "on_message_begin",
+    "on_headers_complete", "on_response_complete", "transport", "loop",
+)
+UVICORN_WS_INTERNALS = (
+    "handle_connect", "send_receive_event_to_app", "send", "scope", "curr_msg_data_type",
+    "close_sent", "queue", "frames", "transport", "conn", "disconnected",
+    "handshake_complete", "initial_response", "writable",
+)
+WEBSOCKETS_CONNECTION_INTERNALS = ("state", "extensions", "expect_continuation_frame", "writes")
+
 _TEXT_HEAD_16 = struct.Struct("!BBH")
 _TEXT_HEAD_64 = struct.Struct("!BBQ")
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.errors import PyConvexError
 from pyconvex.functions import FunctionKind
+from pyconvex.server.cors import simple_response_headers
 from pyconvex.server.errors import Reply, request_error_reply
 from pyconvex.server.http_api import MAX_BODY, call_function, parse_body, too_large
 from pyconvex.server.state import ServerState
@@ -98,11 +99,7 @@ class FunctionCalls:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(content)).encode()),
         ]
-        if origin is not None:  # as the CORS middleware answers any origin, with credentials
-            headers += [
-                (b"access-control-allow-credentials", b"true"),
-                (b"access-control-allow-origin", origin),
-                (b"vary", b"Origin"),
-            ]
+        if origin is not None:  # what the CORS middleware would add (server/cors.py)
+            headers += simple_response_headers(origin)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
