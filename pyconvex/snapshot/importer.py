@@ -266,7 +266,7 @@ async def _fill_storage(
     async for _, doc in txn.scan(storage.by_id, b"", None, "asc", 256):
         if not replace:
             raise SnapshotImportError(_not_empty(STORAGE_TABLE))
-        await txn.delete(str(doc["_id"]))  # its blob goes to the orphan collector
+        await txn.update_system(str(doc["_id"]), None)  # its blob goes to the orphan collector
     for item in restored:
         number, _ = decode_id(item.doc["_id"])
         if number != storage.number:
