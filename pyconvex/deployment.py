@@ -1,4 +1,5 @@
-"""One deployment assembled: persistence, database, functions, and (later) services.
+"""One deployment assembled: persistence, database, functions, and its services (the
+scheduler, file storage, search indexes, retention).
 
 ``Deployment.open`` is the single place that wires the layers together; the server,
 the CLI and :mod:`pyconvex.testing` all start a deployment through it.
