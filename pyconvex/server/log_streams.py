@@ -1,11 +1,13 @@
 """Log streams: every function execution (and the server's own warnings and errors)
 sent to another system, as Convex's log streams do.
 
-Events follow Convex's log-stream event schema (``topic``, ``timestamp`` in ms,
+Sinks: a webhook (JSON arrays of events), OpenTelemetry (OTLP/HTTP logs, see
+``log_streams_otlp``) and JSON-lines files or stdout. Events follow Convex's log-stream
+event schema (``topic``, ``timestamp`` in ms,
 ``function: {type, path, cached, request_id}``, ``execution_time_ms``, ``status``,
 ``error_message``, ``usage: {...}``) so a pipeline built for Convex reads them; two
-topics are pyconvex's own additions: ``traceback`` on a failed execution, and
-``server_log`` for the server's log records at WARNING and above.
+additions are pyconvex's own: a ``traceback`` field on a failed execution, and the
+``server_log`` topic for the server's log records at WARNING and above.
 
 Each sink has its own bounded buffer and delivery task. The server never waits for a
 sink: ``offer`` appends or, when the buffer is full (the receiver is down or slower
@@ -43,12 +45,14 @@ from pyconvex.errors import BadRequestError, OccConflict
 from pyconvex.functions import ExecutionRecord
 from pyconvex.functions.runtime.failures import failure_fields
 from pyconvex.functions.runtime.logs import OutsideFunctions
+from pyconvex.server import log_streams_otlp
 
 log = logging.getLogger("pyconvex.log_streams")
 
 STATE_KEY = "logStreams"
 SinkKind = Literal["webhook", "jsonl"]
-KINDS: tuple[str, ...] = ("webhook", "jsonl")
+KINDS: tuple[str, ...] = ("webhook", "otlp", "jsonl")
+HTTP_KINDS = ("webhook", "otlp")
 LEVELS = {"LOG", "DEBUG", "INFO", "WARN", "ERROR"}
 MAX_BACKOFF_S = 30.0
 
@@ -79,9 +83,11 @@ class SinkConfig:
             )
         if not self.target:
             raise LogStreamConfigError(f"A {self.kind} log stream needs a target (URL or path).")
-        if self.kind == "webhook" and not self.target.startswith(("http://", "https://")):
+        if self.kind in HTTP_KINDS and not self.target.startswith(("http://", "https://")):
             raise LogStreamConfigError(
-                f"A webhook log stream needs an http:// or https:// URL, got {self.target!r}."
+                f"A {self.kind} log stream needs an http:// or https:// URL, got {self.target!r}"
+                + (" (an OTLP/HTTP logs endpoint, e.g. http://collector:4318/v1/logs)."
+                   if self.kind == "otlp" else ".")
             )
         for name, minimum in (("batch_size", 1), ("max_buffer", 1), ("max_attempts", 1)):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < minimum:
@@ -93,8 +99,9 @@ class SinkConfig:
 
     @staticmethod
     def parse(spec: str) -> SinkConfig:
-        """``webhook:https://host/path`` or ``jsonl:/var/log/fn.jsonl`` (``jsonl:-``:
-        stdout); the ``--log-stream`` option's form."""
+        """``webhook:https://host/path``, ``otlp:http://collector:4318/v1/logs`` or
+        ``jsonl:/var/log/fn.jsonl`` (``jsonl:-``: stdout); the ``--log-stream`` option's
+        form."""
         kind, sep, target = spec.partition(":")
         if not sep:
             raise LogStreamConfigError(
@@ -192,7 +199,7 @@ class Sink:
         self.last_error: str | None = None
 
     def start(self) -> None:
-        if self.config.kind == "webhook":
+        if self.config.kind in HTTP_KINDS:
             self._client = httpx.AsyncClient(timeout=10.0, headers=self.config.headers)
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"log-stream-{self.config.id}"
@@ -283,10 +290,12 @@ class Sink:
             await asyncio.to_thread(self._write, data)
             return None
         assert self._client is not None
-        response = await self._client.post(
-            self.config.target, content=orjson.dumps(batch, default=str),
-            headers={"content-type": "application/json"},
-        )
+        if self.config.kind == "otlp":
+            body, content_type = log_streams_otlp.encode(batch), log_streams_otlp.CONTENT_TYPE
+        else:
+            body, content_type = orjson.dumps(batch, default=str), "application/json"
+        response = await self._client.post(self.config.target, content=body,
+                                           headers={"content-type": content_type})
         if response.is_success:
             return None
         self.last_error = f"HTTP {response.status_code}: {response.text[:200]}"

@@ -1,6 +1,7 @@
 """A real HTTP receiver for log streams: uvicorn serving a small Starlette app in a
-thread of the test process. It records every request's JSON body, and can be told to
-answer the next N requests with 503 (to make the sender retry)."""
+thread of the test process. It records every webhook request's JSON body and every
+OTLP/HTTP logs request (``/v1/logs``) as received, and can be told to answer the next
+N requests with 503 (to make the sender retry)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,15 @@ from tests.conftest import free_port
 class Receiver:
     def __init__(self) -> None:
         self.batches: list[list[dict[str, Any]]] = []
+        self.otlp: list[bytes] = []
+        """Raw OTLP/HTTP bodies (``POST /v1/logs``), with their content types."""
+        self.otlp_types: list[str] = []
         self.headers: list[dict[str, str]] = []
         self.fail_next = 0
         self.failed = 0
         self.lock = threading.Lock()
         self.url = ""
+        self.otlp_url = ""
 
     async def endpoint(self, request: Request) -> Response:
         body = await request.body()
@@ -40,6 +45,18 @@ class Receiver:
             self.batches.append(orjson.loads(body))
             self.headers.append(dict(request.headers))
         return Response("ok")
+
+    async def otlp_endpoint(self, request: Request) -> Response:
+        body = await request.body()
+        with self.lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                self.failed += 1
+                return Response("try later", status_code=503)
+            self.otlp.append(body)
+            self.otlp_types.append(request.headers.get("content-type", ""))
+            self.headers.append(dict(request.headers))
+        return Response(b"", media_type="application/x-protobuf")
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -61,7 +78,8 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     recv = Receiver()
     port = free_port()
-    app = Starlette(routes=[Route("/in", recv.endpoint, methods=["POST"])])
+    app = Starlette(routes=[Route("/in", recv.endpoint, methods=["POST"]),
+                            Route("/v1/logs", recv.otlp_endpoint, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -69,6 +87,7 @@ def receiver() -> Iterator[Receiver]:
     while not server.started:
         time.sleep(0.02)
     recv.url = f"http://127.0.0.1:{port}/in"
+    recv.otlp_url = f"http://127.0.0.1:{port}/v1/logs"
     try:
         yield recv
     finally:

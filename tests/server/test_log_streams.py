@@ -182,3 +182,62 @@ def test_bad_stream_configurations_are_refused_by_name(tmp_path: Path, server: s
     served = subprocess.run([sys.executable, "-m", "pyconvex.cli.main", "serve", "--log-stream", "nope"],
                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert served.returncode == 1 and "KIND:TARGET" in served.stderr
+
+
+def otlp_records(bodies: list[bytes]) -> list[tuple[dict[str, Any], Any]]:
+    """(attributes, record) for every log record the OTLP receiver got, decoded with the
+    official protobuf definitions, as a collector would."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    out = []
+    for body in bodies:
+        request = ExportLogsServiceRequest.FromString(body)
+        for resource in request.resource_logs:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}
+            assert service["service.name"] == "pyconvex"
+            for scope in resource.scope_logs:
+                for record in scope.log_records:
+                    attrs = {}
+                    for a in record.attributes:
+                        kind = a.value.WhichOneof("value")
+                        attrs[a.key] = getattr(a.value, kind)
+                    out.append((attrs, record))
+    return out
+
+
+def test_opentelemetry_receiver_gets_otlp_http_logs(tmp_path: Path) -> None:
+    with receiver() as recv:
+        recv.fail_next = 1  # the first export is refused and retried
+        proc, url = start_server(tmp_path / "db.sqlite3", extra=["--log-stream", f"otlp:{recv.otlp_url}"])
+        try:
+            created = httpx.post(f"{url}/api/mutation", json={"path": "channels:create", "args": {"name": "c"}})
+            cid = created.json()["value"]
+            httpx.post(f"{url}/api/mutation", json={"path": "messages:send",
+                                                   "args": {"channelId": cid, "text": "otel"}})
+            a = httpx.post(f"{url}/api/mutation", json={
+                "path": "bank:open_account", "args": {"owner": "a", "balance": 5}}).json()["value"]
+            httpx.post(f"{url}/api/mutation", json={
+                "path": "bank:transfer_then_fail", "args": {"src": a, "dst": a, "amount": 1}})
+
+            def failed_arrived() -> bool:
+                return any(attrs.get("convex.function.path") == "bank:transfer_then_fail"
+                           for attrs, _ in otlp_records(list(recv.otlp)))
+            recv.wait_for(lambda _: failed_arrived())
+        finally:
+            stop_server(proc)
+    assert recv.failed == 1 and set(recv.otlp_types) == {"application/x-protobuf"}
+    records = otlp_records(recv.otlp)
+    console = [(attrs, r) for attrs, r in records if attrs.get("convex.topic") == "console"]
+    line = next(r for attrs, r in console if attrs["convex.function.path"] == "messages:send")
+    assert line.body.string_value == "'sending' 'otel'" and line.severity_text == "LOG"
+    assert line.severity_number == 9 and line.time_unix_nano > 1_600_000_000 * 10**9
+    done = next((attrs, r) for attrs, r in records if attrs.get("convex.topic") == "function_execution"
+                and attrs["convex.function.path"] == "messages:send")
+    assert done[0]["convex.status"] == "success" and done[0]["convex.usage.database_write_documents"] == 1
+    assert done[1].body.string_value.startswith("mutation messages:send success in ")
+    failure = next((attrs, r) for attrs, r in records
+                   if attrs.get("convex.function.path") == "bank:transfer_then_fail"
+                   and attrs.get("convex.topic") == "function_execution")
+    assert failure[1].severity_text == "ERROR" and failure[1].severity_number == 17
+    assert "boom after the first write" in failure[0]["exception.message"]
+    assert "RuntimeError" in failure[0]["exception.stacktrace"]

@@ -16,7 +16,8 @@ log_streams_app = typer.Typer(
     name="log-streams",
     help=(
         "Stream every function execution, its log lines, and the server's errors to a "
-        "webhook or a JSON-lines file, batched and retried (docs/production.md)."
+        "webhook, OpenTelemetry (OTLP/HTTP) or a JSON-lines file, batched and retried "
+        "(docs/production.md)."
     ),
     epilog=(
         "\b\nExamples:\n  pyconvex log-streams add webhook https://logs.example.com/convex\n"
@@ -28,11 +29,17 @@ log_streams_app = typer.Typer(
 
 
 def add(
-    kind: str = typer.Argument(..., help="webhook or jsonl."),
-    target: str = typer.Argument(..., help="The webhook's URL, or the JSON-lines file's path."),
+    kind: str = typer.Argument(
+        ..., help="webhook (JSON POSTs), otlp (OpenTelemetry logs over HTTP) or jsonl (a file).",
+    ),
+    target: str = typer.Argument(
+        ..., help="The webhook's URL, the OTLP logs endpoint (http://collector:4318/v1/logs), "
+        "or the JSON-lines file's path (- for stdout).",
+    ),
     header: list[str] = typer.Option(
-        [], "--header", help="NAME:VALUE sent with every webhook request (repeatable), e.g. "
-        "an Authorization header.",
+        [], "--header", metavar="NAME:VALUE",
+        help="A header sent with every webhook or OTLP request (repeatable), e.g. an "
+        "Authorization header.",
     ),
     batch_size: int = typer.Option(100, "--batch-size", min=1, help="Events per request at most."),
     flush_interval: float = typer.Option(
@@ -51,6 +58,8 @@ def add(
     Examples:
 
       pyconvex log-streams add webhook https://logs.example.com/convex --header "Authorization:Bearer abc"
+
+      pyconvex log-streams add otlp http://otel-collector:4318/v1/logs
 
       pyconvex log-streams add jsonl /var/log/pyconvex/functions.jsonl
     """

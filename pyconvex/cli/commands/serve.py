@@ -71,7 +71,9 @@ def serve(
     log_stream: list[str] = typer.Option(
         [], "--log-stream", metavar="KIND:TARGET",
         help="Stream function executions and server errors (repeatable): webhook:URL "
-        "(batched JSON POSTs) or jsonl:PATH (jsonl:- for stdout). For this process only; "
+        "(batched JSON POSTs), otlp:URL (OpenTelemetry logs, e.g. "
+        "otlp:http://collector:4318/v1/logs) or jsonl:PATH (jsonl:- for stdout). For this "
+        "process only; "
         "`pyconvex log-streams add` keeps one in the deployment.",
     ),
     log_format: str = typer.Option(
