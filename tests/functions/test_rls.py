@@ -300,3 +300,24 @@ async def test_a_live_rls_page_stays_gap_free_as_documents_come_and_go():
             assert [m["n"] for m in second.value_json["page"]] == [3, 4, 5, 6]
         finally:
             await manager.stop()
+
+
+async def test_table_first_forms_are_checked_too():
+    async with ConvexTest(SECUREAPP) as t:
+        cid = await t.mutation("chat:make_channel", {"name": "c", "public": False, "members": ["ann", "bob"]})
+        hidden = await t.mutation("chat:make_channel", {"name": "h", "public": False, "members": []})
+        ann, bob = (t.with_identity({"subject": s}) for s in ("ann", "bob"))
+        mine = await ann.mutation("chat:send", {"channelId": cid, "body": "hi", "n": 1})
+        secret = await t.mutation("chat:raw_insert", {"channelId": hidden, "author": "ann", "body": "s", "n": 2})
+        assert (await ann.query("chat:get_table_first", {"id": mine}))["body"] == "hi"
+        assert await ann.query("chat:get_table_first", {"id": secret}) is None
+        with pytest.raises(ForbiddenError) as info:
+            await bob.mutation("chat:edit_table_first", {"id": mine, "body": "x"})
+        assert info.value.short_msg == "ModifyNotAllowed"
+        with pytest.raises(ForbiddenError) as info:
+            await ann.mutation("chat:remove_table_first", {"id": secret})
+        assert info.value.short_msg == "ReadNotAllowed"
+        await ann.mutation("chat:edit_table_first", {"id": mine, "body": "hi!"})
+        assert (await ann.query("chat:get", {"id": mine}))["body"] == "hi!"
+        await ann.mutation("chat:remove_table_first", {"id": mine})
+        assert await ann.query("chat:get", {"id": mine}) is None

@@ -93,3 +93,12 @@ def test_registration_errors():
         triggers.register("_storage")
     with pytest.raises(ValueError, match="max_depth"):
         Triggers(max_depth=0)
+
+
+async def test_table_first_delete_fires_triggers():
+    async with ConvexTest(SECUREAPP) as t:
+        cid = await t.mutation("counted:make_channel", {"name": "c"})
+        mid = await t.mutation("counted:send", {"channelId": cid, "body": "a"})
+        await t.mutation("counted:remove_table_first", {"id": mid})
+        state = await t.query("counted:state")
+        assert state["messages"] == [] and state["channels"][0]["messageCount"] == 0
