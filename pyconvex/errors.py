@@ -44,6 +44,7 @@ crosses the wire intact. Errors defined elsewhere are drawn here too, with their
   x NotFoundError                    404: FunctionNotFound, DocumentNotFound
   x ConflictError                    409: OCC still failing after bounded retries
   x OverloadedError                  503: committer queue full
+    + StorageFullError               the disk is full: writes refused until space returns
   x InternalError                    500: reaches clients as "Server Error" + request id
     + StorageError                   persistence/errors.py: the database failed under us
   x ActionWorkerError                500: an action's worker process died under it
@@ -166,6 +167,24 @@ class OverloadedError(PyConvexError):
     short_msg = "CommitterFullError"
 
 
+class StorageFullError(OverloadedError):
+    """The database's or the file store's disk is full. Nothing acknowledged is lost;
+    writes are refused, each with this error, until space is freed, and then succeed."""
+
+    short_msg = "StorageFull"
+
+
+NO_SPACE_SIGNS = ("database or disk is full", "No space left on device", "could not extend file")
+"""Driver messages that mean the disk is full (SQLite, the OS, PostgreSQL)."""
+
+
+def storage_full(what: str, detail: object) -> StorageFullError:
+    return StorageFullError(
+        f"The deployment's storage is full: {what} failed ({detail}). Nothing acknowledged "
+        "was lost; writes are refused until disk space is freed."
+    )
+
+
 class InternalError(PyConvexError):
     code = ErrorCode.INTERNAL
     short_msg = "InternalServerError"
@@ -210,4 +229,5 @@ __all__ = [
     "PyConvexError",
     "ReturnValueValidationError",
     "SchemaValidationError",
+    "StorageFullError",
 ]

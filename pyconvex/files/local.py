@@ -8,6 +8,7 @@ crash, and a crash before that leaves only a temp file, which the collector remo
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import secrets
@@ -15,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from pyconvex.errors import LimitExceededError
+from pyconvex.errors import LimitExceededError, storage_full
 from pyconvex.files.base import BlobInfo
 
 CHUNK = 256 * 1024
@@ -48,6 +49,12 @@ class LocalFileStore:
                 digest.update(chunk)
                 os.write(fd, chunk)
             await asyncio.to_thread(os.fsync, fd)
+        except OSError as e:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            if e.errno == errno.ENOSPC:
+                raise storage_full("storing the file", e.strerror) from None
+            raise
         except BaseException:
             os.close(fd)
             tmp.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ import psycopg
 from psycopg import pq, sql
 from psycopg_pool import AsyncConnectionPool
 
+from pyconvex.errors import NO_SPACE_SIGNS, StorageFullError, storage_full
 from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, LogCommit, Order
 from pyconvex.persistence.errors import StorageError
 
@@ -227,8 +228,10 @@ def split_url(url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(query=urlencode(params))), schema
 
 
-def _error(what: str, e: BaseException) -> StorageError:
-    err = StorageError(f"PostgreSQL {what} failed: {e}")
+def _error(what: str, e: BaseException) -> StorageError | StorageFullError:
+    err: StorageError | StorageFullError = StorageError(f"PostgreSQL {what} failed: {e}")
+    if isinstance(e, psycopg.errors.DiskFull) or any(s in str(e) for s in NO_SPACE_SIGNS):
+        err = storage_full(f"PostgreSQL {what}", e)
     err.__cause__ = e
     return err
 

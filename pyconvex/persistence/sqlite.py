@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pyconvex.errors import NO_SPACE_SIGNS, StorageFullError, storage_full
 from pyconvex.persistence import sqlite_schema as schema
 from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
@@ -86,8 +87,10 @@ _GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = ?"
 _TS_MAX = 2**63 - 1
 
 
-def _storage_error(what: str, e: BaseException) -> StorageError:
+def _storage_error(what: str, e: BaseException) -> StorageError | StorageFullError:
     kind = type(e).__name__
+    if any(sign in str(e) for sign in NO_SPACE_SIGNS):
+        return storage_full(f"SQLite {what}", e)
     return StorageError(f"SQLite {what} failed: {kind}: {e}")
 
 

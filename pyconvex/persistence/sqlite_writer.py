@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from pyconvex.errors import NO_SPACE_SIGNS, storage_full
 from pyconvex.persistence import sqlite_schema as schema
 from pyconvex.persistence.errors import StorageError
 
@@ -376,9 +377,16 @@ class _Replies(asyncio.Protocol):
         self.buffer += data
         for ok, value in _frames(self.buffer):
             future, on_done = self.pending.popleft()
-            error = None if ok else StorageError(value)
+            error: Exception | None = None
+            if not ok:
+                full = any(sign in str(value) for sign in NO_SPACE_SIGNS)
+                error = storage_full("SQLite write", value) if full else StorageError(value)
             if on_done is not None:
                 on_done(error)
+                if not future.done() and error is not None:
+                    future.set_exception(error)
+                    future.exception()  # reported through on_done: nobody awaits it
+                    continue
             if future.done():  # the caller stopped waiting; the work was done anyway
                 continue
             if error is None:
