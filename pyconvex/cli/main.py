@@ -12,6 +12,7 @@ from pyconvex.cli.commands.auth import auth_app
 from pyconvex.cli.commands.auth import init as auth_init
 from pyconvex.cli.commands.auth import revoke as auth_revoke
 from pyconvex.cli.commands.auth import sessions as auth_sessions
+from pyconvex.cli.commands.backup import backup
 from pyconvex.cli.commands.codegen import codegen
 from pyconvex.cli.commands.dashboard import dashboard
 from pyconvex.cli.commands.data import data
@@ -59,6 +60,7 @@ for command in commands:
     register(app, command)
 register(app, import_, "import")
 register(app, migrate_storage, "migrate-storage")
+register(app, backup)
 env_commands: tuple[tuple[Callable[..., Any], str], ...] = (
     (set_, "set"), (get, "get"), (list_, "list"), (remove, "remove")
 )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -113,3 +115,62 @@ def test_a_long_import_reports_each_phase(tmp_path: Path) -> None:
         assert len(table(url, "things")) == rows
     finally:
         stop_server(proc)
+
+
+def test_backup_keeps_the_newest_and_restores(tmp_path: Path) -> None:
+    proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a backup")
+    try:
+        sid = str(call(url, "action", "files:store_text", {"text": "kept"}))
+        for i in range(3):
+            call(url, "mutation", "files:save", {"storageId": sid, "name": f"n{i}"})
+            done = cli(url, "backup", "--to", str(folder), "--keep", "2")
+            assert done.returncode == 0, done.stderr
+            assert "wrote pyconvex-backup-" in done.stdout and "1 files" in done.stdout
+        names = sorted(p.name for p in folder.iterdir())
+        assert len(names) == 3 and names[0] == "notes.txt"  # two backups, and the stranger
+        assert "removed pyconvex-backup-" in done.stdout
+        wanted = table(url, "uploads")
+    finally:
+        stop_server(proc)
+    newest = folder / names[2]
+    proc, url = start_server(tmp_path / "fresh.sqlite3", FILES_APP)
+    try:
+        assert cli(url, "import", str(newest)).returncode == 0
+        assert table(url, "uploads") == wanted and len(wanted) == 3
+        got = httpx.get(str(call(url, "query", "files:url", {"storageId": sid})))
+        assert got.content == b"kept"
+    finally:
+        stop_server(proc)
+
+
+def test_backup_on_a_schedule(tmp_path: Path) -> None:
+    proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
+    folder = tmp_path / "backups"
+    seen: set[str] = set()
+    runner = subprocess.Popen([*CLI, "backup", "--to", str(folder), "--every", "1s", "--keep", "2",
+                               "--url", url, "--admin-key", ADMIN_KEY],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(1200):
+            if folder.exists():
+                seen |= {p.name for p in folder.iterdir() if p.suffix == ".zip"}
+            if len(seen) >= 4 or runner.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert len(seen) >= 4, runner.stdout.read() if runner.poll() is not None and runner.stdout else seen
+    finally:
+        runner.send_signal(signal.SIGINT)
+        out, _ = runner.communicate(timeout=60)
+        stop_server(proc)
+    left = sorted(p.name for p in folder.iterdir())
+    assert len(left) <= 3 and all(name.endswith(".zip") for name in left), left  # no .partial
+    assert len([n for n in left if n in seen]) >= 2
+    assert "every 1s, keeping 2" in out
+
+
+def test_backup_refuses_a_bad_interval(tmp_path: Path) -> None:
+    bad = cli("http://127.0.0.1:9", "backup", "--to", str(tmp_path), "--every", "soon")
+    assert bad.returncode == 1 and "--every 'soon'" in bad.stderr

@@ -28,9 +28,9 @@ from pyconvex.cli.target import Target, fail, resolve
 CHUNK = 256 * 1024
 
 
-def _bar() -> Progress:
+def _bar(show: bool = True) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), transient=False)
+                    TransferSpeedColumn(), transient=False, disable=not show)
 
 
 def export(
@@ -56,17 +56,32 @@ def export(
     if path.exists():
         raise fail(f"{path} already exists: choose a new --path.")
     target = resolve(url, admin_key)
+    typer.echo("Writing the snapshot on the server...", err=True)
+    tables, files = download_snapshot(target, path, include_files=include_file_storage,
+                                      progress=True)
+    typer.echo(f"Wrote {path}: {orjson.dumps(tables).decode()}")
+    if files.get("files"):
+        typer.echo(f"  with {files['files']} files ({files['bytes']} bytes)")
+    if files.get("leftOut"):
+        typer.echo(f"  without the deployment's {files['leftOut']} uploaded files (--no-file-storage): "
+                   "a restore will have documents pointing at missing files", err=True)
+
+
+def download_snapshot(
+    target: Target, path: Path, *, include_files: bool, progress: bool
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Export to ``path`` (written as ``<path>.partial``, fsynced, then renamed, so a
+    ``path`` that exists is complete); ``(documents per table, files summary)``."""
     tmp = path.with_name(path.name + ".partial")
-    params = {"includeStorage": "1" if include_file_storage else "0"}
+    params = {"includeStorage": "1" if include_files else "0"}
     try:
-        typer.echo("Writing the snapshot on the server...", err=True)
         with httpx.stream("GET", target.url + "/api/pyconvex/export", headers=target.auth,
                           params=params, timeout=3600) as response:
             if response.status_code != 200:
                 response.read()
                 raise fail(f"export failed: {response.text[:500]}")
             total = int(response.headers.get("content-length", 0)) or None
-            with _bar() as bar, tmp.open("wb") as out:
+            with _bar(progress) as bar, tmp.open("wb") as out:
                 task = bar.add_task("Downloading snapshot", total=total)
                 for chunk in response.iter_bytes(CHUNK):
                     out.write(chunk)
@@ -74,18 +89,13 @@ def export(
                 out.flush()
                 os.fsync(out.fileno())
         tmp.replace(path)
-    except httpx.ConnectError:
-        raise fail(f"Cannot reach the deployment at {target.url}.") from None
+    except httpx.TransportError as e:
+        raise fail(f"Cannot reach the deployment at {target.url}: {e}.") from None
     finally:
         tmp.unlink(missing_ok=True)
-    tables = response.headers.get("x-pyconvex-tables", "{}")
-    files = orjson.loads(response.headers.get("x-pyconvex-files", "{}"))
-    typer.echo(f"Wrote {path}: {tables}")
-    if files.get("files"):
-        typer.echo(f"  with {files['files']} files ({files['bytes']} bytes)")
-    if files.get("leftOut"):
-        typer.echo(f"  without the deployment's {files['leftOut']} uploaded files (--no-file-storage): "
-                   "a restore will have documents pointing at missing files", err=True)
+    tables: dict[str, int] = orjson.loads(response.headers.get("x-pyconvex-tables", "{}"))
+    files: dict[str, int] = orjson.loads(response.headers.get("x-pyconvex-files", "{}"))
+    return tables, files
 
 
 def snapshot_tables(path: Path) -> list[str]:
