@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from convex import ConvexClient, ConvexError
+from convex.http_client import ConvexHttpClient
 
 from tests.conftest import FIXTURES, start_server, stop_server
 
@@ -27,7 +28,7 @@ def secure_server(tmp_path: Path) -> Iterator[str]:
         stop_server(proc)
 
 
-def test_custom_functions_and_rate_limits_with_the_pypi_client(secure_server: str):
+def test_custom_functions_with_the_pypi_client(secure_server: str):
     client = ConvexClient(secure_server)
     client.mutation("custom:setup", {"subject": "ann", "name": "Ann", "token": "tok"})
     assert client.query("custom:greet", {"sessionId": "tok", "suffix": "!"}) == "hello Ann!"
@@ -38,11 +39,16 @@ def test_custom_functions_and_rate_limits_with_the_pypi_client(secure_server: st
     assert info.value.data == {"code": "BadSession"}
     assert client.action("custom:greet_from_action", {"sessionId": "tok", "suffix": "?"}) == (
         "act:hello Ann?")
-
     oks = [client.mutation("limits:consume", {"name": "bucket", "key": "py"})["ok"] for _ in range(4)]
     assert oks == [True, True, True, False]
+
+
+@pytest.mark.parametrize("over", ["http", "websocket"])
+def test_a_rate_limit_refusal_reaches_the_pypi_client_as_convex_error(secure_server: str, over: str):
+    client = ConvexHttpClient(secure_server) if over == "http" else ConvexClient(secure_server)
+    client.mutation("limits:consume", {"name": "bucket", "key": over, "count": 3})
     with pytest.raises(ConvexError) as info:
-        client.mutation("limits:consume", {"name": "bucket", "key": "py", "throws": True})
+        client.mutation("limits:consume", {"name": "bucket", "key": over, "throws": True})
     data = info.value.data
     assert data["kind"] == "RateLimited" and data["name"] == "bucket" and data["retryAfter"] > 0
 
