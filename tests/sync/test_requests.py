@@ -11,7 +11,12 @@ from pyconvex import api
 from pyconvex.database import Query
 from pyconvex.database.session_requests import collect_session_requests
 from pyconvex.errors import ArgumentValidationError
-from pyconvex.sync.requests import SessionRequestMismatch, run_session_mutation
+from pyconvex.sync.requests import (
+    CLEANUP_PASS,
+    SessionRequestCollector,
+    SessionRequestMismatch,
+    run_session_mutation,
+)
 from pyconvex.testing import ConvexTest
 
 ALICE = {"tokenIdentifier": "https://issuer.example|alice", "subject": "alice",
@@ -137,3 +142,16 @@ async def test_the_record_is_invisible_to_user_functions(app_dir):
 
         with pytest.raises(Exception, match="_session_requests"):
             await t.run(peek)
+
+
+async def test_the_collector_deletes_the_whole_backlog_in_passes(app_dir):
+    async with ConvexTest(app_dir) as t:
+        runner, db = t.deployment.runner, t.deployment.db
+        for i in range(CLEANUP_PASS + 40):  # more than one pass
+            await run_session_mutation(
+                runner, "old", i, "counters:noop", {}, None, is_admin=False
+            )
+        await t.advance_time(60_000)
+        collector = SessionRequestCollector(db, retention_ms=30_000)
+        assert await collector.collect() == CLEANUP_PASS + 40
+        assert await _records(t) == []
