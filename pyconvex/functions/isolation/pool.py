@@ -197,9 +197,6 @@ class WorkerPool:
     def busy(self) -> int:
         return len(self._busy)
 
-    def busy_pids(self) -> list[int]:
-        return [w.pid for w in self._busy]
-
     def set_code(self, functions_dir: Path) -> None:
         """New code or environment variables: workers from now on load these."""
         self._functions_dir = functions_dir

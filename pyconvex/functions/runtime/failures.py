@@ -111,13 +111,6 @@ def _chain(exc: traceback.TracebackException) -> list[traceback.TracebackExcepti
     return out
 
 
-def is_server_error(e: BaseException) -> bool:
-    """Errors clients see only as "Server Error": a bug, worth a traceback at ERROR."""
-    return not isinstance(e, (ConvexError, PyConvexError)) or type(e).__name__ in (
-        "InternalError", "ActionWorkerError",
-    )
-
-
 def log_failure(failure: Failure, duration_ms: float) -> None:
     level = logging.ERROR if not failure.error.startswith("Uncaught ConvexError") else logging.INFO
     log.log(
