@@ -13,7 +13,7 @@ import pytest
 
 from pyconvex import ConvexError, mutation, query, v
 from pyconvex.codegen import write_generated
-from pyconvex.errors import ArgumentValidationError, NotFoundError
+from pyconvex.errors import ArgumentValidationError, NotFoundError, ReturnValueValidationError
 from pyconvex.helpers import Customization, custom_ctx, custom_mutation, custom_query
 from pyconvex.testing import ConvexTest
 from tests.functions._secure import SECUREAPP
@@ -169,3 +169,12 @@ def test_mypy_sees_declared_ctx_fields_and_public_arguments(tmp_path: Path):
     # the customization's argument is part of the public arguments at call sites
     assert any(e.startswith("client_script.py:10:") and "query" in e for e in errors), errors
     assert len(errors) == 3, errors
+
+
+async def test_options_pass_to_the_base_builder():
+    async with ConvexTest(SECUREAPP) as t:
+        await _setup(t)
+        ann = t.with_identity({"subject": "ann"})
+        assert await ann.query("custom:whoAmI") == "Ann"
+        with pytest.raises(ReturnValueValidationError, match="returns"):
+            await ann.query("custom:bad_return")
