@@ -96,6 +96,7 @@ class SyncSession:
         self._dirty = asyncio.Event()  # a query has a new result: the pusher looks
         self._progress = asyncio.Event()  # the same, for a mutation waiting to be confirmed
         self._watcher = self._on_result
+        self._transitions_sent = 0
         self._failed: asyncio.Future[BaseException] | None = None
         self._closed = False
         self.last_send = time.monotonic()
@@ -402,6 +403,7 @@ class SyncSession:
             transition["clientClockSkew"] = self._clock_skew
         self.current = end
         self._held.clear()
+        self._transitions_sent += 1
         await self.send(transition)
 
     async def _reach(self, ts: int) -> None:
@@ -491,10 +493,15 @@ class SyncSession:
         ts = response["ts"]
         async with self._lock:
             # The covering Transition usually follows at once (sent together, one write).
-            await self.send(response, more=ts is not None)
+            await self.send(response, more=True)
+            sent = self._transitions_sent
         if ts is not None:
             await self.manager.wait_for(ts)
             await self._reach(ts)
+        if self._transitions_sent == sent:
+            # Clients settle a mutation on a Transition after its response (the PyPI
+            # client waits for one even after a failure), so one follows, however bare.
+            await self.send_transition(force=True)
 
     async def _action(self, msg: dict[str, Any]) -> None:
         try:

@@ -309,3 +309,22 @@ async def test_the_receive_loop_ending_ends_serve(live):
     await asyncio.wait_for(session.serve(receive_loop()), 30)
     await session.close()
     session.check_invariants()
+
+
+async def test_every_mutation_response_is_followed_by_a_transition(live):
+    """Clients settle a mutation on the Transition after its response, a failed one
+    too (the PyPI client waits for it), so one always follows."""
+    t, manager = live
+    log: list[tuple[str, dict[str, Any]]] = []
+    clients: dict[str, Client] = {}
+    client = await connect(manager, t, "c", log, clients)
+    await client.add(0, "cells:get", {"name": "a"})
+    await client.handle({"type": "Mutation", "requestId": 0, "udfPath": "cells:put",
+                         "args": [{"cells": "not a record"}]})
+    await client.handle({"type": "Mutation", "requestId": 1, "udfPath": "cells:put",
+                         "args": [{"cells": {"elsewhere": 1}}]})
+    await asyncio.wait_for(_until(lambda: len(client.mine()) >= 5), 30)
+    kinds = [(m["type"], m.get("success")) for m in client.mine()]
+    assert kinds == [("Transition", None), ("MutationResponse", False), ("Transition", None),
+                     ("MutationResponse", True), ("Transition", None)]
+    await client.session.close()
