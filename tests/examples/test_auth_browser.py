@@ -9,6 +9,7 @@ private and a wrong password is refused with a readable error.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from pyconvex.auth import generate_keys
-from tests.conftest import start_server, stop_server
+from tests.conftest import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "auth"
@@ -24,6 +25,7 @@ DIST = EXAMPLE / "web" / "dist"
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+OIDC_SERVER = ROOT / "tests" / "auth" / "library" / "oidc_server.mjs"
 
 
 @pytest.fixture
@@ -104,3 +106,47 @@ def test_sign_up_sign_in_and_sign_out_with_the_react_client(browser: Browser, ap
     expect(ann.get_by_test_id("note")).to_have_text(["ann's secret"])
     ARTIFACTS.mkdir(exist_ok=True)
     ann.screenshot(path=str(ARTIFACTS / "auth-example.png"))
+
+
+@pytest.fixture
+def oidc_app(tmp_path: Path) -> Iterator[str]:
+    """The example with a local OpenID Provider (npm oidc-provider) configured."""
+    assert (DIST / "index.html").exists(), "build the page first: make web"
+    port, site_port, issuer_port = free_port(), free_port(), free_port()
+    url, site = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{site_port}"
+    log = (tmp_path / "issuer.log").open("w")
+    issuer = subprocess.Popen(["node", str(OIDC_SERVER), str(issuer_port), f"{site}/api/auth/callback/oidc"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert issuer.stdout is not None and issuer.stdout.readline().strip() == "ready"
+        env = {**generate_keys(), "SITE_URL": url, "AUTH_OIDC_ISSUER": f"http://127.0.0.1:{issuer_port}",
+               "AUTH_OIDC_ID": "pyconvex-test", "AUTH_OIDC_SECRET": "test-secret"}
+        proc, served = start_server(tmp_path / "auth.sqlite3", EXAMPLE / "convex", port=port, env=env,
+                                    extra=["--web", str(DIST), "--site-port", str(site_port)])
+        try:
+            yield served
+        finally:
+            stop_server(proc)
+    finally:
+        issuer.terminate()
+        issuer.wait(10)
+        if issuer.stdout:
+            issuer.stdout.close()
+        log.close()
+
+
+def test_sign_in_with_openid_connect_through_the_react_client(browser: Browser, oidc_app: str) -> None:
+    page = browser.new_context().new_page()
+    page.goto(oidc_app)
+    page.get_by_test_id("oidc").click()
+    # The provider's own login and consent pages (oidc-provider's development pages).
+    page.locator("input[name=login]").fill("carol")
+    page.locator("input[name=password]").fill("anything")
+    page.locator("button[type=submit]").click()
+    page.locator("button[type=submit]").click()  # consent: "Continue"
+    # Back on the page with ?code=...; the React client finishes the sign-in.
+    expect(page.get_by_test_id("whoami")).to_have_text("Signed in as CAROL", timeout=15_000)
+    assert "code=" not in page.url
+    _add_note(page, "carol's note")
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("public-notes")).to_have_text("0 notes visible", timeout=10_000)

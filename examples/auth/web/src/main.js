@@ -28,7 +28,11 @@ function SignIn() {
     h("input", { name: "flow", type: "hidden", value: flow }),
     h("button", { type: "submit", "data-testid": "submit" }, flow === "signIn" ? "Sign in" : "Sign up"),
     h("button", { type: "button", "data-testid": "toggle", onClick: () => setFlow(flow === "signIn" ? "signUp" : "signIn") },
-      flow === "signIn" ? "I need an account" : "I have an account"));
+      flow === "signIn" ? "I need an account" : "I have an account"),
+    // OAuth/OIDC: signIn answers with a redirect to the provider, which the client follows;
+    // back on this page with ?code=..., ConvexAuthProvider finishes the sign-in by itself.
+    h("button", { type: "button", "data-testid": "oidc", onClick: () => signIn("oidc").catch(showError) },
+      "Sign in with OpenID Connect"));
 }
 
 function Notes() {
