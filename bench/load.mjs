@@ -2,7 +2,8 @@
 // keep-alive HTTP and the `ws` package (installed with npm `convex`). Python load
 // generators saturate the second core of a 2-core machine before the server does.
 //
-//   node bench/load.mjs http|http-agent|ws URL[,URL...] CLIENTS SECONDS  ->  prints mutations/s
+//   node bench/load.mjs http|http-agent|ws|channels|pocketbase URL[,URL...] CLIENTS SECONDS
+//   ->  prints mutations/s
 // (and, on stderr, its own CPU time per mutation)
 // (HTTP clients are spread round-robin over the URLs.)
 //
@@ -11,7 +12,8 @@
 // requests through node:http's keep-alive Agent, which spends about 40 µs of CPU per
 // request on parsing and its stream machinery, against 18 µs (measured 2026-12-01): on
 // a 2-core machine that is CPU taken from the server under test, so it is kept only for
-// comparison.
+// comparison. `channels` and `pocketbase` are `http` with the request bench/peer.py
+// compares: a post into a channel, as a pyconvex mutation and as a PocketBase record.
 import http from "node:http";
 import net from "node:net";
 import { randomUUID } from "node:crypto";
@@ -24,10 +26,19 @@ const body = JSON.stringify({ path: "bench:insert", args: { body: "x".repeat(100
 
 const urls = url.split(",");
 
-function rawClient(target, stopAt) {
+const post = { channel: "hot", body: "x".repeat(100) };
+const requests = {
+  http: { path: "/api/mutation", body, ok: '"status":"success"' },
+  channels: { path: "/api/mutation", body: JSON.stringify({ path: "channels:post", args: post }),
+              ok: '"status":"success"' },
+  pocketbase: { path: "/api/collections/posts/records", body: JSON.stringify(post),
+                ok: '"collectionName":"posts"' },
+};
+
+function rawClient(target, stopAt, { path, body, ok } = requests.http) {
   const { hostname, port } = new URL(target);
   const head =
-    `POST /api/mutation HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+    `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
     `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
   const request = Buffer.from(head + body);
   return new Promise((resolve, reject) => {
@@ -56,7 +67,7 @@ function rawClient(target, stopAt) {
         const total = end + 4 + Number(match[1]);
         if (buffer.length < total) return;
         const text = buffer.subarray(end + 4, total).toString();
-        if (!text.includes('"status":"success"')) return reject(new Error(text));
+        if (!text.includes(ok)) return reject(new Error(text));
         buffer = buffer.subarray(total);
         done += 1;
         send();
@@ -65,11 +76,11 @@ function rawClient(target, stopAt) {
   });
 }
 
-async function runRaw() {
+async function runRaw(request = requests.http) {
   const stopAt = performance.now() + seconds * 1000;
   const start = performance.now();
   const counts = await Promise.all(
-    Array.from({ length: clients }, (_, c) => rawClient(urls[c % urls.length], stopAt)),
+    Array.from({ length: clients }, (_, c) => rawClient(urls[c % urls.length], stopAt, request)),
   );
   return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
 }
@@ -160,7 +171,10 @@ async function runWs() {
   return rate;
 }
 
-const runners = { http: runRaw, "http-agent": runHttp, ws: runWs };
+const runners = {
+  http: runRaw, "http-agent": runHttp, ws: runWs,
+  channels: () => runRaw(requests.channels), pocketbase: () => runRaw(requests.pocketbase),
+};
 if (!(mode in runners)) throw new Error(`mode must be one of ${Object.keys(runners)}`);
 const cpuBefore = process.cpuUsage();
 const rate = await runners[mode]();

@@ -12,7 +12,14 @@ measured in the same run:
      clients (time from the mutation's HTTP response to the last client's Transition),
      against a raw `websockets` broadcast of the same payload to the same number of
      clients (the floor).
-  e. RSS per idle session with 1,000 connected sessions.
+  e. RSS per idle session with 1,000 connected sessions, and the server's CPU while
+     they sit idle (pings, timers, garbage collection over session objects).
+  f. server CPU per insert mutation (HTTP, sequential) into a channel with one live
+     subscriber, with no other subscriptions and with 10,000 idle subscriptions to
+     other channels (100 sessions of 100 queries): a commit should cost what it
+     touches, not the number of subscriptions (goal: ratio <= 1.2).
+
+    .venv/bin/python bench/wire.py --parts f   (only some parts; a is always run)
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import raw_sqlite_single_doc_commits
+from cpu import cpu_seconds
 
 APP = Path(__file__).resolve().parent / "app" / "convex"
+CHANNELS = Path(__file__).resolve().parent / "channels_app" / "convex"
 
 
 def free_port() -> int:
@@ -47,11 +56,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, app: Path = APP) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(APP),
+            [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(app),
              "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port), "--site-port", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
@@ -62,6 +71,10 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.05)
         raise RuntimeError("server did not start")
+
+    def cpu_s(self) -> float:
+        own, children = cpu_seconds(self.proc.pid)
+        return own + children
 
     def rss_kb(self) -> int:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -187,22 +200,83 @@ async def broadcast_floor(clients: int, rounds: int = 15) -> float:
     return statistics.median(lat)
 
 
-async def idle_sessions(url: str, server: Server, n: int = 1000) -> float:
+async def idle_sessions(url: str, server: Server, n: int = 1000) -> tuple[float, float, float]:
+    """(RSS KB per idle session, server CPU ms/s idle without them, and with them)."""
     before = server.rss_kb()
+    quiet = await idle_cpu(server)
     conns = []
     for _ in range(0, n, 100):
         conns.extend(await asyncio.gather(*(WsClient.connect(url) for _ in range(100))))
     await asyncio.sleep(1)
     after = server.rss_kb()
+    busy = await idle_cpu(server)
     for c in conns:
         await c.ws.close()
-    return (after - before) / n
+    return (after - before) / n, quiet, busy
+
+
+async def idle_cpu(server: Server, seconds: float = 5.0) -> float:
+    """The server's CPU ms per second while nothing is asked of it."""
+    t0, c0 = time.perf_counter(), server.cpu_s()
+    await asyncio.sleep(seconds)
+    return (server.cpu_s() - c0) * 1000 / (time.perf_counter() - t0)
+
+
+async def subscribe_channels(url: str, channels: list[str], per_client: int = 100) -> list[WsClient]:
+    """Sessions of up to ``per_client`` queries each, one channel per query."""
+    clients = []
+    for i in range(0, len(channels), per_client):
+        c = await WsClient.connect(url)
+        mods = [{"type": "Add", "queryId": q, "udfPath": "channels:latest", "args": [{"channel": ch}]}
+                for q, ch in enumerate(channels[i:i + per_client])]
+        await c.ws.send(json.dumps({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1,
+                                    "modifications": mods}))
+        c.qs = 1
+        await c.until("Transition")
+        clients.append(c)
+    return clients
+
+
+async def cpu_per_insert(url: str, server: Server, n: int = 300) -> float:
+    """Server CPU µs per insert into channel "hot" (sequential HTTP mutations)."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        async def post(body: str) -> None:
+            r = await http.post(f"{url}/api/mutation",
+                                json={"path": "channels:post", "args": {"channel": "hot", "body": body}})
+            r.raise_for_status()
+
+        for i in range(20):
+            await post(f"warm{i}")
+        c0 = server.cpu_s()
+        for i in range(n):
+            await post(f"b{i}")
+        return (server.cpu_s() - c0) / n * 1e6
+
+
+async def idle_subscription_cost(url: str, server: Server, idle: int = 10_000) -> tuple[float, float]:
+    """(CPU µs per insert with no idle subscriptions, with ``idle`` of them)."""
+    hot = (await subscribe_channels(url, ["hot"]))[0]
+    drain = asyncio.ensure_future(_drain(hot))
+    base = await cpu_per_insert(url, server)
+    others = await subscribe_channels(url, [f"idle{i}" for i in range(idle)])
+    loaded = await cpu_per_insert(url, server)
+    drain.cancel()
+    for c in [hot, *others]:
+        await c.ws.close()
+    return base, loaded
+
+
+async def _drain(c: WsClient) -> None:
+    while True:
+        await c.ws.recv()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--parts", default="abcdef")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle subscriptions in f")
     args = parser.parse_args()
     rows: dict[str, list[float]] = {}
 
@@ -214,21 +288,37 @@ def main() -> None:
             add("a. raw SQLite single-doc commits/s", raw_sqlite_single_doc_commits(Path(tmp) / "raw.sqlite3", 2000))
             server = Server(Path(tmp))
             try:
-                http_rate = node_load("http", server.url, args.seconds)
-                ws_rate = node_load("ws", server.url, args.seconds)
-                add("b. insert mutations/s, 16 HTTP clients", http_rate)
-                add("b. insert mutations/s, 16 WebSocket clients", ws_rate)
-                p50, p99 = asyncio.run(round_trip(server.url))
-                add("c. WS mutation round trip p50 ms (goal <= 2)", p50)
-                add("c. WS mutation round trip p99 ms (goal <= 10)", p99)
-                for n in (100, 1000):
+                if "b" in args.parts:
+                    http_rate = node_load("http", server.url, args.seconds)
+                    ws_rate = node_load("ws", server.url, args.seconds)
+                    add("b. insert mutations/s, 16 HTTP clients", http_rate)
+                    add("b. insert mutations/s, 16 WebSocket clients", ws_rate)
+                if "c" in args.parts:
+                    p50, p99 = asyncio.run(round_trip(server.url))
+                    add("c. WS mutation round trip p50 ms (goal <= 2)", p50)
+                    add("c. WS mutation round trip p99 ms (goal <= 10)", p99)
+                for n in (100, 1000) if "d" in args.parts else ():
                     med, worst = asyncio.run(fan_out(server.url, n))
                     add(f"d. commit-to-last-subscriber ms, {n} clients, p50", med)
                     add(f"d. commit-to-last-subscriber ms, {n} clients, max", worst)
                     add(f"d. raw websockets broadcast floor ms, {n} clients", asyncio.run(broadcast_floor(n)))
-                add("e. RSS KB per idle session, 1,000 sessions (goal <= 50)", asyncio.run(idle_sessions(server.url, server)))
+                if "e" in args.parts:
+                    rss, quiet, busy = asyncio.run(idle_sessions(server.url, server))
+                    add("e. RSS KB per idle session, 1,000 sessions (goal <= 50)", rss)
+                    add("e. server CPU ms/s idle, no sessions", quiet)
+                    add("e. server CPU ms/s idle, 1,000 idle sessions", busy)
             finally:
                 server.stop()
+            if "f" in args.parts:
+                (Path(tmp) / "f").mkdir()
+                server = Server(Path(tmp) / "f", CHANNELS)
+                try:
+                    base, loaded = asyncio.run(idle_subscription_cost(server.url, server, args.idle))
+                    add("f. server CPU µs per insert, no idle subscriptions", base)
+                    add(f"f. server CPU µs per insert, {args.idle:,} idle subscriptions", loaded)
+                    add("f. ratio (goal <= 1.2)", loaded / base)
+                finally:
+                    server.stop()
     raw = statistics.median(rows["a. raw SQLite single-doc commits/s"])
     print(f"| figure | median of {args.runs} | runs |")
     print("|---|---|---|")

