@@ -16,6 +16,7 @@ from typing import Any
 import watchfiles
 from rich.console import Console
 
+from pyconvex.auth import generate_keys
 from pyconvex.codegen import bootstrap_generated, generate_files
 from pyconvex.deployment import Deployment
 from pyconvex.dev.state import (
@@ -32,6 +33,7 @@ from pyconvex.server.logging_setup import configure_server_logging
 from pyconvex.server.runner import check_port, serve_with_site, site_server, uvicorn_server, wait_started
 
 IGNORED_DIRS = {"_generated", "__pycache__", "node_modules"}
+AUTH_STORE = "auth:store"  # present when convex/auth.py uses pyconvex.auth's convex_auth
 
 
 class DevError(BadRequestError):
@@ -83,6 +85,17 @@ class DevServer:
         if self.site_port is not None:
             check_port(self.host, self.site_port, "--site-port")
 
+    async def _ensure_auth_keys(self) -> None:
+        """pyconvex.auth signs tokens with the deployment's own key pair: the first time its
+        functions load in dev, make one (what ``pyconvex auth init`` does)."""
+        assert self.deployment is not None
+        env = self.deployment.environment
+        if "JWT_PRIVATE_KEY" in env or "JWKS" in env:
+            return
+        await self.deployment.set_environment(dict(generate_keys()))
+        self.console.print("Created the pyconvex.auth signing keys (env JWT_PRIVATE_KEY and JWKS).",
+                           soft_wrap=True)
+
     async def reload(self) -> bool:
         """Load the code, push its schema, regenerate ``_generated/``; report. True if it took."""
         assert self.deployment is not None
@@ -98,6 +111,8 @@ class DevServer:
             self._fail(e.message)
             return False
         registry = self.deployment.registry
+        if AUTH_STORE in registry.functions:
+            await self._ensure_auth_keys()
         generated = generate_files(registry).write(self.functions_dir / "_generated")
         after = set(registry.functions)
         ms = (time.perf_counter() - started) * 1000
