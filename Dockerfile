@@ -15,7 +15,7 @@ RUN python -m venv /opt/pyconvex
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY pyconvex ./pyconvex
-RUN /opt/pyconvex/bin/pip install .
+RUN /opt/pyconvex/bin/pip install ".[s3]"
 
 # ---- run: the virtualenv only, no build tools, no source tree
 FROM python:3.12-slim-bookworm

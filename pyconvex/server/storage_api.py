@@ -4,7 +4,7 @@
 memory), makes it durable, then commits the ``_storage`` row together with the token's
 nonce: a token works once, and only within its hour. ``GET /api/storage/<id>`` and
 ``GET /api/storage/signed/<token>`` serve the bytes with the stored content type;
-local files support ``Range`` requests.
+``Range`` requests (one range) are answered for local and remote (S3) stores alike.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ async def upload(request: Request) -> Response:
     return JSONResponse({"storageId": storage_id})
 
 
-async def _serve(state: ServerState, row: dict[str, Any] | None) -> Response:
+async def _serve(state: ServerState, row: dict[str, Any] | None, range_header: str | None) -> Response:
     store = state.deployment.runner.storage.store
     if row is None or store is None:
         return JSONResponse({"code": "FileNotFound", "message": "No such file."}, status_code=404)
@@ -80,8 +80,35 @@ async def _serve(state: ServerState, row: dict[str, Any] | None) -> Response:
     path = store.local_path(key)
     if path is not None:
         return FileResponse(path, media_type=media_type, headers=headers)
-    return StreamingResponse(store.stream(key), media_type=media_type,
-                             headers={**headers, "Content-Length": str(row["size"])})
+    size = int(row["size"])  # stored as a float (a JS number); a header needs the integer
+    headers["Accept-Ranges"] = "bytes"
+    span = _byte_range(range_header, size)
+    if span is None:
+        return StreamingResponse(store.stream(key), media_type=media_type,
+                                 headers={**headers, "Content-Length": str(size)})
+    start, end = span
+    if start >= size or start > end:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    return StreamingResponse(store.stream(key, start, end + 1), status_code=206, media_type=media_type,
+                             headers={**headers, "Content-Length": str(end + 1 - start),
+                                      "Content-Range": f"bytes {start}-{end}/{size}"})
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` / ``a-`` / ``-n`` range (remote stores; local files are served
+    by Starlette's FileResponse, ranges included); None: the whole file."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if not first:
+            n = int(last)
+            return (max(0, size - n), size - 1) if n > 0 else None
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return None
+    return start, end
 
 
 async def download(request: Request) -> Response:
@@ -90,7 +117,7 @@ async def download(request: Request) -> Response:
     txn = state.deployment.db.begin(writable=False)
     table = txn._table_of_id(storage_id)
     row = await txn.get(storage_id) if table is not None and table.name == STORAGE_TABLE else None
-    return await _serve(state, row)
+    return await _serve(state, row, request.headers.get("range"))
 
 
 async def signed_download(request: Request) -> Response:
@@ -104,7 +131,7 @@ async def signed_download(request: Request) -> Response:
     row = await Query(txn, STORAGE_TABLE).with_index(
         "by_internal_id", lambda q: q.eq("internalId", key)
     ).first()
-    return await _serve(state, row)
+    return await _serve(state, row, request.headers.get("range"))
 
 
 
