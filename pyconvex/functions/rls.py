@@ -14,7 +14,9 @@ changes (convex-helpers' ``rowLevelSecurity`` semantics):
 Rules may be ``async`` and may read other documents through ``ctx.db`` (the
 unwrapped one: rules do not apply to the rules' own reads). Everything a rule reads,
 and every document a query scanned and a rule rejected, is in the read set, so live
-queries re-run exactly when a rule's answer may change.
+queries re-run exactly when a rule's answer may change. In a query the rules' ``get``
+remembers documents for the execution (fixed snapshot, no writes); in a mutation it
+reads every time, so rules see the mutation's own writes.
 
 A table without a rule for an operation follows ``default_policy`` (``"allow"``, as
 in convex-helpers, or ``"deny"``). A refused write raises :class:`ForbiddenError`;
@@ -33,7 +35,8 @@ from typing import Any, Literal, TypedDict
 
 from pyconvex.database.query.pagination import current_journal
 from pyconvex.errors import ForbiddenError, InvalidQueryError
-from pyconvex.functions.wrapped_db import DatabaseWrapper, split_target
+from pyconvex.functions.custom import CustomCtx
+from pyconvex.functions.wrapped_db import DatabaseWrapper, MemoReader, split_target
 from pyconvex.values import Document, Id
 
 __all__ = [
@@ -87,6 +90,19 @@ def _check_rules(rules: Any, default_policy: Any) -> None:
                 raise TypeError(f"rules[{table!r}][{op!r}] must be a function (ctx, doc) -> bool")
 
 
+def _rule_ctx(ctx: Any) -> Any:
+    """The ctx rules receive. In a query (a read-only ``ctx.db``) its ``get`` remembers
+    documents for the execution, so a rule that looks up the same channel for each of
+    a thousand messages reads it once; where the database can write, it is ``ctx``."""
+    db = getattr(ctx, "db", None)
+    if db is None or callable(getattr(db, "insert", None)) or not callable(getattr(db, "get", None)):
+        return ctx
+    try:
+        return CustomCtx(ctx, {"db": MemoReader(db)})
+    except TypeError:  # not a ctx.db a wrapper can hold: leave the rules' ctx alone
+        return ctx
+
+
 class RlsReader(DatabaseWrapper):
     """``ctx.db`` (read-only) with row-level security; see the module docstring."""
 
@@ -95,7 +111,7 @@ class RlsReader(DatabaseWrapper):
     ) -> None:
         super().__init__(db)
         _check_rules(rules, default_policy)
-        self.ctx = ctx
+        self.ctx = _rule_ctx(ctx)
         self.rules = rules
         self.default_policy: DefaultPolicy = default_policy
 

@@ -63,3 +63,39 @@ def split_target(op: str, args: tuple[Any, ...], arity: int) -> tuple[str | None
         f"db.{op}() takes {arity} argument(s), or {arity + 1} with the table first; "
         f"got {len(args)}"
     )
+
+
+class MemoReader(DatabaseWrapper):
+    """A read-only ``ctx.db`` whose ``get`` remembers what it read, for one execution.
+
+    Row-level rules hand it to rules in queries: a query's snapshot is fixed and it
+    cannot write, so the second ``get`` of a document (the same channel for every
+    message of a page) returns what the first read, and the read set already holds it.
+    Never used where the database can write: a write would make the memory stale.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        if callable(getattr(inner, "insert", None)):
+            raise TypeError("MemoReader is for read-only databases (queries)")
+        self._docs: dict[tuple[Any, ...], Any] = {}
+
+    async def get(self, *args: Any) -> Any:
+        try:
+            return self._docs[args]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable arguments: the database reports them
+            return await self.inner.get(*args)
+        doc = await self.inner.get(*args)
+        self._docs[args] = doc
+        return doc
+
+    def query(self, table: str) -> Any:
+        return self.inner.query(table)
+
+    def __getattr__(self, name: str) -> Any:
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)

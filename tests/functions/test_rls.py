@@ -321,3 +321,12 @@ async def test_table_first_forms_are_checked_too():
         assert (await ann.query("chat:get", {"id": mine}))["body"] == "hi!"
         await ann.mutation("chat:remove_table_first", {"id": mine})
         assert await ann.query("chat:get", {"id": mine}) is None
+
+
+async def test_rules_in_a_mutation_see_its_own_writes():
+    async with ConvexTest(SECUREAPP) as t:
+        cid = await t.mutation("chat:make_channel", {"name": "c", "public": True, "members": []})
+        for n in range(3):
+            await t.mutation("chat:raw_insert", {"channelId": cid, "author": "x", "body": "a", "n": n})
+        assert await t.mutation("chat:close_and_count", {"channelId": cid}) == [3, 0]
+        assert await t.query("chat:by_channel", {"channelId": cid}) == []
