@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pyconvex.deployment import Deployment
 from pyconvex.server import (
     admin_api,
+    dashboard_api,
     function_spec,
     http_actions,
     http_api,
@@ -107,7 +108,7 @@ def create_app(
         Route("/version", http_api.version),
         Route("/api/query_ts", http_api.query_ts, methods=["POST"]),
         Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
-        Route("/dashboard", admin_api.dashboard),
+        Route("/dashboard", dashboard_api.page),
         Route("/api/storage/upload", storage_api.upload, methods=["POST"]),
         Route("/api/storage/signed/{token}", storage_api.signed_download, methods=["GET", "HEAD"]),
         Route("/api/storage/{storage_id}", storage_api.download, methods=["GET", "HEAD"]),
@@ -121,6 +122,7 @@ def create_app(
         Route("/api/pyconvex/logs", admin_api.admin(admin_api.logs)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_list)),
         Route("/api/pyconvex/env", admin_api.admin(admin_api.env_update), methods=["POST"]),
+        *dashboard_api.ROUTES,
         Route("/health", metrics.health),
         Route("/ready", metrics.ready),
         Route("/metrics", metrics.metrics),

@@ -69,4 +69,4 @@ async def test_environment_variables_round_trip(client: httpx.AsyncClient) -> No
 async def test_dashboard_page_is_served(client: httpx.AsyncClient) -> None:
     page = await client.get("/dashboard")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "/api/pyconvex/tables" in page.text  # it works through the admin API
+    assert "/api/pyconvex/dashboard/tables" in page.text  # it works through the admin API

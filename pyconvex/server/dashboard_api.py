@@ -1,0 +1,385 @@
+"""The dashboard page and the admin endpoints only it uses (``/api/pyconvex/dashboard/*``).
+
+The page is plain HTML, CSS and JavaScript shipped in the package (``server/dashboard/``),
+inlined into one response so the Content-Security-Policy can allow exactly its own code
+by hash: the page holds the admin key, so it runs nothing else, may not be framed, and
+talks only to this deployment. Every endpoint here needs the admin key (``admin()``).
+
+Writes made here are ordinary transactions: the schema validates them (its error is the
+answer, shown next to the edited document), subscribers see them like any commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from pyconvex.database import (
+    SCHEDULED_FUNCTIONS_TABLE,
+    STORAGE_TABLE,
+    USER_VISIBLE_SYSTEM_TABLES,
+    Database,
+    Query,
+    TableInfo,
+    Transaction,
+)
+from pyconvex.database.database import RetentionError
+from pyconvex.errors import BadRequestError, NotFoundError, OccConflict
+from pyconvex.files.tokens import sign
+from pyconvex.functions.runtime.scheduling import cancel_job
+from pyconvex.server.admin_api import admin
+from pyconvex.server.dashboard_query import MAX_ROWS_PER_PAGE, build_query, parse_filters, plan
+from pyconvex.server.dashboard_watch import watch_of
+from pyconvex.server.state import ServerState
+from pyconvex.values import convex_to_json, json_to_convex
+
+ASSETS = Path(__file__).parent / "dashboard"
+SCRIPTS = ("core.js", "data.js", "functions.js", "logs.js", "ops.js", "main.js")
+MAX_PAGE = 1000
+MAX_BATCH = 1000
+CLEAR_BATCH = 2000
+MAX_WAIT_S = 30.0
+UPLOAD_TTL_MS = 3600 * 1000
+
+
+def _sha(block: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+
+
+@cache
+def _page() -> tuple[str, dict[str, str]]:
+    """The page with its stylesheet and scripts inlined, and the headers that allow
+    exactly those blocks."""
+    css = (ASSETS / "dashboard.css").read_text()
+    js = "\n".join((ASSETS / name).read_text() for name in SCRIPTS)
+    template = (Path(__file__).parent / "dashboard.html").read_text()
+    html = template.replace("<!--STYLE-->", f"<style>{css}</style>").replace(
+        "<!--SCRIPT-->", f"<script>{js}</script>")
+    headers = {
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src {_sha(js)}; style-src {_sha(css)}; "
+            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    return html, headers
+
+
+async def page(request: Request) -> Response:
+    """``/dashboard``: it asks for the admin key (or reads ``#key=``) and uses the API."""
+    html, headers = _page()
+    return HTMLResponse(html, headers=headers)
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise BadRequestError("The body must be JSON.", short_msg="BadJsonBody") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("The body must be a JSON object.", short_msg="BadJsonBody")
+    return body
+
+
+def _user_table(db: Database, name: Any, *, system_ok: bool = False) -> TableInfo:
+    info = db.catalog.table(name) if isinstance(name, str) else None
+    if info is None or (info.is_system and not (system_ok and name in USER_VISIBLE_SYSTEM_TABLES)):
+        raise NotFoundError(f"There is no table {name!r}.", short_msg="TableNotFound")
+    return info
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    try:
+        value = default if raw is None else int(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be an integer.", short_msg="BadRequest") from None
+    if not lo <= value <= hi:
+        raise BadRequestError(f"{name} must be {lo}..{hi}, got {value}.", short_msg="BadRequest")
+    return value
+
+
+# ------------------------------------------------------------------ tables and documents
+async def tables(request: Request, state: ServerState) -> Response:
+    """Every user table: its count, indexes (with state), and schema validator."""
+    db = state.deployment.db
+    watch = watch_of(request.app.state, db)
+    schema = db.catalog.schema
+    out = []
+    for info in sorted(db.catalog.user_tables(), key=lambda t: t.name):
+        definition = schema.tables.get(info.name) if schema is not None else None
+        described = definition.to_json() if definition is not None else None
+        out.append({
+            "name": info.name,
+            "count": await watch.count(info),
+            "indexes": [{"name": i.name, "fields": list(i.fields), "state": i.state}
+                        for i in info.indexes.values()],
+            "searchIndexes": described["searchIndexes"] if described else [],
+            "documentType": described["documentType"] if described else None,
+        })
+    return _json({
+        "tables": out,
+        "schemaValidation": schema.schema_validation if schema is not None else None,
+        "retainedFromMs": db.retained_from / 1_000_000,
+    })
+
+
+def _snapshot(db: Database, request: Request) -> int | None:
+    at = request.query_params.get("at")
+    if not at:
+        return None
+    try:
+        ts = int(float(at) * 1_000_000)  # milliseconds since the epoch -> a timestamp
+    except ValueError:
+        raise BadRequestError("at must be milliseconds since the epoch.", short_msg="BadAt") from None
+    if ts < db.retained_from:
+        raise RetentionError(f"{at} is older than the retention window (versions from "
+                             f"{db.retained_from // 1_000_000} ms on are kept).")
+    return min(ts, db.latest_ts)
+
+
+async def documents(request: Request, state: ServerState) -> Response:
+    """One page of the grid: ``table``, ``cursor``, ``numItems``, ``order``, ``index``
+    (the sort), ``filters`` (JSON), ``at`` (time travel, ms)."""
+    db = state.deployment.db
+    q = request.query_params
+    info = _user_table(db, q.get("table"), system_ok=True)
+    num = _int_param(request, "numItems", 100, 1, MAX_PAGE)
+    order = q.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise BadRequestError("order must be asc or desc.", short_msg="BadRequest")
+    try:
+        raw_filters = orjson.loads(q["filters"]) if q.get("filters") else None
+    except orjson.JSONDecodeError:
+        raise BadRequestError("filters must be JSON.", short_msg="BadFilter") from None
+    clauses = parse_filters(raw_filters)
+    chosen = plan(info, clauses, q.get("index") or None)
+    txn = db.begin(writable=False, limits=None, ts=_snapshot(db, request))
+    query = build_query(txn, info.name, chosen, order)
+    opts: dict[str, Any] = {"numItems": num, "cursor": q.get("cursor") or None}
+    if chosen.rest:
+        opts["maximumRowsRead"] = MAX_ROWS_PER_PAGE
+    result = await query.paginate(opts)
+    return _json({
+        "table": info.name,
+        "ts": str(txn.begin_ts),  # a 64-bit timestamp: past what a JS number holds exactly
+        "page": [convex_to_json(d) for d in result["page"]],
+        "isDone": result["isDone"],
+        "continueCursor": result["continueCursor"],
+        "plan": chosen.explain(bool(clauses)),
+    })
+
+
+async def watch(request: Request, state: ServerState) -> Response:
+    """Long poll: answers ``{"ts"}`` once a commit after ``after`` touches ``table``, or
+    ``{"ts": null}`` after ``wait`` seconds."""
+    db = state.deployment.db
+    info = _user_table(db, request.query_params.get("table"), system_ok=True)
+    after = _int_param(request, "after", 0, 0, 2**63 - 1)
+    try:
+        wait = min(float(request.query_params.get("wait", "25")), MAX_WAIT_S)
+    except ValueError:
+        raise BadRequestError("wait must be a number of seconds.", short_msg="BadRequest") from None
+    w = watch_of(request.app.state, db)
+    ts = await w.wait_change({info.number}, after, wait)
+    return _json({"ts": None if ts is None else str(ts), "count": w.counts.get(info.number)})
+
+
+async def _commit(db: Database, body: Any) -> Any:
+    """Run ``body(txn)`` in a transaction and commit it, again on a conflict."""
+    for _ in range(20):
+        txn = db.begin(limits=None)
+        result = await body(txn)
+        try:
+            await db.commit(txn)
+        except OccConflict:
+            continue
+        return result
+    raise OccConflict("The documents kept changing: try again.")
+
+
+def _value(raw: Any, what: str) -> dict[str, Any]:
+    value = json_to_convex(raw, what)
+    if not isinstance(value, dict):
+        raise BadRequestError(f"{what} must be a JSON object.", short_msg="BadDocument")
+    return value
+
+
+async def insert(request: Request, state: ServerState) -> Response:
+    body = await _body(request)
+    db = state.deployment.db
+    info = _user_table(db, body.get("table"))
+    raw = body.get("documents")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BATCH:
+        raise BadRequestError(f"documents must be a list of 1..{MAX_BATCH} objects.",
+                              short_msg="BadDocument")
+    values = [_value(d, f"document {i + 1}") for i, d in enumerate(raw)]
+
+    async def run(txn: Transaction) -> list[str]:
+        return [await txn.insert(info.name, v) for v in values]
+
+    return _json({"ids": await _commit(db, run)})
+
+
+async def replace(request: Request, state: ServerState) -> Response:
+    body = await _body(request)
+    doc_id = body.get("id")
+    value = _value(body.get("value"), "value")
+
+    async def run(txn: Transaction) -> None:
+        await txn.replace(doc_id, value)  # type: ignore[arg-type]
+
+    await _commit(state.deployment.db, run)
+    return _json({"id": doc_id})
+
+
+async def delete(request: Request, state: ServerState) -> Response:
+    body = await _body(request)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BATCH:
+        raise BadRequestError(f"ids must be a list of 1..{MAX_BATCH} document ids.",
+                              short_msg="BadRequest")
+
+    async def run(txn: Transaction) -> int:
+        for doc_id in ids:
+            await txn.delete(doc_id)
+        return len(ids)
+
+    return _json({"deleted": await _commit(state.deployment.db, run)})
+
+
+async def clear(request: Request, state: ServerState) -> Response:
+    """Delete every document of ``table``; ``confirm`` must repeat the table's name."""
+    body = await _body(request)
+    db = state.deployment.db
+    info = _user_table(db, body.get("table"))
+    if body.get("confirm") != info.name:
+        raise BadRequestError(f"To clear {info.name!r}, confirm with its name.",
+                              short_msg="ConfirmationMismatch")
+    total = 0
+    while True:
+        async def run(txn: Transaction) -> int:
+            docs = await Query(txn, info.name).take(CLEAR_BATCH)
+            for d in docs:
+                await txn.delete(str(d["_id"]))
+            return len(docs)
+
+        n = await _commit(db, run)
+        total += n
+        if n < CLEAR_BATCH:
+            return _json({"deleted": total})
+
+
+# ------------------------------------------------------------- schedules, crons, files
+async def cancel(request: Request, state: ServerState) -> Response:
+    body = await _body(request)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids:
+        raise BadRequestError("ids must be a list of scheduled function ids.", short_msg="BadRequest")
+
+    async def run(txn: Transaction) -> None:
+        for job_id in ids:
+            await cancel_job(txn, job_id)
+
+    await _commit(state.deployment.db, run)
+    return _json({"canceled": len(ids)})
+
+
+async def crons(request: Request, state: ServerState) -> Response:
+    """Cron jobs with their schedule, and each one's recent runs from
+    ``_scheduled_functions`` (newest first)."""
+    db = state.deployment.db
+    txn = db.begin(writable=False, limits=None)
+    jobs = [convex_to_json(d) for d in await Query(txn, "_cron_jobs").collect()]
+    recent = await Query(txn, SCHEDULED_FUNCTIONS_TABLE).order("desc").take(500)
+    return _json({"crons": jobs, "recent": [convex_to_json(d) for d in recent]})
+
+
+async def upload_url(request: Request, state: ServerState) -> Response:
+    """A one-use upload URL, the one ``ctx.storage.generate_upload_url()`` gives."""
+    runner = state.deployment.runner
+    service = runner.storage
+    service.require()
+    token = sign(service.signing_key, "upload", "-", runner.clock() + UPLOAD_TTL_MS)
+    return _json({"url": f"/api/storage/upload?token={token}"})
+
+
+async def delete_files(request: Request, state: ServerState) -> Response:
+    body = await _body(request)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids:
+        raise BadRequestError("ids must be a list of storage ids.", short_msg="BadRequest")
+
+    async def run(txn: Transaction) -> None:
+        for sid in ids:
+            table = txn._table_of_id(sid) if isinstance(sid, str) else None
+            if table is None or table.name != STORAGE_TABLE:
+                raise BadRequestError(f"{sid!r} is not a storage id.", short_msg="BadRequest")
+            if await txn.get(sid) is not None:
+                await txn.update_system(sid, None)
+
+    await _commit(state.deployment.db, run)
+    return _json({"deleted": len(ids)})
+
+
+async def health(request: Request, state: ServerState) -> Response:
+    """What the health page shows: the database, sessions, function figures, file sizes."""
+    db = state.deployment.db
+    watch = watch_of(request.app.state, db)
+    counts = {t.name: await watch.count(t) for t in db.catalog.user_tables()}
+    calls: dict[str, dict[str, Any]] = {}
+    if state.logs is not None:
+        for _, record in state.logs.after(0):
+            row = calls.setdefault(record.path, {"calls": 0, "errors": 0, "durations": []})
+            row["calls"] += 1
+            row["errors"] += record.error is not None
+            row["durations"].append(record.duration_ms)
+    functions = []
+    for path, row in sorted(calls.items()):
+        d = sorted(row.pop("durations"))
+        functions.append({"path": path, **row, "p50Ms": d[len(d) // 2],
+                          "p99Ms": d[min(len(d) - 1, int(len(d) * 0.99))]})
+    storage = db.catalog.table(STORAGE_TABLE)
+    files = await watch.count(storage) if storage is not None else 0
+    return _json({
+        "latestCommitMs": db.latest_ts / 1_000_000,
+        "retainedFromMs": db.retained_from / 1_000_000,
+        "sessions": state.ws_sessions,
+        "tables": counts,
+        "documents": sum(counts.values()),
+        "files": files,
+        "functions": functions,
+    })
+
+
+def _routes() -> list[Route]:
+    get = {
+        "tables": tables, "documents": documents, "watch": watch, "crons": crons, "health": health,
+    }
+    posts = {
+        "insert": insert, "replace": replace, "delete": delete, "clear": clear, "cancel": cancel,
+        "upload_url": upload_url, "delete_files": delete_files,
+    }
+    out = [Route(f"/api/pyconvex/dashboard/{name}", admin(fn)) for name, fn in get.items()]
+    out += [Route(f"/api/pyconvex/dashboard/{name}", admin(fn), methods=["POST"])
+            for name, fn in posts.items()]
+    return out
+
+
+ROUTES = _routes()
+"""The dashboard's admin endpoints, each behind the admin key."""
