@@ -12,7 +12,9 @@ loop back every thousand documents, so other requests go on being served meanwhi
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
@@ -25,6 +27,8 @@ from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.server.state import ServerState
 from pyconvex.snapshot import ImportSummary, export_snapshot, import_snapshot
 from pyconvex.snapshot.storage import has_blobs
+
+log = logging.getLogger("pyconvex.snapshot")
 
 SPOOL_BYTES = 32 * 1024 * 1024
 CHUNK = 256 * 1024
@@ -109,19 +113,29 @@ def _refuse_files_without_store(spool: IO[bytes]) -> None:
 async def _with_progress(state: ServerState, spool: IO[bytes], replace: bool) -> AsyncIterator[bytes]:
     lines: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
+    started = time.monotonic()
+
     def progress(table: str, done: int, total: int) -> None:
         if done < 0:
             lines.put_nowait({"phase": "committing", "documents": total})
+            log.info("import: committing %s documents (%.1f s so far)", f"{total:,}",
+                     time.monotonic() - started)
         else:
             lines.put_nowait({"progress": {"table": table, "done": done, "total": total}})
+            if done == total:
+                log.info("import: %s: %s %s written", table, f"{done:,}",
+                         "files" if table == "_storage" else "documents")
 
     async def run() -> None:
         try:
             summary = await import_snapshot(state.deployment.db, spool, replace=replace,
                                             progress=progress, files=state.deployment.runner.storage.store)
             lines.put_nowait({"result": _result(summary)})
+            log.info("import: done, %s documents and %d files in %.1f s",
+                     f"{sum(summary.tables.values()):,}", summary.files, time.monotonic() - started)
         except PyConvexError as e:
             lines.put_nowait({"error": {"code": e.short_msg, "message": e.message}})
+            log.warning("import refused: %s", e.message)
         finally:
             lines.put_nowait(None)
 

@@ -18,7 +18,7 @@ import orjson
 
 from pyconvex.values import encode_id
 from tests.cli.devproc import CLI
-from tests.conftest import start_server, stop_server
+from tests.conftest import server_output, start_server, stop_server
 from tests.pg import drop_schema, pg_url, schema_for
 
 FILES_APP = Path(__file__).resolve().parents[1] / "fixtures" / "filesapp" / "convex"
@@ -113,6 +113,9 @@ def test_a_long_import_reports_each_phase(tmp_path: Path) -> None:
         assert f"Committing {rows} documents" in out
         assert f"things: {rows} documents" in out
         assert len(table(url, "things")) == rows
+        log = server_output(proc)  # the server's log says it too (pyconvex dev prints it)
+        assert "import: things: 5,000 documents written" in log
+        assert "import: committing 5,000 documents" in log and "import: done, 5,000 documents" in log
     finally:
         stop_server(proc)
 
