@@ -32,6 +32,10 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> Non
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "pyconvex = pyconvex.cli.main:main" in archive.read(entry_points).decode()
     assert {"pyconvex/py.typed", "pyconvex/server/dashboard.html"} <= names
+    # every dashboard asset the page inlines ships in the wheel
+    assets = {f"pyconvex/server/dashboard/{p.name}" for p in (ROOT / "pyconvex/server/dashboard").iterdir()
+              if p.suffix in (".js", ".css")}
+    assert len(assets) >= 7 and assets <= names, sorted(assets - names)
     assert any(n.endswith("licenses/LICENSE") for n in names)
     # Installed elsewhere (its dependencies are this environment's), it runs from there.
     target = tmp_path / "site"

@@ -28,6 +28,7 @@ from pyconvex.dev.state import (
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import ExecutionRecord, FunctionsLoadError
 from pyconvex.server.app import create_app
+from pyconvex.server.dashboard_api import dashboard_url
 from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.logging_setup import configure_server_logging
 from pyconvex.server.runner import check_port, serve_with_site, site_server, uvicorn_server, wait_started
@@ -191,6 +192,8 @@ class DevServer:
             if self.web_dir is not None:
                 self.console.print(f"Web page:       [bold]{self.url}/[/]", soft_wrap=True)
             self.console.print(f"Admin key:      {admin_key}", soft_wrap=True)
+            self.console.print(f"Dashboard:      {dashboard_url(self.url, admin_key)}",
+                               soft_wrap=True, markup=False)
             watching = False
             # yield_on_timeout: the first (empty) yield says the watcher is running, so
             # "Watching" is printed only when a save can no longer be missed.

@@ -16,6 +16,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.requests import Request
@@ -383,3 +384,9 @@ def _routes() -> list[Route]:
 
 ROUTES = _routes()
 """The dashboard's admin endpoints, each behind the admin key."""
+
+
+def dashboard_url(base: str, admin_key: str) -> str:
+    """The link ``pyconvex dev`` / ``serve`` print: the key rides in the fragment, which the
+    browser never sends, and the page moves it to the tab's storage and off the address."""
+    return f"{base.rstrip('/')}/dashboard#key={quote(admin_key, safe='')}"

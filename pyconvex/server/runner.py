@@ -21,6 +21,7 @@ from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
 from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
+from pyconvex.server.dashboard_api import dashboard_url
 from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.limits import MAX_SYNC_MESSAGE, BodyLimit
 from pyconvex.server.log_streams import SinkConfig
@@ -169,6 +170,8 @@ async def serve(
         if site is not None:
             print(f"pyconvex: HTTP actions at http://{host}:{site_port}", flush=True)
         print(f"pyconvex: admin key {admin_key}", flush=True)
+        print(f"pyconvex: dashboard at {dashboard_url(f'http://{host}:{port}', admin_key)}",
+              flush=True)
 
     watcher = asyncio.get_running_loop().create_task(announce())
     try:

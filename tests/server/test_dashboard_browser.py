@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import FIXTURES, start_server, stop_server
+from tests.cli.devproc import CLI, DevProcess
+from tests.conftest import FIXTURES, server_output, start_server, stop_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -334,3 +336,31 @@ def test_health_and_environment_validation(app_server: str, browser: Browser) ->
     expect(page.get_by_test_id("table-title")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 800
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_serve_and_dev_print_a_dashboard_link_that_opens_it(tmp_path: Path, browser: Browser) -> None:
+    proc, url = start_server(tmp_path / "db.sqlite3")
+    try:
+        deadline = time.monotonic() + 20
+        while "dashboard at" not in server_output(proc) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        line = next(x for x in server_output(proc).splitlines() if "dashboard at" in x)
+        link = line.split("dashboard at ")[1].strip()
+        assert link == f"{url}/dashboard#key=test-admin-key"
+        page = browser.new_page()
+        page.goto(link)
+        expect(page.locator("[data-table=channels]")).to_be_visible(timeout=10_000)
+        assert "#key" not in page.url  # the key left the address bar
+    finally:
+        stop_server(proc)
+    subprocess.run([*CLI, "init", str(tmp_path / "app")], check=True, capture_output=True)
+    dev = DevProcess(tmp_path / "app")
+    try:
+        link = dev.expect("Dashboard:").split("Dashboard:")[1].strip()
+        assert link.startswith(f"{dev.url}/dashboard#key=")
+        page = browser.new_page()
+        page.goto(link)
+        expect(page.get_by_test_id("admin-key")).to_be_hidden()
+        expect(page.get_by_role("heading", name="Data")).to_be_visible(timeout=10_000)
+    finally:
+        dev.stop()
