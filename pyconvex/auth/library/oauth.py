@@ -64,6 +64,15 @@ class OAuth(Provider):
     def __post_init__(self) -> None:
         self.type = "oauth"
 
+    def token_auth_method(self, endpoints: dict[str, Any]) -> str:
+        """How the client secret goes to the token endpoint: in the form (what plain OAuth
+        providers such as GitHub expect), or, for OIDC, HTTP Basic unless the provider's
+        discovery document supports only the form."""
+        if self.type != "oidc":
+            return "client_secret_post"
+        supported = endpoints.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        return "client_secret_basic" if "client_secret_basic" in supported else "client_secret_post"
+
     def credentials(self) -> tuple[str, str | None]:
         client_id = self.client_id or os.environ.get(_env_name(self.id, "ID"))
         if not client_id:

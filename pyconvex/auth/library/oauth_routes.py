@@ -103,7 +103,11 @@ def add_oauth_routes(http: HttpRouter, config: AuthConfig) -> None:
         names = _cookie_names(provider.id)
         cookies = _cookies(request)
         redirect_to = cookies.get(names["redirect"]) or None
-        destination = await redirect_absolute_url(config, {"redirectTo": redirect_to} if redirect_to else {})
+        try:
+            wanted = {"redirectTo": redirect_to} if redirect_to else {}
+            destination = await redirect_absolute_url(config, wanted)
+        except ConvexError:  # a cookie altered to point elsewhere: home, not there
+            destination = await redirect_absolute_url(config, {})
         params = dict(request.query_params)
         if request.method == "POST":
             params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
@@ -149,11 +153,13 @@ async def _finish(
         endpoints = await provider.endpoints(client)
         form = {"grant_type": "authorization_code", "code": params["code"], "code_verifier": code_verifier,
                 "redirect_uri": f"{convex_site_url()}{CALLBACK_PREFIX}{provider.id}", "client_id": client_id}
-        if client_secret:
+        if client_secret and provider.token_auth_method(endpoints) == "client_secret_basic":
             response = await client.post(endpoints["token_endpoint"], data=form,
                                          auth=httpx.BasicAuth(client_id, client_secret),
                                          headers={"Accept": "application/json"})
         else:
+            if client_secret:
+                form["client_secret"] = client_secret
             response = await client.post(endpoints["token_endpoint"], data=form,
                                          headers={"Accept": "application/json"})
         if response.status_code >= 400:

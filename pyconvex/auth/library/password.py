@@ -102,7 +102,10 @@ class Password(ConvexCredentials):
         elif flow == "reset":
             if self.reset is None:
                 raise ConvexError(f"Password reset is not enabled for {self.id}")
-            account = (await retrieve_account(ctx, provider=self.id, account={"id": email}))["account"]
+            try:
+                account = (await retrieve_account(ctx, provider=self.id, account={"id": email}))["account"]
+            except ConvexError:
+                return None  # no such account: the same answer as a sent code, so no one can probe
             return await sign_in_via_provider(ctx, self.reset, account_id=account["_id"], params=params)
         elif flow == "reset-verification":
             if self.reset is None:

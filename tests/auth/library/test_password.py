@@ -171,3 +171,9 @@ async def test_expired_magic_link_is_refused(t, mailbox):
     await t.advance_time(11 * 60 * 1000)
     assert await t.action(SIGN_IN, {"params": {"code": code}}) == {"tokens": None}
     assert await t.run(lambda ctx: ctx.db.query("authVerificationCodes").collect()) == []
+
+
+async def test_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(t, mailbox):
+    assert await sign_in(t, "password", {"flow": "reset", "email": "nobody@example.test"}) == {"tokens": None}
+    assert mailbox.messages == []
+    assert await t.run(lambda ctx: ctx.db.query("users").collect()) == []
