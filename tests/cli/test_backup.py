@@ -177,3 +177,30 @@ def test_backup_on_a_schedule(tmp_path: Path) -> None:
 def test_backup_refuses_a_bad_interval(tmp_path: Path) -> None:
     bad = cli("http://127.0.0.1:9", "backup", "--to", str(tmp_path), "--every", "soon")
     assert bad.returncode == 1 and "--every 'soon'" in bad.stderr
+
+
+def test_backup_to_an_s3_prefix(tmp_path: Path) -> None:
+    import boto3
+
+    from tests.s3peer import BUCKET, moto_s3
+
+    with moto_s3() as s3env:
+        proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
+        try:
+            call(url, "action", "files:store_text", {"text": "to s3"})
+            for _ in range(3):
+                done = subprocess.run([*CLI, "backup", "--to", f"s3://{BUCKET}/nightly", "--keep", "2",
+                                       "--url", url, "--admin-key", ADMIN_KEY], capture_output=True,
+                                      text=True, timeout=300, env={**os.environ, **s3env})
+                assert done.returncode == 0, done.stderr
+        finally:
+            stop_server(proc)
+        client = boto3.client("s3", endpoint_url=s3env["AWS_ENDPOINT_URL"], aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="nightly/")["Contents"])
+        assert len(keys) == 2 and all(k.startswith("nightly/pyconvex-backup-") for k in keys)
+        newest = tmp_path / "newest.zip"
+        client.download_file(BUCKET, keys[-1], str(newest))
+    with zipfile.ZipFile(newest) as archive:
+        stored = [n for n in archive.namelist() if n.startswith("_storage/") and not n.endswith(".jsonl")]
+        assert [archive.read(n) for n in stored] == [b"to s3"]

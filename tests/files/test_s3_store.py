@@ -7,9 +7,6 @@ deployment's files."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,37 +18,21 @@ from pyconvex.deployment import Deployment
 from pyconvex.files import open_file_store
 from pyconvex.files.s3 import S3FileStore
 from pyconvex.snapshot import export_snapshot, import_snapshot
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import start_server, stop_server
+from tests.s3peer import BUCKET, moto_s3
 
 pytestmark = pytest.mark.one_backend  # the store under test is S3; SQLite holds the rows
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "filesapp" / "convex"
-BUCKET = "pyconvex-test"
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A moto S3 server process on a free port, with a bucket; its environment."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(env["AWS_ENDPOINT_URL"], timeout=1)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, "moto server exited"
-                time.sleep(0.05)
+    with moto_s3() as env:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
         yield env
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
