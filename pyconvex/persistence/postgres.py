@@ -441,6 +441,16 @@ class PostgresPersistence:
         rows = await self._run("max_ts", _MAX_TS, ())
         return int(rows[0][0]) if rows else 0
 
+    async def size_bytes(self) -> int:
+        """Bytes of this deployment's tables, indexes and TOAST in its schema (``/metrics``)."""
+        rows = await self._run(
+            "size",
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (self.schema,),
+        )
+        return int(rows[0][0]) if rows else 0
+
     async def get_document(self, doc_id: str, ts: int) -> DocumentLogEntry | None:
         rows = await self._run("read", _GET_DOCUMENT, (doc_id, ts))
         if not rows:

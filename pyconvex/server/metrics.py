@@ -89,6 +89,7 @@ class _Sampled(Collector):
         self.state = state
         self.scheduler_lag_s = 0.0
         self.file_bytes: float | None = None
+        self.database_bytes: float | None = None
 
     async def refresh(self) -> None:
         """What needs the database or the disk, before the synchronous collect."""
@@ -102,6 +103,10 @@ class _Sampled(Collector):
         self.scheduler_lag_s = (
             max(0.0, (now_ms - float(due)) / 1000) if isinstance(due, (int, float)) else 0.0
         )
+        persistence = db.persistence
+        size_bytes = getattr(persistence, "size_bytes", None)  # PostgreSQL: ask the server
+        self.database_bytes = (float(await size_bytes()) if callable(size_bytes)
+                               else _database_bytes(persistence))
         store = self.state.deployment.runner.storage.store
         self.file_bytes = (
             await asyncio.to_thread(_folder_bytes, store.blobs)
@@ -145,9 +150,10 @@ class _Sampled(Collector):
         yield _gauge("pyconvex_scheduler_lag_seconds",
                      "How late the most overdue scheduled function is (0: none overdue).",
                      self.scheduler_lag_s)
-        size = _database_bytes(db.persistence)
-        if size is not None:
-            yield _gauge("pyconvex_database_size_bytes", "Size of the SQLite database files.", size)
+        if self.database_bytes is not None:
+            yield _gauge("pyconvex_database_size_bytes",
+                         "Size of the database: SQLite's files, or the PostgreSQL schema's tables "
+                         "and indexes.", self.database_bytes)
         if self.file_bytes is not None:
             yield _gauge("pyconvex_file_storage_bytes", "Bytes of stored files (local folder).",
                          self.file_bytes)

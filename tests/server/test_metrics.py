@@ -133,3 +133,23 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         assert "no code loaded" in ready.json()["checks"]["functions"]
     finally:
         stop_server(proc)
+
+
+def test_postgres_database_size_grows_with_data(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.pg import drop_schema, pg_url, schema_for
+
+    schema = schema_for(tmp_path)
+    proc, url = start_server(pg_url(schema))
+    try:
+        before = value(scrape(url), "pyconvex_database_size_bytes")
+        assert before > 0
+        for i in range(50):
+            mutation(url, "channels:create", {"name": "x" * 2000 + str(i)})
+        after = scrape(url)
+        assert value(after, "pyconvex_database_size_bytes") > before
+        assert ("pyconvex_file_storage_bytes", ()) not in after  # no file store without --files
+    finally:
+        stop_server(proc)
+        asyncio.run(drop_schema(schema))
