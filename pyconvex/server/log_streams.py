@@ -33,7 +33,7 @@ import sys
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import orjson
@@ -50,7 +50,6 @@ from pyconvex.server import log_streams_otlp
 log = logging.getLogger("pyconvex.log_streams")
 
 STATE_KEY = "logStreams"
-SinkKind = Literal["webhook", "jsonl"]
 KINDS: tuple[str, ...] = ("webhook", "otlp", "jsonl")
 HTTP_KINDS = ("webhook", "otlp")
 LEVELS = {"LOG", "DEBUG", "INFO", "WARN", "ERROR"}
