@@ -3,13 +3,14 @@ functions are made with (docs/security.md).
 
 - Channels without ``members`` are public; a channel with ``members`` (identity
   subjects) and its messages are visible to those members only.
-- A message sent by a signed-in caller records ``authorSubject``: only that caller may
-  edit or delete it. (The page itself does not sign in, so its messages carry no
-  subject and stay editable by anyone, as before.)
+- A message sent by a signed-in caller records ``authorSubject`` (their user id with
+  pyconvex.auth) and ``userId``: only that caller may edit or delete it. Guests (not
+  signed in) still chat; their messages carry no subject and stay editable by anyone.
 - Sending is rate-limited per author and channel: a burst of 60, then one a second.
 """
 
 from pyconvex import mutation, query
+from pyconvex.auth import get_auth_user_id
 from pyconvex.helpers import (
     custom_ctx,
     custom_mutation,
@@ -21,6 +22,11 @@ from pyconvex.ratelimit import MINUTE, RateLimiter
 
 
 async def viewer(ctx):
+    """Who is asking: the ``users`` id of someone signed in with pyconvex.auth (the same
+    across their sessions), else the identity's subject (another provider), else None."""
+    user_id = await get_auth_user_id(ctx)
+    if user_id is not None:
+        return user_id
     identity = await ctx.auth.get_user_identity()
     return identity["subject"] if identity else None
 

@@ -2,6 +2,7 @@
 ``_security.py`` (members read, authors edit and delete, sending rate-limited)."""
 
 from pyconvex import ConvexError, pagination_opts_validator, v
+from pyconvex.auth import get_auth_user_id
 
 from ._security import limiter, secure_mutation, secure_query, viewer
 
@@ -38,6 +39,11 @@ async def send(ctx, channelId, author, body):
     message = {"channelId": channelId, "author": author, "body": body}
     if subject is not None:
         message["authorSubject"] = subject
+    user_id = await get_auth_user_id(ctx)
+    if user_id is not None:  # signed in: the message names its user, shown by their name
+        user = await ctx.db.get(user_id)
+        message["userId"] = user_id
+        message["author"] = (user or {}).get("name") or (user or {}).get("email") or author
     return await ctx.db.insert("messages", message)
 
 

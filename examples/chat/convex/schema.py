@@ -1,7 +1,9 @@
 from pyconvex import define_schema, define_table, v
+from pyconvex.auth import auth_tables
 from pyconvex.ratelimit import rate_limit_tables
 
 schema = define_schema({
+    **auth_tables,
     **rate_limit_tables,
     "channels": define_table({
         "name": v.string(),
@@ -12,5 +14,6 @@ schema = define_schema({
         "author": v.string(),
         "body": v.string(),
         "authorSubject": v.optional(v.string()),  # the signed-in sender, who alone may edit
+        "userId": v.optional(v.id("users")),  # the sender's user, when signed in (pyconvex.auth)
     }).index("by_channel", ["channelId"]),
 })

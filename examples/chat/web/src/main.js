@@ -1,7 +1,8 @@
 // The chat page: the official Convex React client, unmodified, against pyconvex.
 // Messages are a live paginated list (usePaginatedQuery): newest first, older pages on
 // demand, every loaded page kept current as messages come and go.
-import { ConvexProvider, ConvexReactClient, usePaginatedQuery } from "convex/react";
+import { ConvexAuthProvider, useAuthActions } from "@convex-dev/auth/react";
+import { Authenticated, ConvexProvider, ConvexReactClient, Unauthenticated, usePaginatedQuery, useQuery } from "convex/react";
 import { anyApi } from "convex/server";
 import { createElement as h, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
@@ -70,6 +71,39 @@ function Feed() {
 }
 
 createRoot($("feed")).render(h(ConvexProvider, { client }, h(Feed)));
+
+// Signing in (optional: guests chat under the name above). @convex-dev/auth's React
+// client, unmodified, against pyconvex.auth; it sets the shared client's token.
+function SignInForm() {
+  const { signIn } = useAuthActions();
+  const [flow, setFlow] = useState("signIn");
+  const submit = (event) => {
+    event.preventDefault();
+    showError(null);
+    signIn("password", new FormData(event.currentTarget)).catch(showError);
+  };
+  return h("form", { id: "sign-in", onSubmit: submit },
+    h("input", { name: "email", type: "email", placeholder: "email", "data-testid": "auth-email" }),
+    h("input", { name: "password", type: "password", placeholder: "password", "data-testid": "auth-password" }),
+    h("input", { name: "flow", type: "hidden", value: flow }),
+    flow === "signUp" && h("input", { name: "name", placeholder: "display name", "data-testid": "auth-name" }),
+    h("button", { type: "submit", "data-testid": "auth-submit" }, flow === "signIn" ? "Sign in" : "Sign up"),
+    h("button", { type: "button", "data-testid": "auth-toggle", onClick: () => setFlow(flow === "signIn" ? "signUp" : "signIn") },
+      flow === "signIn" ? "new here?" : "have an account?"),
+    h("button", { type: "button", "data-testid": "auth-oidc", onClick: () => signIn("oidc").catch(showError) }, "OpenID"));
+}
+
+function SignedIn() {
+  const { signOut } = useAuthActions();
+  const me = useQuery(api.users.me);
+  return h("span", null,
+    h("span", { "data-testid": "signed-in-as" }, me ? `signed in as ${me.name ?? me.email}` : "…"), " ",
+    h("button", { "data-testid": "sign-out", onClick: () => void signOut() }, "Sign out"));
+}
+
+createRoot($("account")).render(h(ConvexAuthProvider, { client },
+  h(Unauthenticated, null, h(SignInForm)),
+  h(Authenticated, null, h(SignedIn))));
 
 const channels = client.watchQuery(api.channels.list, {});
 channels.onUpdate(() => {
