@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from pyconvex.database import IndexInfo, Query, TableInfo, Transaction
 from pyconvex.errors import BadRequestError
-from pyconvex.values import json_to_convex
+from pyconvex.values import convex_to_json, json_to_convex
 
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte")
 RANGE_OPERATORS = ("lt", "lte", "gt", "gte")
@@ -32,7 +34,7 @@ class Clause:
 
     def describe(self) -> str:
         symbol = {"eq": "==", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[self.op]
-        return f"{self.field} {symbol} {self.value!r}"
+        return f"{self.field} {symbol} {orjson.dumps(convex_to_json(self.value)).decode()}"
 
 
 @dataclass(slots=True)

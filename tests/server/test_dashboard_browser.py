@@ -234,6 +234,17 @@ def test_functions_run_from_the_generated_form(app_server: str, browser: Browser
     assert "Error" not in result.inner_text()
     listed = httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}}).json()["value"]
     assert [c["name"] for c in listed] == ["from-the-form"]
+    # as a given user: messages:send records the identity's name as the author
+    page.locator("[data-fn='messages:send']").click()
+    page.locator("[data-arg=channelId]").fill(listed[0]["_id"])
+    page.locator("[data-arg=text]").fill("hello as Ada")
+    page.get_by_label("Act as identity").fill('{"subject": "u1", "name": "Ada"}')
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_test_id("run-logs")).to_contain_text("[LOG] 'sending' 'hello as Ada'")
+    sent = httpx.post(f"{url}/api/query", json={"path": "messages:list",
+                                                "args": {"channelId": listed[0]["_id"]}}).json()["value"]
+    assert [(m["text"], m.get("author")) for m in sent] == [("hello as Ada", "Ada")]
+    page.get_by_label("Act as identity").fill("")
     # a missing required argument: the function's validator answers, shown in the result
     page.locator("[data-fn='channels:create']").click()
     page.get_by_role("button", name="Run", exact=True).click()

@@ -160,7 +160,7 @@ function renderRows(changed = false) {
   const end = Math.min(rows.length, start + Math.ceil(g.clientHeight / grid.rowH) + 40);
   const body = $("tbody", g);
   body.innerHTML = `<tr class="spacer"></tr>` + rows.slice(start, end).map((d, i) =>
-    `<tr class="row${grid.selected.has(d._id) ? " selected" : ""}" tabindex="0" data-row="${start + i}" data-id="${esc(d._id)}"><td class="check"><input type="checkbox" aria-label="Select ${esc(d._id)}" ${grid.selected.has(d._id) ? "checked" : ""}></td>${cols.map((c) => `<td title="${esc(c === "_creationTime" && d[c] ? fmtTime(d[c]) : cellText(d[c]))}">${esc(cellText(d[c]))}</td>`).join("")}</tr>`).join("") + `<tr class="spacer"></tr>`;
+    `<tr class="row${grid.selected.has(d._id) ? " selected" : ""}" tabindex="0" data-row="${start + i}" data-id="${esc(d._id)}"><td class="check"><input type="checkbox" aria-label="Select ${esc(d._id)}" ${grid.selected.has(d._id) ? "checked" : ""}></td>${cols.map((c) => { const t = c === "_creationTime" && d[c] ? fmtTime(d[c]) : cellText(d[c]); return `<td title="${esc(t)}">${esc(t)}</td>`; }).join("")}</tr>`).join("") + `<tr class="spacer"></tr>`;
   const spacers = $$("tr.spacer", body);
   spacers[0].style.height = start * grid.rowH + "px";
   spacers[1].style.height = (rows.length - end) * grid.rowH + "px";
