@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,11 @@ from typing import Any
 import pytest
 
 from pyconvex.errors import ConvexError
+from pyconvex.snapshot.export import export_snapshot
+from pyconvex.snapshot.importer import import_snapshot
+from pyconvex.testing import ConvexTest
 
-from .conftest import verifier
+from .conftest import APP, verifier
 
 WEB = Path(__file__).resolve().parents[3] / "examples" / "auth" / "web"
 
@@ -58,3 +62,23 @@ async def test_a_key_pair_without_key_ids_still_signs_and_verifies(t: Any, auth_
     header = json.loads(base64.urlsafe_b64decode(up["tokens"]["token"].split(".")[0] + "=="))
     assert "kid" not in header
     assert (await verifier(env).verify(up["tokens"]["token"]))["issuer"] == env["CONVEX_SITE_URL"]
+
+
+async def test_users_and_sessions_move_with_a_snapshot(auth_env: dict[str, str], mailbox: Any,
+                                                       tmp_path: Path) -> None:
+    """Export a deployment, import it into another with the same keys: the passwords and
+    the signed-in sessions (refresh tokens name document ids) keep working."""
+    snapshot = tmp_path / "snapshot.zip"
+    async with ConvexTest(APP) as first:
+        up = await first.action("auth:signIn", {"provider": "password", "params": {
+            "flow": "signUp", "email": "mover@example.test", "password": "moving-pw-1"}})
+        await export_snapshot(first.deployment.db, snapshot)
+    async with ConvexTest(APP) as second:
+        await import_snapshot(second.deployment.db, snapshot)
+        refreshed = await second.action("auth:signIn", {"refreshToken": up["tokens"]["refreshToken"]})
+        assert refreshed["tokens"] is not None
+        again = await second.action("auth:signIn", {"provider": "password", "params": {
+            "flow": "signIn", "email": "mover@example.test", "password": "moving-pw-1"}})
+        env = {**auth_env, "CONVEX_SITE_URL": os.environ["CONVEX_SITE_URL"]}
+        me = second.with_identity(await verifier(env).verify(again["tokens"]["token"]))
+        assert (await me.query("notes:me"))["email"] == "mover@example.test"
