@@ -350,7 +350,18 @@ class _ServerLogHandler(logging.Handler):
             event = server_log_event(record, self._formatter)
         except Exception:
             return
-        self.streams.offer([event])
+        loop = self.streams.loop
+        if loop is None:
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:  # a worker thread (to_thread, a driver's pool) logged it
+            same_loop = False
+        if same_loop:
+            self.streams.offer([event])
+        elif not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.streams.offer, [event])
 
 
 # ----------------------------------------------------------------- streams
@@ -362,8 +373,11 @@ class LogStreams:
         self.sinks: dict[str, Sink] = {}
         self._extra = list(extra or [])
         self._handler = _ServerLogHandler(self)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop the sinks run on: records logged from other threads are handed to it."""
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         for config in self._extra:
             self._add(config, persistent=False)
         try:

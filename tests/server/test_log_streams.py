@@ -105,6 +105,8 @@ async def test_server_errors_are_streamed_and_the_streams_own_failures_are_not(t
         logging.getLogger("pyconvex.scheduler").error("a cron failed to start: %s", "no module")
         logging.getLogger("pyconvex.log_streams").warning("a sink dropped events")
         logging.getLogger("pyconvex.anything").info("below the streamed level")
+        await asyncio.to_thread(logging.getLogger("pyconvex.persistence").warning, "from a thread")
+        await asyncio.sleep(0)  # the thread's record is handed to the loop
         sink = next(iter(streams.sinks.values()))
         assert await sink.flushed(10)
     finally:
@@ -112,7 +114,8 @@ async def test_server_errors_are_streamed_and_the_streams_own_failures_are_not(t
         await db.close()
     events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert [(e["topic"], e["level"], e["logger"], e["message"]) for e in events] == [
-        ("server_log", "error", "pyconvex.scheduler", "a cron failed to start: no module")]
+        ("server_log", "error", "pyconvex.scheduler", "a cron failed to start: no module"),
+        ("server_log", "warning", "pyconvex.persistence", "from a thread")]
 
 
 def test_log_format_json_prints_executions_on_stdout(tmp_path: Path) -> None:
