@@ -17,7 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import FIXTURES, start_server, stop_server
+from tests.conftest import FIXTURES, start_server, stop_server  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
 ADMIN = {"Authorization": "Convex test-admin-key"}

@@ -346,10 +346,15 @@ async def health(request: Request, state: ServerState) -> Response:
     calls: dict[str, dict[str, Any]] = {}
     if state.logs is not None:
         for _, record in state.logs.after(0):
-            row = calls.setdefault(record.path, {"calls": 0, "errors": 0, "durations": []})
+            row = calls.setdefault(record.path, {"calls": 0, "errors": 0, "durations": [],
+                                                 "maxDocumentsRead": 0, "documentsRead": 0,
+                                                 "documentsWritten": 0})
             row["calls"] += 1
             row["errors"] += record.error is not None
             row["durations"].append(record.duration_ms)
+            row["documentsRead"] += record.docs_read
+            row["documentsWritten"] += record.docs_written
+            row["maxDocumentsRead"] = max(row["maxDocumentsRead"], record.docs_read)
     functions = []
     for path, row in sorted(calls.items()):
         d = sorted(row.pop("durations"))

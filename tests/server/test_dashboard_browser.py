@@ -264,6 +264,11 @@ def test_logs_filter_by_status_function_and_text(tmp_path: Path, browser: Browse
         expect(logs).not_to_contain_text(request_id)
         page.get_by_label("Filter by status").select_option("failure")
         expect(logs).to_contain_text(request_id)
+        page.get_by_label("Filter by level").select_option("ERROR")
+        expect(logs).to_contain_text(request_id)
+        page.get_by_label("Filter by level").select_option("DEBUG")
+        expect(page.locator(".log-entry")).to_have_count(0)
+        page.get_by_label("Filter by level").select_option("")
         page.get_by_label("Filter by text").fill("no-such-text-anywhere")
         expect(page.locator(".log-entry")).to_have_count(0)
         page.get_by_label("Filter by text").fill(request_id)
@@ -336,6 +341,9 @@ def test_health_and_environment_validation(app_server: str, browser: Browser) ->
     health = page.get_by_test_id("health")
     expect(health).to_contain_text("Documents")
     expect(page.get_by_test_id("function-metrics")).to_contain_text("channels:create")
+    httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}})
+    page.get_by_role("button", name="Health").click()
+    expect(page.get_by_test_id("insights")).to_contain_text("channels:list: 1 documents")
     page.get_by_role("button", name="Environment").click()
     page.get_by_label("Variable name").fill("1BAD NAME")
     expect(page.get_by_test_id("env-error")).to_contain_text("letters, digits and underscores")
@@ -375,3 +383,35 @@ def test_serve_and_dev_print_a_dashboard_link_that_opens_it(tmp_path: Path, brow
         expect(page.get_by_role("heading", name="Data")).to_be_visible(timeout=10_000)
     finally:
         dev.stop()
+
+
+def test_snapshot_export_then_import_into_another_deployment(tmp_path: Path, browser: Browser) -> None:
+    proc, url = start_server(tmp_path / "a.sqlite3")
+    other, other_url = start_server(tmp_path / "b.sqlite3")
+    try:
+        for name in ("general", "random"):
+            httpx.post(f"{url}/api/mutation", json={"path": "channels:create", "args": {"name": name}})
+        page = open_dashboard(browser, url)
+        page.get_by_role("button", name="Snapshots").click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Export").click()
+        expect(page.get_by_test_id("export-status")).to_contain_text("exported")
+        snapshot = tmp_path / "snapshot.zip"
+        download.value.save_as(snapshot)
+        target = open_dashboard(browser, other_url)
+        target.get_by_role("button", name="Snapshots").click()
+        target.get_by_label("Snapshot to import").set_input_files(str(snapshot))
+        target.get_by_role("button", name="Import", exact=True).click()
+        expect(target.get_by_test_id("import-status")).to_contain_text("Imported: channels (2)")
+        names = httpx.post(f"{other_url}/api/query", json={"path": "channels:list", "args": {}}).json()["value"]
+        assert sorted(c["name"] for c in names) == ["general", "random"]
+        # a file that is no snapshot: the error shows on the page
+        bad = tmp_path / "bad.zip"
+        bad.write_bytes(b"not a zip")
+        target.get_by_label("Snapshot to import").set_input_files(str(bad))
+        target.get_by_role("button", name="Import", exact=True).click()
+        expect(target.get_by_test_id("import-status")).to_have_class("error")
+        assert target.errors == []  # type: ignore[attr-defined]
+    finally:
+        stop_server(other)
+        stop_server(proc)

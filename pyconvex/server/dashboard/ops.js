@@ -101,7 +101,71 @@ views.health = async function () {
     <div class="card">Files<b>${h.files.toLocaleString()}</b></div>
     <div class="card">Live sessions<b>${h.sessions}</b></div>
     <div class="card">Latest commit<b>${esc(fmtTime(h.latestCommitMs))}</b></div></div>
-    <h3>Functions (the last 1,000 executions)</h3><table data-testid="function-metrics"><tr><th>Function</th><th>Calls</th><th>Errors</th><th>p50</th><th>p99</th></tr>${h.functions.map((f) =>
-      `<tr><td>${esc(f.path)}</td><td>${f.calls}</td><td>${f.errors}</td><td>${f.p50Ms.toFixed(1)} ms</td><td>${f.p99Ms.toFixed(1)} ms</td></tr>`).join("") || `<tr><td colspan="5" class="muted">No executions yet.</td></tr>`}</table>
+    <h3>Functions (the last 1,000 executions)</h3><table data-testid="function-metrics"><tr><th>Function</th><th>Calls</th><th>Errors</th><th>p50</th><th>p99</th><th>Documents read (total / most in one call)</th><th>Documents written</th></tr>${h.functions.map((f) =>
+      `<tr><td>${esc(f.path)}</td><td>${f.calls}</td><td>${f.errors}</td><td>${f.p50Ms.toFixed(1)} ms</td><td>${f.p99Ms.toFixed(1)} ms</td><td>${f.documentsRead.toLocaleString()} / ${f.maxDocumentsRead.toLocaleString()}</td><td>${f.documentsWritten.toLocaleString()}</td></tr>`).join("") || `<tr><td colspan="7" class="muted">No executions yet.</td></tr>`}</table>
+    <h3>Reading the most documents in one call</h3><ol data-testid="insights">${h.functions.filter((f) => f.maxDocumentsRead > 0).sort((a, b) => b.maxDocumentsRead - a.maxDocumentsRead).slice(0, 5).map((f) =>
+      `<li>${esc(f.path)}: ${f.maxDocumentsRead.toLocaleString()} documents${f.maxDocumentsRead >= 1000 ? " — consider an index or pagination" : ""}</li>`).join("") || "<li class=muted>No reads yet.</li>"}</ol>
     <h3>Tables</h3><table>${Object.entries(h.tables).map(([t, n]) => `<tr><td>${esc(t)}</td><td>${n.toLocaleString()}</td></tr>`).join("")}</table>`;
+};
+
+// Snapshots: export downloads a ZIP (Convex's snapshot format); import uploads one and
+// shows the server's progress lines (import?progress=1) as they come.
+views.snapshots = async function () {
+  $("#view").innerHTML = `<h2>Snapshots</h2>
+    <h3>Export</h3><p><label><input type="checkbox" id="export-files" checked> include files</label> <button id="export">Export</button>
+      <span id="export-status" class="muted" data-testid="export-status"></span></p>
+    <h3>Import</h3><p><input type="file" id="import-file" accept=".zip" aria-label="Snapshot to import">
+      <label><input type="checkbox" id="import-replace"> replace existing tables</label> <button id="import">Import</button></p>
+    <progress id="import-progress" max="1" value="0" hidden></progress> <span id="import-status" data-testid="import-status"></span>`;
+  $("#export").onclick = async () => {
+    $("#export-status").textContent = "exporting…";
+    try {
+      const res = await fetch(`/api/pyconvex/export?includeStorage=${$("#export-files").checked ? 1 : 0}`, { headers: { Authorization: "Convex " + key } });
+      if (!res.ok) { const b = await res.json().catch(() => ({})); throw new ApiError(b.code || res.status, b.message || ""); }
+      const blob = await res.blob();
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `snapshot-${new Date().toISOString().replace(/[:.]/g, "-")}.zip`;
+      document.body.appendChild(a); a.click(); a.remove();
+      $("#export-status").textContent = `exported ${blob.size.toLocaleString()} bytes`;
+    } catch (e) { $("#export-status").textContent = errorText(e); $("#export-status").className = "error"; }
+  };
+  $("#import").onclick = async () => {
+    const file = $("#import-file").files[0];
+    const status = $("#import-status");
+    status.className = "";
+    if (!file) { status.textContent = "Choose a snapshot ZIP first."; status.className = "error"; return; }
+    const bar = $("#import-progress");
+    bar.hidden = false; bar.removeAttribute("value");
+    status.textContent = "uploading…";
+    try {
+      const res = await fetch(`/api/pyconvex/import?progress=1&replace=${$("#import-replace").checked ? 1 : 0}`, {
+        method: "POST", body: file, headers: { Authorization: "Convex " + key, "Content-Type": "application/zip" } });
+      if (!res.ok) { const b = await res.json().catch(() => ({})); throw new ApiError(b.code || res.status, b.message || ""); }
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (!line) continue;
+          const msg = JSON.parse(line);
+          if (msg.progress) {
+            bar.max = msg.progress.total || 1; bar.value = msg.progress.done;
+            status.textContent = `${msg.progress.table}: ${msg.progress.done.toLocaleString()} of ${msg.progress.total.toLocaleString()}`;
+          } else if (msg.phase) status.textContent = `${msg.phase} ${msg.documents.toLocaleString()} documents…`;
+          else if (msg.error) throw new ApiError(msg.error.code, msg.error.message);
+          else if (msg.result) {
+            bar.hidden = true;
+            status.textContent = "Imported: " + Object.entries(msg.result.tables || {}).map(([t, n]) => `${t} (${n})`).join(", ");
+          }
+        }
+      }
+    } catch (e) { bar.hidden = true; status.textContent = errorText(e); status.className = "error"; }
+  };
 };
