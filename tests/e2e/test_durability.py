@@ -66,7 +66,7 @@ async def test_sigkill_loses_no_acknowledged_commit(db_url: str, app_dir: Path, 
         assert time.monotonic() < deadline
 
     async with await Deployment.open(url, app_dir) as dep:
-        counts = (await dep.runner.run_query(api.pairs.tags, {})).value
+        counts = dict((await dep.runner.run_query(api.pairs.tags, {})).value)
     missing = [tag for tag in acknowledged if counts.get(tag) != 2]
     assert not missing, f"{len(missing)} acknowledged commits lost, e.g. {missing[:3]}"
     torn = {tag: n for tag, n in counts.items() if n != 2}
