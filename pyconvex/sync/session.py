@@ -260,7 +260,9 @@ class SyncSession:
     async def _subscribe(
         self, path: str, args: dict[str, Any], journal: str | None = None
     ) -> Subscription:
-        return await self.manager.subscribe(path, args, self.identity, journal, self._watcher)
+        return await self.manager.subscribe(
+            path, args, self.identity, journal, self._watcher, internal_ok=self.is_admin
+        )
 
     async def _authenticate(self, msg: dict[str, Any]) -> None:
         if msg["baseVersion"] != self.identity_version:

@@ -98,6 +98,9 @@ class Subscription:
     journal: str | None = None
     """The query journal every run is given and the last run produced: a paginated
     query's page end, so re-runs keep the page's range (sent as ``QueryUpdated.journal``)."""
+    internal_ok: bool = False
+    """An admin's subscription (it may run internal queries, as Convex's dashboard
+    does); never shared with anyone else's."""
     outcome: Outcome | None = None
     """The newest finished run (None until the first one finishes)."""
     version: int = 0
@@ -174,6 +177,7 @@ class SubscriptionManager:
         args: dict[str, Any],
         identity: dict[str, Any] | None,
         journal: str | None = None,
+        internal_ok: bool = False,
     ) -> tuple[str, bytes, str]:
         """The sharing key. A client's journal (``Add.journal`` after a reconnect) pins
         a page, so it is part of the key, after the arguments' JSON and a NUL (which JSON
@@ -181,7 +185,8 @@ class SubscriptionManager:
         args_json = orjson.dumps(convex_to_json(args), option=orjson.OPT_SORT_KEYS)
         if journal is not None:
             args_json += b"\0" + journal.encode()
-        return (canonicalize_path(path), args_json, _identity_key(identity))
+        who = _identity_key(identity) + ("\0admin" if internal_ok else "")
+        return (canonicalize_path(path), args_json, who)
 
     async def subscribe(
         self,
@@ -190,16 +195,18 @@ class SubscriptionManager:
         identity: dict[str, Any] | None,
         journal: str | None = None,
         watcher: Watcher | None = None,
+        internal_ok: bool = False,
     ) -> Subscription:
         """The shared subscription, with a result (``outcome``) when this returns.
         ``watcher`` is called after each later run that changes its result."""
-        key = self.key_of(path, args, identity, journal)
+        key = self.key_of(path, args, identity, journal, internal_ok)
         sub = self.subscriptions.get(key)
         if sub is not None and sub.outcome is not None and sub.journal != journal:
             self._rekey(sub)  # it pinned its page: this subscriber gets a first run of its own
             sub = None
         if sub is None:
-            sub = Subscription(key, key[0], args, identity, journal=journal)
+            sub = Subscription(key, key[0], args, identity, journal=journal,
+                               internal_ok=internal_ok)
             self.subscriptions[key] = sub
         sub.refs += 1
         if watcher is not None:
@@ -220,7 +227,7 @@ class SubscriptionManager:
         ``numItems`` now, as on Convex. If an equal one is filed there already, this one
         keeps a private key."""
         del self.subscriptions[sub.key]
-        key = self.key_of(sub.path, sub.args, sub.identity, sub.journal)
+        key = self.key_of(sub.path, sub.args, sub.identity, sub.journal, sub.internal_ok)
         if key in self.subscriptions:
             key = (key[0], key[1] + b"\0#" + str(id(sub)).encode(), key[2])
         sub.key = key
@@ -280,7 +287,8 @@ class SubscriptionManager:
     async def _run_query(self, sub: Subscription, ts: int) -> Outcome:
         try:
             result = await self.runner.run_query(
-                sub.path, sub.args, sub.identity, ts=ts, journal=sub.journal
+                sub.path, sub.args, sub.identity, ts=ts, journal=sub.journal,
+                internal_ok=sub.internal_ok,
             )
         except Exception as e:  # a failing query is a result too (QueryFailed)
             failure = failure_of(e)
