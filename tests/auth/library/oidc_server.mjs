@@ -4,6 +4,9 @@
 import Provider from "oidc-provider";
 
 const [port, redirectUri] = [Number(process.argv[2]), process.argv[3]];
+// A second client, for plain OAuth 2 (secret in the form, user from the userinfo endpoint):
+// the same redirect URI with the provider id "oauth-test" instead of "oidc-test".
+const oauthRedirectUri = redirectUri.replace(/oidc-test$/, "oauth-test");
 const issuer = `http://127.0.0.1:${port}`;
 const provider = new Provider(issuer, {
   clients: [{
@@ -13,6 +16,13 @@ const provider = new Provider(issuer, {
     grant_types: ["authorization_code"],
     response_types: ["code"],
     token_endpoint_auth_method: "client_secret_basic",
+  }, {
+    client_id: "pyconvex-oauth",
+    client_secret: "oauth-secret",
+    redirect_uris: [oauthRedirectUri],
+    grant_types: ["authorization_code"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "client_secret_post",
   }],
   claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
   async findAccount(ctx, sub) {

@@ -129,3 +129,20 @@ def test_open_redirects_and_forged_state_are_refused(deployment: tuple[str, str]
         # A callback whose state is not this browser's: back to the site, without a code.
         forged = browser.get(f"{site}/api/auth/callback/oidc-test", params={"code": "x", "state": "forged"})
         assert forged.status_code == 302 and forged.headers["location"] == SITE_URL
+
+
+def test_sign_in_with_a_plain_oauth2_provider(deployment: tuple[str, str]) -> None:
+    """The GitHub shape: given endpoints, the client secret in the form, the user from the
+    userinfo endpoint (here the same local provider, through its second client)."""
+    url, site = deployment
+    client = ConvexClient(url)
+    started = client.action("auth:signIn", {"provider": "oauth-test"})
+    with httpx.Client(follow_redirects=False) as browser:
+        query = parse_qs(urlsplit(browser.get(started["redirect"]).headers["location"]).query)
+    assert "nonce" not in query and query["code_challenge_method"] == ["S256"]
+    landed = _browser_sign_in(started["redirect"], site, "dave")
+    code = parse_qs(urlsplit(landed).query)["code"][0]
+    tokens = client.action("auth:signIn", {"params": {"code": code}, "verifier": started["verifier"]})["tokens"]
+    client.set_auth(tokens["token"])
+    me = client.query("notes:me")
+    assert me["email"] == "dave@oidc.test" and me["name"] == "OAuth DAVE"
