@@ -9,6 +9,7 @@ store, the uploaded files as ``_storage/`` (see ``snapshot/storage.py``).
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import IO
 import orjson
 
 from pyconvex.database import Database
+from pyconvex.database.progress import ProgressLog
 from pyconvex.files import FileStore
 from pyconvex.snapshot.format import to_export_json
 from pyconvex.snapshot.storage import count_files, export_files
@@ -35,6 +37,7 @@ Documents for each table are listed as lines of JSON in
 It was written by pyconvex; `pyconvex import` and `npx convex import` both read it.
 """
 PAGE = 1000
+log = logging.getLogger("pyconvex.snapshot")
 
 
 @dataclass
@@ -77,12 +80,17 @@ async def export_snapshot(
             total = await _count(db, ts, table.name) if progress is not None else 0
             txn = db.begin(writable=False, ts=ts, limits=None)
             written = 0
+            told = ProgressLog(log, f"export: {table.name}", "documents")  # quiet unless slow
             with archive.open(f"{table.name}/documents.jsonl", "w", force_zip64=True) as out:
                 async for _, doc in txn.scan(table.by_id, b"", None, "asc", PAGE):
                     out.write(orjson.dumps(to_export_json(doc)) + b"\n")
                     written += 1
-                    if progress is not None and written % PAGE == 0:
-                        progress(table.name, written, total)
+                    if written % PAGE == 0:
+                        told.advance(PAGE)
+                        if progress is not None:
+                            progress(table.name, written, total)
+            told.count = written
+            told.done()
             archive.writestr(f"{table.name}/generated_schema.jsonl", b'"uniform"\n')
             summary.tables[table.name] = written
             if progress is not None:

@@ -154,3 +154,19 @@ async def test_an_export_without_files_says_so(tmp_path: Path, make_db_url) -> N
         await source.close()
     with zipfile.ZipFile(tmp_path / "nofiles.zip") as archive:
         assert not any(n.startswith("_storage/") for n in archive.namelist())
+
+
+async def test_a_slow_export_says_what_it_writes(tmp_path: Path, make_db_url, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from pyconvex.database import progress
+
+    monkeypatch.setattr(progress, "QUIET_S", 0.0)  # as if every table took long
+    source = await _open(tmp_path, make_db_url, "source")
+    try:
+        await _seed(source)
+        with caplog.at_level("INFO", logger="pyconvex.snapshot"):
+            await export_snapshot(source.db, tmp_path / "s.zip", files=source.runner.storage.store)
+    finally:
+        await source.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "pyconvex.snapshot"]
+    assert any(line.startswith("export: uploads: done, 3 documents in ") for line in lines), lines
