@@ -247,6 +247,8 @@ class SyncSession:
                 f"TooManyQueries: a connection may hold at most {MAX_QUERIES_PER_SOCKET} "
                 f"queries; this ModifyQuerySet would make {len(self.queries) + len(added)}."
             )
+        if added:
+            await self._catch_up_to_head()
         subs = await asyncio.gather(
             *(self._subscribe(mod["udfPath"], mod["args"], mod.get("journal")) for _, mod in added)
         )
@@ -256,6 +258,16 @@ class SyncSession:
             )
         self.query_set_version = msg["newVersion"]
         await self.send_transition(force=True)
+
+    async def _catch_up_to_head(self) -> None:
+        """New queries' first results include every commit acknowledged before they were
+        asked for, by any process sharing the database (``Database.catch_up_to_head``:
+        nothing to do with one process)."""
+        db = self.manager.db
+        before = db.latest_ts
+        await db.catch_up_to_head()
+        if db.latest_ts > before:
+            await self.manager.wait_for(db.latest_ts)
 
     async def _subscribe(
         self, path: str, args: dict[str, Any], journal: str | None = None
