@@ -27,6 +27,7 @@ class TableWatch:
         self._counting: dict[int, list[tuple[int, int]]] = {}
         self._stale: set[int] = set()
         self.changed_at: dict[int, int] = {}
+        self._running: dict[int, asyncio.Future[int]] = {}
         self._wake = asyncio.Event()
         self.unlisten = db.add_listener(self._on_commits)
 
@@ -62,10 +63,19 @@ class TableWatch:
         self._wake = asyncio.Event()
 
     async def count(self, table: TableInfo) -> int:
-        """The table's document count now (counted once, then kept from commits)."""
+        """The table's document count now (counted once, then kept from commits; callers
+        arriving while it is counted share that count)."""
         number = table.number
         if number in self.counts:
             return self.counts[number]
+        running = self._running.get(number)
+        if running is None:
+            running = self._running[number] = asyncio.ensure_future(self._count(table))
+            running.add_done_callback(lambda _: self._running.pop(number, None))
+        return await asyncio.shield(running)
+
+    async def _count(self, table: TableInfo) -> int:
+        number = table.number
         ts = self.db.latest_ts
         pending: list[tuple[int, int]] = []
         self._counting[number] = pending

@@ -6,13 +6,17 @@ const grid = { table: null, info: null, rows: [], cursor: null, isDone: true, lo
   index: "", order: "desc", at: null, selected: new Set(), ts: 0, rowH: 29, gen: 0, columns: [] };
 
 views.data = async function () {
-  const { tables, retainedFromMs } = await api("/api/pyconvex/dashboard/tables");
+  const { tables, retainedFromMs } = await api("/api/pyconvex/dashboard/tables?counts=cached");
   grid.tables = tables; grid.retainedFromMs = retainedFromMs;
   $("#view").innerHTML = `<h2>Data</h2><div class="data-layout">
-    <div class="tables" data-testid="tables" role="list">${tables.map((t) => `<button role="listitem" data-table="${esc(t.name)}"><span>${esc(t.name)}</span><span class="count" data-count="${esc(t.name)}">${t.count.toLocaleString()}</span></button>`).join("") || "<p class=muted>No tables yet.</p>"}</div>
+    <div class="tables" data-testid="tables" role="list">${tables.map((t) => `<button role="listitem" data-table="${esc(t.name)}"><span>${esc(t.name)}</span><span class="count" data-count="${esc(t.name)}">${t.count === null ? "…" : t.count.toLocaleString()}</span></button>`).join("") || "<p class=muted>No tables yet.</p>"}</div>
     <div id="table-pane"></div></div>`;
   for (const b of $$("[data-table]")) b.onclick = () => openTable(b.dataset.table);
   const keep = grid.table && tables.some((t) => t.name === grid.table) ? grid.table : tables.length ? tables[0].name : null;
+  if (tables.some((t) => t.count === null)) {  // counted once per table, then kept: ask again
+    api("/api/pyconvex/dashboard/tables").then((all) => { for (const t of all.tables) setCount(t.name, t.count); })
+      .catch((e) => showStatus(errorText(e)));
+  }
   if (keep) await openTable(keep);
 };
 
@@ -35,7 +39,7 @@ async function openTable(name) {
   const indexes = info.indexes.filter((i) => i.name !== "by_id");
   $("#table-pane").innerHTML = `
     <div class="toolbar"><h3 data-testid="table-title">${esc(name)}</h3>
-      <span class="muted" id="doc-count" data-testid="doc-count">${info.count.toLocaleString()} documents</span>
+      <span class="muted" id="doc-count" data-testid="doc-count">${info.count === null ? "counting…" : info.count.toLocaleString() + " documents"}</span>
       <span id="live" class="muted"></span></div>
     <div class="toolbar">
       <button id="add-docs">Add documents</button>
