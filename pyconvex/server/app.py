@@ -28,7 +28,7 @@ from pyconvex.server import (
     storage_api,
 )
 from pyconvex.server.cors import CORS_OPTIONS
-from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
+from pyconvex.server.fast_path import FunctionCalls, call_routes, collapse_slashes
 from pyconvex.server.limits import BodyLimit
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.state import ServerState
@@ -103,7 +103,9 @@ def create_app(
             if close_deployment:
                 await deployment.close()
 
+    # Every route of the deployment, the fast ones (answered before Starlette) included.
     routes: list[Any] = [
+        *call_routes(),
         *([] if web_dir is not None else [Route("/", http_api.root)]),
         Route("/version", http_api.version),
         Route("/api/query_ts", http_api.query_ts, methods=["POST"]),
@@ -145,6 +147,6 @@ def create_app(
         ],
     )
     app.fast = BodyLimit(CountSessions(  # bodies capped, then the hot routes first
-        FunctionCalls(partial(Starlette.__call__, app), state), state))
+        FunctionCalls(partial(Starlette.__call__, app), state, routes), state))
     app.state.server = state
     return app

@@ -13,8 +13,10 @@ falls through to Starlette unchanged.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.errors import PyConvexError
@@ -26,7 +28,6 @@ from pyconvex.server.state import ServerState
 from pyconvex.server.ws import sync_endpoint
 
 _SLASHES = re.compile(r"/{2,}")
-_SYNC = re.compile(r"/api/(?:[^/]+/)?sync")
 
 
 def collapse_slashes(path: str) -> str:
@@ -34,30 +35,61 @@ def collapse_slashes(path: str) -> str:
     return _SLASHES.sub("/", path) if "//" in path else path
 
 
-ROUTES = {
-    "/api/query": FunctionKind.QUERY,
-    "/api/mutation": FunctionKind.MUTATION,
-    "/api/action": FunctionKind.ACTION,
-}
+class CallRoute(Route):
+    """A client-call route in the deployment's route table (``app.py``): answered by
+    :class:`FunctionCalls` before Starlette; Starlette itself only refuses its other
+    methods (405)."""
+
+    def __init__(self, path: str, kind: FunctionKind) -> None:
+        super().__init__(path, _not_reached, methods=["POST"])
+        self.kind = kind
+
+
+class SyncRoute(WebSocketRoute):
+    """The sync WebSocket's route (``/api/sync``, ``/api/<client version>/sync``) in the
+    route table, answered by :class:`FunctionCalls` before Starlette."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, _not_reached)
+
+
+async def _not_reached(*_: Any) -> None:
+    raise AssertionError("FunctionCalls answers this route before Starlette")
+
+
+def call_routes() -> list[BaseRoute]:
+    """The fast routes, for the route table."""
+    return [
+        CallRoute("/api/query", FunctionKind.QUERY),
+        CallRoute("/api/mutation", FunctionKind.MUTATION),
+        CallRoute("/api/action", FunctionKind.ACTION),
+        SyncRoute("/api/sync"),
+        SyncRoute("/api/{client_version}/sync"),
+    ]
 
 
 class FunctionCalls:
-    """ASGI middleware answering the call routes and sync connections itself."""
+    """ASGI middleware answering the call routes and sync connections itself (the
+    ``CallRoute`` and ``SyncRoute`` entries of the route table it is given)."""
 
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState, routes: list[BaseRoute]) -> None:
         self.app = app
         self.state = state
+        self.calls = {r.path: r.kind for r in routes if isinstance(r, CallRoute)}
+        self.sync = [r.path_regex for r in routes if isinstance(r, SyncRoute)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" and scope["method"] == "POST":
-            function_kind = ROUTES.get(collapse_slashes(scope["path"]))
+            function_kind = self.calls.get(collapse_slashes(scope["path"]))
             if function_kind is not None:
                 await self._call(function_kind, scope, receive, send)
                 return
-        elif kind == "websocket" and _SYNC.fullmatch(collapse_slashes(scope["path"])):
-            await sync_endpoint(self.state, scope, receive, send)
-            return
+        elif kind == "websocket":
+            path = collapse_slashes(scope["path"])
+            if any(regex.fullmatch(path) for regex in self.sync):
+                await sync_endpoint(self.state, scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     async def _call(self, kind: FunctionKind, scope: Scope, receive: Receive, send: Send) -> None:
