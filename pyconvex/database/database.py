@@ -113,6 +113,11 @@ class Database:
         self._client = self._committer.start()
 
     async def close(self) -> None:
+        if self._head_task is not None:  # a head read in flight (catch_up_to_head)
+            self._head_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._head_task
+            self._head_task = None
         if self._follower is not None:
             self._follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
