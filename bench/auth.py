@@ -12,7 +12,9 @@ key pair. Reported, medians over `--runs` runs:
       the same run. Goal (issue 16): authenticated/unauthenticated <= 1.2: the token is
       verified once per connection, not per call;
   (c) the same over HTTP, where every request carries its Bearer token (remembered
-      by the verifier after its first check, until it expires).
+      by the verifier after its first check, until it expires);
+  (d) a wrong password against an unknown email (both "Invalid credentials"): p50 of
+      each and their ratio, which should be near 1 (no timing oracle for accounts).
 """
 
 from __future__ import annotations
@@ -83,6 +85,26 @@ def sign_ins(url: str, n: int) -> list[float]:
     return out
 
 
+def refusals(url: str, n: int) -> tuple[list[float], list[float]]:
+    """Wrong password for ``n`` accounts (one try each, under the rate limit) against
+    ``n`` unknown emails: the two must look and take alike."""
+    wrong, unknown = [], []
+    with httpx.Client(timeout=30) as client:
+        for i in range(n):
+            params = {"flow": "signUp", "email": f"r{i}@example.test", "password": PASSWORD}
+            client.post(f"{url}/api/action", json={"path": "auth:signIn", "format": "json",
+                                                   "args": {"provider": "password", "params": params}})
+        for i in range(n):
+            for email, sink in ((f"r{i}@example.test", wrong), (f"nobody{i}@example.test", unknown)):
+                params = {"flow": "signIn", "email": email, "password": "not-the-password"}
+                started = time.perf_counter()
+                r = client.post(f"{url}/api/action", json={"path": "auth:signIn", "format": "json",
+                                                           "args": {"provider": "password", "params": params}})
+                sink.append((time.perf_counter() - started) * 1000)
+                assert r.json().get("errorData") == "Invalid credentials", r.text
+    return wrong, unknown
+
+
 def argon2_floor(n: int) -> list[float]:
     hashed = _HASHER.hash(PASSWORD)
     out = []
@@ -136,6 +158,7 @@ def main() -> None:
                 token = up.json()["value"]["tokens"]["token"]
                 s = sign_ins(url, args.sign_ins)
                 f = argon2_floor(args.sign_ins)
+                rw, ru = refusals(url, 10)
                 wa, wu = asyncio.run(ws_round_trips(url, token, args.queries))
                 ha, hu = http_round_trips(url, token, args.queries)
             finally:
@@ -143,6 +166,8 @@ def main() -> None:
                 proc.wait(30)
         for name, values in (("a. sign-in p50", [pct(s, .5)]), ("a. sign-in p99", [pct(s, .99)]),
                              ("a0. argon2id verify p50", [pct(f, .5)]),
+                             ("d. wrong password p50", [pct(rw, .5)]), ("d. unknown email p50", [pct(ru, .5)]),
+                             ("d. ratio unknown / wrong", [pct(ru, .5) / pct(rw, .5)]),
                              ("b. WS query signed in p50", [pct(wa, .5)]), ("b. WS query signed out p50", [pct(wu, .5)]),
                              ("b. WS query signed in p99", [pct(wa, .99)]), ("b. WS query signed out p99", [pct(wu, .99)]),
                              ("b. WS p50 ratio in/out (goal <= 1.2)", [pct(wa, .5) / pct(wu, .5)]),

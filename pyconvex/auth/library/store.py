@@ -212,6 +212,13 @@ async def _create_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> An
 async def _retrieve_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
     existing = await account_by_provider_id(ctx, a["provider"], a["account"]["id"])
     if existing is None:
+        if a.get("checkSecret"):
+            # Charged like a wrong password (the same write, so the same time), under the
+            # name tried: guessing at unknown emails is limited too, and looks the same.
+            unknown = f"{a['provider']}:{a['account']['id']}"
+            if await is_rate_limited(ctx, config, unknown):
+                return "TooManyFailedAttempts"
+            await record_failed_attempt(ctx, config, unknown)
         return "InvalidAccountId"
     if a.get("checkSecret"):
         # Charged before the secret is checked (in the action): concurrent guesses each

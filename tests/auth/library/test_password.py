@@ -177,3 +177,12 @@ async def test_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(t, ma
     assert await sign_in(t, "password", {"flow": "reset", "email": "nobody@example.test"}) == {"tokens": None}
     assert mailbox.messages == []
     assert await t.run(lambda ctx: ctx.db.query("users").collect()) == []
+
+
+async def test_guesses_at_an_unknown_email_are_limited_like_a_wrong_password(t):
+    for _ in range(10):
+        with pytest.raises(ConvexError, match="Invalid credentials"):
+            await sign_in(t, "password", {"flow": "signIn", "email": "ghost@example.test", "password": "guess-123"})
+    with pytest.raises(ConvexError, match="Too many failed attempts"):
+        await sign_in(t, "password", {"flow": "signIn", "email": "ghost@example.test", "password": "guess-123"})
+    assert await t.run(lambda ctx: ctx.db.query("users").collect()) == []
