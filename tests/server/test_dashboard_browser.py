@@ -170,6 +170,11 @@ def test_grid_updates_live(app_server: str, browser: Browser) -> None:
     expect(page.get_by_test_id("documents")).to_contain_text("random")
     expect(page.locator("[data-count=channels]")).to_have_text("2")
     expect(page.get_by_test_id("doc-count")).to_have_text("2 documents")
+    # by keyboard: focus the first row, move down, open it
+    page.locator("tr.row").first.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("doc-editor")).to_contain_text('"name": "general"')
 
 
 def test_time_travel_shows_the_earlier_state(app_server: str, browser: Browser) -> None:

@@ -13,11 +13,11 @@ views.data = async function () {
     <div id="table-pane"></div></div>`;
   for (const b of $$("[data-table]")) b.onclick = () => openTable(b.dataset.table);
   const keep = grid.table && tables.some((t) => t.name === grid.table) ? grid.table : tables.length ? tables[0].name : null;
+  if (keep) await openTable(keep);
   if (tables.some((t) => t.count === null)) {  // counted once per table, then kept: ask again
     api("/api/pyconvex/dashboard/tables").then((all) => { for (const t of all.tables) setCount(t.name, t.count); })
       .catch((e) => showStatus(errorText(e)));
   }
-  if (keep) await openTable(keep);
 };
 
 function fieldNames(info) {
@@ -71,7 +71,14 @@ async function openTable(name) {
   $("#delete-selected").onclick = showDeletePanel;
   $("#clear-table").onclick = showClearPanel;
   $("#grid").onscroll = () => { renderRows(); maybeLoadMore(); };
-  $("#grid").onkeydown = (e) => { if (e.key === "Enter" && e.target.dataset.row) openDoc(grid.rows[+e.target.dataset.row]); };
+  $("#grid").onkeydown = (e) => {  // Enter opens the focused row, arrows move between rows
+    const at = e.target.dataset.row;
+    if (e.key === "Enter" && at) openDoc(grid.rows[+at]);
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && at) {
+      const next = $(`tr.row[data-row="${+at + (e.key === "ArrowDown" ? 1 : -1)}"]`);
+      if (next) { next.focus(); e.preventDefault(); }
+    }
+  };
   grid.filters = [];
   await reload();
 }
