@@ -120,6 +120,8 @@ def watch_of(app_state: Any, db: Database) -> TableWatch:
     """The app's one :class:`TableWatch`, started on the dashboard's first request."""
     watch: TableWatch | None = getattr(app_state, "dashboard_watch", None)
     if watch is None or watch.db is not db:
+        if watch is not None:
+            watch.unlisten()
         watch = TableWatch(db)
         app_state.dashboard_watch = watch
     return watch
