@@ -209,10 +209,13 @@ def _follow(bar: Progress, response: httpx.Response) -> dict[str, Any]:
                 tasks[what] = bar.add_task(what, total=p["total"])
             bar.update(tasks[what], completed=p["done"], total=p["total"])
         elif message.get("phase") == "committing":
-            bar.add_task(f"Committing {message['documents']} documents", total=None)
+            tasks["commit"] = bar.add_task(f"Committing {message['documents']} documents", total=None)
         elif "error" in message:
             raise fail(f"{message['error']['code']}: {message['error']['message']}")
         elif "result" in message:
+            if "commit" in tasks:  # done: a full bar, and the time it took
+                bar.update(tasks["commit"], total=1, completed=1)
+                bar.stop_task(tasks["commit"])
             result: dict[str, Any] = message["result"]
             return result
     raise fail("The server closed the import without a result; see its log.")
