@@ -366,7 +366,24 @@ async def health(request: Request, state: ServerState) -> Response:
                           "p99Ms": d[min(len(d) - 1, int(len(d) * 0.99))]})
     storage = db.catalog.table(STORAGE_TABLE)
     files = await watch.count(storage) if storage is not None else 0
+    sizes: dict[str, float | None] = {"databaseBytes": None, "fileBytes": None}
+    if state.metrics is not None:  # the sizes /metrics reports
+        await state.metrics.sampled.refresh()
+        sizes = {"databaseBytes": state.metrics.sampled.database_bytes,
+                 "fileBytes": state.metrics.sampled.file_bytes}
+    now_ms = state.deployment.runner.clock()
+    per_minute = [0] * 60  # executions per minute over the last hour, oldest first
+    if state.logs is not None:
+        for _, record in state.logs.after(0):
+            age = int((now_ms - record.started_ms) // 60_000)
+            if 0 <= age < 60:
+                per_minute[59 - age] += 1
     return _json({
+        **sizes,
+        "subscriptions": len(state.manager.subscriptions) if state.manager is not None else 0,
+        "commitsPerSecond": watch.commits_per_second(),
+        "occRetries": state.deployment.runner.occ_retries,
+        "callsPerMinute": per_minute,
         "latestCommitMs": db.latest_ts / 1_000_000,
         "retainedFromMs": db.retained_from / 1_000_000,
         "sessions": state.ws_sessions,

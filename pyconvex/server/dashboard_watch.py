@@ -13,6 +13,8 @@ poll) that its table changed, with the commit's timestamp.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from typing import Any
 
 from pyconvex.database import Committed, Database, TableInfo
@@ -28,12 +30,16 @@ class TableWatch:
         self._stale: set[int] = set()
         self.changed_at: dict[int, int] = {}
         self._running: dict[int, asyncio.Future[int]] = {}
+        self.commit_times: deque[float] = deque(maxlen=100_000)
+        """When each commit was published (monotonic seconds), for commits per second."""
         self._wake = asyncio.Event()
         self.unlisten = db.add_listener(self._on_commits)
 
     def _on_commits(self, committed: list[Committed]) -> None:
         index_tables: dict[int, int] | None = None
+        now = time.monotonic()
         for item in committed:
+            self.commit_times.append(now)
             touched: set[int] = set()
             docs = item.request.documents
             if docs:
@@ -96,6 +102,12 @@ class TableWatch:
             return n
         finally:
             self._counting.pop(number, None)
+
+    def commits_per_second(self, window_s: float = 60.0) -> float:
+        """Commits published in the last ``window_s`` seconds (since the dashboard's first
+        request, at most), per second."""
+        since = time.monotonic() - window_s
+        return sum(1 for t in self.commit_times if t >= since) / window_s
 
     async def wait_change(self, numbers: set[int], after: int, timeout: float) -> int | None:
         """The timestamp of the first commit after ``after`` touching one of the tables,

@@ -349,6 +349,11 @@ def test_health_and_environment_validation(app_server: str, browser: Browser) ->
     httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}})
     page.get_by_role("button", name="Health").click()
     expect(page.get_by_test_id("insights")).to_contain_text("channels:list: 1 documents")
+    expect(health).to_contain_text("Database size")
+    assert "n/a" not in page.locator(".card", has_text="Database size").inner_text()  # SQLite's files
+    # the calls of this minute are the last bar of the chart: channels:create and list
+    last_bar = page.get_by_test_id("calls-chart").locator("rect").last
+    assert last_bar.locator("title").text_content() == "0 min ago: 2"
     page.get_by_role("button", name="Environment").click()
     page.get_by_label("Variable name").fill("1BAD NAME")
     expect(page.get_by_test_id("env-error")).to_contain_text("letters, digits and underscores")

@@ -93,6 +93,13 @@ views.env = async function () {
   for (const b of $$("[data-edit]")) b.onclick = () => { $("#env-name").value = b.dataset.edit; $("#env-value").value = variables[b.dataset.edit]; $("#env-value").focus(); };
 };
 
+const bytesText = (n) => n === null || n === undefined ? "n/a" : n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+function barChart(values) {  // an inline SVG: one bar per minute, oldest on the left
+  const max = Math.max(1, ...values);
+  const bars = values.map((v, i) => `<rect x="${i * 10}" y="${80 - (v / max) * 76}" width="8" height="${(v / max) * 76}" fill="#3b6fd8"><title>${59 - i} min ago: ${v}</title></rect>`).join("");
+  return `<svg data-testid="calls-chart" viewBox="0 0 600 80" width="600" height="80" role="img" aria-label="Function calls per minute, peak ${max}">${bars}<line x1="0" y1="80" x2="600" y2="80" stroke="#999"/></svg><div class="muted">peak ${max} per minute</div>`;
+}
+
 views.health = async function () {
   const h = await api("/api/pyconvex/dashboard/health");
   $("#view").innerHTML = `<h2>Health</h2><div class="cards" data-testid="health">
@@ -100,7 +107,13 @@ views.health = async function () {
     <div class="card">Tables<b>${Object.keys(h.tables).length}</b></div>
     <div class="card">Files<b>${h.files.toLocaleString()}</b></div>
     <div class="card">Live sessions<b>${h.sessions}</b></div>
+    <div class="card">Live subscriptions<b>${h.subscriptions.toLocaleString()}</b></div>
+    <div class="card">Commits/s (last minute)<b>${h.commitsPerSecond.toFixed(2)}</b></div>
+    <div class="card">OCC retries<b>${h.occRetries.toLocaleString()}</b></div>
+    <div class="card">Database size<b>${bytesText(h.databaseBytes)}</b></div>
+    <div class="card">File storage<b>${bytesText(h.fileBytes)}</b></div>
     <div class="card">Latest commit<b>${esc(fmtTime(h.latestCommitMs))}</b></div></div>
+    <h3>Function calls per minute, last hour</h3>${barChart(h.callsPerMinute)}
     <h3>Functions (the last 1,000 executions)</h3><table data-testid="function-metrics"><tr><th>Function</th><th>Calls</th><th>Errors</th><th>p50</th><th>p99</th><th>Documents read (total / most in one call)</th><th>Documents written</th></tr>${h.functions.map((f) =>
       `<tr><td>${esc(f.path)}</td><td>${f.calls}</td><td>${f.errors}</td><td>${f.p50Ms.toFixed(1)} ms</td><td>${f.p99Ms.toFixed(1)} ms</td><td>${f.documentsRead.toLocaleString()} / ${f.maxDocumentsRead.toLocaleString()}</td><td>${f.documentsWritten.toLocaleString()}</td></tr>`).join("") || `<tr><td colspan="7" class="muted">No executions yet.</td></tr>`}</table>
     <h3>Reading the most documents in one call</h3><ol data-testid="insights">${h.functions.filter((f) => f.maxDocumentsRead > 0).sort((a, b) => b.maxDocumentsRead - a.maxDocumentsRead).slice(0, 5).map((f) =>
