@@ -65,6 +65,7 @@ async function openTable(name) {
   $("#apply-filters").onclick = () => { grid.filters = readFilters(); if (grid.filters) reload(); };
   $("#sort-index").onchange = () => { grid.index = $("#sort-index").value; reload(); };
   $("#sort-order").onchange = () => { grid.order = $("#sort-order").value; reload(); };
+  $("#as-of").title = grid.retainedFromMs ? `within retention: from ${fmtTime(grid.retainedFromMs)}` : "any time since the deployment began";
   $("#as-of").onchange = () => { const v = $("#as-of").value; grid.at = v ? Date.parse(v) : null; reload(); };
   $("#now").onclick = () => { $("#as-of").value = ""; grid.at = null; reload(); };
   $("#add-docs").onclick = showAddPanel;

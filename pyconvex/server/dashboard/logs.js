@@ -1,5 +1,5 @@
 // Logs: the server's recent history (up to 1,000 executions), then live entries, filtered
-// by function, kind, level, status and text (log lines, errors, request ids); tracebacks expand.
+// by function, kind, level, status, request id and text (log lines, errors, request ids); tracebacks expand.
 const logState = { entries: [] };
 
 views.logs = async function () {
@@ -8,11 +8,12 @@ views.logs = async function () {
       <select id="log-kind" aria-label="Filter by kind"><option value="">all kinds</option><option>query</option><option>mutation</option><option>action</option><option>http</option></select>
       <select id="log-level" aria-label="Filter by level"><option value="">all levels</option>${["LOG", "DEBUG", "INFO", "WARN", "ERROR"].map((l) => `<option>${l}</option>`).join("")}</select>
       <select id="log-status" aria-label="Filter by status"><option value="">all</option><option value="success">success</option><option value="failure">failure</option></select>
+      <input id="log-request" placeholder="request id" aria-label="Filter by request id" size="18">
       <input id="log-text" placeholder="text or request id" aria-label="Filter by text" size="30">
       <button id="log-clear">Clear view</button> <span id="log-count" class="muted"></span></div>
     <div id="loglines" data-testid="logs"></div>`;
   logState.entries = [];
-  for (const id of ["#log-fn", "#log-kind", "#log-level", "#log-status", "#log-text"]) $(id).oninput = renderLogs;
+  for (const id of ["#log-fn", "#log-kind", "#log-level", "#log-status", "#log-request", "#log-text"]) $(id).oninput = renderLogs;
   $("#log-clear").onclick = () => { logState.entries = []; renderLogs(); };
   const ctl = new AbortController();
   stopView.push(() => ctl.abort());
@@ -39,6 +40,8 @@ function logMatches(e) {
   if (kind && e.kind !== kind) return false;
   if (status === "success" && e.error) return false;
   if (status === "failure" && !e.error) return false;
+  const request = $("#log-request").value.trim();
+  if (request && e.requestId !== request) return false;
   const level = $("#log-level").value;
   if (level && !e.logLines.some((l) => l.startsWith(`[${level}]`)) && !(level === "ERROR" && e.error)) return false;
   if (text && ![e.path, e.requestId, e.error || "", ...e.logLines].some((s) => String(s).toLowerCase().includes(text))) return false;
