@@ -315,9 +315,14 @@ class SubscriptionManager:
         newest = self.processed_ts
         self._find_stale(outcome, newest)
         current = sub.outcome
-        if current is not None and outcome.ts <= current.ts:
+        if current is not None and outcome.ts <= current.ts and not (
+            outcome.ts == current.ts and current.stale_at is not None
+            and current.stale_at <= outcome.ts
+        ):
             # A catch-up run at an older snapshot: only for whoever asked. Not indexed,
             # so it is known to hold no further than what has been taken in so far.
+            # (A run at the current result's own timestamp replaces it when that result
+            # no longer holds there: new code re-runs every query at the same commit.)
             if outcome.stale_at is None:
                 outcome.stale_at = newest + 1
             return
