@@ -25,7 +25,7 @@ from pyconvex.database.database import Database
 from pyconvex.database.query import Query
 from pyconvex.database.transaction import Transaction
 from pyconvex.errors import OccConflict
-from pyconvex.values import convex_to_json, json_to_convex
+from pyconvex.values import convex_to_json, encode_key, json_to_convex, prefix_end
 
 BY_REQUEST = "by_session_id_and_request_id"
 SESSION_REQUEST_RETENTION_MS = 14 * 24 * 3600 * 1000
@@ -52,9 +52,12 @@ async def find_session_request(
     transaction's read set (a concurrent copy of the request then conflicts); it is not
     charged to the function's read limits, which are the user's."""
     counters = (txn.ranges_read, txn.docs_read, txn.bytes_read)
-    doc = await Query(txn, SESSION_REQUESTS_TABLE).with_index(
-        BY_REQUEST, lambda q: q.eq("sessionId", session_id).eq("requestId", request_id)
-    ).first()
+    index = txn.catalog.tables_by_name[SESSION_REQUESTS_TABLE].indexes[BY_REQUEST]
+    lo = encode_key([session_id, request_id])  # the index scanned directly: a hot path
+    doc = None
+    async for _, found in txn.scan(index, lo, prefix_end(lo), page_hint=1):
+        doc = found
+        break
     txn.ranges_read, txn.docs_read, txn.bytes_read = counters
     if doc is None:
         return None

@@ -70,16 +70,23 @@ async def run_session_mutation(
     identity: dict[str, Any] | None,
     *,
     is_admin: bool,
+    may_be_resent: bool = True,
 ) -> tuple[FunctionResult, bool]:
     """Run (or answer from its record) one mutation of a session; returns the result and
-    whether it was a replay. Raises what the handler raised (nothing committed then)."""
+    whether it was a replay. Raises what the handler raised (nothing committed then).
+
+    ``may_be_resent=False``: the session's first connection (``connectionCount`` 0) can
+    carry no resend, so the lookup is skipped (the record is still written); it halves
+    what the record costs a mutation. A client that reconnects says so in its count."""
     fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
     binding = identity_binding(identity, is_admin)
     replay: SessionRequestRecord | None = None
 
     async def body(ctx: MutationCtx, txn: Transaction) -> Any:
         nonlocal replay
-        record = await find_session_request(txn, session_id, request_id)
+        record = (
+            await find_session_request(txn, session_id, request_id) if may_be_resent else None
+        )
         if record is not None:
             if record.identity != binding:
                 raise SessionRequestMismatch(

@@ -82,6 +82,7 @@ class SyncSession:
         self.identity: dict[str, Any] | None = None
         self.is_admin = False
         self.expires_at: float | None = None  # the identity's token ends then (expiry.py)
+        self._resumed = True  # until Connect says this is the session's first connection
         self.current = {"querySet": 0, "identity": 0, "ts": 0}
         self.queries: dict[int, ClientQuery] = {}
         self._removed: list[int] = []
@@ -191,6 +192,8 @@ class SyncSession:
         kind = msg["type"]
         if kind == "Connect":
             self.session_id = msg["sessionId"]
+            # A first connection (count 0) has sent nothing before: no resends to look up.
+            self._resumed = bool(msg.get("connectionCount"))
             self.connected = True
             client_ts = msg.get("clientTs")
             if client_ts and not 0 < client_ts < MAX_CLIENT_TS_MS:  # NaN fails this too
@@ -480,6 +483,7 @@ class SyncSession:
             result, _ = await run_session_mutation(
                 self.runner, self.session_id, msg["requestId"], msg["udfPath"],
                 msg["args"], queued.identity, is_admin=queued.is_admin,
+                may_be_resent=self._resumed,
             )
         except Exception as e:
             message, data, has_data = format_function_error(

@@ -19,10 +19,12 @@ def _ws(url: str) -> str:
     return url.replace("http://", "ws://") + "/api/1.48.0/sync"
 
 
-async def _send_mutation(url: str, session: str, request_id: int, name: str) -> dict[str, object]:
+async def _send_mutation(
+    url: str, session: str, request_id: int, name: str, connection: int = 0
+) -> dict[str, object]:
     async with websockets.connect(_ws(url), max_size=None) as ws:
         await ws.send(json.dumps({
-            "type": "Connect", "sessionId": session, "connectionCount": 0,
+            "type": "Connect", "sessionId": session, "connectionCount": connection,
             "lastCloseReason": "InitialConnect", "clientTs": 0,
         }))
         await ws.send(json.dumps({"type": "Mutation", "requestId": request_id,
@@ -46,13 +48,13 @@ async def test_a_resend_reaching_another_process_is_answered_from_the_record(
         try:
             session = str(uuid.uuid4())
             first = await _send_mutation(url_a, session, 0, "once")
-            again = await _send_mutation(url_b, session, 0, "once")
+            again = await _send_mutation(url_b, session, 0, "once", connection=1)
             assert first["success"] and again["success"]
             assert again["result"] == first["result"] and again["ts"] == first["ts"]
             # Both processes at once, for a request neither has seen: one runs it.
             racing = await asyncio.gather(
-                _send_mutation(url_a, session, 1, "raced"),
-                _send_mutation(url_b, session, 1, "raced"),
+                _send_mutation(url_a, session, 1, "raced", connection=2),
+                _send_mutation(url_b, session, 1, "raced", connection=3),
             )
             assert racing[0]["result"] == racing[1]["result"]
             names = httpx.post(f"{url_b}/api/query", json={"path": "channels:list", "args": {}},

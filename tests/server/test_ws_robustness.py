@@ -17,10 +17,11 @@ def ws_url(server: str) -> str:
     return server.replace("http://", "ws://") + "/api/1.48.0/sync"
 
 
-async def connect(server: str, session_id: str | None = None):
+async def connect(server: str, session_id: str | None = None, connection_count: int = 0):
     ws = await websockets.connect(ws_url(server), max_size=None)
     await ws.send(json.dumps({
-        "type": "Connect", "sessionId": session_id or str(uuid.uuid4()), "connectionCount": 0,
+        "type": "Connect", "sessionId": session_id or str(uuid.uuid4()),
+        "connectionCount": connection_count,
         "lastCloseReason": "InitialConnect", "clientTs": 0,
     }))
     return ws
@@ -100,8 +101,9 @@ async def test_replayed_mutation_runs_once(server: str):
     transition = await recv_type(ws, "Transition")
     assert decode_ts(transition["endVersion"]["ts"]) >= decode_ts(first["ts"])
     await ws.close()
-    # Reconnect with the same session id and resend, as the JS client does.
-    ws = await connect(server, session)
+    # Reconnect with the same session id and resend, as the JS client does (its
+    # connection count says it is a reconnection).
+    ws = await connect(server, session, connection_count=1)
     await ws.send(mutation)
     again = await recv_type(ws, "MutationResponse")
     assert again["result"] == first["result"] and again["ts"] == first["ts"]

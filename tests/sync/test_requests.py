@@ -155,3 +155,20 @@ async def test_the_collector_deletes_the_whole_backlog_in_passes(app_dir):
         collector = SessionRequestCollector(db, retention_ms=30_000)
         assert await collector.collect() == CLEANUP_PASS + 40
         assert await _records(t) == []
+
+
+async def test_a_first_connection_skips_the_lookup_but_still_records(app_dir):
+    """A session's first connection cannot carry a resend, so its mutations skip the
+    lookup; the record is written all the same, for a resend on a later connection."""
+    async with ConvexTest(app_dir) as t:
+        runner = t.deployment.runner
+        first, replayed = await run_session_mutation(
+            runner, "s", 0, "channels:create", {"name": "one"}, None, is_admin=False,
+            may_be_resent=False,
+        )
+        assert not replayed
+        again, replayed = await run_session_mutation(
+            runner, "s", 0, "channels:create", {"name": "one"}, None, is_admin=False,
+        )
+        assert replayed and again.value == first.value
+        assert await _channels(t, "one") == 1
