@@ -237,7 +237,7 @@ async def subscribe_channels(url: str, channels: list[str], per_client: int = 10
     return clients
 
 
-async def cpu_per_insert(url: str, server: Server, n: int = 300) -> float:
+async def cpu_per_insert(url: str, server: Server, n: int = 300, warm: int = 20) -> float:
     """Server CPU µs per insert into channel "hot" (sequential HTTP mutations)."""
     async with httpx.AsyncClient(timeout=30) as http:
         async def post(body: str) -> None:
@@ -245,7 +245,7 @@ async def cpu_per_insert(url: str, server: Server, n: int = 300) -> float:
                                 json={"path": "channels:post", "args": {"channel": "hot", "body": body}})
             r.raise_for_status()
 
-        for i in range(20):
+        for i in range(warm):
             await post(f"warm{i}")
         c0 = server.cpu_s()
         for i in range(n):
@@ -254,16 +254,21 @@ async def cpu_per_insert(url: str, server: Server, n: int = 300) -> float:
 
 
 async def idle_subscription_cost(url: str, server: Server, idle: int = 10_000) -> tuple[float, float]:
-    """(CPU µs per insert with no idle subscriptions, with ``idle`` of them)."""
+    """(CPU µs per insert with no idle subscriptions, with ``idle`` of them). The server
+    is warmed first, and the figure without is the mean of one taken before the idle
+    subscriptions arrive and one after they leave, so neither side gets the cold start."""
     hot = (await subscribe_channels(url, ["hot"]))[0]
     drain = asyncio.ensure_future(_drain(hot))
-    base = await cpu_per_insert(url, server)
+    before = await cpu_per_insert(url, server, warm=300)
     others = await subscribe_channels(url, [f"idle{i}" for i in range(idle)])
     loaded = await cpu_per_insert(url, server)
-    drain.cancel()
-    for c in [hot, *others]:
+    for c in others:
         await c.ws.close()
-    return base, loaded
+    await asyncio.sleep(1)
+    after = await cpu_per_insert(url, server)
+    drain.cancel()
+    await hot.ws.close()
+    return (before + after) / 2, loaded
 
 
 async def _drain(c: WsClient) -> None:
