@@ -131,7 +131,7 @@ def main() -> None:
         print(f"{label:32s} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{verdict}")
 
 
-def cores(runs: int, n: float = 3e6) -> None:
+def cores(runs: int, n: float = 2e7) -> None:
     """Wall time of 4 CPU-bound actions (a fixed amount of work each) run one after the
     other, then all at once: with actions in worker processes the second is ~1/cores
     of the first; on the server's own loop it could only be the same."""
@@ -172,7 +172,7 @@ def cores(runs: int, n: float = 3e6) -> None:
 # `--alternatives`: why worker processes, and why at a lower priority. An asyncio loop
 # measures how late a 1 ms timer fires (its lag: what every client's request waits on
 # top of its own work) while 4 busy loops run as threads of the same process, as
-# processes at the server's priority, and as processes at nice 10; and the round trip of
+# processes at the server's priority, and as processes at nice 19; and the round trip of
 # one pickled frame over a socket pair (what each ctx call from a worker costs).
 
 def _spin() -> None:
@@ -206,7 +206,7 @@ def _spinners(kind: str) -> Callable[[], None]:
         for _ in range(4):
             threading.Thread(target=_spin, daemon=True).start()
         return lambda: None  # daemon threads end with the measuring child
-    nice = 10 if kind == "processes-nice" else 0
+    nice = 19 if kind == "processes-nice" else 0
     procs = [subprocess.Popen([sys.executable, "-c",
                                f"import os; os.nice({nice}); exec('while True: pass')"])
              for _ in range(4)]
