@@ -66,12 +66,21 @@ class Metrics:
         )
         self.sampled = _Sampled(state)
         self.registry.register(self.sampled)
+        self._series: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
 
     def on_execution(self, record: ExecutionRecord) -> None:
-        """A ``FunctionRunner`` listener."""
-        status = "failure" if record.error is not None else "success"
-        self.executions.labels(record.path, record.kind, status).inc()
-        self.duration.labels(record.path, record.kind).observe(record.duration_ms / 1000)
+        """A ``FunctionRunner`` listener, on every execution: the labelled series are
+        looked up once per (path, kind, status), not through ``labels()`` each time."""
+        key = (record.path, record.kind, record.error is not None)
+        series = self._series.get(key)
+        if series is None:
+            status = "failure" if key[2] else "success"
+            series = self._series[key] = (
+                self.executions.labels(record.path, record.kind, status),
+                self.duration.labels(record.path, record.kind),
+            )
+        series[0].inc()
+        series[1].observe(record.duration_ms / 1000)
 
     def on_commit(self, seconds: float) -> None:
         """A ``Database.commit_observers`` entry."""
