@@ -111,3 +111,27 @@ def test_interval_index_stabbing():
     assert stab(b"0") == set()
     index.remove(subs[1])
     assert stab(b"z") == set()
+
+
+async def test_new_code_reruns_every_subscription_and_its_result_holds(app_dir):
+    """``invalidate_all`` (new code or environment): every subscription re-runs at the
+    newest commit and that run becomes its result, even when the result it replaces was
+    computed at that same commit."""
+    async with ConvexTest(app_dir) as t:
+        cid = await t.mutation(api.channels.create, {"name": "general"})
+        manager = SubscriptionManager(t.deployment.db, t.deployment.runner, format_function_error)
+        manager.start()
+        try:
+            sub = await manager.subscribe("messages:list", {"channelId": cid}, None)
+            old = sub.outcome
+            assert old is not None and old.ts == manager.processed_ts
+            runs = manager.reruns
+            manager.invalidate_all()
+            await manager.settled()
+            assert manager.reruns == runs + 1
+            assert sub.outcome is not old
+            assert sub.outcome is not None
+            assert sub.outcome.covers(manager.processed_ts, manager.processed_ts)
+            assert not old.covers(manager.processed_ts, manager.processed_ts)
+        finally:
+            await manager.stop()
