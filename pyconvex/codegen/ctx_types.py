@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from pyconvex.codegen.types import SYSTEM_TABLES, Names
 
-I1, I2 = "    ", "        "
+I1 = "    "
 
 SYSTEM_DOCS = {
     "_storage": {"sha256": "str", "size": "float", "contentType": "NotRequired[str]"},
