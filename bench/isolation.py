@@ -29,14 +29,11 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wire import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "fixtures" / "isolation" / "convex"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
