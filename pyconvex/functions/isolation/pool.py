@@ -65,6 +65,7 @@ class _Worker:
         self.generation = generation
         self.healthy = True
         self.over_memory = 0
+        self.proc_done: asyncio.Future[int] | None = None
 
     @property
     def pid(self) -> int:
@@ -110,7 +111,7 @@ class _Worker:
         deadline = loop.time() + limits.action_s
         watcher = loop.create_task(self._watch_memory(limits.action_memory))
         calls: set[asyncio.Task[None]] = set()
-        done = False
+        done = started = False
         try:
             while True:
                 try:
@@ -125,7 +126,13 @@ class _Worker:
                         "Mutations it already ran stay committed."
                     ) from None
                 except ChannelClosed:
+                    if not started:  # it died idle: the action never began anywhere
+                        self.healthy = False
+                        raise _NeverStarted() from None
                     raise await self._lost(name, limits.action_memory) from None
+                if message[0] == "started":
+                    started = True
+                    continue
                 if message[0] == "call":
                     task = loop.create_task(self._answer(pool, identity, message))
                     calls.add(task)
@@ -189,6 +196,7 @@ class WorkerPool:
         self._idle: list[_Worker] = []
         self._starting: set[asyncio.Task[_Worker]] = set()
         self._busy: set[_Worker] = set()
+        self._retired: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self.started = 0
@@ -203,7 +211,7 @@ class WorkerPool:
         self._generation += 1
         idle, self._idle = self._idle, []
         for worker in idle:
-            worker.close()
+            self._retire(worker)
         self._fill()
 
     def _fill(self) -> None:
@@ -224,7 +232,7 @@ class WorkerPool:
             return
         worker = task.result()
         if self._closed or worker.generation != self._generation:
-            worker.close()
+            self._retire(worker)
         else:
             self._idle.append(worker)
 
@@ -248,7 +256,7 @@ class WorkerPool:
             worker.kill()
             raise ActionWorkerError("an action worker did not start") from None
         if message[0] != "ready":
-            worker.close()
+            self._retire(worker)
             raise ActionWorkerError(
                 f"an action worker could not load the functions: {message[1].description}"
             )
@@ -260,7 +268,7 @@ class WorkerPool:
             worker = self._idle.pop()
             if worker.healthy and worker.proc.returncode is None:
                 return worker
-            worker.close()
+            self._retire(worker)
         return await self._spawn()
 
     async def _execute(self, kind: str, payload: tuple[Any, ...], lines: list[str],
@@ -282,17 +290,23 @@ class WorkerPool:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_workers)
         async with self._slots:
-            worker = await self._acquire()
-            self._busy.add(worker)
-            self._fill()
-            try:
-                return await worker.execute(self, kind, payload, lines, identity, name)
-            finally:
-                self._busy.discard(worker)
-                if worker.healthy and worker.generation == self._generation and not self._closed:
-                    self._idle.append(worker)
-                else:
-                    worker.close()
+            for attempt in range(3):
+                worker = await self._acquire()
+                self._busy.add(worker)
+                self._fill()
+                try:
+                    return await worker.execute(self, kind, payload, lines, identity, name)
+                except _NeverStarted:
+                    if attempt == 2:
+                        raise ActionWorkerError(f"{name}: no action worker could start it") from None
+                finally:
+                    self._busy.discard(worker)
+                    if (worker.healthy and worker.generation == self._generation
+                            and not self._closed):
+                        self._idle.append(worker)
+                    else:
+                        self._retire(worker)
+            raise AssertionError("unreachable")
 
     async def run_action(self, fn: RegisteredFunction, args: dict[str, Any],
                          identity: dict[str, Any] | None, lines: list[str]) -> Any:
@@ -314,15 +328,24 @@ class WorkerPool:
         response.raw_headers = [(bytes(k), bytes(v)) for k, v in headers]
         return response
 
+    def _retire(self, worker: _Worker) -> None:
+        """Let an old or broken worker exit; ``close`` waits for it."""
+        worker.close()
+        self._retired.add(worker)
+        worker.proc_done = asyncio.ensure_future(worker.proc.wait())
+        worker.proc_done.add_done_callback(lambda _: self._retired.discard(worker))
+
     async def close(self) -> None:
         self._closed = True
         for task in list(self._starting):
             task.cancel()
-        for worker in self._idle + list(self._busy):
+        everyone = self._idle + list(self._busy) + list(self._retired)
+        for worker in everyone:
             worker.kill()
-        for worker in self._idle + list(self._busy):
+        for worker in everyone:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(worker.proc.wait(), 5)
+            worker.writer.close()
         self._idle.clear()
 
 
@@ -332,6 +355,10 @@ _BOOT = (
     f"import os; os.nice({WORKER_NICE}) if {WORKER_NICE} else None; "
     "from pyconvex.functions.isolation.worker import main; main()"
 )
+
+class _NeverStarted(Exception):
+    """The worker's channel closed before it took the action: safe to give it to another."""
+
 
 def _orphaned(task: asyncio.Task[Any]) -> None:
     """A shielded execution whose caller left: nobody awaits its outcome, so a failure

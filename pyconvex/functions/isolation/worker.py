@@ -5,8 +5,10 @@ one end of a socket pair as ``FD``. Messages from the server:
 ``("run", "action", (path, args, identity, request_id))``,
 ``("run", "http", ((method, path), scope, body, identity, request_id))`` and
 ``("reply", call_id, ok, value_or_failure, log_lines)`` answering this worker's
-``("call", call_id, method, args, kwargs)``. The worker answers each run with
-``("done", ok, value_or_failure, log_lines)``. It exits when the socket closes.
+``("call", call_id, method, args, kwargs)``. The worker acknowledges each run at once
+with ``("started",)`` (an action whose worker died before that never began, and goes to
+another worker) and answers it with ``("done", ok, value_or_failure, log_lines)``.
+It exits when the socket closes.
 
 The action's code runs on this process's own event loop: if it blocks, only this
 worker waits, and the server's limits (time, memory) end it by ending the process.
@@ -69,6 +71,7 @@ class _Worker:
                 if future is not None and not future.done():
                     future.set_result((ok, value, lines))
             elif kind == "run":
+                write_frame(self.writer, ("started",))  # it may begin: never re-sent now
                 self.running = asyncio.get_running_loop().create_task(
                     self._run(message[1], message[2])
                 )
