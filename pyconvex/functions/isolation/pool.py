@@ -248,13 +248,23 @@ class WorkerPool:
             )
         finally:
             child.close()
-        reader, writer = await asyncio.open_unix_connection(sock=parent)
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=parent)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise
         worker = _Worker(proc, reader, writer, generation)
         try:
             message = await asyncio.wait_for(read_frame(reader), STARTUP_TIMEOUT_S)
-        except (TimeoutError, ChannelClosed):
+        except BaseException as e:  # cancelled (the pool closing), timed out, or died
             worker.kill()
-            raise ActionWorkerError("an action worker did not start") from None
+            await proc.wait()
+            writer.close()
+            if isinstance(e, (TimeoutError, ChannelClosed)):
+                raise ActionWorkerError("an action worker did not start") from None
+            raise
         if message[0] != "ready":
             self._retire(worker)
             raise ActionWorkerError(
@@ -337,8 +347,10 @@ class WorkerPool:
 
     async def close(self) -> None:
         self._closed = True
-        for task in list(self._starting):
+        starting = list(self._starting)
+        for task in starting:
             task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)  # each kills its process
         everyone = self._idle + list(self._busy) + list(self._retired)
         for worker in everyone:
             worker.kill()
