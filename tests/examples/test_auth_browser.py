@@ -8,13 +8,12 @@ private and a wrong password is refused with a readable error.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.auth import generate_keys
 from tests.conftest import free_port, start_server, stop_server
@@ -23,8 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "auth"
 DIST = EXAMPLE / "web" / "dist"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 OIDC_SERVER = ROOT / "tests" / "auth" / "library" / "oidc_server.mjs"
 
 
@@ -37,17 +34,6 @@ def app_url(tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         stop_server(proc)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _sign_up(page: Page, email: str, password: str, name: str) -> None:

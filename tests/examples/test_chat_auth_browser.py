@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.auth import generate_keys
 from pyconvex.client import ConvexClient
@@ -21,8 +20,6 @@ from tests.conftest import free_port, start_server, stop_server
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = ROOT / "examples" / "chat"
 DIST = CHAT / "web" / "dist"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -36,17 +33,6 @@ def chat_url(tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         stop_server(proc)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _sign_up(browser: Browser, url: str, email: str, name: str) -> Page:

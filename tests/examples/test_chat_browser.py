@@ -7,13 +7,12 @@ other within a second. A screenshot of both windows is kept in test-artifacts/.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import start_server, stop_server
 
@@ -21,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHAT = ROOT / "examples" / "chat"
 DIST = CHAT / "web" / "dist"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -33,17 +30,6 @@ def chat_url(tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         stop_server(proc)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open(browser: Browser, url: str, name: str) -> Page:

@@ -12,7 +12,6 @@ list must read exactly the channel's messages, newest first, each once.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.conftest import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = ROOT / "examples" / "chat"
 DIST = CHAT / "web" / "dist"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 R = ["r4", "r3", "r2", "r1", "r0"]  # newest first
 
 
@@ -89,17 +86,6 @@ def chat(tmp_path: Path) -> Iterator[Chat]:
         yield server
     finally:
         stop_server(server.proc)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _bodies(page: Page) -> Any:

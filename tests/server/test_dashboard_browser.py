@@ -7,7 +7,6 @@ scheduled job; upload, preview and delete a file; the health page."""
 from __future__ import annotations
 
 import base64
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,29 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.cli.devproc import CLI, DevProcess
 from tests.conftest import FIXTURES, server_output, start_server, stop_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ADMIN = {"Authorization": "Convex test-admin-key"}
 # A 1x1 PNG.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: make test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
