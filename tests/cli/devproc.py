@@ -68,3 +68,10 @@ class DevProcess:
         self._pumper.join(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def save(path: Path, text: str) -> None:
+    """Write a project file so that ``pyconvex dev`` sees the change."""
+    path.write_text(text)
+    os.utime(path)  # a fresh mtime even within the same second
+

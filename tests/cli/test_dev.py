@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.cli.devproc import CLI, DevProcess
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    subprocess.run([*CLI, "init", str(tmp_path / "app")], check=True, capture_output=True)
-    return tmp_path / "app"
-
-
-@pytest.fixture
-def dev(project: Path) -> Iterator[DevProcess]:
-    proc = DevProcess(project)
-    try:
-        proc.expect("Watching")
-        yield proc
-    finally:
-        proc.stop()
-
-
-def _save(path: Path, text: str) -> None:
-    path.write_text(text)
-    os.utime(path)  # a fresh mtime even within the same second
+from tests.cli.devproc import CLI, DevProcess, save
 
 
 def test_edit_a_function_and_the_next_call_sees_the_new_code(dev: DevProcess, project: Path) -> None:
     assert dev.cli("run", "messages:send", '{"author": "ann", "body": "hi"}').returncode == 0
     messages = project / "convex" / "messages.py"
-    _save(messages, messages.read_text() + (
+    save(messages, messages.read_text() + (
         "\n\n@query\nasync def shout(ctx):\n"
         "    return [m['body'].upper() for m in await ctx.db.query('messages').collect()]\n"
     ))
@@ -52,7 +27,7 @@ def test_edit_a_function_and_the_next_call_sees_the_new_code(dev: DevProcess, pr
 
 def test_syntax_error_is_located_and_old_code_keeps_serving(dev: DevProcess, project: Path) -> None:
     messages = project / "convex" / "messages.py"
-    _save(messages, messages.read_text() + "\ndef broken(:\n")
+    save(messages, messages.read_text() + "\ndef broken(:\n")
     line = dev.expect("SyntaxError")
     assert "convex/messages.py:" in line
     dev.expect("previous code keeps serving")
@@ -64,7 +39,7 @@ def test_schema_violating_data_is_refused_naming_the_document(dev: DevProcess, p
     assert dev.cli("run", "messages:send", '{"author": "ann", "body": "text"}').returncode == 0
     doc_id = json.loads(dev.cli("run", "messages:list").stdout)[0]["_id"]
     schema = project / "convex" / "schema.py"
-    _save(schema, schema.read_text().replace('"body": v.string()', '"body": v.int64()'))
+    save(schema, schema.read_text().replace('"body": v.string()', '"body": v.int64()'))
     line = dev.expect("Schema validation failed")
     assert doc_id in line and "'messages'" in line
     # old code and old schema keep serving: a string body is still accepted
@@ -92,7 +67,7 @@ def test_run_watch_prints_a_new_line_after_a_mutation(dev: DevProcess, project: 
 
 def test_env_vars_reach_functions_through_os_environ(dev: DevProcess, project: Path) -> None:
     messages = project / "convex" / "messages.py"
-    _save(messages, messages.read_text() + (
+    save(messages, messages.read_text() + (
         "\n\n@query\nasync def greeting(ctx) -> str | None:\n"
         "    import os\n    return os.environ.get('GREETING')\n"
     ))
@@ -110,7 +85,7 @@ def test_env_vars_reach_functions_through_os_environ(dev: DevProcess, project: P
 
 def test_data_and_logs(dev: DevProcess, project: Path) -> None:
     messages = project / "convex" / "messages.py"
-    _save(messages, messages.read_text() + (
+    save(messages, messages.read_text() + (
         "\n\n@mutation\nasync def noisy(ctx) -> None:\n    print('made some noise', 42)\n"
     ))
     dev.expect("added messages:noisy")
@@ -138,7 +113,7 @@ def test_data_and_logs(dev: DevProcess, project: Path) -> None:
 
 def test_a_failure_shows_its_traceback_in_dev_and_in_logs(dev: DevProcess, project: Path) -> None:
     messages = project / "convex" / "messages.py"
-    _save(messages, messages.read_text() + (
+    save(messages, messages.read_text() + (
         "\n\n@mutation\nasync def broken(ctx) -> int:\n    lookup = {'a': 1}\n"
         "    return lookup['b']\n"
     ))

@@ -3,37 +3,12 @@ and the next good result follows once the code is fixed."""
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.cli.devproc import CLI, DevProcess
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    subprocess.run([*CLI, "init", str(tmp_path / "app")], check=True, capture_output=True)
-    return tmp_path / "app"
-
-
-@pytest.fixture
-def dev(project: Path) -> Iterator[DevProcess]:
-    proc = DevProcess(project)
-    try:
-        proc.expect("Watching")
-        yield proc
-    finally:
-        proc.stop()
-
-
-def _save(path: Path, text: str) -> None:
-    path.write_text(text)
-    os.utime(path)
+from tests.cli.devproc import CLI, DevProcess, save
 
 
 def test_watch_survives_an_error_and_prints_the_fixed_result(dev: DevProcess, project: Path) -> None:
@@ -52,12 +27,12 @@ def test_watch_survives_an_error_and_prints_the_fixed_result(dev: DevProcess, pr
     try:
         assert lines.get(timeout=30).strip() == "[]"
         assert "return list_reversed(messages)" in good
-        _save(messages, good.replace(
+        save(messages, good.replace(
             "return list_reversed(messages)", "raise RuntimeError('broken on purpose')"))
         error = lines.get(timeout=30)  # clients see "Server Error" and a request id
         assert "Server Error" in error and "still watching" in error
         assert watch.poll() is None  # the watch goes on
-        _save(messages, good)
+        save(messages, good)
         assert lines.get(timeout=30).strip() == "[]"
         assert dev.cli("run", "messages:send", '{"author": "ann", "body": "back"}').returncode == 0
         assert '"body": "back"' in lines.get(timeout=30)

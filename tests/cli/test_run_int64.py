@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,16 +37,9 @@ async def bump_by(ctx, by: int) -> int:
 
 
 @pytest.fixture
-def dev(tmp_path: Path) -> Iterator[DevProcess]:
-    subprocess.run([*CLI, "init", str(tmp_path / "app")], check=True, capture_output=True)
-    project = tmp_path / "app"
-    (project / "convex" / "counts.py").write_text(COUNTS)
-    proc = DevProcess(project)
-    try:
-        proc.expect("Watching")
-        yield proc
-    finally:
-        proc.stop()
+def project(project: Path) -> Path:
+    (project / "convex" / "counts.py").write_text(COUNTS)  # before dev starts (conftest)
+    return project
 
 
 def _run(dev: DevProcess, *args: str) -> object:
