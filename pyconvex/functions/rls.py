@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal, TypedDict
 
 from pyconvex.database.query.pagination import current_journal
+from pyconvex.database.query.plan import Terminals
 from pyconvex.errors import ForbiddenError, InvalidQueryError
 from pyconvex.functions.custom import CustomCtx
 from pyconvex.functions.wrapped_db import DatabaseWrapper, MemoReader, split_target
@@ -214,7 +215,7 @@ class RlsWriter(RlsReader):
         await self.inner.delete(*args)
 
 
-class RlsQuery:
+class RlsQuery(Terminals):
     """``ctx.db.query(table)`` under row-level security: the same builder and terminals,
     yielding only documents the table's read rule admits.
 
@@ -292,21 +293,6 @@ class RlsQuery:
         finally:
             await docs.aclose()  # type: ignore[attr-defined]
         return out
-
-    async def first(self) -> Document | None:
-        docs = await self.take(1)
-        return docs[0] if docs else None
-
-    async def unique(self) -> Document | None:
-        """The single visible match or None; raises if more than one is visible."""
-        docs = await self.take(2)
-        if len(docs) > 1:
-            raise InvalidQueryError(
-                f"unique() query on '{self._table}' returned more than one result: "
-                f"{docs[0]['_id']!s}, {docs[1]['_id']!s}, ...",
-                short_msg="UniqueQueryHadMultipleResults",
-            )
-        return docs[0] if docs else None
 
     async def paginate(self, opts: Any) -> dict[str, Any]:
         """A page of up to ``numItems`` visible documents, gap-free across pages.

@@ -29,7 +29,32 @@ from pyconvex.errors import InvalidQueryError
 from pyconvex.values import Document, encode_key
 
 
-class Query:
+class Terminals:
+    """``first()`` and ``unique()`` from ``take()``: one definition for every query-like
+    class (the engine's and row-level security's filtered one)."""
+
+    _table: str
+
+    async def take(self, n: int) -> list[Document]:
+        raise NotImplementedError
+
+    async def first(self) -> Document | None:
+        docs = await self.take(1)
+        return docs[0] if docs else None
+
+    async def unique(self) -> Document | None:
+        """The single match or None; raises if there is more than one."""
+        docs = await self.take(2)
+        if len(docs) > 1:
+            raise InvalidQueryError(
+                f"unique() query on '{self._table}' returned more than one result: "
+                f"{docs[0]['_id']!s}, {docs[1]['_id']!s}, ...",
+                short_msg="UniqueQueryHadMultipleResults",
+            )
+        return docs[0] if docs else None
+
+
+class Query(Terminals):
     """Chain ``with_index``/``full_table_scan``, ``order``, ``filter``; end with a terminal.
 
     >>> await ctx.db.query("messages").with_index(
@@ -171,20 +196,6 @@ class Query:
                 break
         await stream.aclose()
         return out
-
-    async def first(self) -> Document | None:
-        docs = await self.take(1)
-        return docs[0] if docs else None
-
-    async def unique(self) -> Document | None:
-        docs = await self.take(2)
-        if len(docs) > 1:
-            raise InvalidQueryError(
-                f"unique() query on '{self._table}' returned more than one result: "
-                f"{docs[0]['_id']!s}, {docs[1]['_id']!s}, ...",
-                short_msg="UniqueQueryHadMultipleResults",
-            )
-        return docs[0] if docs else None
 
     async def _paginate_search(self, options: PaginationOptions) -> dict[str, Any]:
         """Search pages: cursors are positions in the order of ``_ranked``."""
