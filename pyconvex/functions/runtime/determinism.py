@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from pyconvex.errors import NondeterminismError
+from pyconvex.functions.runtime.guard import refused
 
 _RANDOM_FUNCTIONS = (
     "random", "uniform", "triangular", "randint", "choice", "randrange", "sample", "shuffle",
@@ -71,10 +71,7 @@ frozen: ContextVar[Frozen | None] = ContextVar("pyconvex_frozen", default=None)
 def _refuse(what: str) -> None:
     state = frozen.get()
     if state is not None:
-        raise NondeterminismError(
-            f"{state.name}: {what} is not allowed in queries and mutations, which must be "
-            "deterministic. Move it to an action (ctx.run_mutation can save the result)."
-        )
+        raise refused(state.name, what)
 
 
 _installed = False
@@ -128,15 +125,18 @@ def _install_time() -> None:
 
 
 # ---------------------------------------------------------------- datetime in user code
-class _DatetimeMeta(type):
+class _StandIn(type):
+    """Every instance (and subclass) of the real class a stand-in replaces counts as the
+    stand-in's, so ``isinstance(d, datetime.datetime)`` holds in user code either way."""
+
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, _dt.datetime)
+        return isinstance(obj, cls.__mro__[1])
 
     def __subclasscheck__(cls, sub: Any) -> bool:
-        return issubclass(sub, _dt.datetime)
+        return issubclass(sub, cls.__mro__[1])
 
 
-class FrozenDatetime(_dt.datetime, metaclass=_DatetimeMeta):
+class FrozenDatetime(_dt.datetime, metaclass=_StandIn):
     """``datetime.datetime`` for the functions' modules: ``now()`` is frozen inside a
     query or mutation; every instance made is a real ``datetime.datetime``."""
 
@@ -160,15 +160,7 @@ class FrozenDatetime(_dt.datetime, metaclass=_DatetimeMeta):
         return cls.now()
 
 
-class _DateMeta(type):
-    def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, _dt.date)
-
-    def __subclasscheck__(cls, sub: Any) -> bool:
-        return issubclass(sub, _dt.date)
-
-
-class FrozenDate(_dt.date, metaclass=_DateMeta):
+class FrozenDate(_dt.date, metaclass=_StandIn):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         return _dt.date(*args, **kwargs)
 

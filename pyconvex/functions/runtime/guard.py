@@ -23,14 +23,18 @@ forbid_io: ContextVar[str | None] = ContextVar("pyconvex_forbid_io", default=Non
 _installed = False
 
 
+def refused(who: str, what: str) -> NondeterminismError:
+    """The error for ``what`` (a call) made by the query or mutation ``who``."""
+    return NondeterminismError(
+        f"{who}: {what} is not allowed in queries and mutations, which must be "
+        "deterministic. Move it to an action (ctx.run_mutation can save the result)."
+    )
+
+
 def _check(what: str) -> None:
     who = forbid_io.get()
     if who is not None:
-        raise NondeterminismError(
-            f"{who}: network I/O ({what}) is not allowed in queries and mutations, which "
-            "must be deterministic. Move it to an action (ctx.run_mutation can save the "
-            "result)."
-        )
+        raise refused(who, f"network I/O ({what})")
 
 
 def install_io_guard() -> None:
