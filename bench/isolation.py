@@ -30,28 +30,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wire import free_port
+from wire import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "fixtures" / "isolation" / "convex"
 
 
-def start(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(APP),
-         "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(port), "--site-port", "0",
-         "--action-timeout", "120"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/version", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+def start(tmp: Path) -> tuple[Server, str]:
+    server = Server(tmp, APP, ("--action-timeout", "120"))
+    return server, server.url
 
 
 def latencies(client: httpx.Client, url: str, seconds: float) -> tuple[float, float]:
@@ -113,8 +100,7 @@ def main() -> None:
                             lambda: latencies(client, url, args.seconds),
                         ))
         finally:
-            proc.terminate()
-            proc.wait(10)
+            proc.stop()
     idle_p99 = statistics.median(p99 for _, p99 in figures["idle"])
     print(f"trivial query over HTTP, medians of {args.runs} runs of {args.seconds:g} s")
     for name, label in (("idle", "(a) idle"), ("busy", "(b) 4 actions busy-looping"),
@@ -158,8 +144,7 @@ def cores(runs: int, n: float = 2e7) -> None:
                 sequential.append(time.perf_counter() - t0)
                 parallel.append(all_at_once())
         finally:
-            proc.terminate()
-            proc.wait(10)
+            proc.stop()
     seq, par = statistics.median(sequential), statistics.median(parallel)
     print(f"4 CPU-bound actions: one after the other {seq:.2f} s, all at once {par:.2f} s "
           f"({seq / par:.2f}x: function code on more than one core), medians of {runs}")

@@ -56,12 +56,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: Path, app: Path = APP) -> None:
+    def __init__(self, tmp: Path, app: Path = APP, extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(app),
-             "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port), "--site-port", "0"],
+             "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port), "--site-port", "0",
+             *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for _ in range(600):
