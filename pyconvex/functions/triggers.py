@@ -29,7 +29,7 @@ from typing import Any, Literal, overload
 
 from pyconvex.errors import LimitExceededError
 from pyconvex.functions.custom import CustomCtx
-from pyconvex.functions.wrapped_db import DatabaseWrapper, split_target
+from pyconvex.functions.wrapped_db import PassThrough, split_target
 from pyconvex.values import Document, Id
 
 __all__ = ["Change", "Trigger", "TriggerWriter", "Triggers"]
@@ -96,7 +96,7 @@ class Triggers:
         return {"db": TriggerWriter(ctx, ctx.db, self)}
 
 
-class TriggerWriter(DatabaseWrapper):
+class TriggerWriter(PassThrough):
     """``ctx.db`` that fires :class:`Triggers` on every write; reads pass through."""
 
     def __init__(self, ctx: Any, db: Any, triggers: Triggers, depth: int = 0) -> None:
@@ -112,15 +112,6 @@ class TriggerWriter(DatabaseWrapper):
         doc: Document | None = await self.inner.get(*args)
         return doc
 
-    def query(self, table: str) -> Any:
-        return self.inner.query(table)
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything else a ctx.db offers (vector_search, ...) is forwarded unchanged.
-        inner = self.__dict__.get("inner")
-        if inner is None:
-            raise AttributeError(name)
-        return getattr(inner, name)
 
     # ------------------------------------------------------------------ writes
     def _table(self, table: str | None, doc_id: Any) -> str | None:

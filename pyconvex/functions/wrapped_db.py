@@ -65,7 +65,22 @@ def split_target(op: str, args: tuple[Any, ...], arity: int) -> tuple[str | None
     )
 
 
-class MemoReader(DatabaseWrapper):
+class PassThrough(DatabaseWrapper):
+    """A wrapper that changes some calls only: queries, and anything else a ``ctx.db``
+    offers that it does not define, go to the inner database unchanged. (Row-level
+    security is no such wrapper: it must define every read, or one would leak.)"""
+
+    def query(self, table: str) -> Any:
+        return self.inner.query(table)
+
+    def __getattr__(self, name: str) -> Any:
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+
+class MemoReader(PassThrough):
     """A read-only ``ctx.db`` whose ``get`` remembers what it read, for one execution.
 
     Row-level rules hand it to rules in queries: a query's snapshot is fixed and it
@@ -90,12 +105,3 @@ class MemoReader(DatabaseWrapper):
         doc = await self.inner.get(*args)
         self._docs[args] = doc
         return doc
-
-    def query(self, table: str) -> Any:
-        return self.inner.query(table)
-
-    def __getattr__(self, name: str) -> Any:
-        inner = self.__dict__.get("inner")
-        if inner is None:
-            raise AttributeError(name)
-        return getattr(inner, name)
