@@ -486,19 +486,8 @@ class SyncSession:
                 may_be_resent=self._resumed,
             )
         except Exception as e:
-            message, data, has_data = format_function_error(
-                e, ws_request_id(self.session_id, msg["requestId"])
-            )
-            response = {
-                "type": "MutationResponse",
-                "requestId": msg["requestId"],
-                "success": False,
-                "result": message,
-                "ts": None,
-                "logLines": log_lines_of(e),
-            }
-            if has_data:
-                response["errorData"] = data
+            response = self._failure_response("MutationResponse", msg, e)
+            response["ts"] = None
         else:
             response = {
                 "type": "MutationResponse",
@@ -521,6 +510,22 @@ class SyncSession:
             # client waits for one even after a failure), so one follows, however bare.
             await self.send_transition(force=True)
 
+    def _failure_response(self, kind: str, msg: dict[str, Any], e: BaseException) -> dict[str, Any]:
+        """A failed ``MutationResponse``/``ActionResponse``: what the client is told."""
+        message, data, has_data = format_function_error(
+            e, ws_request_id(self.session_id, msg["requestId"])
+        )
+        response: dict[str, Any] = {
+            "type": kind,
+            "requestId": msg["requestId"],
+            "success": False,
+            "result": message,
+            "logLines": log_lines_of(e),
+        }
+        if has_data:
+            response["errorData"] = data
+        return response
+
     async def _action(self, msg: dict[str, Any]) -> None:
         try:
             await self._run_action(msg)
@@ -534,18 +539,7 @@ class SyncSession:
                 msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
             )
         except Exception as e:
-            message, data, has_data = format_function_error(
-                e, ws_request_id(self.session_id, msg["requestId"])
-            )
-            response: dict[str, Any] = {
-                "type": "ActionResponse",
-                "requestId": msg["requestId"],
-                "success": False,
-                "result": message,
-                "logLines": log_lines_of(e),
-            }
-            if has_data:
-                response["errorData"] = data
+            response = self._failure_response("ActionResponse", msg, e)
         else:
             response = {
                 "type": "ActionResponse",
