@@ -69,6 +69,17 @@ Accepted = list[tuple[int, CommitRequest, "asyncio.Future[int]"]]
 PublishFn = Callable[[list[Committed]], None]
 
 
+class SharedHead(NamedTuple):
+    """Several processes on one database (a :class:`SharedLog` backend): commits are
+    serialised through the log's shared head; ``catch_up`` learns and publishes other
+    processes' commits (with the committer's ``lock`` held); ``head`` is the newest
+    timestamp this process has published."""
+
+    log: SharedLog
+    catch_up: Callable[[], Awaitable[None]]
+    head: Callable[[], int]
+
+
 class Committer:
     """Owns the write path. Hold a :class:`CommitterClient` to submit commits."""
 
@@ -79,6 +90,8 @@ class Committer:
         write_log: WriteLog,
         publish: PublishFn,
         pauses: PausePoints,
+        *,
+        shared: SharedHead | None = None,
     ) -> None:
         self._oracle = oracle
         self._write_log = write_log
@@ -100,12 +113,9 @@ class Committer:
         self._stopped = False
         self.groups = 0
         self.commits = 0
-        # Several processes (a SharedLog backend): commits are serialised through the
-        # shared head; ``catch_up`` learns other processes' commits. ``lock`` keeps a
-        # catch-up and a commit of this process from interleaving their publications.
-        self.shared: SharedLog | None = None
-        self.catch_up: Callable[[], Awaitable[None]] | None = None
-        self.head: Callable[[], int] = lambda: 0
+        # ``lock`` keeps a catch-up and a commit of this process from interleaving their
+        # publications (several processes only).
+        self._shared = shared
         self.lock = asyncio.Lock()
         self.head_conflicts = 0
 
@@ -142,7 +152,7 @@ class Committer:
 
     def can_commit_now(self) -> bool:
         return (
-            self.shared is None
+            self._shared is None
             and self._task is not None
             and not self._forming
             and self._queue.empty()
@@ -157,11 +167,21 @@ class Committer:
         if accepted:
             self._hand_over(accepted)
 
+    def enqueue(self, request: CommitRequest, fut: asyncio.Future[int]) -> None:
+        """Queue a commit for the committer task (when ``commit_now`` cannot take it);
+        ``fut`` resolves as for ``commit_now``. A full queue refuses it at once."""
+        try:
+            self._queue.put_nowait((request, fut))
+        except asyncio.QueueFull:
+            raise OverloadedError(
+                "Too many commits are queued (the committer is full); retry shortly."
+            ) from None
+
     async def _run(self) -> None:
         queue = self._queue
         while True:
             first = await queue.get()
-            if self.shared is not None:
+            if self._shared is not None:
                 async with self.lock:
                     await self._commit_group_shared(self._drain(first))
                 continue
@@ -193,7 +213,8 @@ class Committer:
     ) -> None:
         """Like ``_commit_group``, through the shared head: if another process committed
         first, learn its commits, validate again against them, and retry."""
-        assert self.shared is not None and self.catch_up is not None
+        assert self._shared is not None
+        shared = self._shared
         pending = [(r, f) for r, f in group if not f.done()]
         while True:
             accepted = self._accept(pending)
@@ -202,14 +223,14 @@ class Committer:
             documents, indexes = self._entries(accepted)
             commits = [LogCommit(ts, r.written, r.catalog is not None) for ts, r, _ in accepted]
             try:
-                ok = await self.shared.commit_shared(documents, indexes, commits, self.head())
+                ok = await shared.log.commit_shared(documents, indexes, commits, shared.head())
             except Exception as e:
                 _fail([fut for _, _, fut in accepted], e)
                 return
             if ok:
                 break
             self.head_conflicts += 1
-            await self.catch_up()  # publishes the other processes' commits
+            await shared.catch_up()  # publishes the other processes' commits
             pending = [(r, f) for _, r, f in accepted]
         self._publish_group(accepted)
 
@@ -360,12 +381,7 @@ class CommitterClient:
         if committer.can_commit_now():
             committer.commit_now(request, fut)
             return await fut
-        try:
-            committer._queue.put_nowait((request, fut))
-        except asyncio.QueueFull:
-            raise OverloadedError(
-                "Too many commits are queued (the committer is full); retry shortly."
-            ) from None
+        committer.enqueue(request, fut)
         # Not shielded: a caller cancelled while queued cancels its future, and the
         # committer skips a done future, so the commit happens once or not at all
         # (a cancel after acceptance only stops the caller waiting for the answer).

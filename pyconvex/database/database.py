@@ -29,7 +29,7 @@ from pyconvex.database.catalog import (
     index_info,
 )
 from pyconvex.database.commit_request import CommitRequest
-from pyconvex.database.committer import Committed, Committer, CommitterClient
+from pyconvex.database.committer import Committed, Committer, CommitterClient, SharedHead
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import ReadSet
@@ -98,17 +98,18 @@ class Database:
         self.catalog = await self._load_catalog(self.latest_ts)
         self.catalog = self.catalog.with_schema(await self._load_schema())
         self.write_log = WriteLog(self.latest_ts)
+        shared = None
+        if isinstance(self.persistence, SharedLog):
+            shared = SharedHead(self.persistence, self._catch_up, lambda: self.latest_ts)
         self._committer = Committer(
             self.persistence,
             TimestampOracle(self.latest_ts),
             self.write_log,
             self._publish,
             self.pauses,
+            shared=shared,
         )
-        if isinstance(self.persistence, SharedLog):
-            self._committer.shared = self.persistence
-            self._committer.catch_up = self._catch_up
-            self._committer.head = lambda: self.latest_ts
+        if shared is not None:
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="follower")
         self._client = self._committer.start()
 
