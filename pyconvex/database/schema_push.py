@@ -26,7 +26,8 @@ import orjson
 
 from pyconvex.database.catalog import SCHEMAS_TABLE, IndexInfo
 from pyconvex.database.documents import decode_document, index_key
-from pyconvex.database.progress import ProgressLog
+from pyconvex.database.progress import ProgressLog, progress_board
+from pyconvex.database.table_counts import known_count as table_counts_known
 from pyconvex.errors import OccConflict, SchemaValidationError
 from pyconvex.persistence.base import IndexEntry
 from pyconvex.schema import SchemaDefinition, ValidationFailure, diff_schemas
@@ -173,24 +174,32 @@ async def _backfill(db: Database, info: IndexInfo, created_ts: int) -> int:
     snapshot = db.latest_ts
     lo = b""
     written = 0
-    progress = ProgressLog(log, f"backfilling index {table.name}.{info.name}", "documents")
-    while True:
-        rows = await db.persistence.index_scan(
-            table.by_id.id, lo, None, snapshot, "asc", BACKFILL_PAGE
-        )
-        entries = [
-            IndexEntry(info.id, index_key(info, decode_document(row.value)), row.doc_ts, row.doc_id)
-            for row in rows
-            if row.doc_ts <= created_ts
-        ]
-        if entries:
-            await db.write_index_entries(entries)
-            written += len(entries)
-        progress.advance(len(entries))
-        if len(rows) < BACKFILL_PAGE:
-            progress.done()
-            return written
-        lo = rows[-1].key + b"\x00"
+    progress = ProgressLog(
+        log, f"backfilling index {table.name}.{info.name}", "documents",
+        board=progress_board(db), kind="index", table=table.name, index=info.name,
+        total=table_counts_known(db, table),
+    )
+    try:
+        while True:
+            rows = await db.persistence.index_scan(
+                table.by_id.id, lo, None, snapshot, "asc", BACKFILL_PAGE
+            )
+            entries = [
+                IndexEntry(info.id, index_key(info, decode_document(row.value)), row.doc_ts,
+                           row.doc_id)
+                for row in rows
+                if row.doc_ts <= created_ts
+            ]
+            if entries:
+                await db.write_index_entries(entries)
+                written += len(entries)
+            progress.advance(len(entries))
+            if len(rows) < BACKFILL_PAGE:
+                progress.done()
+                return written
+            lo = rows[-1].key + b"\x00"
+    finally:
+        progress.close()
 
 
 async def _enable(db: Database, infos: list[IndexInfo]) -> None:

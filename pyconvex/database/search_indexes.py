@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pyconvex.database.documents import decode_document
-from pyconvex.database.progress import ProgressLog
+from pyconvex.database.progress import ProgressLog, progress_board
 from pyconvex.database.system_work import system_work
 from pyconvex.errors import InvalidQueryError
 from pyconvex.search import MAX_FILTERS, MAX_RESULTS, MAX_TERMS, TextIndex, VectorIndex, tokenize
@@ -93,16 +93,20 @@ class SearchManager:
             return
         names = ", ".join(sorted(f"{t}.{n}" for t, n in (only or [*self.text, *self.vector])))
         progress = ProgressLog(log, f"building search indexes {names} from the document log"
-                               if lo <= 1 else f"updating search indexes {names}", "document versions")
-        async for entry in self.db.persistence.load_documents(lo, hi):
-            targets = by_number.get(entry.table_number)
-            if not targets:
-                continue
-            doc = decode_document(entry.value) if entry.value is not None else None
-            for index in targets:
-                index.apply(entry.ts, entry.id, doc)
-            progress.advance(1)
-        progress.done()
+                               if lo <= 1 else f"updating search indexes {names}", "document versions",
+                               board=progress_board(self.db), kind="search", index=names)
+        try:
+            async for entry in self.db.persistence.load_documents(lo, hi):
+                targets = by_number.get(entry.table_number)
+                if not targets:
+                    continue
+                doc = decode_document(entry.value) if entry.value is not None else None
+                for index in targets:
+                    index.apply(entry.ts, entry.id, doc)
+                progress.advance(1)
+            progress.done()
+        finally:
+            progress.close()
 
     # ------------------------------------------------------------------ text
     async def text_search(

@@ -16,6 +16,8 @@ from typing import Any
 
 from pyconvex.errors import BadRequestError
 from pyconvex.functions.registration import RegisteredFunction
+from pyconvex.functions.system import PREFIX as SYSTEM_PREFIX
+from pyconvex.functions.system import SYSTEM_FUNCTIONS
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -66,10 +68,15 @@ class Registry:
     generation: int = 0
 
     def lookup(self, path: str) -> RegisteredFunction | None:
+        """The function at ``path``; ``_system/...`` paths are pyconvex's own
+        (``functions/system``), found ahead of user code."""
         fn = self.functions.get(path)
         if fn is not None:
             return fn
-        return self.functions.get(canonicalize_path(path))
+        canonical = canonicalize_path(path)
+        if canonical.startswith(SYSTEM_PREFIX):
+            return SYSTEM_FUNCTIONS.get(canonical)
+        return self.functions.get(canonical)
 
     def did_you_mean(self, path: str, *, internal_ok: bool) -> str:
         """`` Did you mean 'messages:send'?`` for a path close to a callable function's

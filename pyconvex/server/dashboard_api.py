@@ -36,8 +36,8 @@ from pyconvex.database.database import RetentionError
 from pyconvex.errors import BadRequestError, NotFoundError, OccConflict
 from pyconvex.files.tokens import sign
 from pyconvex.functions.runtime.scheduling import cancel_job
+from pyconvex.functions.system.filters import MAX_ROWS_PER_PAGE, build_query, parse_filters, plan
 from pyconvex.server.admin_api import admin
-from pyconvex.server.dashboard_query import MAX_ROWS_PER_PAGE, build_query, parse_filters, plan
 from pyconvex.server.dashboard_watch import watch_of
 from pyconvex.server.state import ServerState
 from pyconvex.values import convex_to_json, json_to_convex
@@ -131,7 +131,7 @@ async def tables(request: Request, state: ServerState) -> Response:
         described = definition.to_json() if definition is not None else None
         out.append({
             "name": info.name,
-            "count": watch.counts.get(info.number) if cached_only else await watch.count(info),
+            "count": watch.table_counts.known(info) if cached_only else await watch.count(info),
             "indexes": [{"name": i.name, "fields": list(i.fields), "state": i.state}
                         for i in info.indexes.values()],
             "searchIndexes": described["searchIndexes"] if described else [],
@@ -202,7 +202,7 @@ async def watch(request: Request, state: ServerState) -> Response:
         raise BadRequestError("wait must be a number of seconds.", short_msg="BadRequest") from None
     w = watch_of(request.app.state, db)
     ts = await w.wait_change({info.number}, after, wait)
-    return _json({"ts": None if ts is None else str(ts), "count": w.counts.get(info.number)})
+    return _json({"ts": None if ts is None else str(ts), "count": w.table_counts.known(info)})
 
 
 async def _commit(db: Database, body: Any) -> Any:

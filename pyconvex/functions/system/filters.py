@@ -1,4 +1,7 @@
-"""The dashboard's data grid query: filters (field, operator, value) planned onto an index.
+"""The data grid's query: filters (field, operator, value) planned onto an index.
+
+Used by ``_system/frontend/paginatedTableDocuments`` (the live grid, over the sync
+protocol) and the dashboard's HTTP ``documents`` endpoint.
 
 A user filtering 100,000 documents should not wait for a full scan when an index could
 answer, and should be told when none can. :func:`plan` picks the index whose fields take
@@ -11,6 +14,8 @@ most ``MAX_ROWS_PER_PAGE`` rows, and the grid asks for the next page).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +98,33 @@ def parse_filters(raw: Any) -> list[Clause]:
                                   short_msg="BadFilter")
         out.append(Clause(item["field"], op, json_to_convex(item["value"], item["field"])))
     return out
+
+
+def parse_filter_expression(encoded: str | None) -> tuple[list[Clause], str | None, str | None]:
+    """Convex's dashboard filter argument: base64 of the JSON ``{"clauses": [...],
+    "order"?: "asc"|"desc", "index"?: {"name": ...}}``. Returns the clauses (those
+    disabled or without a field left out, as Convex does), the order and the index name."""
+    if not encoded:
+        return [], None, None
+    try:
+        expression = orjson.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        raise BadRequestError("filters must be base64 of a JSON filter expression.",
+                              short_msg="BadFilter") from None
+    if not isinstance(expression, dict) or not isinstance(expression.get("clauses", []), list):
+        raise BadRequestError('filters: expected {"clauses": [...]}.', short_msg="BadFilter")
+    order = expression.get("order")
+    if order not in (None, "asc", "desc"):
+        raise BadRequestError(f"filters: order must be asc or desc, got {order!r}.",
+                              short_msg="BadFilter")
+    index = expression.get("index")
+    name = index.get("name") if isinstance(index, dict) else None
+    if index is not None and not isinstance(name, str):
+        raise BadRequestError('filters: index must be {"name": <index name>}.', short_msg="BadFilter")
+    clauses = [c for c in expression.get("clauses", [])
+               if not isinstance(c, dict) or (c.get("enabled", True) is not False
+                                              and c.get("field") is not None)]
+    return parse_filters(clauses), order, name
 
 
 def _fit(index: IndexInfo, clauses: list[Clause]) -> Plan:
