@@ -201,9 +201,15 @@ class ActionWorkerError(PyConvexError):
 class OccConflict(Exception):
     """A commit lost a race: something it read was written since it began. Retryable."""
 
-    def __init__(self, message: str = "write conflict", *, conflicting_ts: int | None = None):
+    def __init__(
+        self, message: str = "write conflict", *, conflicting_ts: int | None = None,
+        key: tuple[int, bytes] | None = None,
+    ):
         super().__init__(message)
         self.conflicting_ts = conflicting_ts
+        self.key = key
+        """The ``(index id, key)`` written by the winner inside this one's read set (for
+        the dashboard's insights: which document is hot)."""
 
 
 __all__ = [

@@ -280,10 +280,11 @@ class Committer:
             return OccConflict("transaction too old to validate; retry")
         hit = self._write_log.first_conflict(request.begin_ts, request.reads)
         if hit is not None:
-            return OccConflict(f"conflicting commit at {hit[0]}", conflicting_ts=hit[0])
+            return OccConflict(f"conflicting commit at {hit[0]}", conflicting_ts=hit[0], key=hit[1])
         for ts, written in chain(self._unpublished, accepted):
-            if request.reads.overlaps(written) is not None:
-                return OccConflict(f"conflicting commit at {ts}", conflicting_ts=ts)
+            key = request.reads.overlaps(written)
+            if key is not None:
+                return OccConflict(f"conflicting commit at {ts}", conflicting_ts=ts, key=key)
         return None
 
     def _hand_over(self, accepted: Accepted) -> None:
