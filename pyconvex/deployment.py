@@ -44,6 +44,7 @@ from pyconvex.functions import (
     unload,
 )
 from pyconvex.functions.isolation import WorkerPool
+from pyconvex.functions.runtime.services import DEFAULT_PUBLIC_URL, StorageService
 from pyconvex.persistence import SharedLog, open_persistence
 from pyconvex.scheduler import SchedulerExecutor
 
@@ -76,18 +77,22 @@ def check_module_path(path: str) -> PurePosixPath:
 
 
 class Deployment:
-    def __init__(self, db: Database, runner: FunctionRunner, functions_dir: Path | None) -> None:
+    def __init__(
+        self, db: Database, runner: FunctionRunner, functions_dir: Path | None, *,
+        retention_s: float = DEFAULT_RETENTION_S,
+        system_environment: dict[str, str] | None = None,
+    ) -> None:
         self.db = db
         self.runner = runner
         self.functions_dir = functions_dir
         self.environment: dict[str, str] = {}
-        self.system_environment: dict[str, str] = {}
+        self.system_environment: dict[str, str] = dict(system_environment or {})
         """``CONVEX_CLOUD_URL``/``CONVEX_SITE_URL``, set for functions as Convex sets
         them; a variable of the same name set with ``pyconvex env set`` wins."""
         self._listeners: list[ChangeListener] = []
         self._deployed_dir: Path | None = None
         self.scheduler = SchedulerExecutor(db, runner)
-        self.retention_s = DEFAULT_RETENTION_S
+        self.retention_s = retention_s
         self._collector: asyncio.Task[None] | None = None
         self._follow_tasks: set[asyncio.Task[None]] = set()
         self.workers: WorkerPool | None = None
@@ -116,25 +121,33 @@ class Deployment:
         except BaseException:
             await persistence.close()
             raise
-        registry = Registry()
-        self = cls(db, FunctionRunner(db, registry, limits=limits), None)
-        self.retention_s = retention_s
+        cloud_url = (public_url or DEFAULT_PUBLIC_URL).rstrip("/")
+        system_environment = {
+            "CONVEX_CLOUD_URL": cloud_url,
+            # without a site port, HTTP actions are served under /http on the main one
+            "CONVEX_SITE_URL": (site_url or f"{cloud_url}/http").rstrip("/"),
+        }
+        try:
+            environment = await list_environment(db)
+            # In os.environ before the file store opens, as functions will see them (an
+            # S3 store's client takes its AWS_* settings from there).
+            os.environ.update({**system_environment, **environment})
+            storage = StorageService(
+                open_file_store(files) if files is not None else _default_files(db_url),
+                public_url if public_url is not None else DEFAULT_PUBLIC_URL,
+                await secret_bytes(db, "storageSigningKey"),
+            )
+        except BaseException:
+            await db.close()
+            raise
+        runner = FunctionRunner(db, Registry(), limits=limits, storage=storage)
+        self = cls(db, runner, None, retention_s=retention_s,
+                   system_environment=system_environment)
         if isolate_actions:
             self.workers = WorkerPool(self.runner)
             self.runner.actions = self.workers
         try:
-            cloud_url = (public_url or self.runner.storage.public_url).rstrip("/")
-            self.system_environment = {
-                "CONVEX_CLOUD_URL": cloud_url,
-                # without a site port, HTTP actions are served under /http on the main one
-                "CONVEX_SITE_URL": (site_url or f"{cloud_url}/http").rstrip("/"),
-            }
-            self._apply_environment(await list_environment(db))
-            storage = self.runner.storage
-            storage.store = open_file_store(files) if files is not None else _default_files(db_url)
-            storage.signing_key = await secret_bytes(db, "storageSigningKey")
-            if public_url is not None:
-                storage.public_url = public_url
+            self._apply_environment(environment)
             if functions_dir is not None:
                 await self.load(functions_dir)
             else:

@@ -133,6 +133,7 @@ class FunctionRunner:
         self, db: Database, registry: Registry, *,
         limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
         actions: ActionBackend | None = None,
+        storage: StorageService | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -142,7 +143,7 @@ class FunctionRunner:
         self.executions = 0
         self.occ_retries = 0
         self.listeners: list[ExecutionListener] = []
-        self.storage = StorageService()
+        self.storage = storage if storage is not None else StorageService()
         install_log_capture()
         install_io_guard()
         install_determinism()
