@@ -7,9 +7,14 @@
 # SQLite and uploaded files live in the /data volume by default; for PostgreSQL set
 # PYCONVEX_DB=postgresql://user:password@host/db (files stay in /data/files, or set
 # PYCONVEX_FILES=s3://bucket/prefix). See docs/production.md.
+#
+# BASE is any Debian-like image with Python 3.11+ as `python` (with venv and pip): the
+# official python image by default, or one made locally (docs/production.md shows one
+# built with debootstrap, for machines that cannot pull from a registry).
+ARG BASE=python:3.12-slim-bookworm
 
 # ---- build: a virtualenv with pyconvex and its dependencies (all from wheels)
-FROM python:3.12-slim-bookworm AS build
+FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/pyconvex
 WORKDIR /src
@@ -18,7 +23,7 @@ COPY pyconvex ./pyconvex
 RUN /opt/pyconvex/bin/pip install ".[s3]"
 
 # ---- run: the virtualenv only, no build tools, no source tree
-FROM python:3.12-slim-bookworm
+FROM ${BASE}
 RUN groupadd --system --gid 10001 pyconvex \
     && useradd --system --uid 10001 --gid pyconvex --home-dir /data --shell /usr/sbin/nologin pyconvex \
     && mkdir -p /data \

@@ -13,7 +13,7 @@ CHROMIUM := /usr/bin/chromium
 PORT ?= 3210
 SITE_PORT ?= 3211
 
-.PHONY: run test lint unit bench clean setup web postgres
+.PHONY: run test lint unit bench clean setup web postgres container-tools
 
 # The editable install is a path entry (editable_mode=compat), not an import hook: mypy
 # and pyright find pyconvex (and its py.typed) only through a path.
@@ -58,7 +58,14 @@ postgres:
 	psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 || \
 		su postgres -c "createdb test" 2>/dev/null || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
 
-setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(AUTH_WEB_STAMP) $(CHROMIUM) postgres
+# Debian's podman for the container image test (tests/test_container.py), with runc (crun
+# refuses a host whose cgroup v2 hierarchy has controllers beside cgroup v1's), and
+# debootstrap to make the image's base locally, for machines that cannot pull from a registry.
+container-tools:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || \
+		(apt-get update && apt-get install -y podman runc debootstrap)
+
+setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(AUTH_WEB_STAMP) $(CHROMIUM) postgres container-tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench examples
