@@ -36,6 +36,7 @@ from pyconvex.database import SCHEDULED_FUNCTIONS_TABLE, Committed, Database, Qu
 from pyconvex.database.catalog import CRON_JOBS_TABLE
 from pyconvex.errors import ConvexError, OccConflict, PyConvexError
 from pyconvex.functions import CronJob, FunctionKind, FunctionRunner, Registry, next_run
+from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.functions.runtime.retention import finished
 from pyconvex.persistence import SharedLog
 from pyconvex.values import convex_to_json
@@ -194,10 +195,13 @@ class SchedulerExecutor:
             await self._transact(lambda txn: self._finish(txn, job_id, "failed", why))
             return
         self.executed += 1
-        if fn.kind is FunctionKind.MUTATION:
-            await self._run_mutation(job_id, fn, args)
-        else:
-            await self._run_action(job_id, path, args)
+        # ctx.meta: this job's id, and no client address (whoever woke the scheduler
+        # is not who scheduled the job).
+        with origin_scope(RequestOrigin(scheduled_function_id=job_id)):
+            if fn.kind is FunctionKind.MUTATION:
+                await self._run_mutation(job_id, fn, args)
+            else:
+                await self._run_action(job_id, path, args)
 
     async def _run_mutation(self, job_id: str, fn: Any, args: Any) -> None:
         async def body(ctx: Any, txn: Transaction) -> Any:

@@ -27,6 +27,7 @@ from pyconvex.server import (
     snapshot_api,
     storage_api,
 )
+from pyconvex.server.client_address import Network
 from pyconvex.server.cors import CORS_OPTIONS
 from pyconvex.server.fast_path import FunctionCalls, call_routes, collapse_slashes
 from pyconvex.server.limits import BodyLimit
@@ -86,12 +87,14 @@ def create_app(
     web_dir: Path | None = None,
     log_streams: list[SinkConfig] | None = None,
     public_metrics: bool = False,
+    trusted_proxies: tuple[Network, ...] = (),
 ) -> DeploymentApp:
     """The deployment's HTTP API, sync endpoint, admin API and dashboard; with
     ``web_dir``, a built web app served at ``/`` (after every API route).
     ``log_streams``: sinks for this process on top of the deployment's stored ones."""
     state = ServerState(deployment, admin_key=admin_key, verify_token=verify_token,
-                        log_stream_configs=list(log_streams or []), public_metrics=public_metrics)
+                        log_stream_configs=list(log_streams or []), public_metrics=public_metrics,
+                        trusted_proxies=trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.errors import PyConvexError
 from pyconvex.functions import FunctionKind
+from pyconvex.server.client_address import request_origin
 from pyconvex.server.cors import simple_response_headers
 from pyconvex.server.errors import Reply, request_error_reply
 from pyconvex.server.http_api import MAX_BODY, call_function, parse_body, too_large
@@ -124,7 +125,8 @@ class FunctionCalls:
             reply = request_error_reply(e)
         else:
             reply = await call_function(
-                self.state, kind, body.get("path"), body, authorization, admin_param
+                self.state, kind, body.get("path"), body, authorization, admin_param,
+                request_origin(scope, self.state.trusted_proxies),
             )
         status, content = reply
         headers = [

@@ -17,6 +17,8 @@ from starlette.routing import Route
 
 from pyconvex.errors import PyConvexError
 from pyconvex.functions import failure_of, new_request_id
+from pyconvex.functions.runtime.request_meta import origin_scope
+from pyconvex.server.client_address import request_origin
 from pyconvex.server.state import ServerState
 
 log = logging.getLogger("pyconvex.http")
@@ -45,10 +47,13 @@ async def dispatch(request: Request, state: ServerState, path: str) -> Response:
             identity = await state.verify(token)
         except PyConvexError as e:
             return JSONResponse({"code": e.short_msg, "message": e.message}, status_code=401)
+    origin = request_origin(request.scope, state.trusted_proxies,
+                            token if identity is not None else None)
     try:
-        response = await state.deployment.runner.run_http_action(
-            handler, request, identity, f"http:{request.method} {path}", route=(method, path)
-        )
+        with origin_scope(origin):
+            response = await state.deployment.runner.run_http_action(
+                handler, request, identity, f"http:{request.method} {path}", route=(method, path)
+            )
         if not isinstance(response, Response):
             raise TypeError(f"the HTTP action for {path} returned {type(response).__name__}, not a Response")
         return response

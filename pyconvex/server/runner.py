@@ -20,6 +20,7 @@ from pyconvex.errors import BadRequestError
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import create_app
+from pyconvex.server.client_address import Network
 from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
 from pyconvex.server.dashboard_api import dashboard_url
 from pyconvex.server.http_actions import create_site_app
@@ -71,6 +72,10 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
         # Transitions are small and frequent: compressing each costs more CPU and latency
         # than it saves on loopback and LAN links.
         ws_per_message_deflate=False,
+        # Not uvicorn's X-Forwarded-For handling (on for 127.0.0.1 by default): the
+        # client's address is the peer unless --trusted-proxy says otherwise
+        # (server/client_address.py).
+        proxy_headers=False,
     )
     return uvicorn.Server(config)
 
@@ -96,7 +101,8 @@ class _SiteServer(uvicorn.Server):
 def site_server(app: Any, host: str, port: int) -> uvicorn.Server:
     # HTTP action bodies capped at 20 MB; request heads capped and timed (corked.py).
     config = uvicorn.Config(BodyLimit(app, site=True), host=host, port=port, loop="asyncio",
-                            log_level="warning", lifespan="off", http=CorkedHttpToolsProtocol)
+                            log_level="warning", lifespan="off", http=CorkedHttpToolsProtocol,
+                            proxy_headers=False)
     return _SiteServer(config)
 
 
@@ -135,6 +141,7 @@ async def serve(
     public_metrics: bool = False,
     public_url: str | None = None,
     site_url: str | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
 ) -> None:
     """``public_url``/``site_url``: where clients reach the deployment and its HTTP
     actions when that is not ``host:port`` (a container, a reverse proxy); file URLs,
@@ -155,7 +162,8 @@ async def serve(
         deployment.retention_s = retention_s
     admin_key = admin_key or secrets.token_hex(16)
     app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir,
-                     log_streams=log_streams, public_metrics=public_metrics)
+                     log_streams=log_streams, public_metrics=public_metrics,
+                     trusted_proxies=trusted_proxies)
     server = uvicorn_server(app, host, port)
     site = (site_server(create_site_app(app.state.server), host, site_port)
             if site_port is not None else None)

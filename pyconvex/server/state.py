@@ -14,6 +14,7 @@ from pyconvex.auth import TokenVerifier
 from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.deployment import Deployment
 from pyconvex.errors import AuthError
+from pyconvex.server.client_address import Network
 from pyconvex.server.log_buffer import LogBuffer
 from pyconvex.server.log_streams import LogStreams, SinkConfig
 from pyconvex.server.metrics import Metrics
@@ -34,6 +35,8 @@ class ServerState:
     log_streams: LogStreams | None = None
     metrics: Metrics | None = None
     public_metrics: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
+    """Proxies whose X-Forwarded-For names the client (server/client_address.py)."""
     ws_sessions: int = 0
     _streams_started: Any = None
     _unlisten: list[Any] = field(default_factory=list)

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from pyconvex.protocol import ProtocolError, encode_server_frame, parse_client_message
+from pyconvex.server.client_address import request_origin
 from pyconvex.server.state import ServerState
 from pyconvex.sync import CloseAfterAuthError, SyncSession
 
@@ -54,6 +55,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         send_message,
         admin_key=state.admin_key,
         verify_token=state.verify,
+        origin=request_origin(scope, state.trusted_proxies),
     )
     session.start()
     take_text = scope.get("extensions", {}).get("pyconvex.take_text")

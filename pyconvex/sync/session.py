@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner, log_lines_of
+from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.expiry import check_not_expired, token_expiry
@@ -54,6 +55,7 @@ class _QueuedMutation(NamedTuple):
     identity: dict[str, Any] | None
     is_admin: bool
     expires_at: float | None = None
+    token: str | None = None  # the user token in force when it arrived (ctx.meta)
 
 
 def ws_request_id(session_id: str, request_id: int) -> str:
@@ -69,8 +71,11 @@ class SyncSession:
         *,
         admin_key: str | None = None,
         verify_token: VerifyToken | None = None,
+        origin: RequestOrigin | None = None,
     ) -> None:
         self.manager = manager
+        self.origin = origin  # the connection's address and User-Agent (ctx.meta)
+        self.token: str | None = None
         self.runner = runner
         self._send = send
         self._admin_key = admin_key
@@ -185,7 +190,9 @@ class SyncSession:
             return False  # the receive loop reports it
         if msg["type"] != "Mutation":
             return False
-        self._mutations.put_nowait(_QueuedMutation(msg, self.identity, self.is_admin, self.expires_at))
+        self._mutations.put_nowait(
+            _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
+        )
         return True
 
     async def handle(self, msg: dict[str, Any]) -> None:
@@ -210,7 +217,7 @@ class SyncSession:
             await self._modify_query_set(msg)
         elif kind == "Mutation":
             await self._mutations.put(
-                _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at)
+                _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
             )
         elif kind == "Action":
             await self._action_slots.acquire()
@@ -287,6 +294,7 @@ class SyncSession:
             )
         token_type = msg["tokenType"]
         expires_at: float | None = None
+        token: str | None = None
         try:
             if token_type == "None":
                 identity, admin = None, False
@@ -300,8 +308,9 @@ class SyncSession:
                         "No auth provider found matching the given token: this deployment "
                         "has no convex/auth_config.py providers."
                     )
-                identity, admin = await self._verify_token(str(msg.get("value"))), False
-                expires_at = token_expiry(str(msg.get("value")))
+                token = str(msg.get("value"))
+                identity, admin = await self._verify_token(token), False
+                expires_at = token_expiry(token)
         except AuthError as e:
             await self.send(
                 {
@@ -312,7 +321,7 @@ class SyncSession:
                 }
             )
             raise _CloseAfterAuthError(e.message) from None
-        self.identity, self.is_admin = identity, admin
+        self.identity, self.is_admin, self.token = identity, admin, token
         self.identity_version += 1
         self.expires_at = expires_at
         if expires_at is not None:
@@ -480,11 +489,12 @@ class SyncSession:
         # Answered from its durable record if it already ran (sync/requests.py).
         try:
             check_not_expired(queued.expires_at)
-            result, _ = await run_session_mutation(
-                self.runner, self.session_id, msg["requestId"], msg["udfPath"],
-                msg["args"], queued.identity, is_admin=queued.is_admin,
-                may_be_resent=self._resumed,
-            )
+            with origin_scope(self._origin(queued.token)):
+                result, _ = await run_session_mutation(
+                    self.runner, self.session_id, msg["requestId"], msg["udfPath"],
+                    msg["args"], queued.identity, is_admin=queued.is_admin,
+                    may_be_resent=self._resumed,
+                )
         except Exception as e:
             response = self._failure_response("MutationResponse", msg, e)
             response["ts"] = None
@@ -509,6 +519,9 @@ class SyncSession:
             # Clients settle a mutation on a Transition after its response (the PyPI
             # client waits for one even after a failure), so one follows, however bare.
             await self.send_transition(force=True)
+
+    def _origin(self, token: str | None) -> RequestOrigin | None:
+        return self.origin.with_token(token) if self.origin is not None else None
 
     def _failure_response(self, kind: str, msg: dict[str, Any], e: BaseException) -> dict[str, Any]:
         """A failed ``MutationResponse``/``ActionResponse``: what the client is told."""
@@ -535,9 +548,10 @@ class SyncSession:
     async def _run_action(self, msg: dict[str, Any]) -> None:
         try:
             check_not_expired(self.expires_at)
-            result = await self.runner.run_action(
-                msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
-            )
+            with origin_scope(self._origin(self.token)):
+                result = await self.runner.run_action(
+                    msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
+                )
         except Exception as e:
             response = self._failure_response("ActionResponse", msg, e)
         else:

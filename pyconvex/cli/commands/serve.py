@@ -10,6 +10,7 @@ from pyconvex.cli.options import HostOption, PortOption, SitePortOption, WebOpti
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.limits import MiB
+from pyconvex.server.client_address import parse_trusted_proxies, trusted_proxies_from_env
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.runner import run_on_server_loop
 from pyconvex.server.runner import serve as run_server
@@ -85,6 +86,13 @@ def serve(
         False, "--public-metrics",
         help="Serve /metrics without the admin key (for a Prometheus on a private network).",
     ),
+    trusted_proxy: list[str] = typer.Option(
+        [], "--trusted-proxy", metavar="ADDRESS|NETWORK",
+        help="A reverse proxy whose X-Forwarded-For names the client (repeatable; e.g. "
+        "127.0.0.1 or 10.0.0.0/8; default: none, the client is the TCP peer). Functions see "
+        "the address in ctx.meta.get_request_metadata(); pyconvex.auth rate-limits failed "
+        "sign-ins by it. Also PYCONVEX_TRUSTED_PROXIES (comma-separated).",
+    ),
 ) -> None:
     """Serve the functions in FUNCTIONS over Convex's HTTP API and sync protocol.
 
@@ -102,6 +110,8 @@ def serve(
         if log_format not in ("text", "json"):
             raise BadRequestError(f"--log-format must be text or json, not {log_format!r}.")
         streams = [SinkConfig.parse(spec) for spec in log_stream]
+        proxies = (parse_trusted_proxies(p for spec in trusted_proxy for p in spec.split(","))
+                   if trusted_proxy else trusted_proxies_from_env())
         if log_format == "json":
             streams.append(SinkConfig("jsonl", "-", id="stdout"))
         run_on_server_loop(run_server(functions, db, host=host, port=port, admin_key=admin_key,
@@ -112,7 +122,8 @@ def serve(
                                           function_memory * MiB, action_memory * MiB,
                                       ),
                                       log_streams=streams, public_metrics=public_metrics,
-                                      public_url=public_url, site_url=site_url))
+                                      public_url=public_url, site_url=site_url,
+                                      trusted_proxies=proxies))
     except PyConvexError as e:
         typer.echo(f"pyconvex: {e.message}", err=True)
         raise typer.Exit(1) from None

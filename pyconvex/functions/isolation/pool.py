@@ -37,6 +37,7 @@ from pyconvex.functions.runtime.executor import FunctionRunner
 from pyconvex.functions.runtime.failures import describe, request_id_var, user_traceback
 from pyconvex.functions.runtime.limits import MiB
 from pyconvex.functions.runtime.logs import outside_functions
+from pyconvex.functions.runtime.request_meta import request_origin_var
 
 log = logging.getLogger("pyconvex.actions")
 
@@ -321,7 +322,7 @@ class WorkerPool:
     async def run_action(self, fn: RegisteredFunction, args: dict[str, Any],
                          identity: dict[str, Any] | None, lines: list[str]) -> Any:
         path = fn.path or "?"
-        payload = (path, args, identity, request_id_var.get() or "")
+        payload = (path, args, identity, _origin(), request_id_var.get() or "")
         return await self._execute("action", payload, lines, identity, display_path(path))
 
     async def run_http_action(self, route: tuple[str, str], request: Any,
@@ -330,7 +331,7 @@ class WorkerPool:
 
         scope = {k: v for k, v in request.scope.items() if k in _SCOPE_KEYS}
         body = await request.body()
-        payload = (route, scope, body, identity, request_id_var.get() or "")
+        payload = (route, scope, body, identity, _origin(), request_id_var.get() or "")
         status, headers, content = await self._execute(
             "http", payload, lines, identity, f"http:{route[0]} {route[1]}"
         )
@@ -370,6 +371,13 @@ _BOOT = (
 
 class _NeverStarted(Exception):
     """The worker's channel closed before it took the action: safe to give it to another."""
+
+
+def _origin() -> dict[str, Any] | None:
+    """The request's origin (client address, ...), to cross with the action: the worker
+    answers ``ctx.meta.get_request_metadata()`` from it."""
+    origin = request_origin_var.get()
+    return origin.to_wire() if origin is not None else None
 
 
 def _orphaned(task: asyncio.Task[Any]) -> None:

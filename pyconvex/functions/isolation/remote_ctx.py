@@ -9,6 +9,7 @@ from typing import Any
 
 from pyconvex.functions.api import function_path
 from pyconvex.functions.runtime.ctx_impl import Auth
+from pyconvex.functions.runtime.request_meta import META, Meta
 from pyconvex.values import Id
 
 Call = Callable[..., Awaitable[Any]]
@@ -79,6 +80,7 @@ class RemoteActionCtx:
     """``ctx`` in an action running in a worker process."""
 
     __slots__ = ("_call", "auth", "scheduler", "storage")
+    meta: Meta = META  # reads the origin the worker set for this action (worker.py)
 
     def __init__(self, call: Call, identity: dict[str, Any] | None) -> None:
         self._call = call

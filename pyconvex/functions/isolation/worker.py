@@ -2,8 +2,9 @@
 
 Started by ``pool.py`` (``main()`` with arguments ``FD DIR``, at a lower priority) with
 one end of a socket pair as ``FD``. Messages from the server:
-``("run", "action", (path, args, identity, request_id))``,
-``("run", "http", ((method, path), scope, body, identity, request_id))`` and
+``("run", "action", (path, args, identity, origin, request_id))``,
+``("run", "http", ((method, path), scope, body, identity, origin, request_id))`` (``origin``:
+the client's address and the like, for ``ctx.meta``) and
 ``("reply", call_id, ok, value_or_failure, log_lines)`` answering this worker's
 ``("call", call_id, method, args, kwargs)``. The worker acknowledges each run at once
 with ``("started",)`` (an action whose worker died before that never began, and goes to
@@ -32,6 +33,7 @@ from pyconvex.functions.loader import load_functions
 from pyconvex.functions.registry import Registry
 from pyconvex.functions.runtime.failures import request_id_var
 from pyconvex.functions.runtime.logs import append_line, current_log, install_log_capture
+from pyconvex.functions.runtime.request_meta import RequestOrigin, request_origin_var
 
 
 class _Worker:
@@ -80,6 +82,7 @@ class _Worker:
         lines: list[str] = []
         log_token = current_log.set(lines)
         rid_token = request_id_var.set(payload[-1])
+        origin_token = request_origin_var.set(RequestOrigin.from_wire(payload[-2]))
         try:
             value = await (self._action(*payload) if kind == "action" else self._http(*payload))
         except BaseException as e:  # the action's own failure: report it, keep serving
@@ -87,6 +90,7 @@ class _Worker:
         else:
             reply = ("done", True, value, lines)
         finally:
+            request_origin_var.reset(origin_token)
             request_id_var.reset(rid_token)
             current_log.reset(log_token)
         try:
@@ -95,15 +99,16 @@ class _Worker:
             write_frame(self.writer, ("done", False, to_remote(e), lines))
         await self.writer.drain()
 
-    async def _action(self, path: str, args: dict[str, Any],
-                      identity: dict[str, Any] | None, request_id: str) -> Any:
+    async def _action(self, path: str, args: dict[str, Any], identity: dict[str, Any] | None,
+                      origin: dict[str, Any] | None, request_id: str) -> Any:
         fn = self.registry.lookup(path)
         if fn is None:
             raise LookupError(f"{path}: not in this worker's code")
         return await fn.handler(RemoteActionCtx(self.call, identity), **args)
 
     async def _http(self, route: tuple[str, str], scope: dict[str, Any], body: bytes,
-                    identity: dict[str, Any] | None, request_id: str) -> Any:
+                    identity: dict[str, Any] | None, origin: dict[str, Any] | None,
+                    request_id: str) -> Any:
         from starlette.requests import Request
         from starlette.responses import Response
 

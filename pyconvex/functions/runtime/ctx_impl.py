@@ -13,6 +13,7 @@ from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, Transaction
 from pyconvex.errors import BadRequestError, InvalidIdError, InvalidQueryError
 from pyconvex.functions.registration import FunctionKind
 from pyconvex.functions.registry import Registry
+from pyconvex.functions.runtime.request_meta import META, Meta
 from pyconvex.functions.runtime.runner_api import Runner
 from pyconvex.functions.runtime.scheduling import ActionScheduler, MutationScheduler
 from pyconvex.functions.runtime.services import StorageService
@@ -303,6 +304,7 @@ class QueryCtx:
 
 class MutationCtx:
     __slots__ = ("_calls", "_now", "auth", "db", "scheduler", "storage")
+    meta: Meta = META  # ctx.meta.get_request_metadata(): the client's address, ...
 
     def __init__(
         self, txn: Transaction, identity: dict[str, Any] | None, registry: Registry | None = None,
@@ -335,6 +337,7 @@ class ActionCtx:
     """``ctx`` in actions: no database handle; each ``run_*`` is its own transaction."""
 
     __slots__ = ("_identity", "_lines", "_runner", "auth", "scheduler", "storage")
+    meta: Meta = META
 
     def __init__(
         self, runner: Runner, identity: dict[str, Any] | None, lines: list[str]
