@@ -126,12 +126,15 @@ async def create_account(
     result = await _store(ctx, "createAccountFromCredentials", provider=provider,
                           account={"id": account["id"], **({"secret": hashed} if hashed else {})},
                           profile=profile, shouldLinkViaEmail=should_link_via_email,
-                          shouldLinkViaPhone=should_link_via_phone)
+                          shouldLinkViaPhone=should_link_via_phone, checkSecret=secret is not None)
     if result["existed"] and secret is not None:
+        # Rate-limited like a sign-in (charged in the store step): else signing up again
+        # would be an unlimited way to test passwords.
         stored = result["account"].get("secret") or ""
         crypto = _crypto(_config(ctx).provider(provider))
         if not await maybe_await(crypto.verify_secret(secret, stored)):
             raise ConvexError(f"Account {account['id']} already exists")
+        await _store(ctx, "resetSignInRateLimit", identifier=result["account"]["_id"])
     return {"account": result["account"], "user": result["user"]}
 
 
@@ -140,7 +143,8 @@ async def retrieve_account(ctx: Any, *, provider: str, account: dict[str, Any]) 
 
     An unknown account and a wrong secret raise the same ConvexError ("Invalid
     credentials") after the same work; repeated failures raise "Too many failed
-    attempts" until the per-account allowance refills (10 an hour by default).
+    attempts ...", naming the limit and the wait, until the allowance of the account
+    (10 an hour by default) or of the client's address (100) refills.
     """
     secret = account.get("secret")
     result = await _store(ctx, "retrieveAccountWithCredentials", provider=provider,
@@ -150,8 +154,6 @@ async def retrieve_account(ctx: Any, *, provider: str, account: dict[str, Any]) 
             raise ConvexError(INVALID_CREDENTIALS)
         return dict(result)
     crypto = _crypto(_config(ctx).provider(provider))
-    if result == "TooManyFailedAttempts":
-        raise ConvexError("Too many failed attempts to sign in; try again later.")
     if isinstance(result, str):
         await maybe_await(crypto.verify_secret(secret, _dummy_hash()))
         raise ConvexError(INVALID_CREDENTIALS)

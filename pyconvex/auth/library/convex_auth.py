@@ -141,6 +141,7 @@ def convex_auth(
     session_total_duration_ms: float | None = None,
     session_inactive_duration_ms: float | None = None,
     max_failed_attempts_per_hour: int = 10,
+    max_failed_attempts_per_ip_per_hour: int | None = 100,
 ) -> ConvexAuth:
     """Configure auth; unpack the result in ``convex/auth.py``:
     ``auth, sign_in, sign_out, store = convex_auth(providers=[Password()])``.
@@ -149,7 +150,8 @@ def convex_auth(
     ``session_total_duration_ms`` (30 days) or ``session_inactive_duration_ms`` (30 days)
     without a refresh. ``custom_claims(ctx, {"userId", "sessionId"})`` adds claims to
     access tokens. ``max_failed_attempts_per_hour`` limits wrong passwords and codes per
-    account (or address).
+    account (or email/phone); ``max_failed_attempts_per_ip_per_hour`` (None: no limit)
+    per client address, the ``ip`` of ``ctx.meta.get_request_metadata()``.
     """
     config = AuthConfig(
         providers=list(providers) if isinstance(providers, (list, tuple)) else providers,
@@ -157,6 +159,7 @@ def convex_auth(
         session_total_duration_ms=session_total_duration_ms,
         session_inactive_duration_ms=session_inactive_duration_ms,
         max_failed_attempts_per_hour=max_failed_attempts_per_hour,
+        max_failed_attempts_per_ip_per_hour=max_failed_attempts_per_ip_per_hour,
     )
     caller = sys._getframe(1).f_globals.get("__name__")
     return ConvexAuth(config, caller if isinstance(caller, str) else None)

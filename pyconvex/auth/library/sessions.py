@@ -1,4 +1,4 @@
-"""Sessions, rotating refresh tokens and sign-in rate limits, inside the ``auth:store`` mutation.
+"""Sessions and rotating refresh tokens, inside the ``auth:store`` mutation.
 
 A session is an ``authSessions`` document; a client holds an access token (a JWT naming
 ``userId|sessionId``, valid an hour) and a refresh token ``"<refreshTokenId>|<sessionId>"``.
@@ -21,7 +21,7 @@ from typing import Any
 from pyconvex.auth.library.keys import SUBJECT_DIVIDER, sign_access_token
 from pyconvex.auth.library.providers import maybe_await
 from pyconvex.auth.library.settings import AuthConfig
-from pyconvex.auth.library.tables import RATE_LIMITS, REFRESH_TOKENS, SESSIONS
+from pyconvex.auth.library.tables import REFRESH_TOKENS, SESSIONS
 
 REFRESH_TOKEN_DIVIDER = "|"
 REFRESH_TOKEN_REUSE_WINDOW_MS = 10_000
@@ -179,38 +179,3 @@ async def invalidate_sessions(ctx: Any, user_id: str, except_: list[str] | None 
     ).collect():
         if session["_id"] not in keep:
             await delete_session(ctx, session["_id"])
-
-
-# ------------------------------------------------------------------ rate limits
-async def _rate_limit(ctx: Any, config: AuthConfig, identifier: str) -> tuple[dict[str, Any] | None, float]:
-    """The limit document and the attempts left now (refilled linearly over an hour)."""
-    maximum = config.max_failed_attempts_per_hour
-    doc = await ctx.db.query(RATE_LIMITS).with_index(
-        "identifier", lambda q: q.eq("identifier", identifier)
-    ).unique()
-    if doc is None:
-        return None, float(maximum)
-    elapsed = ctx.now() - doc["lastAttemptTime"]
-    return doc, min(float(maximum), doc["attemptsLeft"] + elapsed * maximum / 3_600_000)
-
-
-async def is_rate_limited(ctx: Any, config: AuthConfig, identifier: str) -> bool:
-    _, left = await _rate_limit(ctx, config, identifier)
-    return left < 1
-
-
-async def record_failed_attempt(ctx: Any, config: AuthConfig, identifier: str) -> None:
-    doc, left = await _rate_limit(ctx, config, identifier)
-    fields = {"attemptsLeft": left - 1, "lastAttemptTime": ctx.now()}
-    if doc is None:
-        await ctx.db.insert(RATE_LIMITS, {"identifier": identifier, **fields})
-    else:
-        await ctx.db.patch(doc["_id"], fields)
-
-
-async def reset_rate_limit(ctx: Any, identifier: str) -> None:
-    doc = await ctx.db.query(RATE_LIMITS).with_index(
-        "identifier", lambda q: q.eq("identifier", identifier)
-    ).unique()
-    if doc is not None:
-        await ctx.db.delete(doc["_id"])

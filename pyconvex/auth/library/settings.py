@@ -14,6 +14,7 @@ DEFAULT_JWT_DURATION_MS = 60 * 60 * 1000
 DEFAULT_SESSION_TOTAL_DURATION_MS = 30 * 24 * 3600 * 1000
 DEFAULT_SESSION_INACTIVE_DURATION_MS = 30 * 24 * 3600 * 1000
 DEFAULT_MAX_FAILED_ATTEMPTS_PER_HOUR = 10
+DEFAULT_MAX_FAILED_ATTEMPTS_PER_IP_PER_HOUR = 100
 
 
 @dataclass
@@ -45,9 +46,18 @@ class AuthConfig:
     session_total_duration_ms: float | None = None
     session_inactive_duration_ms: float | None = None
     max_failed_attempts_per_hour: int = DEFAULT_MAX_FAILED_ATTEMPTS_PER_HOUR
+    max_failed_attempts_per_ip_per_hour: int | None = DEFAULT_MAX_FAILED_ATTEMPTS_PER_IP_PER_HOUR
     extra_providers: list[Provider] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        for name in ("max_failed_attempts_per_hour", "max_failed_attempts_per_ip_per_hour"):
+            value = getattr(self, name)
+            if value is None and name.endswith("_ip_per_hour"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"convex_auth({name}=...) must be a whole number of attempts, "
+                                 f"at least 1, got {value!r}" + (" (None turns it off)" if
+                                                                 name.endswith("_ip_per_hour") else ""))
         if isinstance(self.providers, (str, bytes)) or not isinstance(self.providers, Sequence):
             raise TypeError("convex_auth(providers=...) must be a list of providers.")
         seen: set[str] = set()

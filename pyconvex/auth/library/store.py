@@ -13,17 +13,15 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pyconvex.auth.library import rate_limits
 from pyconvex.auth.library.providers import Email, maybe_await
 from pyconvex.auth.library.sessions import (
     _get,
     delete_session,
     get_auth_session_id,
     invalidate_sessions,
-    is_rate_limited,
-    record_failed_attempt,
     refresh_session,
     replace_current_session,
-    reset_rate_limit,
     session_info,
 )
 from pyconvex.auth.library.settings import AuthConfig
@@ -63,16 +61,18 @@ async def _refresh_session(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> A
 async def _verify_code_and_sign_in(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
     params = a.get("params") or {}
     identifier = params.get("email", params.get("phone"))
-    if isinstance(identifier, str) and await is_rate_limited(ctx, config, identifier):
-        print("pyconvex.auth: too many failed attempts to verify a code for this address")
-        return None
+    per_account = (rate_limits.account_limit(config, identifier, code=True)
+                   if isinstance(identifier, str) else None)
+    address = await rate_limits.address_limit(ctx, config)
+    await rate_limits.check(ctx, address)
+    await rate_limits.check(ctx, per_account)
     verified = await _verify_code_only(ctx, config, a, params)
-    if verified is None:
-        if isinstance(identifier, str):
-            await record_failed_attempt(ctx, config, identifier)
+    if verified is None:  # the charges commit: this mutation returns, it does not raise
+        await rate_limits.charge(ctx, address)
+        await rate_limits.charge(ctx, per_account)
         return None
-    if isinstance(identifier, str):
-        await reset_rate_limit(ctx, identifier)
+    if per_account is not None:
+        await rate_limits.reset(ctx, per_account.identifier)
     session_id = await replace_current_session(ctx, config, verified)
     return await session_info(ctx, config, verified, session_id, bool(a["generateTokens"]))
 
@@ -199,6 +199,8 @@ async def _create_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> An
     account = a["account"]
     existing = await account_by_provider_id(ctx, provider.id, account["id"])
     if existing is not None:
+        if a.get("checkSecret"):  # signing up again is a password check: limited alike
+            await rate_limits.check_and_charge(ctx, config, existing["_id"])
         return {"account": existing, "user": await ctx.db.get(existing["userId"]), "existed": True}
     user_id, account_id = await upsert_user_and_account(
         ctx, config, await get_auth_session_id(ctx),
@@ -211,21 +213,16 @@ async def _create_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> An
 
 async def _retrieve_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
     existing = await account_by_provider_id(ctx, a["provider"], a["account"]["id"])
-    if existing is None:
-        if a.get("checkSecret"):
-            # Charged like a wrong password (the same write, so the same time), under the
-            # name tried: guessing at unknown emails is limited too, and looks the same.
-            unknown = f"{a['provider']}:{a['account']['id']}"
-            if await is_rate_limited(ctx, config, unknown):
-                return "TooManyFailedAttempts"
-            await record_failed_attempt(ctx, config, unknown)
-        return "InvalidAccountId"
     if a.get("checkSecret"):
         # Charged before the secret is checked (in the action): concurrent guesses each
-        # pay, so no burst of parallel attempts gets past the limit.
-        if await is_rate_limited(ctx, config, existing["_id"]):
-            return "TooManyFailedAttempts"
-        await record_failed_attempt(ctx, config, existing["_id"])
+        # pay, so no burst of parallel attempts gets past the limit. A name with no
+        # account is charged under the name tried (the same write, so the same time):
+        # guessing at unknown emails is limited too, and looks the same.
+        await rate_limits.check_and_charge(
+            ctx, config,
+            existing["_id"] if existing is not None else f"{a['provider']}:{a['account']['id']}")
+    if existing is None:
+        return "InvalidAccountId"
     user = await ctx.db.get(existing["userId"])
     if user is None:
         return "InvalidAccountId"
@@ -233,7 +230,7 @@ async def _retrieve_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> 
 
 
 async def _reset_rate_limit(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
-    await reset_rate_limit(ctx, a["identifier"])
+    await rate_limits.succeeded(ctx, config, a["identifier"])
 
 
 async def _modify_account(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
