@@ -34,6 +34,11 @@ __all__ = ["CommitRequest", "Savepoint", "Transaction"]
 class Transaction(TransactionWrites):
     """One snapshot, one write set. Not shared between tasks."""
 
+    docs_read_unindexed = 0
+    """Of ``docs_read``, those read by queries with no index range (the whole table in
+    some index's order; counted by ``query/plan.py``): the dashboard's "read without an
+    index" insight. A class default, so a transaction that never scans pays nothing."""
+
     # --------------------------------------------------------- subtransactions
     def savepoint(self) -> Savepoint:
         """The write state now, for :meth:`rollback_to`: a nested ``ctx.run_mutation``

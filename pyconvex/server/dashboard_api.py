@@ -38,6 +38,7 @@ from pyconvex.files.tokens import sign
 from pyconvex.functions.runtime.scheduling import cancel_job
 from pyconvex.functions.system.filters import MAX_ROWS_PER_PAGE, build_query, parse_filters, plan
 from pyconvex.server.admin_api import admin
+from pyconvex.server.dashboard_health import GETS
 from pyconvex.server.dashboard_watch import watch_of
 from pyconvex.server.state import ServerState
 from pyconvex.values import convex_to_json, json_to_convex
@@ -342,61 +343,9 @@ async def delete_files(request: Request, state: ServerState) -> Response:
     return _json({"deleted": len(ids)})
 
 
-async def health(request: Request, state: ServerState) -> Response:
-    """What the health page shows: the database, sessions, function figures, file sizes."""
-    db = state.deployment.db
-    watch = watch_of(request.app.state, db)
-    counts = {t.name: await watch.count(t) for t in db.catalog.user_tables()}
-    calls: dict[str, dict[str, Any]] = {}
-    if state.logs is not None:
-        for _, record in state.logs.after(0):
-            row = calls.setdefault(record.path, {"calls": 0, "errors": 0, "durations": [],
-                                                 "maxDocumentsRead": 0, "documentsRead": 0,
-                                                 "documentsWritten": 0})
-            row["calls"] += 1
-            row["errors"] += record.error is not None
-            row["durations"].append(record.duration_ms)
-            row["documentsRead"] += record.docs_read
-            row["documentsWritten"] += record.docs_written
-            row["maxDocumentsRead"] = max(row["maxDocumentsRead"], record.docs_read)
-    functions = []
-    for path, row in sorted(calls.items()):
-        d = sorted(row.pop("durations"))
-        functions.append({"path": path, **row, "p50Ms": d[len(d) // 2],
-                          "p99Ms": d[min(len(d) - 1, int(len(d) * 0.99))]})
-    storage = db.catalog.table(STORAGE_TABLE)
-    files = await watch.count(storage) if storage is not None else 0
-    sizes: dict[str, float | None] = {"databaseBytes": None, "fileBytes": None}
-    if state.metrics is not None:  # the sizes /metrics reports
-        await state.metrics.sampled.refresh()
-        sizes = {"databaseBytes": state.metrics.sampled.database_bytes,
-                 "fileBytes": state.metrics.sampled.file_bytes}
-    now_ms = state.deployment.runner.clock()
-    per_minute = [0] * 60  # executions per minute over the last hour, oldest first
-    if state.logs is not None:
-        for _, record in state.logs.after(0):
-            age = int((now_ms - record.started_ms) // 60_000)
-            if 0 <= age < 60:
-                per_minute[59 - age] += 1
-    return _json({
-        **sizes,
-        "subscriptions": len(state.manager.subscriptions) if state.manager is not None else 0,
-        "commitsPerSecond": watch.commits_per_second(),
-        "occRetries": state.deployment.runner.occ_retries,
-        "callsPerMinute": per_minute,
-        "latestCommitMs": db.latest_ts / 1_000_000,
-        "retainedFromMs": db.retained_from / 1_000_000,
-        "sessions": state.ws_sessions,
-        "tables": counts,
-        "documents": sum(counts.values()),
-        "files": files,
-        "functions": functions,
-    })
-
-
 def _routes() -> list[Route]:
     get = {
-        "tables": tables, "documents": documents, "watch": watch, "crons": crons, "health": health,
+        "tables": tables, "documents": documents, "watch": watch, "crons": crons, **GETS,
     }
     posts = {
         "insert": insert, "replace": replace, "delete": delete, "clear": clear, "cancel": cancel,

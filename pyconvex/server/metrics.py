@@ -37,6 +37,7 @@ from pyconvex.errors import AuthError, PyConvexError
 from pyconvex.files import LocalFileStore
 from pyconvex.functions import ExecutionRecord
 from pyconvex.server.errors import request_error
+from pyconvex.server.insights import Insights
 
 if TYPE_CHECKING:
     from pyconvex.server.state import ServerState
@@ -67,10 +68,13 @@ class Metrics:
         self.sampled = _Sampled(state)
         self.registry.register(self.sampled)
         self._series: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
+        self.insights = Insights()
+        """The last hour per minute, for the dashboard (fed by ``on_execution``)."""
 
     def on_execution(self, record: ExecutionRecord) -> None:
         """A ``FunctionRunner`` listener, on every execution: the labelled series are
         looked up once per (path, kind, status), not through ``labels()`` each time."""
+        self.insights.on_execution(record)
         key = (record.path, record.kind, record.error is not None)
         series = self._series.get(key)
         if series is None:

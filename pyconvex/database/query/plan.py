@@ -27,7 +27,11 @@ from pyconvex.database.reads import key_successor
 from pyconvex.database.transaction import Transaction
 from pyconvex.errors import InvalidQueryError
 from pyconvex.values import Document, encode_key
+from pyconvex.values.keys import prefix_end
 
+_WHOLE_INDEX = (b"", prefix_end(b""))
+"""An index range with no bounds: a query reading it reads the table without an index
+range (counted in ``Transaction.docs_read_unindexed``)."""
 
 class Terminals:
     """``first()`` and ``unique()`` from ``take()``: one definition for every query-like
@@ -164,11 +168,17 @@ class Query(Terminals):
                 yield item
             return
         index, lo, hi = self._range()
-        scan = self._txn.scan(index, lo, hi, self._order, page_hint)  # type: ignore[arg-type]
+        txn = self._txn
+        scan = txn.scan(index, lo, hi, self._order, page_hint)  # type: ignore[arg-type]
         filters = self._filters
-        async for key, doc in scan:
-            if not filters or self._matches(doc):
-                yield key, doc
+        before = txn.docs_read if (lo, hi) == _WHOLE_INDEX else -1
+        try:
+            async for key, doc in scan:
+                if not filters or self._matches(doc):
+                    yield key, doc
+        finally:
+            if before >= 0:
+                txn.docs_read_unindexed += txn.docs_read - before
 
     def __aiter__(self) -> AsyncIterator[Document]:
         return self._docs()
@@ -231,6 +241,7 @@ class Query(Terminals):
             raise InvalidQueryError("A query can be run only once.", short_msg="QueryReused")
         self._used = True
         index, lo, hi = self._range()
+        whole = (lo, hi) == _WHOLE_INDEX
         asc = self._order == "asc"
         fp = fingerprint(index.id, lo, hi, self._order)
         bounds = page_bounds(options, fp)
@@ -253,11 +264,14 @@ class Query(Terminals):
                 return
             hint = options.num_items if bounds.end_cursor is None else 256
             scan = txn.scan(index, lo, hi, self._order, hint)  # type: ignore[arg-type]
+            before = txn.docs_read
             try:
                 async for item in scan:
                     yield item
             finally:
                 await scan.aclose()
+                if whole:
+                    txn.docs_read_unindexed += txn.docs_read - before
 
         return await cut_page(rows(), self._matches, options, bounds, fp,
                               lambda: txn.bytes_read, txn.limits)

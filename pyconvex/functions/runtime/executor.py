@@ -86,6 +86,10 @@ class ExecutionRecord:
     bytes_read: int = 0
     docs_written: int = 0
     bytes_written: int = 0
+    docs_read_unindexed: int = 0
+    """Of ``docs_read``, those read by queries with no index range."""
+    conflicts: tuple[tuple[int, bytes], ...] = ()
+    """The ``(index id, key)`` of each OCC conflict a mutation lost before this run."""
 
 
 ExecutionListener = Callable[[ExecutionRecord], None]
@@ -175,6 +179,8 @@ class FunctionRunner:
             txn.docs_read if txn is not None else 0, txn.bytes_read if txn is not None else 0,
             txn.documents_written if txn is not None else 0,
             txn.bytes_written if txn is not None else 0,
+            txn.docs_read_unindexed if txn is not None else 0,
+            tuple(run.conflicts) if run.conflicts else (),
         )
         for listener in list(self.listeners):
             listener(record)
@@ -351,6 +357,10 @@ class FunctionRunner:
                 ts = await self.db.commit(txn)
             except OccConflict as e:
                 self.occ_retries += 1
+                if e.key is not None:
+                    if run.conflicts is None:
+                        run.conflicts = []
+                    run.conflicts.append(e.key)
                 conflicting = e.conflicting_ts
                 if conflicting is not None and conflicting > self.db.latest_ts:
                     # The write it lost to is accepted but not yet published: a retry
@@ -430,7 +440,8 @@ class _Run:
     """One execution's bookkeeping: request id, log lines, start time, and the context
     variables set while it runs."""
 
-    __slots__ = ("display", "kind", "lines", "path", "perf", "request_id", "started_ms")
+    __slots__ = ("conflicts", "display", "kind", "lines", "path", "perf", "request_id",
+                 "started_ms")
 
     def __init__(self, path: str, kind: str) -> None:
         self.path = path
@@ -440,6 +451,7 @@ class _Run:
         self.request_id = request_id_var.get() or new_request_id()
         self.started_ms = time.time() * 1000
         self.perf = time.perf_counter()
+        self.conflicts: list[tuple[int, bytes]] | None = None  # made on a first conflict
 
 
 class _Scope:
