@@ -164,6 +164,9 @@ def server_file(
         I1 + f"async def store(self, data: bytes, content_type: str | None = None) -> {sid}: ...",
         I1 + f"async def get(self, storage_id: {sid}) -> bytes | None: ...",
         "",
+        "class Meta(Protocol):",
+        I1 + "async def get_request_metadata(self) -> dict[str, Any]: ...",
+        "",
         "class Scheduler(Protocol):",
     ]
     _methods(out, _schedule("run_after", "delay_ms"))
@@ -175,17 +178,18 @@ def server_file(
             I1 + "storage: QueryStorage", I1 + "def now(self) -> float: ..."]
     _methods(out, _call("run_query"))
     out += ["", "class MutationCtx(Protocol):", I1 + "db: DatabaseWriter", I1 + "auth: Auth",
-            I1 + "scheduler: Scheduler", I1 + "storage: MutationStorage", I1 + "def now(self) -> float: ..."]
+            I1 + "scheduler: Scheduler", I1 + "storage: MutationStorage", I1 + "meta: Meta",
+            I1 + "def now(self) -> float: ..."]
     _methods(out, _call("run_query"))
     _methods(out, _call("run_mutation"))
     out += ["", "class ActionCtx(Protocol):", I1 + "auth: Auth", I1 + "scheduler: Scheduler",
-            I1 + "storage: ActionStorage", I1 + "def now(self) -> float: ..."]
+            I1 + "storage: ActionStorage", I1 + "meta: Meta", I1 + "def now(self) -> float: ..."]
     _methods(out, _call("run_query"))
     _methods(out, _call("run_mutation"))
     _methods(out, _call("run_action"))
     out.append(I1 + "async def vector_search(self, table: _dm.TableName, index: str, *, vector: "
                "list[float], limit: int = 10, filter: Any = None) -> list[dict[str, Any]]: ...")
     out += ["", "__all__ = ['ActionCtx', 'ActionStorage', 'DatabaseReader', 'DatabaseWriter', "
-            "'MutationCtx', 'MutationStorage', 'PaginationResult', 'QueryCtx', 'QueryStorage', "
+            "'Meta', 'MutationCtx', 'MutationStorage', 'PaginationResult', 'QueryCtx', 'QueryStorage', "
             "'Scheduler', 'SystemReader']", ""]
     return "\n".join(out)

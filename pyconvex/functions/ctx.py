@@ -8,9 +8,9 @@ schema (``_generated/server.py``). Each kind exposes only what it may do:
   transaction).
 - ``MutationCtx``: ``db`` (read + write, one serializable transaction), ``auth``,
   ``now()``, ``scheduler``, ``storage``, ``run_query``/``run_mutation`` (in the same
-  transaction).
+  transaction), ``meta`` (the request: client address, ...).
 - ``ActionCtx``: ``run_query/run_mutation/run_action`` (each its own transaction),
-  ``auth``, ``now()``; network I/O allowed.
+  ``auth``, ``now()``, ``meta``; network I/O allowed.
 """
 
 from __future__ import annotations
@@ -117,6 +117,14 @@ class Auth(Protocol):
         ...
 
 
+class Meta(Protocol):
+    async def get_request_metadata(self) -> dict[str, Any]:
+        """``{"ip", "userAgent", "requestId", "scheduledFunctionId", "authToken"}``: the
+        request this function runs for (Convex's ``ctx.meta.getRequestMetadata()``);
+        ``ip`` and ``userAgent`` are None when no client sent it (a scheduled run)."""
+        ...
+
+
 class QueryCtx(Protocol):
     db: DatabaseReader
     auth: Auth
@@ -138,6 +146,7 @@ class MutationCtx(Protocol):
     auth: Auth
     scheduler: Any
     storage: Any
+    meta: Meta
 
     def now(self) -> float: ...
 
@@ -162,6 +171,7 @@ class ActionCtx(Protocol):
     """Each ``run_*`` is its own transaction (an action has none)."""
 
     auth: Auth
+    meta: Meta
 
     def now(self) -> float: ...
 

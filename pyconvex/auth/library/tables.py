@@ -69,7 +69,8 @@ auth_tables: dict[str, TableDefinition] = {
         "sessionId": v.optional(v.id(SESSIONS)),
         "signature": v.optional(v.string()),
     }).index("signature", ["signature"]),
-    # Failed sign-in attempts left per account (or email/phone), refilled over an hour.
+    # Failed sign-in attempts left per account (or email/phone) and per client address
+    # ("ip:<address>"), refilled over an hour (rate_limits.py).
     RATE_LIMITS: define_table({
         "identifier": v.string(),
         "lastAttemptTime": v.number(),
