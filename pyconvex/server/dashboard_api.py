@@ -33,13 +33,14 @@ from pyconvex.database import (
     Transaction,
 )
 from pyconvex.database.database import RetentionError
+from pyconvex.database.progress import ProgressLog, progress_board
 from pyconvex.errors import BadRequestError, NotFoundError, OccConflict
 from pyconvex.files.tokens import sign
 from pyconvex.functions.runtime.scheduling import cancel_job
 from pyconvex.functions.system.filters import MAX_ROWS_PER_PAGE, build_query, parse_filters, plan
 from pyconvex.server.admin_api import admin
 from pyconvex.server.dashboard_health import GETS
-from pyconvex.server.dashboard_watch import watch_of
+from pyconvex.server.dashboard_watch import TableWatch, watch_of
 from pyconvex.server.state import ServerState
 from pyconvex.values import convex_to_json, json_to_convex
 
@@ -126,6 +127,7 @@ async def tables(request: Request, state: ServerState) -> Response:
     watch = watch_of(request.app.state, db)
     cached_only = request.query_params.get("counts") == "cached"
     schema = db.catalog.schema
+    running = {(w.table, w.index): w for w in progress_board(db).running() if w.kind == "index"}
     out = []
     for info in sorted(db.catalog.user_tables(), key=lambda t: t.name):
         definition = schema.tables.get(info.name) if schema is not None else None
@@ -133,7 +135,8 @@ async def tables(request: Request, state: ServerState) -> Response:
         out.append({
             "name": info.name,
             "count": watch.table_counts.known(info) if cached_only else await watch.count(info),
-            "indexes": [{"name": i.name, "fields": list(i.fields), "state": i.state}
+            "indexes": [{"name": i.name, "fields": list(i.fields), "state": i.state,
+                         "backfill": _backfill(running.get((info.name, i.name)), watch, info)}
                         for i in info.indexes.values()],
             "searchIndexes": described["searchIndexes"] if described else [],
             "documentType": described["documentType"] if described else None,
@@ -143,6 +146,15 @@ async def tables(request: Request, state: ServerState) -> Response:
         "schemaValidation": schema.schema_validation if schema is not None else None,
         "retainedFromMs": db.retained_from / 1_000_000,
     })
+
+
+def _backfill(work: ProgressLog | None, watch: TableWatch, info: TableInfo) -> dict[str, Any] | None:
+    """How far a running backfill got (None when the index is not being backfilled);
+    the total is the table's count when it is known."""
+    if work is None:
+        return None
+    total = work.total if work.total is not None else watch.table_counts.known(info)
+    return {"done": work.count, "total": total}
 
 
 def _snapshot(db: Database, request: Request) -> int | None:

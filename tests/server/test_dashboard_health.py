@@ -139,19 +139,24 @@ async def test_backfill_progress_names_the_index_with_done_and_total(client: htt
     assert done == {"work": []}
 
 
-async def test_progress_endpoint_fills_in_the_tables_total(client: httpx.AsyncClient) -> None:
+async def test_progress_and_tables_fill_in_the_tables_total(client: httpx.AsyncClient) -> None:
     await client.post(f"{BASE}/insert", headers=ADMIN, json={
         "table": "items", "documents": [{"n": i, "tag": "t"} for i in range(30)]})
     db = database(client)
-    work = ProgressLog(logging.getLogger("test"), "backfilling index items.by_x", "documents",
-                       board=progress_board(db), kind="index", table="items", index="by_x")
+    work = ProgressLog(logging.getLogger("test"), "backfilling index items.by_n", "documents",
+                       board=progress_board(db), kind="index", table="items", index="by_n")
     work.advance(12)
     try:
         body = (await client.get(f"{BASE}/progress", headers=ADMIN)).json()
+        tables = (await client.get(f"{BASE}/tables", headers=ADMIN)).json()["tables"]
     finally:
         work.close()
     assert [(w["table"], w["index"], w["done"], w["total"]) for w in body["work"]] == [
-        ("items", "by_x", 12, 30)]
+        ("items", "by_n", 12, 30)]
+    items = next(t for t in tables if t["name"] == "items")
+    backfills = {i["name"]: i["backfill"] for i in items["indexes"]}
+    assert backfills["by_n"] == {"done": 12, "total": 30}
+    assert backfills["by_tag_n"] is None
 
 
 async def test_health_has_commit_rate_sessions_latency_and_sizes(client: httpx.AsyncClient) -> None:
