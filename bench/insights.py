@@ -1,0 +1,82 @@
+"""What the dashboard's per-execution bookkeeping costs (``server/insights.py``).
+
+    .venv/bin/python bench/insights.py [--calls 200000] [--runs 5]
+
+Feeds ``Insights.on_execution`` records shaped like a server's (20 functions, reads,
+some errors and conflicts) and reports the median µs per call over ``--runs`` runs,
+next to what the metrics listener it rides in already did per execution (a Prometheus
+counter and histogram), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from pyconvex.functions import ExecutionRecord
+from pyconvex.server.insights import Insights
+from pyconvex.server.metrics import DURATION_BUCKETS
+
+
+def records(n: int) -> list[ExecutionRecord]:
+    now = time.time() * 1000
+    out = []
+    for i in range(n):
+        out.append(ExecutionRecord(
+            f"module{i % 20}:fn", "mutation" if i % 3 else "query", [],
+            "boom" if i % 50 == 0 else None, now + i * 0.01, 0.2 + (i % 97) / 10,
+            docs_read=i % 40, bytes_read=(i % 40) * 120, docs_written=i % 2,
+            bytes_written=(i % 2) * 100, docs_read_unindexed=(i % 40) if i % 7 == 0 else 0,
+            conflicts=((5, b"k%d" % (i % 3)),) if i % 100 == 0 else (),
+        ))
+    return out
+
+
+def prometheus_series() -> Any:
+    """What ``Metrics.on_execution`` did per execution before insights: one labelled
+    counter and one labelled histogram, looked up once per (path, kind, status)."""
+    registry = CollectorRegistry()
+    executions = Counter("e", "e", ["path", "kind", "status"], registry=registry)
+    duration = Histogram("d", "d", ["path", "kind"], buckets=DURATION_BUCKETS, registry=registry)
+    series: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
+
+    def observe(record: ExecutionRecord) -> None:
+        key = (record.path, record.kind, record.error is not None)
+        found = series.get(key)
+        if found is None:
+            found = series[key] = (executions.labels(record.path, record.kind, str(key[2])),
+                                   duration.labels(record.path, record.kind))
+        found[0].inc()
+        found[1].observe(record.duration_ms / 1000)
+
+    return observe
+
+
+def per_call_us(fn: Any, batch: list[ExecutionRecord]) -> float:
+    start = time.perf_counter()
+    for record in batch:
+        fn(record)
+    return (time.perf_counter() - start) / len(batch) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    batch = records(args.calls)
+    insights_us, prometheus_us = [], []
+    for _ in range(args.runs):
+        insights_us.append(per_call_us(Insights().on_execution, batch))
+        prometheus_us.append(per_call_us(prometheus_series(), batch))
+    print(f"Insights.on_execution: {statistics.median(insights_us):.2f} µs/call "
+          f"(median of {args.runs}); the Prometheus series it rides with: "
+          f"{statistics.median(prometheus_us):.2f} µs/call")
+
+
+if __name__ == "__main__":
+    main()
