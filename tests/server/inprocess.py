@@ -1,21 +1,44 @@
-"""The deployment's ASGI app in this process, reached through ``httpx.ASGITransport``:
-for HTTP tests that need no socket (no subprocess to start, no port to wait for). Tests
-of the wire itself (WebSocket, corked connections, official clients) keep a real server.
+"""The deployment's server in this process, two ways, for tests that need no process of
+their own (no kill, no signals, no output to read, no RSS to measure):
+
+- ``app_client``: the ASGI app reached through ``httpx.ASGITransport``, for HTTP tests that
+  need no socket at all;
+- ``live_server``: the app behind uvicorn as ``pyconvex serve`` assembles it (corked
+  protocols, message caps, the site port, action workers), on free loopback ports, run on
+  a server loop in a thread of its own. Tests keep their real clients (httpx, WebSocket,
+  the Python client) and their blocking calls, without the second or so a ``pyconvex
+  serve`` subprocess takes to import and open (``tests/conftest.py``'s ``start_server``,
+  still used where a real process is the point).
+
+One difference from the subprocess: a thread that is not the main thread cannot be
+interrupted by a signal, so a query stuck in a single step runs to its end there (the
+per-step time limit still applies); tests of that keep the subprocess.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 from pyconvex.deployment import Deployment
+from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.server.app import create_app
-from tests.conftest import APP
+from pyconvex.server.http_actions import create_site_app
+from pyconvex.server.log_streams import SinkConfig
+from pyconvex.server.runner import run_on_server_loop, serve_with_site, site_server, uvicorn_server
+from tests.conftest import APP, free_port
 
 ADMIN_KEY = "test-admin-key"
+ADMIN = {"Authorization": f"Convex {ADMIN_KEY}"}
+"""The header of an admin request."""
+HOST = "127.0.0.1"
 
 
 @asynccontextmanager
@@ -32,3 +55,68 @@ async def app_client(db_path: Path, functions: Path = APP) -> AsyncIterator[http
     finally:
         await app.state.server.stop()
         await deployment.close()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    site_url: str | None
+    """HTTP actions' own port, when asked for (``pyconvex serve --site-port``)."""
+
+
+@contextmanager
+def live_server(
+    db: Path | str,
+    functions: Path | None = APP,
+    *,
+    site: bool = False,
+    log_streams: list[SinkConfig] | None = None,
+    public_metrics: bool = False,
+    limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
+) -> Iterator[LiveServer]:
+    """``pyconvex serve --db db --functions functions --admin-key test-admin-key`` (with
+    ``--site-port``, ``--log-stream``, ``--public-metrics`` and the limits' options as
+    asked), in this process: ``db`` is a SQLite file or a full database URL."""
+    db_url = db if isinstance(db, str) else f"sqlite:///{db}"
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    site_port = free_port() if site else None
+    site_url = f"http://{HOST}:{site_port}" if site_port is not None else None
+    servers: list[uvicorn.Server] = []
+    failed: list[BaseException] = []
+
+    async def serve() -> None:
+        deployment = await Deployment.open(db_url, functions, public_url=url, site_url=site_url,
+                                           isolate_actions=True, limits=limits)
+        app = create_app(deployment, admin_key=ADMIN_KEY, close_deployment=True,
+                         log_streams=log_streams, public_metrics=public_metrics)
+        server = uvicorn_server(app, HOST, port)
+        site_srv = (site_server(create_site_app(app.state.server), HOST, site_port)
+                    if site_port is not None else None)
+        servers.extend(s for s in (server, site_srv) if s is not None)
+        await serve_with_site(server, site_srv)
+
+    def run() -> None:
+        try:
+            run_on_server_loop(serve())
+        except BaseException as e:  # handed to the test's thread
+            failed.append(e)
+
+    thread = threading.Thread(target=run, name=f"pyconvex server {port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not (servers and all(s.started for s in servers)):
+        if not thread.is_alive():
+            raise RuntimeError(f"the in-process server stopped while starting: {failed!r}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("the in-process server did not start within 30 s")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(url, site_url)
+    finally:
+        servers[0].should_exit = True  # uvicorn looks every 0.1 s; the site server follows
+        thread.join(30)
+        if thread.is_alive():
+            raise RuntimeError("the in-process server did not stop within 30 s")
+        if failed:
+            raise RuntimeError("the in-process server failed") from failed[0]

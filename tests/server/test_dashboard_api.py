@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from pyconvex.server.dashboard_api import ROUTES
-from tests.server.inprocess import ADMIN_KEY, app_client
+from tests.server.inprocess import ADMIN, app_client
 
-ADMIN = {"Authorization": f"Convex {ADMIN_KEY}"}
 BASE = "/api/pyconvex/dashboard"
 
 

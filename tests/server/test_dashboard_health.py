@@ -16,9 +16,8 @@ import pytest
 from pyconvex.database import AFTER_VALIDATE, Database, push_schema
 from pyconvex.database.progress import ProgressLog, progress_board
 from pyconvex.schema import define_schema
-from tests.server.inprocess import ADMIN_KEY, app_client
+from tests.server.inprocess import ADMIN, app_client
 
-ADMIN = {"Authorization": f"Convex {ADMIN_KEY}"}
 BASE = "/api/pyconvex/dashboard"
 
 

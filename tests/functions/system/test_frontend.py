@@ -15,11 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.inprocess import ADMIN_KEY, app_client
+from tests.server.inprocess import ADMIN, app_client
 
 pytestmark = pytest.mark.one_backend  # served by the in-process app, on SQLite
 
-ADMIN = {"Authorization": f"Convex {ADMIN_KEY}"}
 PAGE = "_system/frontend/paginatedTableDocuments"
 
 
