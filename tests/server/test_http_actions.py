@@ -10,19 +10,17 @@ import httpx
 import pytest
 
 from tests.auth.issuer import IssuerProcess
-from tests.conftest import FIXTURES, free_port, start_server, stop_server
+from tests.conftest import FIXTURES
+from tests.server.inprocess import live_server
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "httpapp" / "convex"
 
 
 @pytest.fixture
 def urls(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    site_port = free_port()
-    proc, url = start_server(tmp_path / "db.sqlite3", APP, extra=["--site-port", str(site_port)])
-    try:
-        yield url, f"http://127.0.0.1:{site_port}"
-    finally:
-        stop_server(proc)
+    with live_server(tmp_path / "db.sqlite3", APP, site=True) as served:
+        assert served.site_url is not None
+        yield served.url, served.site_url
 
 
 def test_json_webhook_on_both_ports(urls: tuple[str, str]) -> None:
@@ -99,21 +97,23 @@ def test_an_authorization_header_that_is_not_a_jwt_reaches_the_handler(
         assert response.json() == {"authorization": header, "identity": None}
 
 
-def test_a_verified_jwt_gives_the_http_action_its_identity(tmp_path: Path) -> None:
+def test_a_verified_jwt_gives_the_http_action_its_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     issuer = IssuerProcess(tmp_path / "issuer")
-    proc, url = start_server(tmp_path / "db.sqlite3", FIXTURES / "authapp" / "convex",
-                             env={"TEST_OIDC_ISSUER": issuer.url})
+    monkeypatch.setenv("TEST_OIDC_ISSUER", issuer.url)
     try:
-        token = issuer.token()
-        ok = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {token}"})
-        assert ok.status_code == 200 and ok.json()["subject"] == "user-1"
-        expired = issuer.token(exp=int(time.time()) - 100)
-        refused = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {expired}"})
-        assert refused.status_code == 401 and "expired" in refused.json()["message"]
-        api_key = httpx.get(f"{url}/http/whoami", headers={"Authorization": "Bearer sk_live_x"})
-        assert api_key.json() == {"subject": None, "authorization": "Bearer sk_live_x"}
+        with live_server(tmp_path / "db.sqlite3", FIXTURES / "authapp" / "convex") as served:
+            url = served.url
+            token = issuer.token()
+            ok = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200 and ok.json()["subject"] == "user-1"
+            expired = issuer.token(exp=int(time.time()) - 100)
+            refused = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {expired}"})
+            assert refused.status_code == 401 and "expired" in refused.json()["message"]
+            api_key = httpx.get(f"{url}/http/whoami", headers={"Authorization": "Bearer sk_live_x"})
+            assert api_key.json() == {"subject": None, "authorization": "Bearer sk_live_x"}
     finally:
-        stop_server(proc)
         issuer.close()
 
 

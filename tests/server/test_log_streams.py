@@ -19,6 +19,7 @@ from pyconvex.database import Database
 from pyconvex.persistence import open_persistence
 from pyconvex.server.log_streams import LogStreams, Sink, SinkConfig
 from tests.conftest import free_port, start_server, stop_server
+from tests.server.inprocess import live_server
 from tests.server.receiver import receiver
 
 ADMIN = {"Authorization": "Convex test-admin-key"}
@@ -29,25 +30,24 @@ def executions(events: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
 
 
 def test_webhook_gets_each_execution_with_its_log_lines_usage_and_failure(tmp_path: Path) -> None:
-    with receiver() as recv:
-        proc, url = start_server(tmp_path / "db.sqlite3", extra=["--log-stream", f"webhook:{recv.url}"])
-        try:
-            created = httpx.post(f"{url}/api/mutation",
-                                 json={"path": "channels:create", "args": {"name": "c"}}).json()
-            cid = created["value"]
-            sent = httpx.post(f"{url}/api/mutation", json={
-                "path": "messages:send", "args": {"channelId": cid, "text": "hello"}})
-            assert sent.json()["status"] == "success"
-            listed = httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}})
-            assert listed.json()["status"] == "success"
-            a = httpx.post(f"{url}/api/mutation", json={
-                "path": "bank:open_account", "args": {"owner": "a", "balance": 5}}).json()["value"]
-            failed = httpx.post(f"{url}/api/mutation", json={
-                "path": "bank:transfer_then_fail", "args": {"src": a, "dst": a, "amount": 1}})
-            assert failed.json()["status"] == "error"
-            events = recv.wait_for(lambda ev: executions(ev, "bank:transfer_then_fail"))
-        finally:
-            stop_server(proc)
+    with receiver() as recv, live_server(
+        tmp_path / "db.sqlite3", log_streams=[SinkConfig.parse(f"webhook:{recv.url}")]
+    ) as served:
+        url = served.url
+        created = httpx.post(f"{url}/api/mutation",
+                             json={"path": "channels:create", "args": {"name": "c"}}).json()
+        cid = created["value"]
+        sent = httpx.post(f"{url}/api/mutation", json={
+            "path": "messages:send", "args": {"channelId": cid, "text": "hello"}})
+        assert sent.json()["status"] == "success"
+        listed = httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}})
+        assert listed.json()["status"] == "success"
+        a = httpx.post(f"{url}/api/mutation", json={
+            "path": "bank:open_account", "args": {"owner": "a", "balance": 5}}).json()["value"]
+        failed = httpx.post(f"{url}/api/mutation", json={
+            "path": "bank:transfer_then_fail", "args": {"src": a, "dst": a, "amount": 1}})
+        assert failed.json()["status"] == "error"
+        events = recv.wait_for(lambda ev: executions(ev, "bank:transfer_then_fail"))
     send = executions(events, "messages:send")[0]
     assert send["status"] == "success" and send["function"]["type"] == "mutation"
     assert send["function"]["request_id"] and send["execution_time_ms"] >= 0
@@ -68,13 +68,12 @@ def test_webhook_gets_each_execution_with_its_log_lines_usage_and_failure(tmp_pa
 def test_a_failing_receiver_is_retried_and_events_are_batched(tmp_path: Path) -> None:
     with receiver() as recv:
         recv.fail_next = 2
-        proc, url = start_server(tmp_path / "db.sqlite3", extra=["--log-stream", f"webhook:{recv.url}"])
-        try:
+        streams = [SinkConfig.parse(f"webhook:{recv.url}")]
+        with live_server(tmp_path / "db.sqlite3", log_streams=streams) as served:
+            url = served.url
             for i in range(20):
                 httpx.post(f"{url}/api/mutation", json={"path": "channels:create", "args": {"name": f"c{i}"}})
             events = recv.wait_for(lambda ev: len(executions(ev, "channels:create")) == 20)
-        finally:
-            stop_server(proc)
     assert recv.failed == 2  # the first two deliveries were refused, then retried
     assert len(executions(events, "channels:create")) == 20  # nothing lost, nothing twice
     assert len(recv.batches) < 20  # batched, not one request per execution
@@ -211,8 +210,9 @@ def otlp_records(bodies: list[bytes]) -> list[tuple[dict[str, Any], Any]]:
 def test_opentelemetry_receiver_gets_otlp_http_logs(tmp_path: Path) -> None:
     with receiver() as recv:
         recv.fail_next = 1  # the first export is refused and retried
-        proc, url = start_server(tmp_path / "db.sqlite3", extra=["--log-stream", f"otlp:{recv.otlp_url}"])
-        try:
+        streams = [SinkConfig.parse(f"otlp:{recv.otlp_url}")]
+        with live_server(tmp_path / "db.sqlite3", log_streams=streams) as served:
+            url = served.url
             created = httpx.post(f"{url}/api/mutation", json={"path": "channels:create", "args": {"name": "c"}})
             cid = created.json()["value"]
             httpx.post(f"{url}/api/mutation", json={"path": "messages:send",
@@ -226,8 +226,6 @@ def test_opentelemetry_receiver_gets_otlp_http_logs(tmp_path: Path) -> None:
                 return any(attrs.get("convex.function.path") == "bank:transfer_then_fail"
                            for attrs, _ in otlp_records(list(recv.otlp)))
             recv.wait_for(lambda _: failed_arrived())
-        finally:
-            stop_server(proc)
     assert recv.failed == 1 and set(recv.otlp_types) == {"application/x-protobuf"}
     records = otlp_records(recv.otlp)
     console = [(attrs, r) for attrs, r in records if attrs.get("convex.topic") == "console"]

@@ -1,4 +1,5 @@
-"""/metrics (Prometheus text format), /health and /ready, scraped from a real server."""
+"""/metrics (Prometheus text format), /health and /ready, scraped from a real server
+(served in-process, tests/server/inprocess.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from pyconvex.client import ConvexClient
-from tests.conftest import start_server, stop_server
+from tests.server.inprocess import live_server
 
 ADMIN = {"Authorization": "Convex test-admin-key"}
 FILES_APP = Path(__file__).resolve().parents[1] / "fixtures" / "filesapp" / "convex"
@@ -36,8 +37,8 @@ def mutation(url: str, path: str, args: dict[str, object]) -> dict[str, object]:
 
 
 def test_metrics_move_with_calls_commits_sessions_and_workers(tmp_path: Path) -> None:
-    proc, url = start_server(tmp_path / "db.sqlite3")
-    try:
+    with live_server(tmp_path / "db.sqlite3") as served:
+        url = served.url
         before = scrape(url)
         for i in range(3):
             assert mutation(url, "channels:create", {"name": f"c{i}"})["status"] == "success"
@@ -84,55 +85,43 @@ def test_metrics_move_with_calls_commits_sessions_and_workers(tmp_path: Path) ->
         assert value(live, "pyconvex_websocket_sessions") == 1
         assert value(live, "pyconvex_subscriptions") == 1
         client.close()
-    finally:
-        stop_server(proc)
 
 
 def test_metrics_need_the_admin_key_unless_public(tmp_path: Path) -> None:
-    proc, url = start_server(tmp_path / "db.sqlite3")
-    try:
+    with live_server(tmp_path / "db.sqlite3") as served:
+        url = served.url
         assert httpx.get(f"{url}/metrics").status_code == 401
         wrong = httpx.get(f"{url}/metrics", headers={"Authorization": "Convex nope"})
         assert wrong.status_code == 401
-    finally:
-        stop_server(proc)
-    proc, url = start_server(tmp_path / "db.sqlite3", extra=["--public-metrics"])
-    try:
+    with live_server(tmp_path / "db.sqlite3", public_metrics=True) as served:
+        url = served.url
         assert "pyconvex_commits_total" in {name for name, _ in scrape(url, headers=None)}
-    finally:
-        stop_server(proc)
 
 
 def test_file_storage_size_moves_with_an_upload(tmp_path: Path) -> None:
-    proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
-    try:
+    with live_server(tmp_path / "db.sqlite3", FILES_APP) as served:
+        url = served.url
         before = value(scrape(url), "pyconvex_file_storage_bytes")
         upload_url = mutation(url, "files:generate_upload_url", {})["value"]
         assert httpx.post(str(upload_url), content=b"x" * 5000).status_code == 200
         assert value(scrape(url), "pyconvex_file_storage_bytes") - before == 5000
-    finally:
-        stop_server(proc)
 
 
 def test_health_and_readiness(tmp_path: Path) -> None:
-    proc, url = start_server(tmp_path / "db.sqlite3")
-    try:
+    with live_server(tmp_path / "db.sqlite3") as served:
+        url = served.url
         assert httpx.get(f"{url}/health").json() == {"status": "ok"}
         ready = httpx.get(f"{url}/ready")
         assert ready.status_code == 200, ready.text
         checks = ready.json()["checks"]
         assert checks["database"] == "ok" and checks["committer"] == "ok"
         assert checks["functions"].endswith("loaded") and not checks["functions"].startswith("0 ")
-    finally:
-        stop_server(proc)
-    proc, url = start_server(tmp_path / "empty.sqlite3", functions=None)  # nothing deployed yet
-    try:
+    with live_server(tmp_path / "empty.sqlite3", functions=None) as served:  # nothing deployed yet
+        url = served.url
         assert httpx.get(f"{url}/health").status_code == 200
         ready = httpx.get(f"{url}/ready")
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         assert "no code loaded" in ready.json()["checks"]["functions"]
-    finally:
-        stop_server(proc)
 
 
 def test_postgres_database_size_grows_with_data(tmp_path: Path) -> None:
@@ -141,15 +130,15 @@ def test_postgres_database_size_grows_with_data(tmp_path: Path) -> None:
     from tests.pg import drop_schema, pg_url, schema_for
 
     schema = schema_for(tmp_path)
-    proc, url = start_server(pg_url(schema))
     try:
-        before = value(scrape(url), "pyconvex_database_size_bytes")
-        assert before > 0
-        for i in range(50):
-            mutation(url, "channels:create", {"name": "x" * 2000 + str(i)})
-        after = scrape(url)
-        assert value(after, "pyconvex_database_size_bytes") > before
-        assert ("pyconvex_file_storage_bytes", ()) not in after  # no file store without --files
+        with live_server(pg_url(schema)) as served:
+            url = served.url
+            before = value(scrape(url), "pyconvex_database_size_bytes")
+            assert before > 0
+            for i in range(50):
+                mutation(url, "channels:create", {"name": "x" * 2000 + str(i)})
+            after = scrape(url)
+            assert value(after, "pyconvex_database_size_bytes") > before
+            assert ("pyconvex_file_storage_bytes", ()) not in after  # no file store without --files
     finally:
-        stop_server(proc)
         asyncio.run(drop_schema(schema))

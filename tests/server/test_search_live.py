@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 
 from pyconvex.client import ConvexClient
-from tests.conftest import start_server, stop_server
+from tests.server.inprocess import live_server
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "searchapp" / "convex"
 
 
 def test_live_search_query_updates(tmp_path: Path) -> None:
-    proc, url = start_server(tmp_path / "db.sqlite3", APP)
-    try:
+    with live_server(tmp_path / "db.sqlite3", APP) as served:
+        url = served.url
         client = ConvexClient(url)
         results: list[list[str]] = []
         got_two = threading.Event()
@@ -35,5 +35,3 @@ def test_live_search_query_updates(tmp_path: Path) -> None:
         assert got_two.wait(10), results
         assert results[0] == []
         client.close()
-    finally:
-        stop_server(proc)

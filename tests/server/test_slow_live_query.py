@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import websockets
 
+from pyconvex.functions import FunctionLimits
 from pyconvex.protocol import decode_ts
-from tests.conftest import start_server, stop_server
+from tests.server.inprocess import live_server
 
 LIVEAPP = Path(__file__).resolve().parents[1] / "fixtures" / "liveapp" / "convex"
 
@@ -37,7 +38,6 @@ async def _connect(url: str, query: str) -> Any:
 async def test_a_slow_query_delays_only_its_own_client(tmp_path: Path):
     # The query legitimately takes a while (as one awaiting a slow database might), so
     # the deployment's limit on query time is raised past the test's length.
-    proc, url = start_server(tmp_path / "db.sqlite3", LIVEAPP, extra=["--function-timeout", "30"])
     events: list[tuple[str, dict[str, Any]]] = []
     arrived = asyncio.Event()
 
@@ -54,7 +54,9 @@ async def test_a_slow_query_delays_only_its_own_client(tmp_path: Path):
             arrived.clear()
             await asyncio.wait_for(arrived.wait(), 60)
 
-    try:
+    with live_server(tmp_path / "db.sqlite3", LIVEAPP,
+                     limits=FunctionLimits(query_mutation_s=30)) as served:
+        url = served.url
         async with httpx.AsyncClient(base_url=url) as http:
             put = {"path": "cells:put", "args": {"cells": {"slow": 0, "fast": 0}}}
             assert (await http.post("/api/mutation", json=put)).status_code == 200
@@ -86,5 +88,3 @@ async def test_a_slow_query_delays_only_its_own_client(tmp_path: Path):
                 task.cancel()
             await slow.close()
             await fast.close()
-    finally:
-        stop_server(proc)

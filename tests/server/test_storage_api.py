@@ -11,12 +11,20 @@ import httpx
 import pytest
 
 from tests.conftest import start_server, stop_server
+from tests.server.inprocess import live_server
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "filesapp" / "convex"
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def served(tmp_path: Path) -> Iterator[str]:
+    with live_server(tmp_path / "db.sqlite3", APP) as server:
+        yield server.url
+
+
+@pytest.fixture
+def served_process(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """A ``pyconvex serve`` process of its own, whose memory the test measures."""
     proc, url = start_server(tmp_path / "db.sqlite3", APP)
     try:
         yield url, proc.pid
@@ -37,8 +45,8 @@ def _rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def test_upload_download_ranges_and_single_use(served: tuple[str, int]) -> None:
-    url, _ = served
+def test_upload_download_ranges_and_single_use(served: str) -> None:
+    url = served
     data = bytes(range(256)) * 1000
     upload_url = str(_call(url, "mutation", "files:generate_upload_url", {}))
     answer = httpx.post(upload_url, content=data, headers={"Content-Type": "application/x-test"})
@@ -59,8 +67,8 @@ def test_upload_download_ranges_and_single_use(served: tuple[str, int]) -> None:
     assert meta["size"] == len(data)  # type: ignore[index]
 
 
-def test_signed_urls_expire(served: tuple[str, int]) -> None:
-    url, _ = served
+def test_signed_urls_expire(served: str) -> None:
+    url = served
     sid = _call(url, "action", "files:store_text", {"text": "secret"})
     signed = str(_call(url, "query", "files:url", {"storageId": sid, "expiresIn": 0.5}))
     assert httpx.get(signed).content == b"secret"
@@ -69,8 +77,8 @@ def test_signed_urls_expire(served: tuple[str, int]) -> None:
     assert expired.status_code == 401 and "expired" in expired.json()["message"]
 
 
-def test_a_10_mb_file_streams_with_bounded_memory(served: tuple[str, int]) -> None:
-    url, pid = served
+def test_a_10_mb_file_streams_with_bounded_memory(served_process: tuple[str, int]) -> None:
+    url, pid = served_process
     chunk = hashlib.sha256(b"seed").digest() * 2048  # 64 KiB
     total = 10 * 1024 * 1024
 
