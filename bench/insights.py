@@ -5,7 +5,8 @@
 Feeds ``Insights.on_execution`` records shaped like a server's (20 functions, reads,
 some errors and conflicts) and reports the median µs per call over ``--runs`` runs,
 next to what the metrics listener it rides in already did per execution (a Prometheus
-counter and histogram), measured in the same run.
+counter and histogram), measured in the same run; and what ``TableCounts`` (the counts
+kept from commits once the dashboard asks for one) costs per published commit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from pyconvex.database import CommitRequest, Committed, ReadSet
+from pyconvex.database.table_counts import TableCounts, _Count
 from pyconvex.functions import ExecutionRecord
 from pyconvex.server.insights import Insights
 from pyconvex.server.metrics import DURATION_BUCKETS
@@ -63,6 +66,27 @@ def per_call_us(fn: Any, batch: list[ExecutionRecord]) -> float:
     return (time.perf_counter() - start) / len(batch) * 1e6
 
 
+class _NoDatabase:
+    """Enough of a Database for ``TableCounts`` to subscribe to (the commits are fed by
+    hand here)."""
+
+    def add_listener(self, listener: Any) -> Any:
+        return lambda: None
+
+
+def commit_us(batch: int) -> float:
+    """``TableCounts``' listener per published commit of one inserted document, for a
+    table being counted (the dashboard opened it)."""
+    counts = TableCounts(_NoDatabase())  # type: ignore[arg-type]
+    counts._counts[10001] = _Count(0, 0)
+    commits = [[Committed(ts, CommitRequest(ts - 1, ReadSet(), [("id", 10001, b"{}", None)],
+                                            [], ()))] for ts in range(1, batch + 1)]
+    start = time.perf_counter()
+    for published in commits:
+        counts._on_commits(published)
+    return (time.perf_counter() - start) / batch * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200_000)
@@ -73,6 +97,8 @@ def main() -> None:
     for _ in range(args.runs):
         insights_us.append(per_call_us(Insights().on_execution, batch))
         prometheus_us.append(per_call_us(prometheus_series(), batch))
+    counting = statistics.median(commit_us(args.calls) for _ in range(args.runs))
+    print(f"TableCounts per commit of one insert: {counting:.2f} µs")
     print(f"Insights.on_execution: {statistics.median(insights_us):.2f} µs/call "
           f"(median of {args.runs}); the Prometheus series it rides with: "
           f"{statistics.median(prometheus_us):.2f} µs/call")

@@ -32,12 +32,10 @@ MINUTES = 60
 MINUTE_MS = 60_000
 TOP = 10
 RATIO = 1.05
-_LOG_RATIO = math.log(RATIO)
 _MIN_MS = 0.001  # durations below a microsecond share the first bucket
-
-
-def _bucket_of(ms: float) -> int:
-    return 0 if ms <= _MIN_MS else int(math.log(ms / _MIN_MS) / _LOG_RATIO) + 1
+_PER_MIN_MS = 1 / _MIN_MS
+_PER_LOG_RATIO = 1 / math.log(RATIO)
+_log = math.log
 
 
 def _ms_of(bucket: int) -> float:
@@ -52,7 +50,7 @@ class _Cell:
     kind: str = ""
     calls: int = 0
     errors: int = 0
-    durations: Counter[int] = field(default_factory=Counter)
+    durations: dict[int, int] = field(default_factory=dict)
     docs_read: int = 0
     bytes_read: int = 0
     docs_written: int = 0
@@ -69,6 +67,8 @@ class _Minute:
     cells: dict[str, _Cell] = field(default_factory=dict)
     top: list[tuple[int, int, ExecutionRecord]] = field(default_factory=list)
     """The minute's largest read sets: a min-heap of (documents read, seq, record)."""
+    top_floor: int = 0
+    """What a read set must exceed to enter ``top`` (0 until it holds ``TOP``)."""
     conflicts: dict[tuple[int, bytes], Counter[str]] = field(default_factory=dict)
     """Conflicts lost per (index id, key), by the function that lost them."""
 
@@ -77,42 +77,71 @@ class Insights:
     def __init__(self, minutes: int = MINUTES) -> None:
         self.minutes = minutes
         self._ring: list[_Minute | None] = [None] * minutes
+        self._current: _Minute | None = None  # the newest minute's bucket
         self._seq = 0
 
     # ---------------------------------------------------------------- recording
     def on_execution(self, record: ExecutionRecord) -> None:
-        """A ``FunctionRunner`` listener."""
+        """A ``FunctionRunner`` listener (on every execution: kept to plain updates)."""
         minute = int(record.started_ms // MINUTE_MS)
-        slot = minute % self.minutes
-        bucket = self._ring[slot]
+        bucket = self._current
         if bucket is None or bucket.minute != minute:
-            if bucket is not None and bucket.minute > minute:
-                return  # older than the window (a clock step back)
-            bucket = self._ring[slot] = _Minute(minute)
-        cell = bucket.cells.get(record.path)
+            bucket = self._bucket(minute)
+            if bucket is None:
+                return
+        path = record.path
+        cell = bucket.cells.get(path)
         if cell is None:
-            cell = bucket.cells[record.path] = _Cell(record.kind)
+            cell = bucket.cells[path] = _Cell(record.kind)
         cell.calls += 1
         if record.error is not None:
             cell.errors += 1
-        cell.durations[_bucket_of(record.duration_ms)] += 1
+        ms = record.duration_ms
+        slot = int(_log(ms * _PER_MIN_MS) * _PER_LOG_RATIO) + 1 if ms > _MIN_MS else 0
+        durations = cell.durations
+        durations[slot] = durations.get(slot, 0) + 1
         read = record.docs_read
-        cell.docs_read += read
-        cell.bytes_read += record.bytes_read
-        cell.docs_written += record.docs_written
-        cell.bytes_written += record.bytes_written
-        if record.docs_read_unindexed:
-            cell.unindexed_read += record.docs_read_unindexed
-            cell.unindexed_calls += 1
-        if read > cell.max_docs_read:
-            cell.max_docs_read = read
         if read:
-            self._seq += 1
-            top = bucket.top
-            if len(top) < TOP:
-                heapq.heappush(top, (read, self._seq, record))
-            elif read > top[0][0]:
-                heapq.heapreplace(top, (read, self._seq, record))
+            cell.docs_read += read
+            cell.bytes_read += record.bytes_read
+            if read > cell.max_docs_read:
+                cell.max_docs_read = read
+            if record.docs_read_unindexed:
+                cell.unindexed_read += record.docs_read_unindexed
+                cell.unindexed_calls += 1
+            if read > bucket.top_floor:
+                self._keep_large(bucket, read, record)
+        if record.docs_written:
+            cell.docs_written += record.docs_written
+            cell.bytes_written += record.bytes_written
+        if record.conflicts:
+            self._count_conflicts(bucket, cell, record)
+
+    def _bucket(self, minute: int) -> _Minute | None:
+        """The bucket of ``minute``, reset if its slot held an older minute (None for a
+        minute before the slot's: a clock step back past the window)."""
+        slot = minute % self.minutes
+        bucket = self._ring[slot]
+        if bucket is None or bucket.minute < minute:
+            bucket = self._ring[slot] = _Minute(minute)
+        elif bucket.minute > minute:
+            return None
+        if self._current is None or minute >= self._current.minute:
+            self._current = bucket
+        return bucket
+
+    def _keep_large(self, bucket: _Minute, read: int, record: ExecutionRecord) -> None:
+        self._seq += 1
+        top = bucket.top
+        if len(top) < TOP:
+            heapq.heappush(top, (read, self._seq, record))
+        else:
+            heapq.heapreplace(top, (read, self._seq, record))
+        if len(top) == TOP:
+            bucket.top_floor = top[0][0]
+
+    @staticmethod
+    def _count_conflicts(bucket: _Minute, cell: _Cell, record: ExecutionRecord) -> None:
         for key in record.conflicts:
             cell.conflicts += 1
             losers = bucket.conflicts.get(key)
@@ -161,7 +190,7 @@ class Insights:
         total = _Cell()
         for bucket in self._window(now_ms):
             for cell in bucket.cells.values():
-                total.durations.update(cell.durations)
+                _add(total.durations, cell.durations)
                 total.calls += cell.calls
         return {"calls": total.calls, "p50Ms": _quantile(total.durations, 0.5),
                 "p99Ms": _quantile(total.durations, 0.99)}
@@ -202,7 +231,7 @@ def _empty() -> dict[str, Any]:
 def _merge(into: _Cell, cell: _Cell) -> None:
     into.calls += cell.calls
     into.errors += cell.errors
-    into.durations.update(cell.durations)
+    _add(into.durations, cell.durations)
     into.docs_read += cell.docs_read
     into.bytes_read += cell.bytes_read
     into.docs_written += cell.docs_written
@@ -213,7 +242,12 @@ def _merge(into: _Cell, cell: _Cell) -> None:
     into.conflicts += cell.conflicts
 
 
-def _quantile(durations: Counter[int], q: float) -> float | None:
+def _add(into: dict[int, int], counts: dict[int, int]) -> None:
+    for slot, n in counts.items():
+        into[slot] = into.get(slot, 0) + n
+
+
+def _quantile(durations: dict[int, int], q: float) -> float | None:
     total = sum(durations.values())
     if not total:
         return None

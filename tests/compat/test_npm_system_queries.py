@@ -34,6 +34,8 @@ def test_admin_subscriptions_follow_commits_and_others_are_refused(
     assert out["filteredBefore"] == [] and out["filteredAfter"] == ["d"]
     assert out["plan"]["index"] == "by_name" and out["plan"]["usesIndex"] is True
     assert out["asOf"] == ["a", "b", "c"]  # as of before the insert
+    assert out["replaceStatus"] == 200
+    assert out["changed"] == ["b", "c", "d", "z"]  # a document on the page changed
     assert out["indexes"] == [{"name": "by_name", "fields": ["name"], "staged": False,
                                "backfill": {"state": "done"}}]
     assert out["errors"] == []

@@ -57,6 +57,14 @@ async function main() {
   out.filteredAfter = names(await filtered.until((r) => r.page.length === 1, "the filtered insert"));
   const past = await admin.query("_system/frontend/paginatedTableDocuments", { ...pageArgs, at: beforeInsert });
   out.asOf = names(past);
+  // A change to a document already on the page (through the dashboard's replace).
+  const a = grid.value.page.find((d) => d.name === "a");
+  const replaced = await fetch(`${url}/api/pyconvex/dashboard/replace`, {
+    method: "POST", headers: { Authorization: `Convex ${adminKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ id: a._id, value: { name: "z" } }),
+  });
+  out.replaceStatus = replaced.status;
+  out.changed = names(await grid.until((r) => r.page.some((d) => d.name === "z"), "the change"));
   out.errors = [grid.error, size.error, filtered.error].filter(Boolean);
 
   const anonymous = new ConvexClient(url);
