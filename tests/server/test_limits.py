@@ -24,6 +24,7 @@ from pyconvex.server.limits import (
 )
 from pyconvex.sync.session import MAX_QUERIES_PER_SOCKET
 from tests.conftest import FIXTURES, start_server, stop_server
+from tests.server.inprocess import live_server
 
 MB = 1024 * 1024
 GROWTH_BOUND = 48 * MB
@@ -50,6 +51,13 @@ def served(tmp_path: Path) -> Iterator[tuple[int, str, str]]:
         yield proc.pid, url, f"http://127.0.0.1:{site_port}"
     finally:
         stop_server(proc)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    """For tests that measure no memory: the same server, in-process (inprocess.py)."""
+    with live_server(tmp_path / "db.sqlite3", FIXTURES / "httpapp" / "convex", site=True) as server:
+        yield server.url
 
 
 def _connect(url: str) -> socket.socket:
@@ -129,8 +137,7 @@ def test_http_action_body_cap_on_the_site_port(served):
     assert _rss(pid) - before < GROWTH_BOUND
 
 
-def test_bodies_under_the_cap_still_work(served):
-    _, url, _ = served
+def test_bodies_under_the_cap_still_work(url):
     payload = json.dumps({"path": "hooks:events", "args": {}, "pad": "y" * (2 * MB)}).encode()
     sock = _connect(url)
     try:
@@ -161,8 +168,7 @@ def test_a_huge_request_head_is_refused(served):
     assert _rss(pid) - before < GROWTH_BOUND
 
 
-def test_silent_and_dribbling_connections_are_closed(served):
-    _, url, _ = served
+def test_silent_and_dribbling_connections_are_closed(url):
     silent = [_connect(url) for _ in range(20)]
     dribbling = _connect(url)
     start = time.monotonic()
@@ -208,8 +214,7 @@ async def test_sync_messages_over_the_argument_cap_close_the_socket(served):
     assert _rss(pid) - before < GROWTH_BOUND
 
 
-async def test_a_socket_holds_a_bounded_number_of_queries(served):
-    _, url, _ = served
+async def test_a_socket_holds_a_bounded_number_of_queries(url):
     ws = await _ws(url)
     adds = [{"type": "Add", "queryId": i, "udfPath": "hooks:events", "args": [{}]}
             for i in range(MAX_QUERIES_PER_SOCKET + 1)]
