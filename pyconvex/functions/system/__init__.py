@@ -5,7 +5,12 @@ admin key)."""
 from __future__ import annotations
 
 from pyconvex.functions.registration import RegisteredFunction, internal_query
-from pyconvex.functions.system.frontend import indexes, paginated_table_documents, table_size
+from pyconvex.functions.system.frontend import (
+    indexes,
+    list_cron_jobs,
+    paginated_table_documents,
+    table_size,
+)
 from pyconvex.schema import v
 
 PREFIX = "_system/"
@@ -23,6 +28,7 @@ def _build() -> dict[str, RegisteredFunction]:
         "_system/frontend/indexes:default": internal_query(args={
             "tableName": v.string(), "tableNamespace": v.optional(v.union(v.string(), v.null())),
         })(indexes),
+        "_system/frontend/listCronJobs:default": internal_query(args={})(list_cron_jobs),
     }
     for path, fn in functions.items():
         fn.path = path

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, TableInfo, Transaction
-from pyconvex.database.catalog import INDEX_TABLE
+from pyconvex.database.catalog import CRON_JOBS_TABLE, INDEX_TABLE
 from pyconvex.database.database import Database, RetentionError
 from pyconvex.database.progress import progress_board
 from pyconvex.database.table_counts import table_counts
@@ -119,3 +119,8 @@ async def indexes(
         out.append(entry)
     return out
 
+
+async def list_cron_jobs(ctx: Any) -> list[Any]:
+    """The registered cron jobs (``_cron_jobs``: name, schedule, function, arguments,
+    next and last run), live as runs update them."""
+    return await Query(_txn(ctx), CRON_JOBS_TABLE).collect()

@@ -5,6 +5,7 @@ without the admin key. (Live subscriptions with the npm client: tests/compat.)""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import FIXTURES
 from tests.server.inprocess import ADMIN, app_client
 
 pytestmark = pytest.mark.one_backend  # served by the in-process app, on SQLite
@@ -104,3 +106,16 @@ async def test_bad_input_is_named_and_only_the_admin_may_ask(client: httpx.Async
     size = await client.post("/api/query", headers=ADMIN, json={
         "path": "_system/frontend/tableSize", "args": {"tableName": "items"}, "format": "json"})
     assert size.json()["value"] == 10
+
+
+async def test_cron_jobs_are_listed(tmp_path: Path) -> None:
+    async with app_client(tmp_path / "sched.sqlite3", FIXTURES / "schedapp" / "convex") as c:
+        body = {"path": "_system/frontend/listCronJobs", "args": {}, "format": "json"}
+        for _ in range(200):  # the crons are registered as the deployment's services start
+            jobs = (await c.post("/api/query", json=body, headers=ADMIN)).json()["value"]
+            if len(jobs) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(j["name"] for j in jobs) == ["noon", "tick"]
+        refused = (await c.post("/api/query", json=body)).json()
+        assert "Could not find public function" in refused["errorMessage"]
