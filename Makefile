@@ -9,11 +9,13 @@ WEB := examples/chat/web
 WEB_STAMP := $(WEB)/dist/index.html
 AUTH_WEB := examples/auth/web
 AUTH_WEB_STAMP := $(AUTH_WEB)/dist/index.html
+DASHBOARD := dashboard
+DASHBOARD_STAMP := pyconvex/server/dashboard_dist/index.html
 CHROMIUM := /usr/bin/chromium
 PORT ?= 3210
 SITE_PORT ?= 3211
 
-.PHONY: run test lint unit bench clean setup web postgres container-tools
+.PHONY: run test lint unit bench clean setup web postgres dashboard container-tools
 
 # The editable install is a path entry (editable_mode=compat), not an import hook: mypy
 # and pyright find pyconvex (and its py.typed) only through a path.
@@ -40,6 +42,13 @@ $(AUTH_WEB_STAMP): $(AUTH_WEB)/package.json $(AUTH_WEB)/package-lock.json $(AUTH
 
 web: $(WEB_STAMP) $(AUTH_WEB_STAMP)
 
+# The dashboard (/dashboard): Preact components bundled by Vite (lock file pinned) into one
+# HTML file inside the package, which the wheel ships and the server serves.
+$(DASHBOARD_STAMP): $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json $(DASHBOARD)/index.html $(DASHBOARD)/vite.config.js $(wildcard $(DASHBOARD)/src/*) $(NODE_STAMP)
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+
+dashboard: $(DASHBOARD_STAMP)
+
 # Debian's Chromium for the browser tests (driven by Playwright from the dev extras).
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
@@ -65,7 +74,7 @@ container-tools:
 	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || \
 		(apt-get update && apt-get install -y podman runc debootstrap)
 
-setup: $(STAMP) $(NODE_STAMP) $(WEB_STAMP) $(AUTH_WEB_STAMP) $(CHROMIUM) postgres container-tools
+setup: $(STAMP) $(NODE_STAMP) $(DASHBOARD_STAMP) $(WEB_STAMP) $(AUTH_WEB_STAMP) $(CHROMIUM) postgres container-tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check pyconvex tests bench examples
@@ -88,7 +97,7 @@ endif
 test: lint unit
 
 # The chat example on the embedded default (SQLite and files in examples/chat/.pyconvex/).
-run: $(STAMP) $(WEB_STAMP)
+run: $(STAMP) $(DASHBOARD_STAMP) $(WEB_STAMP)
 	@echo "pyconvex: starting the chat example; open the page printed below in two windows."
 	$(BIN)/pyconvex dev --functions examples/chat/convex --web $(WEB)/dist --port $(PORT) --site-port $(SITE_PORT)
 
@@ -96,5 +105,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(AUTH_WEB)/node_modules $(AUTH_WEB)/dist
+	rm -rf $(AUTH_WEB)/node_modules $(AUTH_WEB)/dist $(DASHBOARD)/node_modules pyconvex/server/dashboard_dist
 	rm -rf $(VENV) node_modules $(WEB)/node_modules $(WEB)/dist .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -31,11 +31,12 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> Non
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "pyconvex = pyconvex.cli.main:main" in archive.read(entry_points).decode()
-    assert {"pyconvex/py.typed", "pyconvex/server/dashboard.html"} <= names
-    # every dashboard asset the page inlines ships in the wheel
-    assets = {f"pyconvex/server/dashboard/{p.name}" for p in (ROOT / "pyconvex/server/dashboard").iterdir()
-              if p.suffix in (".js", ".css")}
-    assert len(assets) >= 7 and assets <= names, sorted(assets - names)
+        # the dashboard page, built from dashboard/ by Vite (make dashboard), is in the wheel
+        page = archive.read("pyconvex/server/dashboard_dist/index.html").decode()
+    assert "pyconvex/py.typed" in names
+    assert page == (ROOT / "pyconvex/server/dashboard_dist/index.html").read_text()
+    assert '<script type="module">' in page and "<style>" in page  # one file, nothing to fetch
+    assert not any(n.startswith("pyconvex/server/dashboard/") for n in names)  # the old page is gone
     assert any(n.endswith("licenses/LICENSE") for n in names)
     # Installed elsewhere (its dependencies are this environment's), it runs from there.
     target = tmp_path / "site"
@@ -48,3 +49,10 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> Non
     helped = subprocess.run([sys.executable, "-m", "pyconvex.cli.main", "serve", "--help"],
                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "postgresql://" in helped.stdout
+    # the installed package serves the page it carries, with the CSP allowing its script
+    served = subprocess.run(
+        [sys.executable, "-c", "from pyconvex.server.dashboard_page import BUILT, _page; "
+         "html, headers = _page(); print(BUILT); print(headers['Content-Security-Policy'])"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True)
+    built_at, csp = served.stdout.splitlines()
+    assert built_at.startswith(str(target)) and "script-src 'sha256-" in csp

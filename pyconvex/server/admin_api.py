@@ -6,18 +6,14 @@ paths live under ``/api/pyconvex/`` so they never collide with Convex's public A
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query
 from pyconvex.errors import AuthError, BadRequestError, PyConvexError
@@ -26,30 +22,6 @@ from pyconvex.server.log_buffer import record_json
 from pyconvex.server.state import ServerState
 from pyconvex.values import convex_to_json
 
-DASHBOARD_HTML = (Path(__file__).parent / "dashboard.html").read_text()
-
-
-def _inline_hashes(html: str, tag: str) -> str:
-    """CSP source expressions allowing exactly the page's own inline ``tag`` blocks."""
-    found = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
-    return " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
-        for block in found
-    )
-
-
-# The page holds the admin key: it may not be framed (clickjacking), and it runs only
-# its own script and styles and talks only to this deployment.
-DASHBOARD_HEADERS = {
-    "Content-Security-Policy": (
-        f"default-src 'none'; script-src {_inline_hashes(DASHBOARD_HTML, 'script')}; "
-        f"style-src {_inline_hashes(DASHBOARD_HTML, 'style')}; connect-src 'self'; "
-        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 MAX_DEPLOY_BYTES = 64 * 1024 * 1024
 MAX_DATA_LIMIT = 10_000
 MAX_WAIT_S = 30.0
@@ -158,11 +130,6 @@ async def logs(request: Request, state: ServerState) -> Response:
     entries = await state.logs.wait_after(after, wait) if wait > 0 else state.logs.after(after)
     last = entries[-1][0] if entries else after
     return _json({"entries": [record_json(n, r) for n, r in entries], "last": last})
-
-
-async def dashboard(request: Request) -> Response:
-    """The dashboard page; it asks for the admin key and uses the endpoints above."""
-    return HTMLResponse(DASHBOARD_HTML, headers=DASHBOARD_HEADERS)
 
 
 async def env_list(request: Request, state: ServerState) -> Response:

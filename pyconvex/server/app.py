@@ -19,6 +19,7 @@ from pyconvex.deployment import Deployment
 from pyconvex.server import (
     admin_api,
     dashboard_api,
+    dashboard_page,
     function_spec,
     http_actions,
     http_api,
@@ -113,7 +114,7 @@ def create_app(
         Route("/version", http_api.version),
         Route("/api/query_ts", http_api.query_ts, methods=["POST"]),
         Route("/api/run/{path:path}", http_api.run, methods=["POST"]),
-        Route("/dashboard", dashboard_api.page),
+        Route("/dashboard", dashboard_page.page),
         Route("/api/storage/upload", storage_api.upload, methods=["POST"]),
         Route("/api/storage/signed/{token}", storage_api.signed_download, methods=["GET", "HEAD"]),
         Route("/api/storage/{storage_id}", storage_api.download, methods=["GET", "HEAD"]),

@@ -1,9 +1,5 @@
-"""The dashboard page and the admin endpoints only it uses (``/api/pyconvex/dashboard/*``).
-
-The page is plain HTML, CSS and JavaScript shipped in the package (``server/dashboard/``),
-inlined into one response so the Content-Security-Policy can allow exactly its own code
-by hash: the page holds the admin key, so it runs nothing else, may not be framed, and
-talks only to this deployment. Every endpoint here needs the admin key (``admin()``).
+"""The admin endpoints only the dashboard uses (``/api/pyconvex/dashboard/*``); the page
+itself is served by ``dashboard_page``. Every endpoint here needs the admin key (``admin()``).
 
 Writes made here are ordinary transactions: the schema validates them (its error is the
 answer, shown next to the edited document), subscribers see them like any commit.
@@ -11,16 +7,12 @@ answer, shown next to the edited document), subscribers see them like any commit
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from pyconvex.database import (
@@ -44,45 +36,11 @@ from pyconvex.server.dashboard_watch import TableWatch, watch_of
 from pyconvex.server.state import ServerState
 from pyconvex.values import convex_to_json, json_to_convex
 
-ASSETS = Path(__file__).parent / "dashboard"
-SCRIPTS = ("core.js", "data.js", "functions.js", "logs.js", "ops.js", "main.js")
 MAX_PAGE = 1000
 MAX_BATCH = 1000
 CLEAR_BATCH = 2000
 MAX_WAIT_S = 30.0
 UPLOAD_TTL_MS = 3600 * 1000
-
-
-def _sha(block: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
-
-
-@cache
-def _page() -> tuple[str, dict[str, str]]:
-    """The page with its stylesheet and scripts inlined, and the headers that allow
-    exactly those blocks."""
-    css = (ASSETS / "dashboard.css").read_text()
-    js = "\n".join((ASSETS / name).read_text() for name in SCRIPTS)
-    template = (Path(__file__).parent / "dashboard.html").read_text()
-    html = template.replace("<!--STYLE-->", f"<style>{css}</style>").replace(
-        "<!--SCRIPT-->", f"<script>{js}</script>")
-    headers = {
-        "Content-Security-Policy": (
-            f"default-src 'none'; script-src {_sha(js)}; style-src {_sha(css)}; "
-            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-            "frame-ancestors 'none'"
-        ),
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
-    return html, headers
-
-
-async def page(request: Request) -> Response:
-    """``/dashboard``: it asks for the admin key (or reads ``#key=``) and uses the API."""
-    html, headers = _page()
-    return HTMLResponse(html, headers=headers)
 
 
 def _json(obj: Any, status: int = 200) -> Response:

@@ -1,0 +1,116 @@
+"""The dashboard's newer pages in Chromium: the grid kept live over the sync protocol (the
+official convex browser client with the admin key, no long poll), the Insights page, and a
+function's charts for the last hour on the Functions page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import start_server, stop_server
+
+
+@pytest.fixture
+def app_server(tmp_path: Path) -> Iterator[str]:
+    proc, url = start_server(tmp_path / "db.sqlite3")
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+
+
+def open_dashboard(browser: Browser, url: str) -> tuple[Page, list[str], list[str]]:
+    """The page, the errors it raised (and dialogs it opened), and the URLs it fetched."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    fetched: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: errors.append(f"dialog: {d.message}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(f"{url}/dashboard#key=test-admin-key")
+    return page, errors, fetched
+
+
+def mutation(url: str, path: str, args: dict[str, object]) -> object:
+    r = httpx.post(f"{url}/api/mutation", json={"path": path, "args": args})
+    assert r.json()["status"] == "success", r.text
+    return r.json()["value"]
+
+
+def test_the_grid_is_live_over_the_sync_protocol(app_server: str, browser: Browser) -> None:
+    url = app_server
+    mutation(url, "channels:create", {"name": "general"})
+    page, errors, fetched = open_dashboard(browser, url)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.locator("[data-table=channels]").click()
+    expect(page.locator("#live")).to_have_text("● live")
+    mutation(url, "channels:create", {"name": "random"})
+    expect(page.get_by_test_id("documents")).to_contain_text("random")
+    expect(page.locator("[data-count=channels]")).to_have_text("2")
+    # a filter is live too: a new match shows up, a non-match does not
+    page.get_by_role("button", name="+ Filter").click()
+    page.get_by_label("Filter field").fill("name")
+    page.get_by_label("Filter value").fill('"ops"')
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("tr.row")).to_have_count(0)
+    mutation(url, "channels:create", {"name": "ops"})
+    mutation(url, "channels:create", {"name": "other"})
+    expect(page.locator("tr.row")).to_have_count(1)
+    expect(page.get_by_test_id("documents")).to_contain_text("ops")
+    expect(page.get_by_test_id("doc-count")).to_have_text("4 documents")
+    # through the official client's WebSocket (/api/<version>/sync), never the long poll
+    page.reload()
+    page.locator("[data-table=channels]").click()
+    expect(page.locator("#live")).to_have_text("● live")
+    assert sockets and all(s.startswith(url.replace("http", "ws")) and s.endswith("/sync") for s in sockets)
+    assert not [u for u in fetched if "/dashboard/watch" in u]
+    assert errors == []
+
+
+def test_insights_name_the_scans_and_the_largest_read_sets(app_server: str, browser: Browser) -> None:
+    url = app_server
+    for name in ("a", "b", "c"):
+        mutation(url, "channels:create", {"name": name})
+    for _ in range(2):  # channels:list reads the whole table, no index range
+        assert len(httpx.post(f"{url}/api/query", json={"path": "channels:list", "args": {}}).json()["value"]) == 3
+    httpx.post(f"{url}/api/query", json={"path": "channels:by_name", "args": {"name": "a"}})  # by an index
+    page, errors, _ = open_dashboard(browser, url)
+    page.get_by_role("button", name="Insights").click()
+    reads = page.get_by_test_id("insights-reads")
+    row = reads.locator("tr", has_text="channels:list")
+    expect(row.locator("td").nth(2)).to_have_text("2")  # calls
+    expect(row.locator("td").nth(3)).to_have_text("6")  # 2 calls x 3 documents
+    unindexed = page.get_by_test_id("insights-unindexed")
+    expect(unindexed).to_contain_text("channels:list")
+    expect(unindexed).not_to_contain_text("channels:by_name")
+    largest = page.get_by_test_id("insights-largest").locator("tbody tr").first
+    expect(largest).to_contain_text("channels:list")
+    expect(largest.locator("td").nth(1)).to_have_text("3")
+    expect(page.get_by_test_id("insights-conflicts")).to_contain_text("No conflicts.")
+    assert errors == []
+
+
+def test_a_function_shows_its_last_hour_in_charts(app_server: str, browser: Browser) -> None:
+    url = app_server
+    for name in ("a", "b", "c"):
+        mutation(url, "channels:create", {"name": name})
+    page, errors, _ = open_dashboard(browser, url)
+    page.get_by_role("button", name="Run a function").click()
+    page.locator("[data-fn='channels:create']").click()
+    totals = page.get_by_test_id("fn-totals").locator("tbody td")
+    expect(totals.nth(0)).to_have_text("3")  # calls
+    expect(totals.nth(1)).to_have_text("0")  # errors
+    expect(totals.nth(5)).to_have_text("3")  # documents written
+    for chart in ("chart-calls", "chart-latency", "chart-documents"):
+        expect(page.get_by_test_id(chart).locator("canvas")).to_have_count(1)
+    expect(page.get_by_test_id("chart-calls")).to_contain_text("calls: peak")
+    # a function never called says so
+    page.locator("[data-fn='channels:by_name']").click()
+    expect(page.get_by_test_id("fn-metrics")).to_contain_text("No calls in the last hour.")
+    assert errors == []
