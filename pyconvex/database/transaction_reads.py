@@ -208,6 +208,10 @@ class TransactionReads:
         return entry.ts if entry is not None and entry.value is not None else None
 
     async def _load(self, doc_id: str) -> tuple[Document, int] | None:
+        seen = self._snapshot.get(doc_id)
+        if seen is not None:  # scanned already: the snapshot's version cannot change
+            self._count_read(len(seen[0]))
+            return decode_document(seen[0]), seen[1]
         entry = await self.db.persistence.get_document(doc_id, self.begin_ts)
         if entry is None or entry.value is None:
             return None
@@ -240,6 +244,10 @@ class TransactionReads:
         own = own_rows(overlay, lo, hi, asc) if overlay else []
         own_pos = 0
         persistence = self.db.persistence
+        # A writable transaction keeps the rows it scanned, so a patch, replace or
+        # delete of one of them (read, then write: a counter, a rate limit's shard)
+        # needs no second trip to storage for its old version.
+        snapshot = self._snapshot if self.writable else None
         cur_lo, cur_hi = lo, hi
         page = max(_MIN_PAGE, min(page_hint, _MAX_PAGE))
         while True:
@@ -263,6 +271,8 @@ class TransactionReads:
                     continue
                 self._count_read(len(row.value))
                 self._widen(interval, key, asc)
+                if snapshot is not None:
+                    snapshot[row.doc_id] = (row.value, row.doc_ts)
                 yield key, decode_document(row.value)
             if len(rows) < page:
                 break

@@ -24,14 +24,16 @@ Contract.
   takes tokens ahead (up to ``max_reserved``) and answers when to go ahead.
 - ``shards=n`` spreads one limit over ``n`` documents (each with ``1/n`` of the rate
   and capacity) so that concurrent callers rarely touch the same document. A call
-  takes from one random shard; when that shard is short (and there are three or more),
-  from a second one, or from both together, as the component does.
+  takes from one shard (``limit``: the next in turn for the process; ``check``: a
+  random one); when that shard is short (and there are three or more), from a second
+  one, or from both together, as the component does.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +68,7 @@ __all__ = [
 
 RATE_LIMIT_TABLE = "rateLimits"
 RATE_LIMIT_INDEX = "by_name_key_shard"
+_MAX_KNOWN_IDS = 4096
 _MIN_CHOOSE_TWO = 3  # with two shards, checking both would read every shard anyway
 
 rate_limit_tables = {
@@ -136,6 +139,9 @@ class RateLimiter:
         self.limits: dict[str, RateLimitConfig] = {
             name: parse_config(config, name) for name, config in (limits or {}).items()
         }
+        # (name, key, shard) -> the id of its state document, as last read (a hint: a
+        # stale or foreign one is checked and the index read instead).
+        self._ids: dict[tuple[str, str | None, int], str] = {}
 
     # ------------------------------------------------------------------- public
     async def limit(
@@ -157,7 +163,9 @@ class RateLimiter:
                 "in a query use check(), in an action call a mutation that calls limit()",
                 short_msg="RateLimitNeedsMutation",
             )
-        result, updates = await self._evaluate(ctx, db, name, key, count, reserve, config)
+        result, updates = await self._evaluate(
+            ctx, db, name, key, count, reserve, config, _next_shard
+        )
         for shard in updates:
             fields = {"value": shard.state.value, "ts": shard.state.ts}
             if shard.existing is not None:
@@ -181,7 +189,11 @@ class RateLimiter:
     ) -> RateLimitResult:
         """What ``limit`` would answer now, consuming nothing (works in queries)."""
         db = unwrap_db(ctx.db)
-        result, _ = await self._evaluate(ctx, db, name, key, count, reserve, config)
+        # A query must be a function of its snapshot and arguments (its result is
+        # cached and shared): the shard comes from the execution's seeded ``random``.
+        result, _ = await self._evaluate(
+            ctx, db, name, key, count, reserve, config, random.randrange
+        )
         return self._answer(name, result, throws)
 
     async def reset(self, ctx: Any, name: str, *, key: str | None = None) -> None:
@@ -250,11 +262,26 @@ class RateLimiter:
             ) from None
 
     async def _shard(self, db: Any, name: str, key: str | None, shard: int) -> Document | None:
+        where = (name, key, shard)
+        known = self._ids.get(where)
+        if known is not None and db.normalize_id(RATE_LIMIT_TABLE, known) is not None:
+            # The shard's document, found by an earlier call: a read by id costs a third
+            # of the index query, and reads as much (a shard's document keeps its name,
+            # key and shard for life; if ``reset`` deleted it, ``get`` reads the delete).
+            doc: Document | None = await db.get(known)
+            if doc is not None and (doc["name"], doc["key"], doc["shard"]) == where:
+                return doc
         # first(), not unique(): unique() reads on to the next shard's entry, and would
         # conflict with every write to that neighbour too.
-        doc: Document | None = await self._read(
+        doc = await self._read(
             db, lambda q: q.eq("name", name).eq("key", key).eq("shard", float(shard)), "first"
         )
+        if doc is None:
+            self._ids.pop(where, None)
+        else:
+            if len(self._ids) >= _MAX_KNOWN_IDS:
+                self._ids.clear()
+            self._ids[where] = str(doc["_id"])
         return doc
 
     async def _check_shard(
@@ -268,7 +295,7 @@ class RateLimiter:
 
     async def _evaluate(
         self, ctx: Any, db: Any, name: str, key: str | None, count: float, reserve: bool,
-        config: Mapping[str, Any] | None,
+        config: Mapping[str, Any] | None, pick: Callable[[int], int],
     ) -> tuple[RateLimitResult, list[_Shard]]:
         cfg = self._config(name, config)
         if key is not None and not isinstance(key, str):
@@ -278,15 +305,13 @@ class RateLimiter:
         cfg.check_count(name, count, reserve)
         now = float(ctx.now())
         shards = cfg.shards
-        # ``random`` is seeded per execution from the function's path, arguments and
-        # snapshot, so identical calls at one snapshot would all pick the same shard and
-        # collide; mixing in the transaction's own time spreads them, deterministically.
-        rng = random.Random(f"{random.random()}|{now!r}|{name}|{key}")
-        one = await self._check_shard(db, name, key, rng.randrange(shards), cfg, count, reserve, now)
+        one = await self._check_shard(db, name, key, pick(shards), cfg, count, reserve, now)
         if one.ok or shards < _MIN_CHOOSE_TWO:
             # One shard read in the common case: fewer reads, fewer OCC conflicts.
             return _single(one)
-        other = (one.shard + 1 + rng.randrange(shards - 1)) % shards
+        other = pick(shards)
+        if other == one.shard:
+            other = (other + 1) % shards
         two = await self._check_shard(db, name, key, other, cfg, count, reserve, now)
         if two.ok:
             return _single(two)
@@ -309,6 +334,21 @@ class RateLimiter:
         if not result.ok and throws:
             raise RateLimitError(name, result.retry_after or 0.0)
         return result
+
+
+_turn = itertools.count(random.SystemRandom().randrange(1 << 30))
+
+
+def _next_shard(shards: int) -> int:
+    """The shard ``limit`` takes from: the next in turn for this process. Concurrent
+    callers in one process then take different shards while fewer are in flight than
+    there are shards (random choices collide: with 16 callers on 64 shards about one
+    call in five lost its optimistic race and ran again), and consumption is spread
+    evenly, so no shard runs dry while others hold tokens. Processes start at random
+    points of the cycle. Which shard a call takes is not part of any answer: every
+    shard holds ``1/shards`` of the limit, and a mutation need not choose the same one
+    when it runs again after a conflict."""
+    return next(_turn) % shards
 
 
 def _state_of(doc: Document | None) -> State | None:

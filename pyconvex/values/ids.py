@@ -97,12 +97,19 @@ def _table_prefix(table_number: int) -> tuple[bytes, int, int]:
 
 def decode_id(s: str) -> tuple[int, bytes]:
     """``(table_number, internal_id)``; :class:`InvalidIdError` says why not."""
+    if not isinstance(s, str):
+        raise InvalidIdError(f"Invalid id {s!r}: ids are strings")
+    return _decode_id(s)
 
+
+@functools.lru_cache(maxsize=4096)
+def _decode_id(s: str) -> tuple[int, bytes]:
+    # Remembered: one write decodes the same id several times (the call's argument
+    # check, the table lookup, the read of the old version), each a base32 decode, a
+    # checksum and a canonical-form re-encode. A refused id raises and is not kept.
     def bad(why: str) -> InvalidIdError:
         return InvalidIdError(f"Invalid id {s!r}: {why}")
 
-    if not isinstance(s, str):
-        raise InvalidIdError(f"Invalid id {s!r}: ids are strings")
     if not 31 <= len(s) <= 37:
         raise bad("wrong length")
     try:
