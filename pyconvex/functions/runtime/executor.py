@@ -4,9 +4,12 @@
   set with the result, so the sync layer can tell when to re-run them.
 - Mutations run in one transaction and commit through the committer. If the commit
   loses an OCC race the whole handler re-runs on a fresh snapshot, up to
-  ``MAX_OCC_ATTEMPTS``; then a :class:`ConflictError`. It re-runs once the commit it
-  lost to is published if that one is still being written, else after a jittered
-  exponential backoff. A handler that raises commits nothing.
+  ``MAX_OCC_ATTEMPTS``; then a :class:`ConflictError`. A run that lost on a key lines
+  up behind the earlier losers on that key (``database/conflict_lines.py``): one
+  re-run per commit of a hot document instead of all of them. It re-runs once the
+  commit it lost to is published if that one is still being written; at the front of
+  its line at once, else (a conflict without a key) after a jittered exponential
+  backoff. A handler that raises commits nothing.
 - Actions run outside any transaction; each ``ctx.run_*`` is its own.
 
 Log lines are captured per execution and travel with the result, or with the error in
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyconvex.database import Catalog, Database, Transaction
+from pyconvex.database.conflict_lines import ConflictLines
 from pyconvex.database.query.pagination import QueryJournal, current_journal
 from pyconvex.errors import (
     ArgumentValidationError,
@@ -146,6 +150,8 @@ class FunctionRunner:
         self.actions = actions
         self.executions = 0
         self.occ_retries = 0
+        self.conflict_lines = ConflictLines()
+        """Re-runs that lost on one key wait their turn (database/conflict_lines.py)."""
         self.listeners: list[ExecutionListener] = []
         self.storage = storage if storage is not None else StorageService()
         install_log_capture()
@@ -341,42 +347,54 @@ class FunctionRunner:
     ) -> FunctionResult:
         """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts."""
         run = _Run(name, "mutation")
-        for attempt in range(MAX_OCC_ATTEMPTS):
-            txn = self.db.begin()
-            run.lines = []
-            with _Scope(run, run.display):
+        held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
+        try:
+            for attempt in range(MAX_OCC_ATTEMPTS):
+                txn = self.db.begin()
+                run.lines = []
+                with _Scope(run, run.display):
+                    try:
+                        self.executions += 1
+                        value = await body(
+                            MutationCtx(txn, identity, self.registry, self.storage, runner=self),
+                            txn,
+                        )
+                    except BaseException as e:
+                        self._finish(run, e, txn)
+                        raise
                 try:
-                    self.executions += 1
-                    value = await body(
-                        MutationCtx(txn, identity, self.registry, self.storage, runner=self), txn
-                    )
+                    ts = await self.db.commit(txn)
+                except OccConflict as e:
+                    self.occ_retries += 1
+                    if e.key is not None:
+                        if run.conflicts is None:
+                            run.conflicts = []
+                        run.conflicts.append(e.key)
+                        if held is None:
+                            # Behind the re-runs that lost on this key before: one re-run
+                            # per commit of a hot document, not all of them at once.
+                            await self.conflict_lines.take_turn(e.key)
+                            held = e.key
+                    conflicting = e.conflicting_ts
+                    if conflicting is not None and conflicting > self.db.latest_ts:
+                        # The write it lost to is accepted but not yet published: a retry
+                        # now would begin without it and lose again. Retry once it is
+                        # visible.
+                        await self.db.wait_published(conflicting, UNPUBLISHED_WAIT_S)
+                        continue
+                    if held is not None:
+                        continue  # at the front of its line: nobody else re-runs now
+                    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 16)))
+                    await asyncio.sleep(random.uniform(0, delay))
+                    continue
                 except BaseException as e:
                     self._finish(run, e, txn)
                     raise
-            try:
-                ts = await self.db.commit(txn)
-            except OccConflict as e:
-                self.occ_retries += 1
-                if e.key is not None:
-                    if run.conflicts is None:
-                        run.conflicts = []
-                    run.conflicts.append(e.key)
-                conflicting = e.conflicting_ts
-                if conflicting is not None and conflicting > self.db.latest_ts:
-                    # The write it lost to is accepted but not yet published: a retry
-                    # now would begin without it and lose again. Retry once it is
-                    # visible (a hot document then changes hands once per commit
-                    # instead of starving the unlucky on random sleeps).
-                    await self.db.wait_published(conflicting, UNPUBLISHED_WAIT_S)
-                    continue
-                delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 16)))
-                await asyncio.sleep(random.uniform(0, delay))
-                continue
-            except BaseException as e:
-                self._finish(run, e, txn)
-                raise
-            self._finish(run, None, txn)
-            return FunctionResult(value, run.lines, ts)
+                self._finish(run, None, txn)
+                return FunctionResult(value, run.lines, ts)
+        finally:
+            if held is not None:  # committed (and published), failed or gave up
+                self.conflict_lines.release(held)
         error = ConflictError(
             f"{display_path(name)}: gave up after {MAX_OCC_ATTEMPTS} attempts: the "
             "documents it reads kept being changed by concurrent mutations. Reduce contention "

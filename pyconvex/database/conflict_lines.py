@@ -1,0 +1,75 @@
+"""Lines of re-runs waiting on a hot key: one re-run per commit instead of a stampede.
+
+When many mutations read and write one document (a counter), each commit makes every
+other one in flight lose its OCC race on that document's key. If all of them re-ran at
+once, one would win and all the others would have run for nothing, again and again: the
+work per increment grows with the number of writers and the losers fall back to random
+sleeps. Instead, a mutation that lost on a key joins that key's line and re-runs only when
+it reaches the front; the one at the front keeps its place (and re-runs at once) however
+often it loses again, until it commits or fails, and then hands the key to the next.
+So each commit of a hot key is followed by one re-run, not by all of them.
+
+Nothing here decides what commits: every re-run is validated by the committer as any
+transaction is (serializability is untouched). A line only orders re-runs. A mutation
+holds at most one key's turn and waits for a turn only while holding none, so lines
+cannot deadlock; a cancelled waiter leaves its line, or passes the turn on if it had
+just been given it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from pyconvex.database.reads import WrittenKey
+
+
+class ConflictLines:
+    """The lines of one database's re-runs, keyed by the index key they lost on."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self) -> None:
+        # A key is present while some re-run holds its turn; the deque holds the
+        # re-runs waiting behind it, in the order they lost.
+        self._lines: dict[WrittenKey, deque[asyncio.Future[None]]] = {}
+
+    def __len__(self) -> int:
+        """Keys with a re-run holding their turn (tests, metrics)."""
+        return len(self._lines)
+
+    def waiting(self, key: WrittenKey) -> int:
+        """Re-runs queued behind the holder of ``key``."""
+        line = self._lines.get(key)
+        return 0 if line is None else sum(1 for f in line if not f.done())
+
+    async def take_turn(self, key: WrittenKey) -> bool:
+        """Return once the caller holds ``key``'s turn (at once if nobody did); the
+        caller must :meth:`release` it. Returns whether it had to wait."""
+        line = self._lines.get(key)
+        if line is None:
+            self._lines[key] = deque()
+            return False
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        line.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release(key)  # handed the turn while being cancelled: pass it on
+            else:
+                turn.cancel()  # release() skips it
+            raise
+        return True
+
+    def release(self, key: WrittenKey) -> None:
+        """The holder of ``key``'s turn is done: the next in line (if any) gets it."""
+        line = self._lines.get(key)
+        if line is None:
+            return
+        while line:
+            turn = line.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        del self._lines[key]
