@@ -2,13 +2,18 @@
 machine's speed does not move, for comparing source trees where timings are noise.
 
     .venv/bin/python bench/instructions.py [TREE ...] [--mutations 1600] [--repeat 2]
+                                           [--session] [--writer]
 
 For each tree (default: this checkout), it runs 16 concurrent tasks inserting documents
 through ``ConvexTest`` (the engine path of bench/engine.py, SQLite, durable) under
 ``valgrind --tool=callgrind``, once with 0 and once with ``--mutations`` mutations after
 the same start-up, and reports the difference divided by the count. Only the server's own
-process is counted (the SQLite writer process is not traced). Group sizes depend on
-timing, so repeated counts differ by about 0.2%; ``--repeat`` shows the spread.
+process is counted unless ``--writer`` is given (then the SQLite writer process is traced
+too and counted in a column of its own). ``--session``: each task is a sync session and
+its mutations run as the WebSocket path runs them (``run_session_mutation``: the durable
+``_session_requests`` record in each transaction), without the socket. Group sizes depend
+on timing, so repeated counts differ by about 0.2% (more with ``--writer``: the writer's
+transactions carry as many commits as were waiting); ``--repeat`` shows the spread.
 Needs valgrind (Debian's package ``valgrind``); it runs about 50 times slower than native.
 """
 
@@ -28,41 +33,62 @@ BENCH = Path(__file__).resolve().parent
 
 WORKLOAD = """
 import asyncio, sys
-tree, n = sys.argv[1], int(sys.argv[2])
+tree, n, session = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "session"
 sys.path.insert(0, tree + "/bench")
 import pyconvex
 assert pyconvex.__file__.startswith(tree), pyconvex.__file__
 from pyconvex.testing import ConvexTest
+from pyconvex.sync.requests import run_session_mutation
 
 async def main():
     async with ConvexTest(tree + "/bench/app/convex") as t:
+        runner = t.deployment.runner
+        sent = {}
+
+        async def insert(session):
+            if not session:
+                return await t.mutation("bench:insert", {"body": "x" * 100})
+            request = sent[session] = sent.get(session, -1) + 1
+            await run_session_mutation(runner, session, request, "bench:insert",
+                                       {"body": "x" * 100}, None, is_admin=False,
+                                       may_be_resent=False)
+
         for _ in range(50):  # tables created, caches warm
-            await t.mutation("bench:insert", {"body": "x" * 100})
+            await insert("warm-up" if session else "")
 
-        async def worker(count):
+        async def worker(k, count):
             for _ in range(count):
-                await t.mutation("bench:insert", {"body": "x" * 100})
+                await insert(f"session-{k:02d}-0000-0000-0000-000000000000" if session else "")
 
-        await asyncio.gather(*(worker(n // 16) for _ in range(16)))
+        await asyncio.gather(*(worker(k, n // 16) for k in range(16)))
 
 asyncio.run(main())
 """
 
 
-def instructions(tree: str, mutations: int) -> int:
+def instructions(tree: str, mutations: int, session: bool, writer: bool) -> tuple[int, int]:
+    """Instructions of the workload's process, and of its SQLite writer (0 unless
+    ``writer``)."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "workload.py"
         script.write_text(WORKLOAD)
         env = dict(os.environ, PYTHONPATH=tree)
-        out = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
-             sys.executable, str(script), tree, str(mutations)],
-            capture_output=True, text=True, env=env, cwd=tmp, check=True,
+        children = ["--trace-children=yes"] if writer else []
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out.%p", *children,
+             sys.executable, str(script), tree, str(mutations), "session" if session else "-"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp,
         )
-    match = re.search(r"Collected : (\d+)", out.stderr)
-    if match is None:
-        raise SystemExit(f"no instruction count in valgrind's output:\n{out.stderr[-2000:]}")
-    return int(match.group(1))
+        _, err = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"the workload failed:\n{err[-2000:]}")
+    counts = {int(p): int(n) for p, n in re.findall(r"==(\d+)== Collected : (\d+)", err)}
+    if proc.pid not in counts:
+        raise SystemExit(f"no instruction count in valgrind's output:\n{err[-2000:]}")
+    main_count = counts.pop(proc.pid)
+    # The writer is the traced child that did the most work (a child may also run a
+    # short command, which valgrind traces as well).
+    return main_count, max(counts.values(), default=0)
 
 
 def main() -> None:
@@ -70,17 +96,27 @@ def main() -> None:
     parser.add_argument("trees", nargs="*", default=[str(BENCH.parent)])
     parser.add_argument("--mutations", type=int, default=1600)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--session", action="store_true",
+                        help="sync-session mutations, with their durable record")
+    parser.add_argument("--writer", action="store_true",
+                        help="count the SQLite writer process too")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
-    print(f"| tree | instructions per insert mutation (median of {args.repeat}) | runs |")
-    print("|---|---|---|")
+    what = "session insert mutation" if args.session else "insert mutation"
+    head = f"| tree | instructions per {what} (median of {args.repeat}) | runs |"
+    print(head + (" writer's (median) | writer's runs |" if args.writer else ""))
+    print("|---|---|---|" + ("---|---|" if args.writer else ""))
     for tree in (str(Path(t).resolve()) for t in args.trees):
-        base = instructions(tree, 0)
-        runs = [(instructions(tree, args.mutations) - base) / args.mutations
+        base = instructions(tree, 0, args.session, args.writer)
+        runs = [instructions(tree, args.mutations, args.session, args.writer)
                 for _ in range(args.repeat)]
-        print(f"| {tree} | {statistics.median(runs):,.0f} | "
-              f"{', '.join(f'{r:,.0f}' for r in runs)} |", flush=True)
+        own = [(m - base[0]) / args.mutations for m, _ in runs]
+        line = f"| {tree} | {statistics.median(own):,.0f} | {', '.join(f'{r:,.0f}' for r in own)} |"
+        if args.writer:
+            kid = [(w - base[1]) / args.mutations for _, w in runs]
+            line += f" {statistics.median(kid):,.0f} | {', '.join(f'{r:,.0f}' for r in kid)} |"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

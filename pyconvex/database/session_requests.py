@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any
 
 import orjson
 
-from pyconvex.database.catalog import SESSION_REQUESTS_TABLE
+from pyconvex.database.catalog import BY_ID, CREATION_TIME_FIELD, SESSION_REQUESTS_TABLE
 from pyconvex.database.database import Database
 from pyconvex.database.query import Query
 from pyconvex.database.transaction import Transaction
@@ -98,23 +99,32 @@ def record_session_request(
     )
 
 
-def _before(cutoff: float) -> Callable[[Any], Any]:
-    return lambda q: q.lt("_creationTime", cutoff)
+def _created_before(cutoff: float) -> Callable[[dict[str, Any]], bool]:
+    def old(doc: dict[str, Any]) -> bool:
+        created = doc[CREATION_TIME_FIELD]
+        return isinstance(created, float) and created < cutoff
+
+    return old
 
 
 async def collect_session_requests(
     db: Database, older_than_ms: float, *, chunk: int = CLEANUP_CHUNK, limit: int | None = None
 ) -> int:
     """Delete records created more than ``older_than_ms`` ago, ``chunk`` per transaction
-    (oldest first); returns how many went. ``limit`` bounds one call's work."""
+    (oldest first); returns how many went. ``limit`` bounds one call's work.
+
+    The table has no ``by_creation_time`` index (every WebSocket mutation would pay for
+    its entry): records are walked in ``by_id`` order, which is creation order (ids
+    begin with their process's clock), up to the first one still inside the window. A
+    record of a process whose clock ran behind may wait for a later pass behind a newer
+    one; none is kept longer than that."""
     removed = 0
     while limit is None or removed < limit:
         txn = db.begin(limits=None)
         cutoff = txn.now_ms - older_than_ms
         size = chunk if limit is None else min(chunk, limit - removed)
-        old = await Query(txn, SESSION_REQUESTS_TABLE).with_index(
-            "by_creation_time", _before(cutoff)
-        ).take(size)
+        page = await Query(txn, SESSION_REQUESTS_TABLE).with_index(BY_ID).take(size)
+        old = list(takewhile(_created_before(cutoff), page))
         if not old:
             return removed
         for doc in old:

@@ -25,7 +25,7 @@ ALICE = {"tokenIdentifier": "https://issuer.example|alice", "subject": "alice",
 
 async def _records(t: ConvexTest) -> list[dict[str, object]]:
     txn = t.deployment.db.begin(writable=False, limits=None)
-    return await Query(txn, "_session_requests").collect()
+    return await Query(txn, "_session_requests").with_index("by_id").collect()
 
 
 async def _channels(t: ConvexTest, name: str) -> int:
@@ -128,6 +128,40 @@ async def test_records_past_the_retention_window_are_collected(app_dir):
         assert await collect_session_requests(db, 30_000) == 0
         # The user's data is untouched; a resend of a collected request would run again.
         assert len(await t.query(api.channels.list, {})) == 71
+
+
+async def test_the_record_adds_two_index_entries_to_its_mutation(app_dir):
+    """The record's commit cost: its document, its by_id entry and the key a resend is
+    looked up by; no by_creation_time entry (retention walks by_id)."""
+    async with ConvexTest(app_dir) as t:
+        db = t.deployment.db
+        table = db.catalog.tables_by_name["_session_requests"]
+        assert set(table.indexes) == {"by_id", "by_session_id_and_request_id"}
+        written: list[tuple[int, bytes]] = []
+        remove = db.add_listener(lambda done: written.extend(k for c in done for k in c.request.written))
+        await t.mutation(api.channels.create, {"name": "plain"})
+        plain, written[:] = list(written), []
+        await run_session_mutation(
+            t.deployment.runner, "s", 0, "channels:create", {"name": "recorded"}, None,
+            is_admin=False, may_be_resent=False,
+        )
+        remove()
+        record_indexes = {i.id for i in table.indexes.values()}
+        assert len(written) == len(plain) + 2
+        assert sorted(i for i, _ in written if i in record_indexes) == sorted(record_indexes)
+
+
+async def test_records_are_collected_oldest_first_up_to_the_first_young_one(app_dir):
+    async with ConvexTest(app_dir) as t:
+        runner, db = t.deployment.runner, t.deployment.db
+        for i in range(3):
+            await run_session_mutation(
+                runner, "a", i, "counters:noop", {}, None, is_admin=False
+            )
+            await t.advance_time(10_000)
+        # Ages now 30, 20 and 10 s: a 15 s window keeps the youngest only.
+        assert await collect_session_requests(db, 15_000) == 2
+        assert [r["requestId"] for r in await _records(t)] == [2]
 
 
 async def test_the_record_is_invisible_to_user_functions(app_dir):
