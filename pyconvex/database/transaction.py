@@ -38,6 +38,16 @@ class Transaction(TransactionWrites):
     """Of ``docs_read``, those read by queries with no index range (the whole table in
     some index's order; counted by ``query/plan.py``): the dashboard's "read without an
     index" insight. A class default, so a transaction that never scans pays nothing."""
+    unindexed_tables: dict[str, int] | None = None
+    """The same documents by table (None until a query reads one)."""
+
+    def note_unindexed(self, table: str, n: int) -> None:
+        """``n`` documents of ``table`` were read by a query with no index range."""
+        self.docs_read_unindexed += n
+        tables = self.unindexed_tables
+        if tables is None:
+            tables = self.unindexed_tables = {}
+        tables[table] = tables.get(table, 0) + n
 
     # --------------------------------------------------------- subtransactions
     def savepoint(self) -> Savepoint:

@@ -21,13 +21,14 @@ import heapq
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pyconvex.database import Catalog
 from pyconvex.errors import InvalidValueError
 from pyconvex.functions import ExecutionRecord
 from pyconvex.values.keys import decode_key
 
+K = TypeVar("K")
 MINUTES = 60
 MINUTE_MS = 60_000
 TOP = 10
@@ -59,6 +60,7 @@ class _Cell:
     unindexed_calls: int = 0
     max_docs_read: int = 0
     conflicts: int = 0
+    unindexed_tables: dict[str, int] | None = None
 
 
 @dataclass(slots=True)
@@ -107,8 +109,7 @@ class Insights:
             if read > cell.max_docs_read:
                 cell.max_docs_read = read
             if record.docs_read_unindexed:
-                cell.unindexed_read += record.docs_read_unindexed
-                cell.unindexed_calls += 1
+                _count_unindexed(cell, record)
             if read > bucket.top_floor:
                 self._keep_large(bucket, read, record)
         if record.docs_written:
@@ -224,6 +225,15 @@ class Insights:
         }
 
 
+def _count_unindexed(cell: _Cell, record: ExecutionRecord) -> None:
+    cell.unindexed_read += record.docs_read_unindexed
+    cell.unindexed_calls += 1
+    tables = cell.unindexed_tables
+    if tables is None:
+        tables = cell.unindexed_tables = {}
+    _add(tables, dict(record.unindexed_tables))
+
+
 def _empty() -> dict[str, Any]:
     return _figures(_Cell())
 
@@ -240,11 +250,15 @@ def _merge(into: _Cell, cell: _Cell) -> None:
     into.unindexed_calls += cell.unindexed_calls
     into.max_docs_read = max(into.max_docs_read, cell.max_docs_read)
     into.conflicts += cell.conflicts
+    if cell.unindexed_tables:
+        if into.unindexed_tables is None:
+            into.unindexed_tables = {}
+        _add(into.unindexed_tables, cell.unindexed_tables)
 
 
-def _add(into: dict[int, int], counts: dict[int, int]) -> None:
-    for slot, n in counts.items():
-        into[slot] = into.get(slot, 0) + n
+def _add(into: dict[K, int], counts: dict[K, int]) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 def _quantile(durations: dict[int, int], q: float) -> float | None:
@@ -267,6 +281,7 @@ def _figures(cell: _Cell) -> dict[str, Any]:
         "documentsRead": cell.docs_read, "bytesRead": cell.bytes_read,
         "documentsWritten": cell.docs_written, "bytesWritten": cell.bytes_written,
         "unindexedDocumentsRead": cell.unindexed_read, "unindexedCalls": cell.unindexed_calls,
+        "unindexedTables": dict(cell.unindexed_tables or {}),
         "maxDocumentsRead": cell.max_docs_read, "occConflicts": cell.conflicts,
     }
 

@@ -78,6 +78,7 @@ async def test_insights_name_reads_without_an_index_and_the_largest_read_sets(
     by_path = {f["path"]: f for f in report["functions"]}
     assert by_path["channels:list"]["unindexedDocumentsRead"] == 5
     assert by_path["channels:list"]["unindexedCalls"] == 1
+    assert by_path["channels:list"]["unindexedTables"] == {"channels": 5}
     assert by_path["channels:by_name"]["unindexedDocumentsRead"] == 0
     assert by_path["channels:by_name"]["documentsRead"] == 1
     assert [f["path"] for f in report["unindexedReads"]] == ["channels:list"]

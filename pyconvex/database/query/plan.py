@@ -177,8 +177,8 @@ class Query(Terminals):
                 if not filters or self._matches(doc):
                     yield key, doc
         finally:
-            if before >= 0:
-                txn.docs_read_unindexed += txn.docs_read - before
+            if before >= 0 and txn.docs_read > before:
+                txn.note_unindexed(self._table, txn.docs_read - before)
 
     def __aiter__(self) -> AsyncIterator[Document]:
         return self._docs()
@@ -270,8 +270,8 @@ class Query(Terminals):
                     yield item
             finally:
                 await scan.aclose()
-                if whole:
-                    txn.docs_read_unindexed += txn.docs_read - before
+                if whole and txn.docs_read > before:
+                    txn.note_unindexed(self._table, txn.docs_read - before)
 
         return await cut_page(rows(), self._matches, options, bounds, fp,
                               lambda: txn.bytes_read, txn.limits)

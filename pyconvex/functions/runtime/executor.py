@@ -94,6 +94,8 @@ class ExecutionRecord:
     """Of ``docs_read``, those read by queries with no index range."""
     conflicts: tuple[tuple[int, bytes], ...] = ()
     """The ``(index id, key)`` of each OCC conflict a mutation lost before this run."""
+    unindexed_tables: tuple[tuple[str, int], ...] = ()
+    """``docs_read_unindexed`` by table."""
 
 
 ExecutionListener = Callable[[ExecutionRecord], None]
@@ -187,6 +189,8 @@ class FunctionRunner:
             txn.bytes_written if txn is not None else 0,
             txn.docs_read_unindexed if txn is not None else 0,
             tuple(run.conflicts) if run.conflicts else (),
+            tuple(txn.unindexed_tables.items())
+            if txn is not None and txn.unindexed_tables else (),
         )
         for listener in list(self.listeners):
             listener(record)
