@@ -44,14 +44,17 @@ def _table(txn: Transaction, name: str) -> TableInfo:
 
 
 def _as_of(txn: Transaction, at_ms: float) -> Transaction:
-    """A read-only transaction at ``at_ms`` (ms since the epoch) within retention."""
+    """A read-only transaction at ``at_ms`` (ms since the epoch) within retention; the
+    query's own (live) one when ``at_ms`` is not before its snapshot."""
     db: Database = txn.db  # type: ignore[assignment]
     ts = int(at_ms * MS_NS)
+    if ts >= txn.begin_ts:
+        return txn
     if ts < db.retained_from:
         raise RetentionError(
             f"at={at_ms:.0f} is older than the retention window: versions from "
             f"{db.retained_from // MS_NS} ms on are kept.")
-    return db.begin(writable=False, limits=txn.limits, ts=min(ts, txn.begin_ts))
+    return db.begin(writable=False, limits=txn.limits, ts=ts)
 
 
 async def paginated_table_documents(
