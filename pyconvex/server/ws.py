@@ -49,10 +49,15 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
                 {"type": "websocket.send", "text": data.decode(), "pyconvex.more": more}
             )
 
+    def send_frame(data: bytes) -> bool:
+        # A Transition of a fan-out pass (sync/fanout.py): written now, or not at all.
+        return send_now is not None and not send_lock.locked() and bool(send_now(data, False))
+
     session = SyncSession(
         manager,
         state.deployment.runner,
         send_message,
+        send_frame=send_frame,
         admin_key=state.admin_key,
         verify_token=state.verify,
         origin=request_origin(scope, state.trusted_proxies),

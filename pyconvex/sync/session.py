@@ -31,9 +31,10 @@ from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.expiry import check_not_expired, token_expiry
+from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.requests import run_session_mutation
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
-from pyconvex.sync.transitions import ClientQuery, Plan, modifications, plan
+from pyconvex.sync.transitions import ClientQuery, Plan, frame_key, plan, transition_message
 
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
 # then send both in one write).
@@ -72,8 +73,11 @@ class SyncSession:
         admin_key: str | None = None,
         verify_token: VerifyToken | None = None,
         origin: RequestOrigin | None = None,
+        send_frame: SendFrame | None = None,
     ) -> None:
         self.manager = manager
+        self._send_frame = send_frame  # the shell's synchronous write (fanout.py)
+        self.fanout_noted = False
         self.origin = origin  # the connection's address and User-Agent (ctx.meta)
         self.token: str | None = None
         self.runner = runner
@@ -133,8 +137,8 @@ class SyncSession:
         if task.cancelled():
             return
         error = task.exception()
-        if error is not None and self._failed is not None and not self._failed.done():
-            self._failed.set_result(error)
+        if error is not None:
+            self.fail(error)
 
     async def serve(self, receive_loop: Coroutine[Any, Any, None]) -> None:
         """Run the socket's receive loop beside this session's tasks, as one group (as
@@ -362,8 +366,11 @@ class SyncSession:
     # -------------------------------------------------------------- transitions
     def _on_result(self, sub: Subscription) -> None:
         """One of this client's subscriptions has a new result (called by the manager)."""
-        self._dirty.set()
         self._progress.set()
+        if self._send_frame is not None:
+            fanout_of(asyncio.get_running_loop()).note(self)
+        else:
+            self._dirty.set()
 
     async def _pusher(self) -> None:
         while True:
@@ -406,31 +413,53 @@ class SyncSession:
             # A transition or a query set change came first: plan again.
 
     async def _send_transition(self, step: Plan, force: bool, bare: bool) -> None:
-        mods = modifications(self.queries, step.chosen)
-        mods.extend({"type": "QueryRemoved", "queryId": qid} for qid in self._removed)
-        end = {
-            "querySet": self.query_set_version,
-            "identity": self.identity_version,
-            "ts": step.ts,
-        }
-        if not mods and not force and (end == self.current or not bare):
-            return
+        transition = self._next_transition(step, force, bare)
+        if transition is not None:
+            self._moved(step, transition)
+            await self.send(transition)
+
+    def _next_transition(self, step: Plan, force: bool, bare: bool) -> dict[str, Any] | None:
+        """The Transition to ``step`` (None: nothing to send); changes no state."""
+        end = {"querySet": self.query_set_version, "identity": self.identity_version,
+               "ts": step.ts}
+        return transition_message(self.queries, step.chosen, self._removed, self.current,
+                                  end, self._clock_skew, send_bare=bare, force=force)
+
+    def _moved(self, step: Plan, transition: dict[str, Any]) -> None:
+        """The client is sent ``transition``: it now has the results of ``step``."""
         self._removed.clear()
         for qid, query in self.queries.items():
             query.sent = step.chosen[qid]
-        transition: dict[str, Any] = {
-            "type": "Transition",
-            "startVersion": dict(self.current),
-            "endVersion": end,
-            "modifications": mods,
-            "serverTs": time.time_ns(),
-        }
-        if self._clock_skew is not None:
-            transition["clientClockSkew"] = self._clock_skew
-        self.current = end
+        self.current = transition["endVersion"]
         self._held.clear()
         self._transitions_sent += 1
-        await self.send(transition)
+
+    # ------------------------------------------------------- fan-out (fanout.py)
+    def push_now(self, fanout: FanOut) -> bool:
+        """What the pusher would send now, sent without a task switch (True), or False
+        when that must wait for the pusher: the lock is held, a result is missing, or
+        the socket cannot take the frame at once (then nothing changed)."""
+        if self._closed or self._send_frame is None or self._lock.locked():
+            return False
+        step = plan(self.queries, self.current["ts"], self.manager.processed_ts, self._held)
+        if step.missing:
+            return False
+        transition = self._next_transition(step, False, False)
+        if transition is None:
+            return True
+        if not self._send_frame(fanout.frame(frame_key(transition, step.chosen), transition)):
+            return False
+        self._moved(step, transition)
+        self.last_send = time.monotonic()
+        return True
+
+    def defer_push(self) -> None:
+        self._dirty.set()
+
+    def fail(self, error: BaseException) -> None:
+        """End the session with ``error``, as a failure of one of its tasks does."""
+        if self._failed is not None and not self._failed.done():
+            self._failed.set_result(error)
 
     async def _reach(self, ts: int) -> None:
         """Until this client's transitions reach ``ts`` (a mutation's commit): its own

@@ -18,6 +18,7 @@ re-runs faster than another one of its set.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,3 +128,49 @@ def modifications(queries: dict[int, ClientQuery], chosen: dict[int, Outcome]) -
             }
         mods.append(mod)
     return mods
+
+
+def transition_message(
+    queries: dict[int, ClientQuery],
+    chosen: dict[int, Outcome],
+    removed: list[int],
+    current: dict[str, int],
+    end: dict[str, int],
+    clock_skew: int | None,
+    *,
+    send_bare: bool,
+    force: bool,
+) -> dict[str, Any] | None:
+    """The Transition from ``current`` to ``end`` with the ``chosen`` results, or None
+    when it would change nothing for the client: no result differs and the version
+    stays (unless ``force``), or only the timestamp moves (unless ``send_bare``)."""
+    mods = modifications(queries, chosen)
+    mods.extend({"type": "QueryRemoved", "queryId": qid} for qid in removed)
+    if not mods and not force and (end == current or not send_bare):
+        return None
+    transition: dict[str, Any] = {
+        "type": "Transition",
+        "startVersion": dict(current),
+        "endVersion": end,
+        "modifications": mods,
+        "serverTs": time.time_ns(),
+    }
+    if clock_skew is not None:
+        transition["clientClockSkew"] = clock_skew
+    return transition
+
+
+def frame_key(transition: dict[str, Any], chosen: dict[int, Outcome]) -> tuple[Any, ...]:
+    """What a Transition's bytes depend on, but for ``serverTs`` (``fanout.py``): its
+    versions, each modification's kind, query and result digest, and the clock skew."""
+    start, end = transition["startVersion"], transition["endVersion"]
+    return (
+        start["querySet"], start["identity"], start["ts"],
+        end["querySet"], end["identity"], end["ts"],
+        transition.get("clientClockSkew"),
+        *(
+            (mod["type"], mod["queryId"],
+             chosen[mod["queryId"]].digest if mod["type"] != "QueryRemoved" else b"")
+            for mod in transition["modifications"]
+        ),
+    )

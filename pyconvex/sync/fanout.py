@@ -1,0 +1,110 @@
+"""Fan-out: the Transitions one commit causes, sent in one pass with shared frames.
+
+When a re-run gives a shared subscription a new result, every session holding it has a
+Transition to send. Each session could wake its own pusher task, plan, build the message
+and encode it: per subscriber a task switch, a lock, a message of dicts and a JSON
+encoding, though most of them send the same bytes (same query set and identity
+versions, same timestamps, same result). Instead the manager's watcher notes the
+session here (:meth:`FanOut.note`), and once per loop step :meth:`FanOut._run` moves
+each noted session in turn (:meth:`SyncSession.push_now`): the same plan and the same
+state changes as its pusher would make, with no await between planning and writing,
+which is what the session's lock guarantees on the task path. A session that cannot go
+at once (its lock is held, a result it needs is not there yet, its socket cannot take a
+frame now) is left to its pusher task, as before.
+
+Frames are shared through :meth:`FanOut.frame`: a Transition's bytes are a function of
+its start and end versions, the results it carries (their digests) and the client's
+clock skew, except ``serverTs``, which is the time of the pass (the first session's).
+The cache lives for one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pyconvex.protocol.server_codec import encode_server_frame
+
+FrameKey = tuple[Any, ...]
+
+
+class Pushable(Protocol):
+    """What the fan-out needs of a session (``SyncSession``)."""
+
+    fanout_noted: bool
+
+    def push_now(self, fanout: FanOut) -> bool: ...
+
+    def defer_push(self) -> None: ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+
+class FanOut:
+    """One per event loop: the sessions with a Transition to send, moved together."""
+
+    __slots__ = ("_frames", "_loop", "_pending", "passes", "pushed", "shared")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: list[Pushable] = []
+        self._frames: dict[FrameKey, bytes] = {}
+        self.passes = 0
+        self.pushed = 0
+        """Sessions moved in a pass (not left to their pusher)."""
+        self.shared = 0
+        """Frames reused from another session of the same pass."""
+
+    def note(self, session: Pushable) -> None:
+        if session.fanout_noted:
+            return
+        session.fanout_noted = True
+        if not self._pending:
+            self._loop.call_soon(self._run)
+        self._pending.append(session)
+
+    def frame(self, key: FrameKey, message: dict[str, Any]) -> bytes:
+        """The encoded ``message``, shared by every message of this pass with ``key``."""
+        data = self._frames.get(key)
+        if data is None:
+            data = self._frames[key] = encode_server_frame(message)
+        else:
+            self.shared += 1
+        return data
+
+    def _run(self) -> None:
+        pending, self._pending = self._pending, []
+        self.passes += 1
+        try:
+            for session in pending:
+                session.fanout_noted = False
+                try:
+                    moved = session.push_now(self)
+                except Exception as e:  # a bug: end that session, as a failed task would
+                    session.fail(e)
+                    continue
+                if moved:
+                    self.pushed += 1
+                else:
+                    session.defer_push()
+        finally:
+            self._frames.clear()
+
+
+_FANOUTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FanOut] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def fanout_of(loop: asyncio.AbstractEventLoop) -> FanOut:
+    found = _FANOUTS.get(loop)
+    if found is None:
+        found = _FANOUTS[loop] = FanOut(loop)
+    return found
+
+
+SendFrame = Callable[[bytes], bool]
+"""Write one encoded frame at once if the socket can take it now (True), else nothing
+(False): the shell's synchronous send."""
