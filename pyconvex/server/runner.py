@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from pyconvex.deployment import Deployment
+from pyconvex.deployment import DEFAULT_RETENTION_S, Deployment
 from pyconvex.errors import BadRequestError
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.guard import guarded_loop_factory
@@ -125,6 +125,44 @@ async def wait_started(server: uvicorn.Server) -> None:
         await asyncio.sleep(0.02)
 
 
+async def open_servers(
+    functions_dir: Path | None,
+    db_url: str,
+    *,
+    host: str,
+    port: int,
+    admin_key: str,
+    web_dir: Path | None = None,
+    site_port: int | None = None,
+    files: str | None = None,
+    retention_s: float = DEFAULT_RETENTION_S,
+    limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
+    log_streams: list[SinkConfig] | None = None,
+    public_metrics: bool = False,
+    public_url: str | None = None,
+    site_url: str | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
+) -> tuple[uvicorn.Server, uvicorn.Server | None]:
+    """The deployment opened and its uvicorn servers (the site port's, if any) built as
+    ``serve`` runs them, not serving yet: ``serve`` runs them as the process's server,
+    tests run them on a loop of their own. The deployment closes when the server stops."""
+    # CONVEX_SITE_URL (functions' environment): where HTTP actions are served.
+    # pyconvex.auth names it as its tokens' issuer and finds its JWKS there.
+    if site_url is None and site_port is not None:
+        site_url = f"http://{host}:{site_port}"
+    deployment = await Deployment.open(db_url, functions_dir, files=files,
+                                       public_url=public_url or f"http://{host}:{port}",
+                                       site_url=site_url,
+                                       retention_s=retention_s, isolate_actions=True, limits=limits)
+    app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir,
+                     log_streams=log_streams, public_metrics=public_metrics,
+                     trusted_proxies=trusted_proxies)
+    server = uvicorn_server(app, host, port)
+    site = (site_server(create_site_app(app.state.server), host, site_port)
+            if site_port is not None else None)
+    return server, site
+
+
 async def serve(
     functions_dir: Path | None,
     db_url: str,
@@ -135,7 +173,7 @@ async def serve(
     web_dir: Path | None = None,
     site_port: int | None = None,
     files: str | None = None,
-    retention_s: float | None = None,
+    retention_s: float = DEFAULT_RETENTION_S,
     limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
     log_streams: list[SinkConfig] | None = None,
     public_metrics: bool = False,
@@ -150,23 +188,13 @@ async def serve(
     check_port(host, port)
     if site_port is not None:
         check_port(host, site_port, "--site-port")
-    # CONVEX_SITE_URL (functions' environment): where HTTP actions are served.
-    # pyconvex.auth names it as its tokens' issuer and finds its JWKS there.
-    if site_url is None and site_port is not None:
-        site_url = f"http://{host}:{site_port}"
-    deployment = await Deployment.open(db_url, functions_dir, files=files,
-                                       public_url=public_url or f"http://{host}:{port}",
-                                       site_url=site_url,
-                                       isolate_actions=True, limits=limits)
-    if retention_s is not None:
-        deployment.retention_s = retention_s
     admin_key = admin_key or secrets.token_hex(16)
-    app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir,
-                     log_streams=log_streams, public_metrics=public_metrics,
-                     trusted_proxies=trusted_proxies)
-    server = uvicorn_server(app, host, port)
-    site = (site_server(create_site_app(app.state.server), host, site_port)
-            if site_port is not None else None)
+    server, site = await open_servers(
+        functions_dir, db_url, host=host, port=port, admin_key=admin_key, web_dir=web_dir,
+        site_port=site_port, files=files, retention_s=retention_s, limits=limits,
+        log_streams=log_streams, public_metrics=public_metrics, public_url=public_url,
+        site_url=site_url, trusted_proxies=trusted_proxies,
+    )
 
     tune_gc()
 

@@ -3,9 +3,10 @@ their own (no kill, no signals, no output to read, no RSS to measure):
 
 - ``app_client``: the ASGI app reached through ``httpx.ASGITransport``, for HTTP tests that
   need no socket at all;
-- ``live_server``: the app behind uvicorn as ``pyconvex serve`` assembles it (corked
-  protocols, message caps, the site port, action workers), on free loopback ports, run on
-  a server loop in a thread of its own. Tests keep their real clients (httpx, WebSocket,
+- ``live_server``: the app behind uvicorn as ``pyconvex serve`` assembles it
+  (``server/runner.py``'s ``open_servers``: corked protocols, message caps, the site
+  port, action workers), on free loopback ports, run on a server loop in a thread of its
+  own. Tests keep their real clients (httpx, WebSocket,
   the Python client) and their blocking calls, without the second or so a ``pyconvex
   serve`` subprocess takes to import and open (``tests/conftest.py``'s ``start_server``,
   still used where a real process is the point).
@@ -30,9 +31,8 @@ import uvicorn
 from pyconvex.deployment import Deployment
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.server.app import create_app
-from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.log_streams import SinkConfig
-from pyconvex.server.runner import run_on_server_loop, serve_with_site, site_server, uvicorn_server
+from pyconvex.server.runner import open_servers, run_on_server_loop, serve_with_site
 from tests.conftest import APP, free_port
 
 ADMIN_KEY = "test-admin-key"
@@ -81,18 +81,13 @@ def live_server(
     port = free_port()
     url = f"http://{HOST}:{port}"
     site_port = free_port() if site else None
-    site_url = f"http://{HOST}:{site_port}" if site_port is not None else None
     servers: list[uvicorn.Server] = []
     failed: list[BaseException] = []
 
     async def serve() -> None:
-        deployment = await Deployment.open(db_url, functions, public_url=url, site_url=site_url,
-                                           isolate_actions=True, limits=limits)
-        app = create_app(deployment, admin_key=ADMIN_KEY, close_deployment=True,
-                         log_streams=log_streams, public_metrics=public_metrics)
-        server = uvicorn_server(app, HOST, port)
-        site_srv = (site_server(create_site_app(app.state.server), HOST, site_port)
-                    if site_port is not None else None)
+        server, site_srv = await open_servers(
+            functions, db_url, host=HOST, port=port, admin_key=ADMIN_KEY, site_port=site_port,
+            limits=limits, log_streams=log_streams, public_metrics=public_metrics)
         servers.extend(s for s in (server, site_srv) if s is not None)
         await serve_with_site(server, site_srv)
 
@@ -112,7 +107,7 @@ def live_server(
             raise RuntimeError("the in-process server did not start within 30 s")
         time.sleep(0.01)
     try:
-        yield LiveServer(url, site_url)
+        yield LiveServer(url, f"http://{HOST}:{site_port}" if site_port is not None else None)
     finally:
         servers[0].should_exit = True  # uvicorn looks every 0.1 s; the site server follows
         thread.join(30)
