@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from pyconvex.deployment import Deployment
 from pyconvex.server import (
@@ -73,10 +73,22 @@ class DeploymentApp(Starlette):
     middleware stack (:class:`~pyconvex.server.fast_path.FunctionCalls`): every call
     would otherwise pass Starlette's error middleware, which wraps ``send``."""
 
-    fast: ASGIApp
+    def __init__(
+        self,
+        server: ServerState,
+        routes: list[Any],
+        *,
+        lifespan: Lifespan[Starlette],
+        middleware: list[Middleware],
+    ) -> None:
+        super().__init__(routes=routes, lifespan=lifespan, middleware=middleware)
+        self.state.server = server
+        # Bodies capped, then the hot routes first, then Starlette for the rest.
+        self._fast: ASGIApp = BodyLimit(CountSessions(
+            FunctionCalls(partial(Starlette.__call__, self), server, routes), server))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.fast(scope, receive, send)
+        await self._fast(scope, receive, send)
 
 
 def create_app(
@@ -142,15 +154,12 @@ def create_app(
     ]
     if web_dir is not None:
         routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web"))
-    app = DeploymentApp(
-        routes=routes,
+    return DeploymentApp(
+        state,
+        routes,
         lifespan=lifespan,
         middleware=[
             Middleware(CollapseSlashes),
             Middleware(CORSMiddleware, **CORS_OPTIONS),
         ],
     )
-    app.fast = BodyLimit(CountSessions(  # bodies capped, then the hot routes first
-        FunctionCalls(partial(Starlette.__call__, app), state, routes), state))
-    app.state.server = state
-    return app
