@@ -8,7 +8,6 @@ private and a wrong password is refused with a readable error.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +15,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.auth import generate_keys
+from tests.auth.library.oidc import oidc_issuer
 from tests.conftest import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "auth"
 DIST = EXAMPLE / "web" / "dist"
 ARTIFACTS = ROOT / "test-artifacts"
-OIDC_SERVER = ROOT / "tests" / "auth" / "library" / "oidc_server.mjs"
 
 
 @pytest.fixture
@@ -98,14 +97,10 @@ def test_sign_up_sign_in_and_sign_out_with_the_react_client(browser: Browser, ap
 def oidc_app(tmp_path: Path) -> Iterator[str]:
     """The example with a local OpenID Provider (npm oidc-provider) configured."""
     assert (DIST / "index.html").exists(), "build the page first: make web"
-    port, site_port, issuer_port = free_port(), free_port(), free_port()
+    port, site_port = free_port(), free_port()
     url, site = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{site_port}"
-    log = (tmp_path / "issuer.log").open("w")
-    issuer = subprocess.Popen(["node", str(OIDC_SERVER), str(issuer_port), f"{site}/api/auth/callback/oidc"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
-    try:
-        assert issuer.stdout is not None and issuer.stdout.readline().strip() == "ready"
-        env = {**generate_keys(), "SITE_URL": url, "AUTH_OIDC_ISSUER": f"http://127.0.0.1:{issuer_port}",
+    with oidc_issuer(tmp_path, f"{site}/api/auth/callback/oidc") as issuer:
+        env = {**generate_keys(), "SITE_URL": url, "AUTH_OIDC_ISSUER": issuer,
                "AUTH_OIDC_ID": "pyconvex-test", "AUTH_OIDC_SECRET": "test-secret"}
         proc, served = start_server(tmp_path / "auth.sqlite3", EXAMPLE / "convex", port=port, env=env,
                                     extra=["--web", str(DIST), "--site-port", str(site_port)])
@@ -113,12 +108,6 @@ def oidc_app(tmp_path: Path) -> Iterator[str]:
             yield served
         finally:
             stop_server(proc)
-    finally:
-        issuer.terminate()
-        issuer.wait(10)
-        if issuer.stdout:
-            issuer.stdout.close()
-        log.close()
 
 
 def test_sign_in_with_openid_connect_through_the_react_client(browser: Browser, oidc_app: str) -> None:

@@ -9,7 +9,6 @@ us to ``SITE_URL?code=...``; ``auth:signIn`` with that code and the verifier giv
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -20,35 +19,22 @@ from convex import ConvexClient
 
 from ...conftest import free_port, start_server, stop_server
 from .conftest import APP, keys
+from .oidc import oidc_issuer
 
 SITE_URL = "http://127.0.0.1:5173"
-OIDC_SERVER = Path(__file__).with_name("oidc_server.mjs")
-ROOT = Path(__file__).resolve().parents[3]  # where node_modules/oidc-provider is
 
 
 @pytest.fixture
 def deployment(tmp_path: Path, mailbox) -> Iterator[tuple[str, str]]:
-    site_port, issuer_port = free_port(), free_port()
+    site_port = free_port()
     site = f"http://127.0.0.1:{site_port}"
-    log = (tmp_path / "issuer.log").open("w")
-    issuer = subprocess.Popen(
-        ["node", str(OIDC_SERVER), str(issuer_port), f"{site}/api/auth/callback/oidc-test"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
-    try:
-        assert issuer.stdout is not None and issuer.stdout.readline().strip() == "ready"
-        env = {**keys(), "SITE_URL": SITE_URL, "CONVEX_SITE_URL": site,
-               "TEST_OIDC_ISSUER": f"http://127.0.0.1:{issuer_port}"}
+    with oidc_issuer(tmp_path, f"{site}/api/auth/callback/oidc-test") as issuer:
+        env = {**keys(), "SITE_URL": SITE_URL, "CONVEX_SITE_URL": site, "TEST_OIDC_ISSUER": issuer}
         proc, url = start_server(tmp_path / "db.sqlite3", APP, env=env, extra=["--site-port", str(site_port)])
         try:
             yield url, site
         finally:
             stop_server(proc)
-    finally:
-        issuer.terminate()
-        issuer.wait(10)
-        if issuer.stdout:
-            issuer.stdout.close()
-        log.close()
 
 
 def _submit_form(browser: httpx.Client, page: httpx.Response, fields: dict[str, str]) -> httpx.Response:

@@ -7,15 +7,22 @@ The deployment verifies its own tokens the way any provider's are verified: its
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from convex import ConvexClient, ConvexError
+
+from pyconvex.auth import generate_keys
+from pyconvex.auth.library.keys import sign_access_token
 
 from ...conftest import start_server, stop_server
 from .conftest import APP, keys
@@ -99,3 +106,38 @@ def test_auth_init_then_sessions_listed_and_revoked_from_the_cli(tmp_path: Path)
         assert client.action("auth:signIn", {"refreshToken": tokens["refreshToken"]}) == {"tokens": None}
     finally:
         stop_server(proc)
+
+
+def test_expired_and_forged_own_tokens_are_refused_over_the_wire(served: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens the deployment's own key signed, but expired, and ones signed by another
+    key: HTTP calls get 401, a WebSocket an AuthError."""
+    client = ConvexClient(served)
+    tokens = client.action("auth:signIn", {"provider": "anonymous", "params": {}})["tokens"]
+    site = httpx.get(f"{served}/http/.well-known/openid-configuration").json()["issuer"]
+    client.set_auth(tokens["token"])
+    user_id, session_id = client.query("notes:me")["userId"], tokens["refreshToken"].split("|")[1]
+    for name, value in {**keys(), "CONVEX_SITE_URL": site}.items():
+        monkeypatch.setenv(name, value)
+    hour = 3_600_000
+    expired = sign_access_token(user_id, session_id, time.time() * 1000 - 2 * hour, hour)
+    for name, value in generate_keys().items():
+        monkeypatch.setenv(name, value)
+    other_key = sign_access_token(user_id, session_id, time.time() * 1000, hour)
+    body = {"path": "notes:me", "args": {}, "format": "json"}
+    for token, why in ((expired, "expired"), (other_key, "")):
+        refused = httpx.post(f"{served}/api/query", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401 and why in refused.json()["message"], refused.text
+    good = httpx.post(f"{served}/api/query", json=body, headers={"Authorization": f"Bearer {tokens['token']}"})
+    assert good.json()["value"]["sessionId"] == session_id
+    asyncio.run(_refused_over_websocket(served, expired))
+
+
+async def _refused_over_websocket(url: str, token: str) -> None:
+    async with websockets.connect(url.replace("http", "ws") + "/api/sync") as ws:
+        await ws.send(json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
+                                  "lastCloseReason": "InitialConnect"}))
+        await ws.send(json.dumps({"type": "Authenticate", "baseVersion": 0, "tokenType": "User",
+                                  "value": token}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert reply["type"] == "AuthError" and "expired" in reply["error"], reply
