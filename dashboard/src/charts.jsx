@@ -30,12 +30,15 @@ export function TimeChart({ xs, series, title, testid, unit = "" }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
-    const width = Math.max(280, Math.min(560, box.current.clientWidth || 560));
+    const row = box.current.closest(".charts") || box.current.parentElement;
+    const width = Math.round(Math.max(260, Math.min(440, (row.clientWidth - 24) / 3)));
     const opts = {
       width, height: 150, title,
       scales: { x: { time: true } },
       axes: [{}, { values: (_u, ticks) => ticks.map((t) => t + unit), size: 56 }],
-      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, points: { show: false } }))],
+      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5,
+        // a minute without calls has no duration: show each minute that has one as a point
+        ...(s.values.some((v) => v === null) ? { points: { show: true, size: 5 } } : {}) }))],
     };
     plot.current = new uPlot(opts, [xs, ...series.map((s) => s.values)], box.current);
     return () => { plot.current.destroy(); plot.current = null; };

@@ -13,6 +13,7 @@ import { fmtNum, fmtTime } from "./values.js";
 
 const PAGE = 200;
 const LIVE_MAX = 1000;
+const COUNT_DELAY_MS = 1000;
 // Timestamps are 64-bit integers as decimal strings (past what a JS number holds exactly).
 const newer = (a, b) => a !== undefined && b !== undefined && BigInt(a || "0") > BigInt(b || "0");
 let lastTable = null;  // the table shown when the Data page opens again
@@ -32,8 +33,11 @@ export function DataPage() {
     setRetained(body.retainedFromMs);
     const names = body.tables.map((t) => t.name);
     setTable((t) => (t && names.includes(t) ? t : names[0] || null));
-    if (body.tables.some((t) => t.count === null)) {  // counted once per table, then kept: ask again
-      api("/api/pyconvex/dashboard/tables").then((all) => setTables(all.tables)).catch(reportError);
+    if (body.tables.some((t) => t.count === null)) {
+      // A table is counted once (a scan of its keys), then kept from commits: ask for the
+      // counts once the first table's rows had time to arrive, so the scan does not delay them.
+      setTimeout(() => api("/api/pyconvex/dashboard/tables").then((all) => setTables(all.tables)).catch(reportError),
+        COUNT_DELAY_MS);
     }
     return body;
   }, []);
@@ -116,7 +120,11 @@ function TablePane({ info, retainedFromMs, setCount }) {
     } catch (e) { reportError(e); } finally { busy.current = false; }
   }, [view]);
 
-  useEffect(() => { setSelected(new Set()); reload(); }, [reload]);
+  const [firstRead, setFirstRead] = useState(null);  // the view whose first page has been read
+  useEffect(() => {
+    setSelected(new Set());
+    reload().then(() => setFirstRead(view));
+  }, [reload, view]);
 
   // Live: the first `span` rows (whole pages, up to LIVE_MAX) and the count, pushed over the
   // sync protocol on every commit that changes them. Rows loaded past LIVE_MAX stay as read.
@@ -124,6 +132,7 @@ function TablePane({ info, retainedFromMs, setCount }) {
   const span = Math.min(LIVE_MAX, Math.max(PAGE, Math.ceil(loaded / PAGE) * PAGE));
   useEffect(() => {
     if (view.at) { setLive("time travel: not live"); return undefined; }
+    if (firstRead !== view) return undefined;  // the first rows by HTTP first, then the subscriptions
     setLive("connecting…");
     return watchTable(view, span, {
       onCount: (n) => setCount(table, n),
@@ -138,7 +147,7 @@ function TablePane({ info, retainedFromMs, setCount }) {
       },
       onError: (e) => { setLive("not live"); reportError(e); },
     });
-  }, [view, span, table, setCount]);
+  }, [view, span, table, setCount, firstRead]);
 
   const apply = () => {
     try {
@@ -175,12 +184,16 @@ function TablePane({ info, retainedFromMs, setCount }) {
       {action === "delete" && <DeletePanel table={table} ids={Array.from(selected)} onClose={closeAction}
         onDone={() => { setSelected(new Set()); setAction(null); }} />}
       {action === "clear" && <ClearPanel table={table} onClose={closeAction} />}
-      <Grid rows={grid.rows} columns={columns} selected={selected} onToggle={toggle} onToggleAll={toggleAll}
-        onOpen={setDoc} onNearEnd={loadMore} scrollKey={view} />
-      <div id="grid-foot" class="muted" data-testid="grid-foot">
-        {`${grid.rows.length.toLocaleString()} loaded${grid.isDone ? " (all)" : ", scroll for more"}${view.at ? " — as of " + fmtTime(view.at) : ""}`}
+      <div class={doc ? "grid-and-doc" : ""}>
+        <div class="grid-col">
+          <Grid rows={grid.rows} columns={columns} selected={selected} onToggle={toggle} onToggleAll={toggleAll}
+            onOpen={setDoc} onNearEnd={loadMore} scrollKey={view} />
+          <div id="grid-foot" class="muted" data-testid="grid-foot">
+            {`${grid.rows.length.toLocaleString()} loaded${grid.isDone ? " (all)" : ", scroll for more"}${view.at ? " — as of " + fmtTime(view.at) : ""}`}
+          </div>
+        </div>
+        {doc && <DocPanel key={doc._id} doc={doc} documentType={info.documentType} editable={!view.at} onClose={closeDoc} />}
       </div>
-      {doc && <DocPanel key={doc._id} doc={doc} documentType={info.documentType} editable={!view.at} onClose={closeDoc} />}
       <SchemaView info={info} />
     </>
   );

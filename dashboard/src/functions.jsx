@@ -88,7 +88,7 @@ function Functions({ functions }) {
         { method: "POST", body: JSON.stringify({ args, format: "json" }), headers });
       const took = performance.now() - started;
       const logLines = out.logLines || [];
-      const text = logLines.join("\n") + "\n" + (out.status === "success" ? bigintJson(out.value)
+      const text = logLines.map((l) => l + "\n").join("") + (out.status === "success" ? bigintJson(out.value)
         : "Error: " + out.errorMessage + (out.errorData !== undefined ? "\n" + JSON.stringify(out.errorData, null, 2) : ""));
       setRun({ took, logLines, text, failed: out.status !== "success" });
     } catch (e) { setRun({ took: null, logLines: [], text: errorText(e), failed: true }); }

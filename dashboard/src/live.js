@@ -47,3 +47,9 @@ export function watchTable(view, numItems, { onCount, onPage, onError }) {
   ];
   return () => { for (const stop of stops) stop(); };
 }
+
+// The table's indexes as Convex's dashboard reads them: each with its backfill state, live
+// (the flip from backfilling to done arrives with the commit that finishes it).
+export function watchIndexes(table, onIndexes, onError) {
+  return sync().onUpdate("_system/frontend/indexes", { tableName: table, tableNamespace: null }, onIndexes, onError);
+}

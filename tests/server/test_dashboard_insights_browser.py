@@ -4,6 +4,7 @@ function's charts for the last hour on the Functions page."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import start_server, stop_server
+from pyconvex.cli.commands.deploy import pack_functions
+from tests.conftest import APP, start_server, stop_server
+
+ADMIN = {"Authorization": "Convex test-admin-key"}
 
 
 @pytest.fixture
@@ -114,3 +118,32 @@ def test_a_function_shows_its_last_hour_in_charts(app_server: str, browser: Brow
     page.locator("[data-fn='channels:by_name']").click()
     expect(page.get_by_test_id("fn-metrics")).to_contain_text("No calls in the last hour.")
     assert errors == []
+
+
+def test_a_new_index_appears_live_and_backfills_to_enabled(tmp_path: Path, browser: Browser) -> None:
+    functions = tmp_path / "convex"
+    shutil.copytree(APP, functions)
+    proc, url = start_server(tmp_path / "db.sqlite3", functions)
+    try:
+        for start in range(0, 20_000, 1000):
+            r = httpx.post(f"{url}/api/pyconvex/dashboard/insert", headers=ADMIN, timeout=60, json={
+                "table": "items", "documents": [{"n": float(i), "tag": f"t{i % 7}"} for i in range(start, start + 1000)]})
+            assert r.status_code == 200, r.text
+        page, errors, _ = open_dashboard(browser, url)
+        page.locator("[data-table=items]").click()
+        page.get_by_text("Schema and indexes").click()
+        expect(page.locator("[data-index-state=by_tag_n]")).to_have_text("enabled")
+        expect(page.locator("[data-index-state=by_tag_only]")).to_have_count(0)
+        schema = functions / "schema.py"
+        schema.write_text(schema.read_text().replace(
+            '.index("by_category", ["meta.category"])',
+            '.index("by_category", ["meta.category"]).index("by_tag_only", ["tag"])'))
+        r = httpx.post(f"{url}/api/pyconvex/deploy", content=pack_functions(functions), headers=ADMIN, timeout=300)
+        assert r.status_code == 200, r.text
+        # the index list is a sync subscription: the new index shows without a reload, and
+        # its state turns to enabled when its backfill of 20,000 documents is done
+        state = page.locator("[data-index-state=by_tag_only]")
+        expect(state).to_have_text("enabled", timeout=60_000)
+        assert errors == []
+    finally:
+        stop_server(proc)
