@@ -25,7 +25,7 @@ from pyconvex.auth.library.sessions import (
     session_info,
 )
 from pyconvex.auth.library.settings import AuthConfig
-from pyconvex.auth.library.tables import ACCOUNTS, SESSIONS, VERIFICATION_CODES, VERIFIERS
+from pyconvex.auth.library.tables import ACCOUNTS, SESSIONS, USERS, VERIFICATION_CODES, VERIFIERS
 from pyconvex.auth.library.users import account_by_provider_id, upsert_user_and_account
 from pyconvex.errors import ConvexError
 
@@ -250,6 +250,22 @@ async def _invalidate_sessions(ctx: Any, config: AuthConfig, a: dict[str, Any]) 
     await invalidate_sessions(ctx, a["userId"], a.get("except"))
 
 
+MAX_LISTED_SESSIONS = 1000
+
+
+async def _list_sessions(ctx: Any, config: AuthConfig, a: dict[str, Any]) -> Any:
+    """For operators (``pyconvex auth sessions``, the admin API): a user's sessions (all of
+    them, by index), or the newest sessions of everyone (up to ``MAX_LISTED_SESSIONS``)."""
+    if a.get("userId") is not None:
+        if ctx.db.normalize_id(USERS, a["userId"]) is None:
+            raise ConvexError(f"{a['userId']!r} is not a users id.")
+        found = await ctx.db.query(SESSIONS).with_index(
+            "userId", lambda q: q.eq("userId", a["userId"])).order("desc").collect()
+    else:
+        found = await ctx.db.query(SESSIONS).order("desc").take(MAX_LISTED_SESSIONS)
+    return [{k: d[k] for k in ("_id", "_creationTime", "userId", "expirationTime")} for d in found]
+
+
 STEPS: dict[str, Step] = {
     "signIn": _sign_in,
     "signOut": _sign_out,
@@ -265,6 +281,7 @@ STEPS: dict[str, Step] = {
     "modifyAccount": _modify_account,
     "invalidateSessions": _invalidate_sessions,
     "revokeSession": _revoke_session,
+    "listSessions": _list_sessions,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import typer
 
@@ -47,21 +48,29 @@ def sessions(
     url: str | None = UrlOption,
     admin_key: str | None = TargetAdminKeyOption,
 ) -> None:
-    """List sign-in sessions: id, user, expiry.
+    """List sign-in sessions, newest first: id, user, expiry (all of a user's; the newest
+    1,000 of everyone's).
 
     Examples:
 
       pyconvex auth sessions --user <userId>
     """
-    target = resolve(url, admin_key)
-    docs = request(target, "GET", "/api/pyconvex/data",
-                   params={"table": "authSessions", "limit": 1000, "order": "desc"})["documents"]
+    step: dict[str, str] = {"type": "listSessions", **({"userId": user} if user is not None else {})}
+    docs = _store(url, admin_key, step)
     for doc in docs:
-        if user is not None and doc["userId"] != user:
-            continue
         expires = dt.datetime.fromtimestamp(doc["expirationTime"] / 1000, dt.UTC)
         expires_text = expires.isoformat(timespec="seconds")
         typer.echo(f"{doc['_id']}  user {doc['userId']}  expires {expires_text}")
+
+
+def _store(url: str | None, admin_key: str | None, step: dict[str, str]) -> Any:
+    """One step of the ``auth:store`` mutation, called with the admin key (the admin API
+    for sessions, docs/auth.md)."""
+    reply = request(resolve(url, admin_key), "POST", "/api/mutation",
+                    json={"path": "auth:store", "args": {"args": step}, "format": "json"})
+    if reply.get("status") == "error":
+        raise fail(str(reply.get("errorData") or reply.get("errorMessage")))
+    return reply.get("value")
 
 
 def revoke(
@@ -81,6 +90,5 @@ def revoke(
         raise fail("Give a session id, or --user USER_ID (not both).")
     step = ({"type": "revokeSession", "sessionId": session_id} if session_id is not None
             else {"type": "invalidateSessions", "userId": user})
-    request(resolve(url, admin_key), "POST", "/api/mutation",
-            json={"path": "auth:store", "args": {"args": step}, "format": "json"})
+    _store(url, admin_key, step)
     typer.echo("Revoked.")

@@ -99,7 +99,14 @@ def test_auth_init_then_sessions_listed_and_revoked_from_the_cli(tmp_path: Path)
         listed = _cli(url, "sessions")
         assert listed.returncode == 0 and session_id in listed.stdout
         client.set_auth(tokens["token"])
-        assert client.query("notes:me")["email"] == "cli@example.test"
+        me = client.query("notes:me")
+        assert me["email"] == "cli@example.test"
+        other = ConvexClient(url).action("auth:signIn", {"provider": "anonymous", "params": {}})["tokens"]
+        mine = _cli(url, "sessions", "--user", me["userId"])
+        assert mine.returncode == 0 and mine.stdout.split()[0] == session_id, mine.stdout
+        assert other["refreshToken"].split("|")[1] not in mine.stdout
+        unknown = _cli(url, "revoke", other["refreshToken"].split("|")[1] + "x")
+        assert unknown.returncode == 1 and "No session" in unknown.stderr + unknown.stdout
         assert _cli(url, "revoke", session_id).returncode == 0
         assert client.query("notes:me") is None
         assert session_id not in _cli(url, "sessions").stdout
