@@ -28,6 +28,8 @@ from pyconvex.errors import InvalidValueError
 from pyconvex.functions import ExecutionRecord
 from pyconvex.values.keys import decode_key
 
+SYSTEM_PREFIX = "_system/"
+
 K = TypeVar("K")
 MINUTES = 60
 MINUTE_MS = 60_000
@@ -84,7 +86,11 @@ class Insights:
 
     # ---------------------------------------------------------------- recording
     def on_execution(self, record: ExecutionRecord) -> None:
-        """A ``FunctionRunner`` listener (on every execution: kept to plain updates)."""
+        """A ``FunctionRunner`` listener (on every execution: kept to plain updates).
+        System functions (``_system/...``, what the dashboard itself subscribes to) are left
+        out, as Convex leaves them out: the figures are the deployment's own functions."""
+        if record.path.startswith(SYSTEM_PREFIX):
+            return
         minute = int(record.started_ms // MINUTE_MS)
         bucket = self._current
         if bucket is None or bucket.minute != minute:

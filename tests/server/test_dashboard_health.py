@@ -171,3 +171,18 @@ async def test_health_has_commit_rate_sessions_latency_and_sizes(client: httpx.A
     assert sum(health["callsPerMinute"]) == health["latency"]["calls"]
     create = next(f for f in health["functions"] if f["path"] == "channels:create")
     assert create["calls"] == 2 and create["documentsWritten"] == 2
+
+
+async def test_system_functions_are_left_out_of_the_figures(client: httpx.AsyncClient) -> None:
+    """The dashboard's own subscriptions (``_system/frontend/...``) are no function of the
+    deployment's: they count in neither the charts, the insights nor the health figures."""
+    await call(client, "mutation", "channels:create", {"name": "a"})
+    r = await client.post("/api/query", headers=ADMIN, json={
+        "path": "_system/frontend/tableSize", "args": {"tableName": "channels"}, "format": "json"})
+    assert r.json()["value"] == 1  # the system query ran
+    metrics = (await client.get(f"{BASE}/function_metrics", headers=ADMIN)).json()
+    assert set(metrics["functions"]) == {"channels:create"}
+    insights = (await client.get(f"{BASE}/insights", headers=ADMIN)).json()
+    assert [f["path"] for f in insights["functions"]] == ["channels:create"]
+    health = (await client.get(f"{BASE}/health", headers=ADMIN)).json()
+    assert sum(health["callsPerMinute"]) == 1 and health["latency"]["calls"] == 1
