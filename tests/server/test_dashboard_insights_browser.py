@@ -147,3 +147,35 @@ def test_a_new_index_appears_live_and_backfills_to_enabled(tmp_path: Path, brows
         assert errors == []
     finally:
         stop_server(proc)
+
+
+PAGES = {"Data": "Data", "Run a function": "Run a function", "Logs": "Logs", "Schedules": "Scheduled functions",
+         "Cron jobs": "Cron jobs", "Files": "Files", "Environment": "Environment variables",
+         "Snapshots": "Snapshots", "Health": "Health", "Insights": "Insights"}
+
+
+def test_every_page_and_a_document_by_keyboard_alone(app_server: str, browser: Browser) -> None:
+    url = app_server
+    mutation(url, "channels:create", {"name": "general"})
+    page, errors, _ = open_dashboard(browser, url)
+    expect(page.get_by_role("heading", name="Data")).to_be_visible()
+    page.evaluate("document.activeElement.blur()")
+    for label, heading in PAGES.items():  # Tab moves through the page list in order
+        for _ in range(3):  # the skip link comes first
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.textContent") == label:
+                break
+        assert page.evaluate("document.activeElement.dataset.view") is not None, label
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+        expect(page.locator("nav.pages [aria-current=page]")).to_have_text(label)
+    # a document: Tab to its row, Enter opens it, Escape closes it
+    page.locator("[data-view=data]").press("Enter")
+    page.locator("[data-table=channels]").press("Enter")
+    expect(page.locator("tr.row")).to_have_count(1)
+    page.locator("tr.row").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("doc-editor")).to_contain_text('"name": "general"')
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("doc-panel")).to_have_count(0)
+    assert errors == []
