@@ -14,6 +14,7 @@ and are not believed).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Iterable
@@ -47,7 +48,10 @@ def trusted_proxies_from_env() -> tuple[Network, ...]:
     return parse_trusted_proxies(os.environ.get(TRUSTED_PROXIES_ENV, "").split(","))
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(text: str) -> Address | None:
+    """The address in ``text`` (a peer or one X-Forwarded-For entry), parsed once per
+    distinct text: this runs on every call a client makes."""
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1:text.index("]")]
@@ -62,6 +66,12 @@ def _address(text: str) -> Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
+def _text(peer: str) -> str | None:
+    address = _address(peer)
+    return str(address) if address is not None else None
+
+
 def _trusted(address: Address, trusted: tuple[Network, ...]) -> bool:
     return any(address in network for network in trusted)
 
@@ -70,10 +80,14 @@ def client_ip(scope: Any, trusted: tuple[Network, ...]) -> str | None:
     """The client's address for this ASGI scope (None if the server has no peer, as
     over a Unix socket)."""
     client = scope.get("client")
-    peer = _address(str(client[0])) if client else None
+    if not client:
+        return None
+    if not trusted:
+        return _text(client[0])
+    peer = _address(client[0])
     if peer is None:
         return None
-    if not trusted or not _trusted(peer, trusted):
+    if not _trusted(peer, trusted):
         return str(peer)
     hops: list[str] = []
     for name, value in scope.get("headers", ()):
