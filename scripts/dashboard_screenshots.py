@@ -56,6 +56,13 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(OUT / f"dashboard-{name}.png"), full_page=True)
 
 
+def visit(page: Page, button: str, testid: str, shows: str, name: str) -> None:
+    """Open a page from the page list, wait until ``testid`` shows ``shows``, capture it."""
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_test_id(testid)).to_contain_text(shows)
+    shoot(page, name)
+
+
 def insert_items(url: str, total: int) -> None:
     with httpx.Client(timeout=120, headers=ADMIN) as client:
         for start in range(0, total, 1000):
@@ -96,15 +103,9 @@ def app_pages(tmp: Path) -> None:
         expect(page.get_by_test_id("run-time")).to_contain_text("ms")
         expect(page.get_by_test_id("chart-calls").locator("canvas")).to_have_count(1)
         shoot(page, "functions")
-        page.get_by_role("button", name="Logs").click()
-        expect(page.get_by_test_id("logs")).to_contain_text("channels:create")
-        shoot(page, "logs")
-        page.get_by_role("button", name="Health").click()
-        expect(page.get_by_test_id("health")).to_contain_text("Documents")
-        shoot(page, "health")
-        page.get_by_role("button", name="Insights").click()
-        expect(page.get_by_test_id("insights-reads")).to_contain_text("channels:list")
-        shoot(page, "insights")
+        visit(page, "Logs", "logs", "channels:create", "logs")
+        visit(page, "Health", "health", "Documents", "health")
+        visit(page, "Insights", "insights-reads", "channels:list", "insights")
         page.get_by_role("button", name="Environment").click()
         page.get_by_label("Variable name").fill("OPENAI_API_KEY")
         page.get_by_label("Variable value").fill("sk-test")
@@ -146,12 +147,8 @@ def schedule_pages(tmp: Path) -> None:
             httpx.post(f"{url}/api/mutation", json={"path": "tasks:schedule",
                                                      "args": {"delay": delay, "text": f"job {i}"}})
         open_page(url, page)
-        page.get_by_role("button", name="Schedules").click()
-        expect(page.get_by_test_id("schedules")).to_contain_text("pending")
-        shoot(page, "schedules")
-        page.get_by_role("button", name="Cron jobs").click()
-        expect(page.get_by_test_id("crons")).to_contain_text("tick")
-        shoot(page, "crons")
+        visit(page, "Schedules", "schedules", "pending", "schedules")
+        visit(page, "Cron jobs", "crons", "tick", "crons")
 
 
 def files_page(tmp: Path) -> None:

@@ -5,26 +5,15 @@ function's charts for the last hour on the Functions page."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.cli.commands.deploy import pack_functions
 from tests.conftest import APP, start_server, stop_server
 
 ADMIN = {"Authorization": "Convex test-admin-key"}
-
-
-@pytest.fixture
-def app_server(tmp_path: Path) -> Iterator[str]:
-    proc, url = start_server(tmp_path / "db.sqlite3")
-    try:
-        yield url
-    finally:
-        stop_server(proc)
 
 
 def open_dashboard(browser: Browser, url: str) -> tuple[Page, list[str], list[str]]:
@@ -46,8 +35,8 @@ def mutation(url: str, path: str, args: dict[str, object]) -> object:
     return r.json()["value"]
 
 
-def test_the_grid_is_live_over_the_sync_protocol(app_server: str, browser: Browser) -> None:
-    url = app_server
+def test_the_grid_is_live_over_the_sync_protocol(server: str, browser: Browser) -> None:
+    url = server
     mutation(url, "channels:create", {"name": "general"})
     page, errors, fetched = open_dashboard(browser, url)
     sockets: list[str] = []
@@ -77,8 +66,8 @@ def test_the_grid_is_live_over_the_sync_protocol(app_server: str, browser: Brows
     assert errors == []
 
 
-def test_insights_name_the_scans_and_the_largest_read_sets(app_server: str, browser: Browser) -> None:
-    url = app_server
+def test_insights_name_the_scans_and_the_largest_read_sets(server: str, browser: Browser) -> None:
+    url = server
     for name in ("a", "b", "c"):
         mutation(url, "channels:create", {"name": name})
     for _ in range(2):  # channels:list reads the whole table, no index range
@@ -100,8 +89,8 @@ def test_insights_name_the_scans_and_the_largest_read_sets(app_server: str, brow
     assert errors == []
 
 
-def test_a_function_shows_its_last_hour_in_charts(app_server: str, browser: Browser) -> None:
-    url = app_server
+def test_a_function_shows_its_last_hour_in_charts(server: str, browser: Browser) -> None:
+    url = server
     for name in ("a", "b", "c"):
         mutation(url, "channels:create", {"name": name})
     page, errors, _ = open_dashboard(browser, url)
@@ -154,8 +143,8 @@ PAGES = {"Data": "Data", "Run a function": "Run a function", "Logs": "Logs", "Sc
          "Snapshots": "Snapshots", "Health": "Health", "Insights": "Insights"}
 
 
-def test_every_page_and_a_document_by_keyboard_alone(app_server: str, browser: Browser) -> None:
-    url = app_server
+def test_every_page_and_a_document_by_keyboard_alone(server: str, browser: Browser) -> None:
+    url = server
     mutation(url, "channels:create", {"name": "general"})
     page, errors, _ = open_dashboard(browser, url)
     expect(page.get_by_role("heading", name="Data")).to_be_visible()
