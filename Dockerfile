@@ -1,5 +1,6 @@
 # pyconvex deployment image: `pyconvex serve` as a non-root user.
 #
+#   make dashboard        # the dashboard page, built from dashboard/ into pyconvex/ (Node.js)
 #   docker build -t pyconvex .
 #   docker run -p 3210:3210 -p 3211:3211 -v pyconvex-data:/data \
 #     -e PYCONVEX_ADMIN_KEY="$(openssl rand -hex 16)" pyconvex
