@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from pyconvex.deployment import Deployment
 from pyconvex.functions import RegisteredFunction
+from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol.references import FunctionReference
 from pyconvex.testing.clock import VirtualClock
 
@@ -29,9 +30,11 @@ class ConvexTest:
         *,
         identity: dict[str, Any] | None = None,
         _shared: ConvexTest | None = None,
+        _origin: RequestOrigin | None = None,
     ) -> None:
         self.functions_dir = Path(functions_dir)
         self.identity = _normalize_identity(identity)
+        self._origin = _origin
         self._shared = _shared
         self._tmp: str | None = None
         self._url = ""
@@ -69,7 +72,15 @@ class ConvexTest:
 
     def with_identity(self, identity: dict[str, Any]) -> ConvexTest:
         """A view of the same deployment whose calls are made as ``identity``."""
-        return ConvexTest(self.functions_dir, identity=identity, _shared=self._shared or self)
+        return ConvexTest(self.functions_dir, identity=identity, _shared=self._shared or self,
+                          _origin=self._origin)
+
+    def with_request(self, *, ip: str | None = None, user_agent: str | None = None) -> ConvexTest:
+        """A view whose calls come from a client at ``ip`` with ``user_agent``: what
+        ``ctx.meta.get_request_metadata()`` tells mutations and actions (and what
+        pyconvex.auth's per-address rate limit is keyed by)."""
+        return ConvexTest(self.functions_dir, identity=self.identity, _shared=self._shared or self,
+                          _origin=RequestOrigin(ip=ip, user_agent=user_agent))
 
     # Called with a generated reference (``api.messages.send``, ``internal.tasks.run``)
     # the arguments and the result are typed from the function, as with the clients.
@@ -89,9 +100,10 @@ class ConvexTest:
     async def mutation(self, ref: str | RegisteredFunction, args: dict[str, Any] | None = None) -> Any: ...
     async def mutation(self, ref: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run a mutation, public or internal, as this test's identity."""
-        result = await self.deployment.runner.run_mutation(
-            ref, args or {}, self.identity, internal_ok=True
-        )
+        with origin_scope(self._origin):
+            result = await self.deployment.runner.run_mutation(
+                ref, args or {}, self.identity, internal_ok=True
+            )
         return result.value
 
     @overload
@@ -100,7 +112,8 @@ class ConvexTest:
     async def action(self, ref: str | RegisteredFunction, args: dict[str, Any] | None = None) -> Any: ...
     async def action(self, ref: Any, args: Any = None) -> Any:  # type: ignore[misc]
         """Run an action, public or internal, as this test's identity."""
-        result = await self.deployment.runner.run_action(ref, args or {}, self.identity, internal_ok=True)
+        with origin_scope(self._origin):
+            result = await self.deployment.runner.run_action(ref, args or {}, self.identity, internal_ok=True)
         return result.value
 
     async def run(self, fn: Callable[[Any], Any]) -> Any:

@@ -187,3 +187,27 @@ async def test_guesses_at_an_unknown_email_are_limited_like_a_wrong_password(t):
     with pytest.raises(ConvexError, match="Too many failed attempts"):
         await sign_in(t, "password", {"flow": "signIn", "email": "ghost@example.test", "password": "guess-123"})
     assert await t.run(lambda ctx: ctx.db.query("users").collect()) == []
+
+
+async def test_per_address_limit_in_the_test_harness(t):
+    """ConvexTest.with_request gives calls a client address, as the server would: the
+    per-address allowance (100 an hour) is shared by every account tried from it."""
+    for i in range(3):
+        await sign_in(t, "password", {"flow": "signUp", "email": f"ip{i}@example.test", "password": "ip-pass-123"})
+    meta = await t.with_request(ip="198.51.100.7", user_agent="pytest").mutation("notes:origin")
+    assert meta == {"ip": "198.51.100.7", "userAgent": "pytest", "requestId": meta["requestId"],
+                    "scheduledFunctionId": None, "authToken": None} and meta["requestId"]
+    attacker = t.with_request(ip="198.51.100.7")
+    await t.run(lambda ctx: ctx.db.insert("authRateLimits", {
+        "identifier": "ip:198.51.100.7", "attemptsLeft": 1.5, "lastAttemptTime": ctx.now()}))
+    with pytest.raises(ConvexError, match="Invalid credentials"):
+        await sign_in(attacker, "password", {"flow": "signIn", "email": "ip0@example.test", "password": "nope-123"})
+    with pytest.raises(ConvexError, match=r"Too many failed sign-in attempts from 198\.51\.100\.7 "
+                                          r"\(100 an hour are allowed\); try again in 18 seconds\."):
+        await sign_in(attacker, "password", {"flow": "signIn", "email": "ip1@example.test", "password": "ip-pass-123"})
+    # The same account from another address, and without one, still signs in.
+    ok = await sign_in(t.with_request(ip="198.51.100.8"), "password",
+                       {"flow": "signIn", "email": "ip1@example.test", "password": "ip-pass-123"})
+    assert ok["tokens"] is not None
+    assert (await sign_in(t, "password", {"flow": "signIn", "email": "ip1@example.test",
+                                          "password": "ip-pass-123"}))["tokens"] is not None
