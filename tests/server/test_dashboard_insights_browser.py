@@ -143,10 +143,11 @@ PAGES = {"Data": "Data", "Run a function": "Run a function", "Logs": "Logs", "Sc
          "Snapshots": "Snapshots", "Health": "Health", "Insights": "Insights"}
 
 
-def test_every_page_and_a_document_by_keyboard_alone(server: str, browser: Browser) -> None:
+def test_every_page_and_a_document_by_keyboard_alone_at_800_pixels(server: str, browser: Browser) -> None:
     url = server
     mutation(url, "channels:create", {"name": "general"})
     page, errors, _ = open_dashboard(browser, url)
+    page.set_viewport_size({"width": 800, "height": 800})
     expect(page.get_by_role("heading", name="Data")).to_be_visible()
     page.evaluate("document.activeElement.blur()")
     for label, heading in PAGES.items():  # Tab moves through the page list in order
@@ -158,6 +159,8 @@ def test_every_page_and_a_document_by_keyboard_alone(server: str, browser: Brows
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name=heading).first).to_be_visible()
         expect(page.locator("nav.pages [aria-current=page]")).to_have_text(label)
+        # readable at 800 pixels wide: nothing pushes the page sideways
+        assert page.evaluate("document.documentElement.scrollWidth") <= 800, label
     # a document: Tab to its row, Enter opens it, Escape closes it
     page.locator("[data-view=data]").press("Enter")
     page.locator("[data-table=channels]").press("Enter")
