@@ -46,14 +46,22 @@ class SchemaPushResult:
     tables_created: list[str] = field(default_factory=list)
     indexes_added: list[str] = field(default_factory=list)
     indexes_removed: list[str] = field(default_factory=list)
-    documents_backfilled: int = 0
+    # Documents written into each new index ("table.index"), so a deploy can say what
+    # its backfills did even when they ran too fast to be watched.
+    backfilled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def documents_backfilled(self) -> int:
+        return sum(self.backfilled.values())
 
     def describe(self) -> str:
         parts = []
         if self.tables_created:
             parts.append("created tables " + ", ".join(self.tables_created))
         if self.indexes_added:
-            parts.append("added indexes " + ", ".join(self.indexes_added))
+            total = self.documents_backfilled
+            parts.append("added indexes " + ", ".join(self.indexes_added)
+                         + (f" (backfilled {total:,} documents)" if total else ""))
         if self.indexes_removed:
             parts.append("removed indexes " + ", ".join(self.indexes_removed))
         return "; ".join(parts) or "no changes"
@@ -69,7 +77,8 @@ async def push_schema(db: Database, schema: SchemaDefinition) -> SchemaPushResul
     else:
         raise OccConflict("schema push kept conflicting with concurrent writes")
     for info in new_indexes:
-        result.documents_backfilled += await _backfill(db, info, commit_ts)
+        name = f"{db.catalog.tables_by_number[info.table_number].name}.{info.name}"
+        result.backfilled[name] = await _backfill(db, info, commit_ts)
     if new_indexes:
         await _enable(db, new_indexes)
     return result

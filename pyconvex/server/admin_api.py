@@ -84,6 +84,7 @@ async def deploy(request: Request, state: ServerState) -> Response:
     return _json({
         "functions": sorted(registry.functions),
         "schema": None if result is None else result.describe(),
+        "backfilled": {} if result is None else result.backfilled,
     })
 
 

@@ -62,6 +62,9 @@ class LiveServer:
     url: str
     site_url: str | None
     """HTTP actions' own port, when asked for (``pyconvex serve --site-port``)."""
+    deployment: Deployment
+    """The deployment it serves, for a test that reads what the server keeps (its
+    database, progress board); used from the test's thread, so read, don't await."""
 
 
 @contextmanager
@@ -107,7 +110,8 @@ def live_server(
             raise RuntimeError("the in-process server did not start within 30 s")
         time.sleep(0.01)
     try:
-        yield LiveServer(url, f"http://{HOST}:{site_port}" if site_port is not None else None)
+        yield LiveServer(url, f"http://{HOST}:{site_port}" if site_port is not None else None,
+                         servers[0].config.app.state.server.deployment)
     finally:
         servers[0].should_exit = True  # uvicorn looks every 0.1 s; the site server follows
         thread.join(30)
