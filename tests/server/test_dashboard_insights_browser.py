@@ -5,7 +5,9 @@ function's charts for the last hour on the Functions page."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -170,4 +172,36 @@ def test_every_page_and_a_document_by_keyboard_alone_at_800_pixels(server: str, 
     expect(page.get_by_test_id("doc-editor")).to_contain_text('"name": "general"')
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("doc-panel")).to_have_count(0)
+    assert errors == []
+
+
+def test_a_document_hot_with_write_conflicts_is_named_on_the_insights_page(server: str, browser: Browser) -> None:
+    url = server
+    mutation(url, "counters:increment", {"name": "hot"})
+
+    def writer() -> None:
+        with httpx.Client(timeout=60) as client:
+            for _ in range(10):
+                client.post(f"{url}/api/mutation", json={"path": "counters:increment", "args": {"name": "hot"}})
+
+    report: dict[str, Any] = {}
+    for _ in range(20):  # rounds of concurrent writers on one document, until one has lost a race
+        threads = [threading.Thread(target=writer) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        report = httpx.get(f"{url}/api/pyconvex/dashboard/insights", headers=ADMIN).json()
+        if report["conflicts"]:
+            break
+    assert report["conflicts"], "no write conflict in 20 rounds of 8 concurrent writers"
+    hot = report["conflicts"][0]
+    page, errors, _ = open_dashboard(browser, url)
+    page.get_by_role("button", name="Insights").click()
+    row = page.get_by_test_id("insights-conflicts").locator("tbody tr").first
+    cells = row.locator("td")
+    expect(cells.nth(0)).to_have_text("counters")
+    expect(cells.nth(2)).to_have_text(hot["documentId"])
+    expect(cells.nth(3)).to_have_text(f"{hot['conflicts']:,}")
+    expect(cells.nth(4)).to_have_text(f"counters:increment ({hot['functions']['counters:increment']})")
     assert errors == []
