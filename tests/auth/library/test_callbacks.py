@@ -97,3 +97,25 @@ async def test_redirect_callback_allows_what_it_returns_and_refuses_the_rest(t: 
         await t.action("auth:signIn", {"provider": "email", "params": {
             "email": "cy@example.test", "redirectTo": "https://evil.example/"}})
     assert len(await rows(t, "outbox")) == 1
+
+
+async def test_phone_codes_sign_in_and_wrong_codes_are_limited_per_number(t: ConvexTest) -> None:
+    phone = "+15550100"
+    assert await t.action("auth:signIn", {"provider": "sms", "params": {"phone": phone}}) == {"started": True}
+    [sms] = await rows(t, "outbox")
+    assert sms["to"] == phone and len(sms["code"]) == 6 and sms["code"].isdigit()
+    wrong = "000000" if sms["code"] != "000000" else "111111"
+    for _ in range(10):
+        with pytest.raises(ConvexError, match="Could not verify code"):
+            await t.action("auth:signIn", {"provider": "sms", "params": {"phone": phone, "code": wrong}})
+    # The eleventh attempt is refused even with the right code, saying why and for how long.
+    with pytest.raises(ConvexError, match=r"Too many failed attempts to verify a code for this address "
+                                          r"\(10 an hour are allowed\); try again in 6 minutes\."):
+        await t.action("auth:signIn", {"provider": "sms", "params": {"phone": phone, "code": sms["code"]}})
+    assert await rows(t, "authSessions") == []
+    await t.advance_time(6 * 60 * 1000 + 1000)
+    done = await t.action("auth:signIn", {"provider": "sms", "params": {"phone": phone, "code": sms["code"]}})
+    assert done["tokens"] is not None
+    [user] = await rows(t, "users")
+    assert user["phone"] == phone and user["phoneVerificationTime"] > 0
+    assert await rows(t, "authRateLimits") == [] and await rows(t, "authVerificationCodes") == []

@@ -115,6 +115,11 @@ def test_open_redirects_and_forged_state_are_refused(deployment: tuple[str, str]
         # A callback whose state is not this browser's: back to the site, without a code.
         forged = browser.get(f"{site}/api/auth/callback/oidc-test", params={"code": "x", "state": "forged"})
         assert forged.status_code == 302 and forged.headers["location"] == SITE_URL
+    # None of it made a user, an account or a code.
+    for table in ("users", "authAccounts", "authVerificationCodes", "authSessions"):
+        docs = httpx.get(f"{url}/api/pyconvex/data", params={"table": table},
+                         headers={"Authorization": "Convex test-admin-key"}).json()["documents"]
+        assert docs == [], (table, docs)
 
 
 def test_sign_in_with_a_plain_oauth2_provider(deployment: tuple[str, str]) -> None:
