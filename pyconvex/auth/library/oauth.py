@@ -185,8 +185,29 @@ class OIDC(OAuth):
         return claims
 
 
+@dataclass
+class _GitHub(OAuth):
+    """GitHub's OAuth, whose user may keep their email private: then it is read from
+    ``/user/emails`` (the primary one), as ``@auth/core``'s GitHub provider does."""
+
+    async def user_profile(
+        self, client: httpx.AsyncClient, tokens: dict[str, Any], nonce: str | None
+    ) -> dict[str, Any]:
+        info = await super().user_profile(client, tokens, nonce)
+        if not info.get("email") and self.userinfo_url:
+            response = await client.get(f"{self.userinfo_url.rstrip('/')}/emails", headers={
+                "Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"})
+            emails = response.json() if response.is_success else []
+            if isinstance(emails, list) and emails:
+                chosen = next((e for e in emails if isinstance(e, dict) and e.get("primary")), emails[0])
+                if isinstance(chosen, dict) and chosen.get("email"):
+                    info = {**info, "email": chosen["email"]}
+        return info
+
+
 def GitHub(**options: Any) -> OAuth:
-    """GitHub sign-in (``AUTH_GITHUB_ID`` / ``AUTH_GITHUB_SECRET``)."""
+    """GitHub sign-in (``AUTH_GITHUB_ID`` / ``AUTH_GITHUB_SECRET``). A user whose email is
+    private gets their primary address from ``/user/emails`` (scope ``user:email``)."""
 
     def profile(info: dict[str, Any], tokens: dict[str, Any]) -> dict[str, Any]:
         return {"id": str(info["id"]), "name": info.get("name") or info.get("login"),
@@ -198,7 +219,7 @@ def GitHub(**options: Any) -> OAuth:
         "userinfo_url": "https://api.github.com/user", "scope": "read:user user:email", "profile": profile,
     }
     settings.update(options)
-    return OAuth(**settings)
+    return _GitHub(**settings)
 
 
 def Google(**options: Any) -> OIDC:

@@ -4,6 +4,13 @@ in test_oauth.py; github.com and accounts.google.com are not reachable from test
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
 import pytest
 
 from pyconvex.auth import OIDC, GitHub, Google, OAuth
@@ -39,3 +46,48 @@ def test_google_is_oidc_by_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
     assert google.credentials() == ("g-id", None)
     supported = {"token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"]}
     assert google.token_auth_method(supported) == "client_secret_basic"
+
+
+class _GitHubApi(BaseHTTPRequestHandler):
+    """A stand-in for api.github.com's two user endpoints, answering in GitHub's documented
+    shapes (github.com is not reachable from tests): a user with a private email."""
+
+    seen: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        bodies: dict[str, Any] = {
+            "/user": {"login": "hubot", "id": 42, "name": "Hubot", "email": None, "avatar_url": None},
+            "/user/emails": [{"email": "hubot@users.noreply.github.com", "primary": False, "verified": True},
+                             {"email": "hubot@example.test", "primary": True, "verified": True}],
+        }
+        body = json.dumps(bodies[self.path]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def github_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _GitHubApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_github_reads_a_private_email_from_the_emails_endpoint(github_api: str) -> None:
+    github = GitHub(userinfo_url=f"{github_api}/user")
+    _GitHubApi.seen.clear()
+    async with httpx.AsyncClient() as client:
+        info = await github.user_profile(client, {"access_token": "gho_token"}, None)
+    assert _GitHubApi.seen == [("/user", "Bearer gho_token"), ("/user/emails", "Bearer gho_token")]
+    assert await github.mapped_profile(info, {}) == {"id": "42", "name": "Hubot", "email": "hubot@example.test"}
