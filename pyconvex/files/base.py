@@ -41,3 +41,11 @@ class FileStore(Protocol):
     async def orphan_candidates(self, older_than_s: float) -> list[str]:
         """Keys of blobs written more than ``older_than_s`` ago (the collector checks rows)."""
         ...
+
+    # How long a ``size_bytes`` answer may be reused: counting a remote store means
+    # listing it, one request per thousand blobs, too much for every metrics scrape.
+    size_every_s: float
+
+    async def size_bytes(self) -> int:
+        """Bytes of every blob held, orphans included (what the store costs)."""
+        ...

@@ -92,6 +92,21 @@ class LocalFileStore:
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    size_every_s = 0.0
+
+    async def size_bytes(self) -> int:
+        def walk() -> int:
+            total = 0
+            for folder in self.blobs.iterdir():
+                for blob in folder.iterdir():
+                    try:
+                        total += blob.stat().st_size
+                    except FileNotFoundError:  # deleted since listed
+                        pass
+            return total
+
+        return await asyncio.to_thread(walk)
+
     async def orphan_candidates(self, older_than_s: float) -> list[str]:
         cutoff = time.time() - older_than_s
         out = []

@@ -23,6 +23,8 @@ from pyconvex.files.base import BlobInfo
 
 
 class S3FileStore:
+    size_every_s = 300.0
+
     def __init__(self, bucket: str, prefix: str = "") -> None:
         import boto3  # type: ignore[import-untyped,import-not-found,unused-ignore]  # pyconvex[s3]
 
@@ -71,15 +73,17 @@ class S3FileStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
 
-    async def orphan_candidates(self, older_than_s: float) -> list[str]:
-        cutoff = time.time() - older_than_s
-        out: list[str] = []
+    async def _listing(self) -> list[dict[str, Any]]:
         paginator = self.client.get_paginator("list_objects_v2")
         pages = await asyncio.to_thread(
             lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix))
         )
-        for page in pages:
-            for item in page.get("Contents", []):
-                if item["LastModified"].timestamp() < cutoff:
-                    out.append(item["Key"][len(self.prefix):])
-        return out
+        return [item for page in pages for item in page.get("Contents", [])]
+
+    async def orphan_candidates(self, older_than_s: float) -> list[str]:
+        cutoff = time.time() - older_than_s
+        return [item["Key"][len(self.prefix):] for item in await self._listing()
+                if item["LastModified"].timestamp() < cutoff]
+
+    async def size_bytes(self) -> int:
+        return sum(int(item["Size"]) for item in await self._listing())

@@ -34,7 +34,6 @@ from starlette.responses import Response
 from pyconvex.database import Query
 from pyconvex.database.catalog import SCHEDULED_FUNCTIONS_TABLE
 from pyconvex.errors import AuthError, PyConvexError
-from pyconvex.files import LocalFileStore
 from pyconvex.functions import ExecutionRecord
 from pyconvex.server.errors import request_error
 from pyconvex.server.insights import Insights
@@ -102,6 +101,7 @@ class _Sampled(Collector):
         self.state = state
         self.scheduler_lag_s = 0.0
         self.file_bytes: float | None = None
+        self._file_bytes_at = float("-inf")
         self.database_bytes: float | None = None
 
     async def refresh(self) -> None:
@@ -121,10 +121,11 @@ class _Sampled(Collector):
         self.database_bytes = (float(await size_bytes()) if callable(size_bytes)
                                else _database_bytes(persistence))
         store = self.state.deployment.runner.storage.store
-        self.file_bytes = (
-            await asyncio.to_thread(_folder_bytes, store.blobs)
-            if isinstance(store, LocalFileStore) else None
-        )
+        if store is None:
+            self.file_bytes = None
+        elif time.monotonic() - self._file_bytes_at >= store.size_every_s:
+            self.file_bytes = float(await store.size_bytes())
+            self._file_bytes_at = time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
         state = self.state
@@ -168,7 +169,8 @@ class _Sampled(Collector):
                          "Size of the database: SQLite's files, or the PostgreSQL schema's tables "
                          "and indexes.", self.database_bytes)
         if self.file_bytes is not None:
-            yield _gauge("pyconvex_file_storage_bytes", "Bytes of stored files (local folder).",
+            yield _gauge("pyconvex_file_storage_bytes",
+                         "Bytes of stored files, orphans included (S3: listed every 5 minutes).",
                          self.file_bytes)
         streams = state.log_streams
         if streams is not None and streams.sinks:
@@ -203,10 +205,6 @@ def _database_bytes(persistence: Any) -> float | None:
         except OSError:
             pass
     return float(total)
-
-
-def _folder_bytes(folder: Path) -> float:
-    return float(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()))
 
 
 # --------------------------------------------------------------- endpoints

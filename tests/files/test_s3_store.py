@@ -51,6 +51,7 @@ async def test_put_read_ranges_delete_and_orphans(s3: dict[str, str]) -> None:
     data = os.urandom(300_000)
     blob = await store.put(_chunks(data))
     assert blob.size == len(data) and _objects("unit/") == [f"unit/{blob.key}"]
+    assert await store.size_bytes() == len(data)
     assert await store.read(blob.key) == data
     assert b"".join([c async for c in store.stream(blob.key, 1000, 2000)]) == data[1000:2000]
     assert b"".join([c async for c in store.stream(blob.key)]) == data
@@ -82,6 +83,9 @@ def test_upload_url_ranged_download_and_delete_through_the_server(s3: dict[str, 
         upload = httpx.post(f"{url}/api/mutation", json={"path": "files:generate_upload_url", "args": {}}).json()["value"]
         sid = httpx.post(upload, content=data, headers={"Content-Type": "application/x-test"}).json()["storageId"]
         assert len(_objects("srv/")) == 1
+        # /metrics counts the bucket's prefix (listed at most every 5 minutes; this is the first).
+        scraped = httpx.get(f"{url}/metrics", headers={"Authorization": "Convex test-admin-key"}).text
+        assert "pyconvex_file_storage_bytes 1e+06" in scraped.splitlines(), scraped
         file_url = httpx.post(f"{url}/api/query", json={"path": "files:url", "args": {"storageId": sid}}).json()["value"]
         whole = httpx.get(file_url)
         assert whole.status_code == 200 and whole.content == data
