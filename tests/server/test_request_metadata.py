@@ -16,6 +16,7 @@ from convex import ConvexClient
 from pyconvex.auth import generate_keys
 from pyconvex.errors import BadRequestError
 from pyconvex.server.client_address import client_ip, parse_trusted_proxies
+from pyconvex.testing import ConvexTest
 
 from ..conftest import FIXTURES, start_server, stop_server
 
@@ -107,3 +108,16 @@ def test_client_ip_reads_the_header_from_the_right() -> None:
     assert client_ip({"headers": []}, trusted) is None
     with pytest.raises(BadRequestError, match=r"'10\.0\.0\.0/33' is not an IP address or network"):
         parse_trusted_proxies(["10.0.0.0/33"])
+
+
+async def test_a_scheduled_run_names_its_job_and_no_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**KEYS, "SITE_URL": "http://127.0.0.1:5173"}.items():
+        monkeypatch.setenv(name, value)
+    async with ConvexTest(APP) as t:
+        client = t.with_request(ip="192.0.2.10", user_agent="scheduler-test")
+        job = await client.mutation("notes:schedule_origin")
+        assert (await client.mutation("notes:origin"))["ip"] == "192.0.2.10"
+        await t.finish_scheduled()
+        [row] = await t.run(lambda ctx: ctx.db.query("origins").collect())
+        assert row["meta"]["scheduledFunctionId"] == job
+        assert row["meta"]["ip"] is None and row["meta"]["userAgent"] is None
