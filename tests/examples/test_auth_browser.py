@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.auth import generate_keys
-from tests.auth.library.oidc import oidc_issuer
-from tests.conftest import free_port, start_server, stop_server
+from tests.auth.library.oidc import example_with_oidc, log_in_at_provider
+from tests.conftest import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "auth"
@@ -96,29 +96,15 @@ def test_sign_up_sign_in_and_sign_out_with_the_react_client(browser: Browser, ap
 @pytest.fixture
 def oidc_app(tmp_path: Path) -> Iterator[str]:
     """The example with a local OpenID Provider (npm oidc-provider) configured."""
-    assert (DIST / "index.html").exists(), "build the page first: make web"
-    port, site_port = free_port(), free_port()
-    url, site = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{site_port}"
-    with oidc_issuer(tmp_path, f"{site}/api/auth/callback/oidc") as issuer:
-        env = {**generate_keys(), "SITE_URL": url, "AUTH_OIDC_ISSUER": issuer,
-               "AUTH_OIDC_ID": "pyconvex-test", "AUTH_OIDC_SECRET": "test-secret"}
-        proc, served = start_server(tmp_path / "auth.sqlite3", EXAMPLE / "convex", port=port, env=env,
-                                    extra=["--web", str(DIST), "--site-port", str(site_port)])
-        try:
-            yield served
-        finally:
-            stop_server(proc)
+    with example_with_oidc(tmp_path, EXAMPLE / "convex", DIST) as url:
+        yield url
 
 
 def test_sign_in_with_openid_connect_through_the_react_client(browser: Browser, oidc_app: str) -> None:
     page = browser.new_context().new_page()
     page.goto(oidc_app)
     page.get_by_test_id("oidc").click()
-    # The provider's own login and consent pages (oidc-provider's development pages).
-    page.locator("input[name=login]").fill("carol")
-    page.locator("input[name=password]").fill("anything")
-    page.locator("button[type=submit]").click()
-    page.locator("button[type=submit]").click()  # consent: "Continue"
+    log_in_at_provider(page, "carol")  # oidc-provider's development pages
     # Back on the page with ?code=...; the React client finishes the sign-in.
     expect(page.get_by_test_id("whoami")).to_have_text("Signed in as CAROL", timeout=15_000)
     assert "code=" not in page.url

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.auth import generate_keys
 from pyconvex.client import ConvexClient
-from tests.auth.library.oidc import oidc_issuer
+from tests.auth.library.oidc import example_with_oidc, log_in_at_provider
 from tests.conftest import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,36 +107,22 @@ def test_two_users_sign_in_post_share_a_private_channel_and_sign_out(browser: Br
 def test_sign_in_with_the_local_openid_provider(browser: Browser, tmp_path: Path) -> None:
     """The chat's "OpenID" button: the local OpenID Provider (npm oidc-provider) as a dev
     set-up would run it; the signed-in user's messages carry their user id."""
-    assert (DIST / "index.html").exists(), "build the page first: make web"
-    port, site_port = free_port(), free_port()
-    url, site = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{site_port}"
-    with oidc_issuer(tmp_path, f"{site}/api/auth/callback/oidc") as issuer:
-        env = {**generate_keys(), "SITE_URL": url, "AUTH_OIDC_ISSUER": issuer,
-               "AUTH_OIDC_ID": "pyconvex-test", "AUTH_OIDC_SECRET": "test-secret"}
-        proc, served = start_server(tmp_path / "chat.sqlite3", CHAT / "convex", port=port, env=env,
-                                    extra=["--web", str(DIST), "--site-port", str(site_port)])
-        try:
-            page = browser.new_context().new_page()
-            page.goto(served)
-            expect(page.get_by_test_id("channel-general")).to_be_visible(timeout=10_000)
-            page.get_by_test_id("auth-oidc").click()
-            # The provider's own login and consent pages.
-            page.locator("input[name=login]").fill("carol")
-            page.locator("input[name=password]").fill("anything")
-            page.locator("button[type=submit]").click()
-            page.locator("button[type=submit]").click()  # consent: "Continue"
-            expect(page.get_by_test_id("signed-in-as")).to_have_text("signed in as CAROL", timeout=15_000)
-            assert "code=" not in page.url
-            _post(page, "hello from carol")
-            expect(page.get_by_test_id("message").filter(has_text="hello from carol")).to_contain_text(
-                "CAROL", timeout=5_000)
-            docs = httpx.get(f"{served}/api/pyconvex/data", params={"table": "messages"},
-                             headers={"Authorization": "Convex test-admin-key"}).json()["documents"]
-            assert [d["userId"] for d in docs if d["body"] == "hello from carol"] == [_user_id(_token(page))]
-            account = httpx.get(f"{served}/api/pyconvex/data", params={"table": "authAccounts"},
-                                headers={"Authorization": "Convex test-admin-key"}).json()["documents"]
-            assert [(a["provider"], a["providerAccountId"]) for a in account] == [("oidc", "carol")]
-            page.get_by_test_id("sign-out").click()
-            expect(page.get_by_test_id("auth-submit")).to_be_visible(timeout=10_000)
-        finally:
-            stop_server(proc)
+    with example_with_oidc(tmp_path, CHAT / "convex", DIST) as served:
+        page = browser.new_context().new_page()
+        page.goto(served)
+        expect(page.get_by_test_id("channel-general")).to_be_visible(timeout=10_000)
+        page.get_by_test_id("auth-oidc").click()
+        log_in_at_provider(page, "carol")  # the provider's own login and consent pages
+        expect(page.get_by_test_id("signed-in-as")).to_have_text("signed in as CAROL", timeout=15_000)
+        assert "code=" not in page.url
+        _post(page, "hello from carol")
+        expect(page.get_by_test_id("message").filter(has_text="hello from carol")).to_contain_text(
+            "CAROL", timeout=5_000)
+        docs = httpx.get(f"{served}/api/pyconvex/data", params={"table": "messages"},
+                         headers={"Authorization": "Convex test-admin-key"}).json()["documents"]
+        assert [d["userId"] for d in docs if d["body"] == "hello from carol"] == [_user_id(_token(page))]
+        account = httpx.get(f"{served}/api/pyconvex/data", params={"table": "authAccounts"},
+                            headers={"Authorization": "Convex test-admin-key"}).json()["documents"]
+        assert [(a["provider"], a["providerAccountId"]) for a in account] == [("oidc", "carol")]
+        page.get_by_test_id("sign-out").click()
+        expect(page.get_by_test_id("auth-submit")).to_be_visible(timeout=10_000)
