@@ -1,14 +1,15 @@
 // Health: the database, sessions and subscriptions, commits per second, sizes, function calls
-// per minute over the last hour, and each function's figures over its recent executions.
+// per minute over the last hour, and each function's figures over the hour; read every 5 s.
 import { api } from "./api.js";
 import { BarChart } from "./charts.jsx";
-import { Card, Loading, useLoad } from "./ui.jsx";
+import { Card, Loading, useEvery, useLoad } from "./ui.jsx";
 import { bytesText, fmtTime } from "./values.js";
 
 const ms = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(1)} ms`);
 
 export function HealthPage() {
   const state = useLoad(() => api("/api/pyconvex/dashboard/health"), []);
+  useEvery(5000, state.reload);  // the figures move on their own: read again every 5 seconds
   return (
     <>
       <h2>Health <button class="small" onClick={state.reload}>Refresh</button></h2>

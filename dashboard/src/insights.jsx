@@ -2,8 +2,7 @@
 // range narrowed (a full scan or a filter after the index), the largest single read sets,
 // and the documents most often lost on in OCC conflicts, with the functions that lost.
 import { api } from "./api.js";
-import { useEvery } from "./metrics.jsx";
-import { Loading, useLoad } from "./ui.jsx";
+import { Loading, useEvery, useLoad } from "./ui.jsx";
 import { fmtTime } from "./values.js";
 
 const SCAN_ADVICE = "an index range (with_index) would read only the documents it needs";

@@ -1,18 +1,10 @@
 // A function's last hour, minute by minute (calls and errors, p50 and p99 duration, documents
 // read and written), from the server's in-memory figures; read again every 10 seconds.
-import { useEffect } from "preact/hooks";
 import { api } from "./api.js";
 import { TimeChart } from "./charts.jsx";
-import { Loading, useLoad } from "./ui.jsx";
+import { Loading, useEvery, useLoad } from "./ui.jsx";
 
 const REFRESH_MS = 10_000;
-
-export function useEvery(ms, fn) {
-  useEffect(() => {
-    const timer = setInterval(fn, ms);
-    return () => clearInterval(timer);
-  }, [ms, fn]);
-}
 
 const sum = (buckets, key) => buckets.reduce((n, b) => n + (b[key] || 0), 0);
 const ms = (v) => (v === null || v === undefined ? "–" : `${v.toFixed(1)} ms`);

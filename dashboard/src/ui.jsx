@@ -42,6 +42,14 @@ export function useLoad(load, deps) {
   return { ...state, reload: run };
 }
 
+// fn every ms milliseconds while the component is shown (figures that move on their own).
+export function useEvery(ms, fn) {
+  useEffect(() => {
+    const timer = setInterval(fn, ms);
+    return () => clearInterval(timer);
+  }, [ms, fn]);
+}
+
 export const ErrorLine = ({ error, testid }) => (
   <div class="error" data-testid={testid} role={error ? "alert" : undefined}>{error ? errorText(error) : ""}</div>
 );
