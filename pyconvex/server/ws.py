@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -66,7 +68,8 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     take_text = scope.get("extensions", {}).get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
         take_text(session.take_text)
-    session.spawn(_ping(session), "ping")
+    pinger = _pinger(asyncio.get_running_loop())
+    pinger.add(session, send_frame)
     close_code, close_reason = 1000, ""
 
     async def receive_loop() -> None:
@@ -103,14 +106,52 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     finally:
         if take_text is not None:
             take_text(None)
+        pinger.sessions.pop(session, None)
         await session.close()
         if not disconnected:
             with contextlib.suppress(Exception):
                 await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
 
 
-async def _ping(session: SyncSession) -> None:
-    while True:
-        await asyncio.sleep(PING_AFTER_S / 3)
-        if time.monotonic() - session.last_send >= PING_AFTER_S:
-            await session.send({"type": "Ping"})
+_PING = encode_server_frame({"type": "Ping"})
+
+
+class _Pinger:
+    """One per event loop: pings every sync connection that sent nothing for
+    ``PING_AFTER_S``, from one task for all of them (a task and a timer per connection
+    cost an idle subscriber a kilobyte and a wake-up every few seconds). A connection
+    whose socket cannot take the frame at once is not idle, and is skipped."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[SyncSession, Callable[[bytes], bool]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, session: SyncSession, send_frame: Callable[[bytes], bool]) -> None:
+        self.sessions[session] = send_frame
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="sync pings")
+
+    async def _run(self) -> None:
+        while self.sessions:
+            await asyncio.sleep(PING_AFTER_S / 3)
+            now = time.monotonic()
+            for session, send_frame in list(self.sessions.items()):
+                if now - session.last_send < PING_AFTER_S:
+                    continue
+                try:
+                    if send_frame(_PING):
+                        session.last_send = now
+                except Exception as e:  # that connection's failure, as its own task's was
+                    session.fail(e)
+
+
+_PINGERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pinger] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pinger(loop: asyncio.AbstractEventLoop) -> _Pinger:
+    found = _PINGERS.get(loop)
+    if found is None:
+        found = _PINGERS[loop] = _Pinger()
+    return found

@@ -3,12 +3,8 @@
 from pyconvex.functions import new_request_id
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.interval_index import IntervalIndex
-from pyconvex.sync.session import (
-    CloseAfterAuthError,
-    SessionInvariantError,
-    SyncSession,
-    VerifyToken,
-)
+from pyconvex.sync.invariants import SessionInvariantError
+from pyconvex.sync.session import CloseAfterAuthError, SyncSession, VerifyToken
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
 
 __all__ = [

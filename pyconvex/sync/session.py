@@ -32,6 +32,7 @@ from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.expiry import check_not_expired, token_expiry
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
+from pyconvex.sync.invariants import SessionInvariantError, session_problems
 from pyconvex.sync.requests import run_session_mutation
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
 from pyconvex.sync.transitions import ClientQuery, Plan, frame_key, plan, transition_message
@@ -99,12 +100,14 @@ class SyncSession:
         self._lock = asyncio.Lock()
         # Each with the identity in force when it arrived (an Authenticate after it does
         # not change who runs it).
-        self._mutations: asyncio.Queue[_QueuedMutation] = asyncio.Queue(MAX_QUEUED_MUTATIONS)
+        # Made when first needed (an idle subscriber never needs them): the mutation
+        # queue and its worker, the pusher's flag and the flag a confirmation waits on.
+        self._mutations: asyncio.Queue[_QueuedMutation] | None = None
         self._action_slots = asyncio.Semaphore(MAX_ACTIONS_IN_FLIGHT)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._clock_skew: int | None = None
-        self._dirty = asyncio.Event()  # a query has a new result: the pusher looks
-        self._progress = asyncio.Event()  # the same, for a mutation waiting to be confirmed
+        self._dirty: asyncio.Event | None = None  # a new result: the pusher looks
+        self._progress: asyncio.Event | None = None  # the same, for a confirmation
         self._watcher = self._on_result
         self._transitions_sent = 0
         self._failed: asyncio.Future[BaseException] | None = None
@@ -122,9 +125,9 @@ class SyncSession:
     # Transition moves ts to where all of the client's queries have results.
     # ``check_invariants`` tests what must hold between steps.
     def start(self) -> None:
+        # The mutation worker and the pusher start when first needed: most live
+        # subscribers never send a mutation, and the fan-out pass moves them.
         self._failed = asyncio.get_running_loop().create_future()
-        self.spawn(self._mutation_worker(), "mutations")
-        self.spawn(self._pusher(), "pusher")
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``coro`` in this socket's task group: if it fails, the socket closes."""
@@ -184,7 +187,7 @@ class SyncSession:
             not self.receiving
             or not self.connected
             or self._closed
-            or self._mutations.qsize() >= MAX_TAKEN_MUTATIONS
+            or (self._mutations is not None and self._mutations.qsize() >= MAX_TAKEN_MUTATIONS)
             or '"Mutation"' not in text
         ):
             return False
@@ -194,10 +197,16 @@ class SyncSession:
             return False  # the receive loop reports it
         if msg["type"] != "Mutation":
             return False
-        self._mutations.put_nowait(
+        self._worker_needed().put_nowait(
             _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
         )
         return True
+
+    def _worker_needed(self) -> asyncio.Queue[_QueuedMutation]:
+        if self._mutations is None:
+            self._mutations = asyncio.Queue(MAX_QUEUED_MUTATIONS)
+            self.spawn(self._mutation_worker(self._mutations), "mutations")
+        return self._mutations
 
     async def handle(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
@@ -220,7 +229,7 @@ class SyncSession:
         if kind == "ModifyQuerySet":
             await self._modify_query_set(msg)
         elif kind == "Mutation":
-            await self._mutations.put(
+            await self._worker_needed().put(
                 _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
             )
         elif kind == "Action":
@@ -366,16 +375,17 @@ class SyncSession:
     # -------------------------------------------------------------- transitions
     def _on_result(self, sub: Subscription) -> None:
         """One of this client's subscriptions has a new result (called by the manager)."""
-        self._progress.set()
+        if self._progress is not None:
+            self._progress.set()
         if self._send_frame is not None:
             fanout_of(asyncio.get_running_loop()).note(self)
         else:
-            self._dirty.set()
+            self.defer_push()
 
-    async def _pusher(self) -> None:
+    async def _pusher(self, dirty: asyncio.Event) -> None:
         while True:
-            await self._dirty.wait()
-            self._dirty.clear()
+            await dirty.wait()
+            dirty.clear()
             await self.send_transition(bare=False)
 
     def _basis(self) -> tuple[int, int, int]:
@@ -454,6 +464,11 @@ class SyncSession:
         return True
 
     def defer_push(self) -> None:
+        if self._dirty is None:
+            if self._closed:
+                return
+            self._dirty = asyncio.Event()
+            self.spawn(self._pusher(self._dirty), "pusher")
         self._dirty.set()
 
     def fail(self, error: BaseException) -> None:
@@ -465,6 +480,8 @@ class SyncSession:
         """Until this client's transitions reach ``ts`` (a mutation's commit): its own
         invalidated queries have re-run, whatever other clients' queries are doing."""
         while self.current["ts"] < ts and not self._closed:
+            if self._progress is None:
+                self._progress = asyncio.Event()
             self._progress.clear()
             await self.send_transition()
             if self.current["ts"] >= ts:
@@ -474,42 +491,14 @@ class SyncSession:
     def check_invariants(self) -> None:
         """Raise :class:`SessionInvariantError` naming each rule this session breaks
         (for tests, between steps; see the state comment above ``start``)."""
-        problems: list[str] = []
-        ts, newest = self.current["ts"], self.manager.processed_ts
-        if ts > newest:
-            problems.append(f"client at ts {ts}, past the newest commit taken in ({newest})")
-        if self.current["querySet"] > self.query_set_version:
-            problems.append("client's querySet version is ahead of the session's")
-        if self.current["identity"] > self.identity_version:
-            problems.append("client's identity version is ahead of the session's")
-        if not self.connected and (self.queries or self.query_set_version):
-            problems.append("queries before Connect")
-        if self._closed and (self.queries or self._tasks):
-            problems.append("closed with queries or tasks left")
-        in_step = (
-            self.current["querySet"] == self.query_set_version
-            and self.current["identity"] == self.identity_version
-        )
-        for qid, query in self.queries.items():
-            sub = query.sub
-            if self.manager.subscriptions.get(sub.key) is not sub:
-                problems.append(f"query {qid}: its subscription is no longer live")
-            if sub.watchers.get(self._watcher, 0) < 1:
-                problems.append(f"query {qid}: this session does not watch its subscription")
-            if query.sent is None:
-                if in_step:
-                    problems.append(f"query {qid}: the client was never sent its result")
-            elif not query.sent.covers(ts, newest):
-                problems.append(
-                    f"query {qid}: the result the client has does not hold at its ts {ts}"
-                )
+        problems = session_problems(self)
         if problems:
             raise SessionInvariantError("; ".join(problems))
 
     # ---------------------------------------------------------------- requests
-    async def _mutation_worker(self) -> None:
+    async def _mutation_worker(self, mutations: asyncio.Queue[_QueuedMutation]) -> None:
         while True:
-            queued = await self._mutations.get()
+            queued = await mutations.get()
             await self._mutation(queued)
 
     async def _mutation(self, queued: _QueuedMutation) -> None:
@@ -593,10 +582,6 @@ class SyncSession:
             }
         async with self._lock:
             await self.send(response)
-
-
-class SessionInvariantError(AssertionError):
-    """A sync session broke a rule of its state machine (a bug in pyconvex)."""
 
 
 class _CloseAfterAuthError(Exception):
