@@ -30,6 +30,7 @@ import uvicorn
 
 from pyconvex.deployment import Deployment
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
+from pyconvex.functions.isolation import WorkerPool
 from pyconvex.server.app import create_app
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.runner import open_servers, run_on_server_loop, serve_with_site
@@ -85,14 +86,26 @@ def live_server(
     url = f"http://{HOST}:{port}"
     site_port = free_port() if site else None
     servers: list[uvicorn.Server] = []
+    pools: list[WorkerPool] = []
     failed: list[BaseException] = []
 
     async def serve() -> None:
         server, site_srv = await open_servers(
             functions, db_url, host=HOST, port=port, admin_key=ADMIN_KEY, site_port=site_port,
             limits=limits, log_streams=log_streams, public_metrics=public_metrics)
+        workers = server.config.app.state.server.deployment.workers
+        if workers is not None and functions is not None:
+            pools.append(workers)
         servers.extend(s for s in (server, site_srv) if s is not None)
         await serve_with_site(server, site_srv)
+
+    def ready() -> bool:
+        # Serving, and (with code loaded) an action worker started: a worker's start
+        # (a process at nice 19 importing pyconvex) takes seconds on a loaded machine
+        # (up to 5 s measured), which a test's first action would otherwise wait out
+        # against its client's 5 s timeout.
+        return bool(servers) and all(s.started for s in servers) and all(
+            pool.started > 0 for pool in pools)
 
     def run() -> None:
         try:
@@ -103,7 +116,7 @@ def live_server(
     thread = threading.Thread(target=run, name=f"pyconvex server {port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
-    while not (servers and all(s.started for s in servers)):
+    while not ready():
         if not thread.is_alive():
             raise RuntimeError(f"the in-process server stopped while starting: {failed!r}")
         if time.monotonic() > deadline:
