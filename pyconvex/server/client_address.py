@@ -9,7 +9,9 @@ reverse proxy every peer is the proxy; ``pyconvex serve --trusted-proxy 10.0.0.0
 proxies whose ``X-Forwarded-For`` is believed. The header is read from the right: each
 trusted proxy appended the address it saw, so the first address from the right that is
 not a trusted proxy is the client (addresses further left were written by the client,
-and are not believed).
+and are not believed). The server also has uvicorn apply the same list
+(``runner._proxy_settings``), so HTTP actions' ``request.client`` and scheme agree; read
+again here from a scope uvicorn already rewrote, the header gives the same address.
 """
 
 from __future__ import annotations

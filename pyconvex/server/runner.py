@@ -57,7 +57,18 @@ def run_on_server_loop(coro: Coroutine[Any, Any, T]) -> T:
         return runner.run(coro)
 
 
-def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
+def _proxy_settings(trusted_proxies: tuple[Network, ...]) -> dict[str, Any]:
+    """uvicorn's X-Forwarded-For/-Proto handling, on only for the proxies named by
+    ``--trusted-proxy`` (uvicorn's own default trusts 127.0.0.1): HTTP actions' ``request``
+    then shows the client and the scheme it used, as ``ctx.meta`` does
+    (server/client_address.py, which reads the header the same way)."""
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": [str(n) for n in trusted_proxies]}
+
+
+def uvicorn_server(app: Any, host: str, port: int,
+                   trusted_proxies: tuple[Network, ...] = ()) -> uvicorn.Server:
     # The loop is the caller's (``serve`` and ``dev`` run a guarded uvloop loop, see
     # functions/runtime/guard.py); uvicorn's ``loop`` setting only applies to uvicorn.run.
     config = uvicorn.Config(
@@ -72,10 +83,7 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
         # Transitions are small and frequent: compressing each costs more CPU and latency
         # than it saves on loopback and LAN links.
         ws_per_message_deflate=False,
-        # Not uvicorn's X-Forwarded-For handling (on for 127.0.0.1 by default): the
-        # client's address is the peer unless --trusted-proxy says otherwise
-        # (server/client_address.py).
-        proxy_headers=False,
+        **_proxy_settings(trusted_proxies),
     )
     return uvicorn.Server(config)
 
@@ -98,11 +106,12 @@ class _SiteServer(uvicorn.Server):
         yield
 
 
-def site_server(app: Any, host: str, port: int) -> uvicorn.Server:
+def site_server(app: Any, host: str, port: int,
+                trusted_proxies: tuple[Network, ...] = ()) -> uvicorn.Server:
     # HTTP action bodies capped at 20 MB; request heads capped and timed (corked.py).
     config = uvicorn.Config(BodyLimit(app, site=True), host=host, port=port, loop="asyncio",
                             log_level="warning", lifespan="off", http=CorkedHttpToolsProtocol,
-                            proxy_headers=False)
+                            **_proxy_settings(trusted_proxies))
     return _SiteServer(config)
 
 
@@ -157,8 +166,8 @@ async def open_servers(
     app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir,
                      log_streams=log_streams, public_metrics=public_metrics,
                      trusted_proxies=trusted_proxies)
-    server = uvicorn_server(app, host, port)
-    site = (site_server(create_site_app(app.state.server), host, site_port)
+    server = uvicorn_server(app, host, port, trusted_proxies)
+    site = (site_server(create_site_app(app.state.server), host, site_port, trusted_proxies)
             if site_port is not None else None)
     return server, site
 

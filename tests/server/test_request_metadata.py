@@ -77,6 +77,9 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path) ->
     proc, url = _serve(tmp_path)
     try:  # no trusted proxy: anyone can write the header, so it is not believed
         assert _call(url, "notes:origin", source="127.0.0.5", headers=spoof)["ip"] == "127.0.0.5"
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.1")) as web:
+            seen = web.get(f"{url}/http/origin", headers={**spoof, "X-Forwarded-Proto": "https"}).json()
+        assert (seen["ip"], seen["requestClient"], seen["scheme"]) == ("127.0.0.1", "127.0.0.1", "http")
     finally:
         stop_server(proc)
     proc, url = _serve(tmp_path, "--trusted-proxy", "127.0.0.5", "--trusted-proxy", "10.0.0.0/8")
@@ -87,6 +90,10 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path) ->
         assert _call(url, "notes:origin", source="127.0.0.5", headers=chain)["ip"] == "203.0.113.9"
         # From a peer that is not a trusted proxy the header is still ignored.
         assert _call(url, "notes:origin", source="127.0.0.6", headers=spoof)["ip"] == "127.0.0.6"
+        # HTTP actions' own request agrees, scheme included (X-Forwarded-Proto).
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.5")) as web:
+            seen = web.get(f"{url}/http/origin", headers={**spoof, "X-Forwarded-Proto": "https"}).json()
+        assert (seen["ip"], seen["requestClient"], seen["scheme"]) == ("203.0.113.7", "203.0.113.7", "https")
     finally:
         stop_server(proc)
 
