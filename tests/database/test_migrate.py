@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +38,14 @@ async def test_migrate_storage_copies_and_verifies(tmp_path: Path) -> None:
     target = pg_url(schema_for(tmp_path / "migrate"))
     try:
         cli = [sys.executable, "-m", "pyconvex.cli.main", "migrate-storage", "--from", source, "--to", target]
-        done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(cli, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "COLUMNS": "200"})
         assert done.returncode == 0, done.stderr
         assert "counts and checksums match" in done.stdout
+        # The bars (issue: long work is never silent), full by the end.
+        assert "Copying documents" in done.stdout and "Copying indexes" in done.stdout
+        documents = re.search(r"Copied (\d+) document versions", done.stdout)
+        assert documents is not None and f"{documents[1]}/{documents[1]}" in done.stdout
         again = subprocess.run(cli, capture_output=True, text=True, timeout=120)
         assert again.returncode == 1 and "not empty" in again.stderr
         moved = await Deployment.open(target, APP)
