@@ -61,6 +61,8 @@ def test_sqlite_deployment_with_files_restores_into_postgres(tmp_path: Path) -> 
         exported = cli(url, "export", "--path", str(snapshot))
         assert exported.returncode == 0, exported.stderr
         assert "with 2 files (200011 bytes)" in exported.stdout
+        assert "Writing the snapshot on the server" in exported.stderr
+        assert "Downloading snapshot" in exported.stdout  # the bar, full by the end
     finally:
         stop_server(proc)
     schema = schema_for(tmp_path)
