@@ -1,5 +1,6 @@
 // Logs: the server's recent history (up to 1,000 executions), then a live tail; filtered by
-// function, kind, level, status, request id and text; tracebacks fold out.
+// function, kind, level, status, request id and text; tracebacks fold out. System functions
+// (_system/..., what the dashboard itself subscribes to) are hidden unless asked for.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, sleep } from "./api.js";
 import { reportError } from "./ui.jsx";
@@ -9,6 +10,7 @@ const KEEP = 5000;
 
 function matches(e, f) {
   const text = f.text.trim().toLowerCase();
+  if (!f.system && e.path.startsWith("_system/")) return false;
   if (f.fn.trim() && !e.path.includes(f.fn.trim())) return false;
   if (f.kind && e.kind !== f.kind) return false;
   if (f.status === "success" && e.error) return false;
@@ -41,7 +43,7 @@ function Entry({ e }) {
 
 export function LogsPage() {
   const [entries, setEntries] = useState([]);
-  const [f, setF] = useState({ fn: "", kind: "", level: "", status: "", request: "", text: "" });
+  const [f, setF] = useState({ fn: "", kind: "", level: "", status: "", request: "", text: "", system: false });
   useEffect(() => {
     const ctl = new AbortController();
     (async () => {
@@ -81,6 +83,9 @@ export function LogsPage() {
         </select>
         <input placeholder="request id" aria-label="Filter by request id" size={18} value={f.request} onInput={set("request")} />
         <input placeholder="text or request id" aria-label="Filter by text" size={30} value={f.text} onInput={set("text")} />
+        <label title="the queries this dashboard and other admin clients subscribe to (_system/...)">
+          <input type="checkbox" checked={f.system} onChange={(e) => setF({ ...f, system: e.currentTarget.checked })} /> system functions
+        </label>
         <button onClick={() => setEntries([])}>Clear view</button>
         <span class="muted" aria-live="polite">{`${shown.length} of ${entries.length}`}</span>
       </div>
