@@ -33,6 +33,8 @@ from pyconvex.protocol.encoding import (
     u32,
 )
 from pyconvex.protocol.messages import (
+    ActionResponse,
+    MutationResponse,
     ServerMessage,
     StateModification,
     StateVersion,
@@ -46,9 +48,8 @@ def _version_json(v: StateVersion) -> dict[str, Any]:
     return {"querySet": v["querySet"], "identity": v["identity"], "ts": encode_ts(v["ts"])}
 
 
-def _modification_json(mod: dict[str, Any]) -> dict[str, Any]:
-    kind = mod["type"]
-    if kind == "QueryUpdated":
+def _modification_json(mod: StateModification) -> dict[str, Any]:
+    if mod["type"] == "QueryUpdated":
         return {
             "type": "QueryUpdated",
             "queryId": mod["queryId"],
@@ -56,7 +57,7 @@ def _modification_json(mod: dict[str, Any]) -> dict[str, Any]:
             "logLines": mod.get("logLines", []),
             "journal": mod.get("journal"),
         }
-    if kind == "QueryFailed":
+    if mod["type"] == "QueryFailed":
         out = {
             "type": "QueryFailed",
             "queryId": mod["queryId"],
@@ -67,56 +68,60 @@ def _modification_json(mod: dict[str, Any]) -> dict[str, Any]:
         if "errorData" in mod:
             out["errorData"] = convex_to_json(mod["errorData"])
         return out
-    if kind == "QueryRemoved":
+    if mod["type"] == "QueryRemoved":
         return {"type": "QueryRemoved", "queryId": mod["queryId"]}
-    raise ValueError(f"unknown state modification type {kind!r}")
+    raise ValueError(f"unknown state modification type {mod['type']!r}")
 
 
-def server_message_json(msg: ServerMessage | dict[str, Any]) -> dict[str, Any]:
+def server_message_json(msg: ServerMessage) -> dict[str, Any]:
     """The wire JSON object of a server message (see the module docstring for the rules)."""
-    m = cast(dict[str, Any], msg)
-    kind = m["type"]
-    if kind == "Transition":
+    if msg["type"] == "Transition":
         out: dict[str, Any] = {
             "type": "Transition",
-            "startVersion": _version_json(m["startVersion"]),
-            "endVersion": _version_json(m["endVersion"]),
-            "modifications": [_modification_json(x) for x in m["modifications"]],
+            "startVersion": _version_json(msg["startVersion"]),
+            "endVersion": _version_json(msg["endVersion"]),
+            "modifications": [_modification_json(x) for x in msg["modifications"]],
         }
-        for key in ("clientClockSkew", "serverTs"):
-            if m.get(key) is not None:
-                out[key] = int(m[key])
+        skew, server_ts = msg.get("clientClockSkew"), msg.get("serverTs")
+        if skew is not None:
+            out["clientClockSkew"] = int(skew)
+        if server_ts is not None:
+            out["serverTs"] = int(server_ts)
         return out
-    if kind in ("MutationResponse", "ActionResponse"):
-        out = {"type": kind, "requestId": m["requestId"], "success": m["success"]}
-        out["result"] = convex_to_json(m["result"]) if m["success"] else str(m["result"])
-        if kind == "MutationResponse":
-            ts = m.get("ts")
-            out["ts"] = encode_ts(ts) if ts is not None else None
-        out["logLines"] = m.get("logLines", [])
-        if "errorData" in m:
-            out["errorData"] = convex_to_json(m["errorData"])
-        return out
-    if kind == "AuthError":
+    if msg["type"] == "MutationResponse" or msg["type"] == "ActionResponse":
+        return _response_json(msg)
+    if msg["type"] == "AuthError":
         return {
             "type": "AuthError",
-            "error": m["error"],
-            "baseVersion": m["baseVersion"],
-            "authUpdateAttempted": m["authUpdateAttempted"],
+            "error": msg["error"],
+            "baseVersion": msg["baseVersion"],
+            "authUpdateAttempted": msg["authUpdateAttempted"],
         }
-    if kind == "FatalError":
-        return {"type": "FatalError", "error": m["error"]}
-    if kind == "Ping":
+    if msg["type"] == "FatalError":
+        return {"type": "FatalError", "error": msg["error"]}
+    if msg["type"] == "Ping":
         return {"type": "Ping"}
-    raise ValueError(f"unknown server message type {kind!r}")
+    raise ValueError(f"unknown server message type {msg['type']!r}")
 
 
-def encode_server_message(msg: ServerMessage | dict[str, Any]) -> str:
+def _response_json(msg: MutationResponse | ActionResponse) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": msg["type"], "requestId": msg["requestId"], "success": msg["success"]}
+    out["result"] = convex_to_json(msg["result"]) if msg["success"] else str(msg["result"])
+    if msg["type"] == "MutationResponse":
+        ts = msg.get("ts")
+        out["ts"] = encode_ts(ts) if ts is not None else None
+    out["logLines"] = msg.get("logLines", [])
+    if "errorData" in msg:
+        out["errorData"] = convex_to_json(msg["errorData"])
+    return out
+
+
+def encode_server_message(msg: ServerMessage) -> str:
     """The text frame the server sends for ``msg``."""
     return orjson.dumps(server_message_json(msg)).decode("utf-8")
 
 
-def encode_server_frame(msg: ServerMessage | dict[str, Any]) -> bytes:
+def encode_server_frame(msg: ServerMessage) -> bytes:
     """``encode_server_message`` as the UTF-8 bytes of the frame."""
     return orjson.dumps(server_message_json(msg))
 

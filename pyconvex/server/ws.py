@@ -13,11 +13,15 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from pyconvex.protocol import ProtocolError, encode_server_frame, parse_client_message
+from pyconvex.protocol import (
+    ProtocolError,
+    ServerMessage,
+    encode_server_frame,
+    parse_client_message,
+)
 from pyconvex.server.client_address import request_origin
 from pyconvex.server.state import ServerState
 from pyconvex.sync import CloseAfterAuthError, SyncSession
@@ -41,7 +45,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     disconnected = False
     send_now = scope.get("extensions", {}).get("pyconvex.send_text")  # server/corked.py
 
-    async def send_message(message: dict[str, Any], more: bool = False) -> None:
+    async def send_message(message: ServerMessage, more: bool = False) -> None:
         data = encode_server_frame(message)
         if send_now is not None and not send_lock.locked() and send_now(data, more):
             return  # written at once, in order: nothing is waiting to send before it
@@ -86,7 +90,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
             text = frame.get("text")
             if text is None:
                 raise ProtocolError("binary frames are not supported; send JSON text frames")
-            await session.handle(dict(parse_client_message(text)))
+            await session.handle(parse_client_message(text))
 
     try:
         # The receive loop and the session's tasks are one group: the first failure

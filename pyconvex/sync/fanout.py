@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from pyconvex.protocol.messages import Transition
 from pyconvex.protocol.server_codec import encode_server_frame
 
 FrameKey = tuple[Any, ...]
@@ -65,7 +66,7 @@ class FanOut:
             self._loop.call_soon(self._run)
         self._pending.append(session)
 
-    def frame(self, key: FrameKey, message: dict[str, Any]) -> bytes:
+    def frame(self, key: FrameKey, message: Transition) -> bytes:
         """The encoded ``message``, shared by every message of this pass with ``key``."""
         data = self._frames.get(key)
         if data is None:

@@ -22,13 +22,14 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner, log_lines_of
 from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, parse_client_message
+from pyconvex.protocol import messages as wire
 from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.expiry import check_not_expired, token_expiry
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
@@ -39,7 +40,7 @@ from pyconvex.sync.transitions import ClientQuery, Plan, frame_key, plan, transi
 
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
 # then send both in one write).
-Send = Callable[[dict[str, Any], bool], Awaitable[None]]
+Send = Callable[[wire.ServerMessage, bool], Awaitable[None]]
 VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
 MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive loop
@@ -53,7 +54,7 @@ MAX_ACTIONS_IN_FLIGHT = 64
 
 
 class _QueuedMutation(NamedTuple):
-    msg: dict[str, Any]
+    msg: wire.Mutation
     identity: dict[str, Any] | None
     is_admin: bool
     expires_at: float | None = None
@@ -93,7 +94,7 @@ class SyncSession:
         self.is_admin = False
         self.expires_at: float | None = None  # the identity's token ends then (expiry.py)
         self._resumed = True  # until Connect says this is the session's first connection
-        self.current = {"querySet": 0, "identity": 0, "ts": 0}
+        self.current: wire.StateVersion = {"querySet": 0, "identity": 0, "ts": 0}
         self.queries: dict[int, ClientQuery] = {}
         self._removed: list[int] = []
         self._held: dict[Subscription, Outcome] = {}  # catch-up results (transitions.py)
@@ -172,7 +173,7 @@ class SyncSession:
         self.queries.clear()
         self._held.clear()
 
-    async def send(self, message: dict[str, Any], *, more: bool = False) -> None:
+    async def send(self, message: wire.ServerMessage, *, more: bool = False) -> None:
         self.last_send = time.monotonic()
         await self._send(message, more)
 
@@ -192,7 +193,7 @@ class SyncSession:
         ):
             return False
         try:
-            msg = dict(parse_client_message(text))
+            msg = parse_client_message(text)
         except ProtocolError:
             return False  # the receive loop reports it
         if msg["type"] != "Mutation":
@@ -208,9 +209,8 @@ class SyncSession:
             self.spawn(self._mutation_worker(self._mutations), "mutations")
         return self._mutations
 
-    async def handle(self, msg: dict[str, Any]) -> None:
-        kind = msg["type"]
-        if kind == "Connect":
+    async def handle(self, msg: wire.ClientMessage) -> None:
+        if msg["type"] == "Connect":
             self.session_id = msg["sessionId"]
             # A first connection (count 0) has sent nothing before: no resends to look up.
             self._resumed = bool(msg.get("connectionCount"))
@@ -225,21 +225,21 @@ class SyncSession:
                 self._clock_skew = int(client_ts - time.time() * 1000)
             return
         if not self.connected:
-            raise ProtocolError(f"{kind} before Connect")
-        if kind == "ModifyQuerySet":
+            raise ProtocolError(f"{msg['type']} before Connect")
+        if msg["type"] == "ModifyQuerySet":
             await self._modify_query_set(msg)
-        elif kind == "Mutation":
+        elif msg["type"] == "Mutation":
             await self._worker_needed().put(
                 _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
             )
-        elif kind == "Action":
+        elif msg["type"] == "Action":
             await self._action_slots.acquire()
             self.spawn(self._action(msg), "action")
-        elif kind == "Authenticate":
+        elif msg["type"] == "Authenticate":
             await self._authenticate(msg)
         # Event: telemetry, ignored.
 
-    async def _modify_query_set(self, msg: dict[str, Any]) -> None:
+    async def _modify_query_set(self, msg: wire.ModifyQuerySet) -> None:
         if msg["baseVersion"] != self.query_set_version:
             raise ProtocolError(
                 f"BaseVersionMismatch: ModifyQuerySet baseVersion {msg['baseVersion']} but "
@@ -247,7 +247,7 @@ class SyncSession:
             )
         if msg["newVersion"] != msg["baseVersion"] + 1:
             raise ProtocolError("ModifyQuerySet newVersion must be baseVersion + 1")
-        added: list[tuple[int, dict[str, Any]]] = []
+        added: list[tuple[int, wire.AddQuery]] = []
         seen: set[int] = set()
         for mod in msg["modifications"]:
             qid = mod["queryId"]
@@ -299,7 +299,7 @@ class SyncSession:
             path, args, self.identity, journal, self._watcher, internal_ok=self.is_admin
         )
 
-    async def _authenticate(self, msg: dict[str, Any]) -> None:
+    async def _authenticate(self, msg: wire.Authenticate) -> None:
         if msg["baseVersion"] != self.identity_version:
             raise ProtocolError(
                 f"Authenticate baseVersion {msg['baseVersion']} but the server is at "
@@ -428,14 +428,14 @@ class SyncSession:
             self._moved(step, transition)
             await self.send(transition)
 
-    def _next_transition(self, step: Plan, force: bool, bare: bool) -> dict[str, Any] | None:
+    def _next_transition(self, step: Plan, force: bool, bare: bool) -> wire.Transition | None:
         """The Transition to ``step`` (None: nothing to send); changes no state."""
-        end = {"querySet": self.query_set_version, "identity": self.identity_version,
-               "ts": step.ts}
+        end: wire.StateVersion = {"querySet": self.query_set_version,
+                                  "identity": self.identity_version, "ts": step.ts}
         return transition_message(self.queries, step.chosen, self._removed, self.current,
                                   end, self._clock_skew, send_bare=bare, force=force)
 
-    def _moved(self, step: Plan, transition: dict[str, Any]) -> None:
+    def _moved(self, step: Plan, transition: wire.Transition) -> None:
         """The client is sent ``transition``: it now has the results of ``step``."""
         self._removed.clear()
         for qid, query in self.queries.items():
@@ -503,7 +503,7 @@ class SyncSession:
 
     async def _mutation(self, queued: _QueuedMutation) -> None:
         msg = queued.msg
-        response: dict[str, Any]
+        response: wire.MutationResponse
         # Answered from its durable record if it already ran (sync/requests.py).
         try:
             check_not_expired(queued.expires_at)
@@ -514,8 +514,7 @@ class SyncSession:
                     may_be_resent=self._resumed,
                 )
         except Exception as e:
-            response = self._failure_response("MutationResponse", msg, e)
-            response["ts"] = None
+            response = self._failure_response(msg, e)
         else:
             response = {
                 "type": "MutationResponse",
@@ -541,29 +540,36 @@ class SyncSession:
     def _origin(self, token: str | None) -> RequestOrigin | None:
         return self.origin.with_token(token) if self.origin is not None else None
 
-    def _failure_response(self, kind: str, msg: dict[str, Any], e: BaseException) -> dict[str, Any]:
-        """A failed ``MutationResponse``/``ActionResponse``: what the client is told."""
+    @overload
+    def _failure_response(self, msg: wire.Mutation, e: BaseException) -> wire.MutationResponse: ...
+    @overload
+    def _failure_response(self, msg: wire.Action, e: BaseException) -> wire.ActionResponse: ...
+    def _failure_response(self, msg: wire.Mutation | wire.Action, e: BaseException) -> Any:
+        """A failed ``MutationResponse`` (``ts`` None) or ``ActionResponse``: what the
+        client is told."""
         message, data, has_data = format_function_error(
             e, ws_request_id(self.session_id, msg["requestId"])
         )
         response: dict[str, Any] = {
-            "type": kind,
+            "type": f"{msg['type']}Response",
             "requestId": msg["requestId"],
             "success": False,
             "result": message,
             "logLines": log_lines_of(e),
         }
+        if msg["type"] == "Mutation":
+            response["ts"] = None
         if has_data:
             response["errorData"] = data
         return response
 
-    async def _action(self, msg: dict[str, Any]) -> None:
+    async def _action(self, msg: wire.Action) -> None:
         try:
             await self._run_action(msg)
         finally:
             self._action_slots.release()
 
-    async def _run_action(self, msg: dict[str, Any]) -> None:
+    async def _run_action(self, msg: wire.Action) -> None:
         try:
             check_not_expired(self.expires_at)
             with origin_scope(self._origin(self.token)):
@@ -571,7 +577,7 @@ class SyncSession:
                     msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
                 )
         except Exception as e:
-            response = self._failure_response("ActionResponse", msg, e)
+            response = self._failure_response(msg, e)
         else:
             response = {
                 "type": "ActionResponse",

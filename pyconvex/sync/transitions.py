@@ -22,6 +22,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyconvex.protocol import (
+    QueryFailed,
+    QueryRemoved,
+    StateModification,
+    StateVersion,
+    Transition,
+)
 from pyconvex.sync.subscriptions import Outcome, Subscription
 
 
@@ -98,17 +105,19 @@ def _all_current(queries: dict[int, ClientQuery], at_least: int, newest: int) ->
     return Plan(max(newest, at_least), chosen)
 
 
-def modifications(queries: dict[int, ClientQuery], chosen: dict[int, Outcome]) -> list[dict[str, Any]]:
+def modifications(
+    queries: dict[int, ClientQuery], chosen: dict[int, Outcome]
+) -> list[StateModification]:
     """``QueryUpdated``/``QueryFailed`` for each query whose chosen result differs from
     what its client has."""
-    mods: list[dict[str, Any]] = []
+    mods: list[StateModification] = []
     for qid, query in queries.items():
         outcome, sent = chosen[qid], query.sent
         if sent is not None and sent.digest == outcome.digest:
             continue
         if outcome.error is not None:
             message, data, has_data = outcome.error
-            mod: dict[str, Any] = {
+            failed: QueryFailed = {
                 "type": "QueryFailed",
                 "queryId": qid,
                 "errorMessage": message,
@@ -116,17 +125,17 @@ def modifications(queries: dict[int, ClientQuery], chosen: dict[int, Outcome]) -
                 "journal": outcome.journal,
             }
             if has_data:
-                mod["errorData"] = data
+                failed["errorData"] = data
+            mods.append(failed)
         else:
-            mod = {
+            mods.append({
                 "type": "QueryUpdated",
                 "queryId": qid,
                 "value": outcome.fragment,
                 "encoded": True,
                 "logLines": outcome.log_lines,
                 "journal": outcome.journal,
-            }
-        mods.append(mod)
+            })
     return mods
 
 
@@ -134,23 +143,23 @@ def transition_message(
     queries: dict[int, ClientQuery],
     chosen: dict[int, Outcome],
     removed: list[int],
-    current: dict[str, int],
-    end: dict[str, int],
+    current: StateVersion,
+    end: StateVersion,
     clock_skew: int | None,
     *,
     send_bare: bool,
     force: bool,
-) -> dict[str, Any] | None:
+) -> Transition | None:
     """The Transition from ``current`` to ``end`` with the ``chosen`` results, or None
     when it would change nothing for the client: no result differs and the version
     stays (unless ``force``), or only the timestamp moves (unless ``send_bare``)."""
     mods = modifications(queries, chosen)
-    mods.extend({"type": "QueryRemoved", "queryId": qid} for qid in removed)
+    mods.extend(QueryRemoved(type="QueryRemoved", queryId=qid) for qid in removed)
     if not mods and not force and (end == current or not send_bare):
         return None
-    transition: dict[str, Any] = {
+    transition: Transition = {
         "type": "Transition",
-        "startVersion": dict(current),
+        "startVersion": current.copy(),
         "endVersion": end,
         "modifications": mods,
         "serverTs": time.time_ns(),
@@ -160,7 +169,7 @@ def transition_message(
     return transition
 
 
-def frame_key(transition: dict[str, Any], chosen: dict[int, Outcome]) -> tuple[Any, ...]:
+def frame_key(transition: Transition, chosen: dict[int, Outcome]) -> tuple[Any, ...]:
     """What a Transition's bytes depend on, but for ``serverTs`` (``fanout.py``): its
     versions, each modification's kind, query and result digest, and the clock skew."""
     start, end = transition["startVersion"], transition["endVersion"]
