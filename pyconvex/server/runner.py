@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import uvicorn
 
@@ -134,6 +134,24 @@ async def wait_started(server: uvicorn.Server) -> None:
         await asyncio.sleep(0.02)
 
 
+class ServerOptions(TypedDict, total=False):
+    """What ``pyconvex serve`` takes besides the code, the database and the address
+    (``open_servers`` gives each its default). ``public_url``/``site_url``: where clients
+    reach the deployment and its HTTP actions when that is not ``host:port`` (a container,
+    a reverse proxy); file URLs, ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL`` use them."""
+
+    web_dir: Path | None
+    site_port: int | None
+    files: str | None
+    retention_s: float
+    limits: FunctionLimits
+    log_streams: list[SinkConfig] | None
+    public_metrics: bool
+    public_url: str | None
+    site_url: str | None
+    trusted_proxies: tuple[Network, ...]
+
+
 async def open_servers(
     functions_dir: Path | None,
     db_url: str,
@@ -141,30 +159,26 @@ async def open_servers(
     host: str,
     port: int,
     admin_key: str,
-    web_dir: Path | None = None,
-    site_port: int | None = None,
-    files: str | None = None,
-    retention_s: float = DEFAULT_RETENTION_S,
-    limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
-    log_streams: list[SinkConfig] | None = None,
-    public_metrics: bool = False,
-    public_url: str | None = None,
-    site_url: str | None = None,
-    trusted_proxies: tuple[Network, ...] = (),
+    **options: Unpack[ServerOptions],
 ) -> tuple[uvicorn.Server, uvicorn.Server | None]:
     """The deployment opened and its uvicorn servers (the site port's, if any) built as
     ``serve`` runs them, not serving yet: ``serve`` runs them as the process's server,
     tests run them on a loop of their own. The deployment closes when the server stops."""
+    site_port, site_url = options.get("site_port"), options.get("site_url")
+    trusted_proxies = options.get("trusted_proxies", ())
     # CONVEX_SITE_URL (functions' environment): where HTTP actions are served.
     # pyconvex.auth names it as its tokens' issuer and finds its JWKS there.
     if site_url is None and site_port is not None:
         site_url = f"http://{host}:{site_port}"
-    deployment = await Deployment.open(db_url, functions_dir, files=files,
-                                       public_url=public_url or f"http://{host}:{port}",
-                                       site_url=site_url,
-                                       retention_s=retention_s, isolate_actions=True, limits=limits)
-    app = create_app(deployment, admin_key=admin_key, close_deployment=True, web_dir=web_dir,
-                     log_streams=log_streams, public_metrics=public_metrics,
+    deployment = await Deployment.open(
+        db_url, functions_dir, files=options.get("files"),
+        public_url=options.get("public_url") or f"http://{host}:{port}", site_url=site_url,
+        retention_s=options.get("retention_s", DEFAULT_RETENTION_S), isolate_actions=True,
+        limits=options.get("limits", DEFAULT_FUNCTION_LIMITS),
+    )
+    app = create_app(deployment, admin_key=admin_key, close_deployment=True,
+                     web_dir=options.get("web_dir"), log_streams=options.get("log_streams"),
+                     public_metrics=options.get("public_metrics", False),
                      trusted_proxies=trusted_proxies)
     server = uvicorn_server(app, host, port, trusted_proxies)
     site = (site_server(create_site_app(app.state.server), host, site_port, trusted_proxies)
@@ -179,31 +193,17 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 3210,
     admin_key: str | None = None,
-    web_dir: Path | None = None,
-    site_port: int | None = None,
-    files: str | None = None,
-    retention_s: float = DEFAULT_RETENTION_S,
-    limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
-    log_streams: list[SinkConfig] | None = None,
-    public_metrics: bool = False,
-    public_url: str | None = None,
-    site_url: str | None = None,
-    trusted_proxies: tuple[Network, ...] = (),
+    **options: Unpack[ServerOptions],
 ) -> None:
-    """``public_url``/``site_url``: where clients reach the deployment and its HTTP
-    actions when that is not ``host:port`` (a container, a reverse proxy); file URLs,
-    ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL`` use them."""
+    """``pyconvex serve``: the deployment's servers, run until interrupted."""
     configure_server_logging(json=True)
     check_port(host, port)
+    site_port = options.get("site_port")
     if site_port is not None:
         check_port(host, site_port, "--site-port")
     admin_key = admin_key or secrets.token_hex(16)
-    server, site = await open_servers(
-        functions_dir, db_url, host=host, port=port, admin_key=admin_key, web_dir=web_dir,
-        site_port=site_port, files=files, retention_s=retention_s, limits=limits,
-        log_streams=log_streams, public_metrics=public_metrics, public_url=public_url,
-        site_url=site_url, trusted_proxies=trusted_proxies,
-    )
+    server, site = await open_servers(functions_dir, db_url, host=host, port=port,
+                                      admin_key=admin_key, **options)
 
     tune_gc()
 
