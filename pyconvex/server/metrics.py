@@ -64,6 +64,12 @@ class Metrics:
             "Time from handing a transaction's writes to the committer until they are durable.",
             buckets=COMMIT_BUCKETS, registry=self.registry,
         )
+        self.transition_seconds = Histogram(
+            "pyconvex_transition_latency_seconds",
+            "From a commit that changed a live query's result to the Transition carrying the "
+            "new result being written to its client (the oldest change in each Transition).",
+            buckets=COMMIT_BUCKETS, registry=self.registry,
+        )
         self.sampled = _Sampled(state)
         self.registry.register(self.sampled)
         self._series: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
@@ -88,6 +94,10 @@ class Metrics:
     def on_commit(self, seconds: float) -> None:
         """A ``Database.commit_observers`` entry."""
         self.commit_seconds.observe(seconds)
+
+    def on_transition(self, seconds: float) -> None:
+        """A ``SubscriptionManager.transition_observers`` entry."""
+        self.transition_seconds.observe(seconds)
 
     async def render(self) -> bytes:
         await self.sampled.refresh()

@@ -437,6 +437,10 @@ class SyncSession:
 
     def _moved(self, step: Plan, transition: wire.Transition) -> None:
         """The client is sent ``transition``: it now has the results of ``step``."""
+        if self.manager.transition_observers:
+            self.manager.transition_sent(
+                query.sent for qid, query in self.queries.items()
+                if query.sent is not None and step.chosen[qid] is not query.sent)
         self._removed.clear()
         for qid, query in self.queries.items():
             query.sent = step.chosen[qid]

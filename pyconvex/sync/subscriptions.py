@@ -26,7 +26,8 @@ import asyncio
 import hashlib
 import heapq
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,20 @@ class SubscriptionManager:
         self.reruns = 0
         self.invalidated = 0
         self.notified = 0
+        self.transition_observers: list[Callable[[float], None]] = []
+        """Called with how long each Transition's oldest change waited (``/metrics``)."""
+
+    def transition_sent(self, replaced: Iterable[Outcome]) -> None:
+        """A Transition replaced these results a client had: the observers get the seconds
+        from the oldest one's invalidating commit to now. Commit timestamps are wall-clock
+        nanoseconds (``database/timestamps.py``), so this is commit-to-push latency, the
+        commit's own write included."""
+        oldest = min((o.stale_at for o in replaced if o.stale_at is not None), default=None)
+        if oldest is None:
+            return
+        waited = max(0.0, (time.time_ns() - oldest) / 1e9)
+        for observe in self.transition_observers:
+            observe(waited)
 
     def start(self) -> None:
         self.processed_ts = max(self.processed_ts, self.db.latest_ts)

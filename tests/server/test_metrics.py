@@ -73,17 +73,26 @@ def test_metrics_move_with_calls_commits_sessions_and_workers(tmp_path: Path) ->
 
         assert value(after, "pyconvex_websocket_sessions") == 0
         client = ConvexClient(url)
-        first = threading.Event()
+        first, changed = threading.Event(), threading.Event()
 
         def follow() -> None:
-            for _ in client.subscribe("channels:list", {}):
+            for result in client.subscribe("channels:list", {}):
                 first.set()
+                if any(channel["name"] == "pushed" for channel in result):
+                    changed.set()
 
         threading.Thread(target=follow, daemon=True).start()
         assert first.wait(10)
         live = scrape(url)
         assert value(live, "pyconvex_websocket_sessions") == 1
         assert value(live, "pyconvex_subscriptions") == 1
+        # The first result is no change: only a commit's push is a transition's latency.
+        assert value(live, "pyconvex_transition_latency_seconds_count") == 0
+        assert mutation(url, "channels:create", {"name": "pushed"})["status"] == "success"
+        assert changed.wait(10)
+        pushed = scrape(url)
+        assert value(pushed, "pyconvex_transition_latency_seconds_count") == 1
+        assert value(pushed, "pyconvex_transition_latency_seconds_sum") > 0
         client.close()
 
 
