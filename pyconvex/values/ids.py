@@ -14,6 +14,7 @@ import operator
 import os
 import threading
 import time
+from itertools import accumulate
 
 from pyconvex.errors import InvalidIdError
 
@@ -46,9 +47,26 @@ _PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # every 10-bit value as tw
 
 def _b32encode(data: bytes) -> str:
     # MSB-first with zero fill (as RFC 4648 base32, in Crockford's alphabet), ten bits at
-    # a time from one big integer: every insert makes an id, and the standard library's
-    # base32 is pure Python in 3.11.
-    bits = len(data) * 8
+    # a time: every insert makes an id, and the standard library's base32 is pure Python
+    # in 3.11. An id of a table numbered below 16,384 is 19 or 20 bytes: four 40-bit
+    # words of small integers, unrolled (a quarter fewer instructions than shifting one
+    # 160-bit integer sixteen times in a loop).
+    size = len(data)
+    if size <= 20:
+        word = data + bytes(20 - size) if size < 20 else data
+        a = int.from_bytes(word[:5], "big")
+        b = int.from_bytes(word[5:10], "big")
+        c = int.from_bytes(word[10:15], "big")
+        d = int.from_bytes(word[15:], "big")
+        p = _PAIRS
+        out = "".join((
+            p[a >> 30], p[(a >> 20) & 1023], p[(a >> 10) & 1023], p[a & 1023],
+            p[b >> 30], p[(b >> 20) & 1023], p[(b >> 10) & 1023], p[b & 1023],
+            p[c >> 30], p[(c >> 20) & 1023], p[(c >> 10) & 1023], p[c & 1023],
+            p[d >> 30], p[(d >> 20) & 1023], p[(d >> 10) & 1023], p[d & 1023],
+        ))
+        return out if size == 20 else out[: (size * 8 + 4) // 5]
+    bits = size * 8
     pairs = (bits + 9) // 10
     n = int.from_bytes(data, "big") << (pairs * 10 - bits)
     out = "".join([_PAIRS[(n >> shift) & 1023] for shift in range(pairs * 10 - 10, -10, -10)])
@@ -77,13 +95,11 @@ def encode_id(table_number: int, internal: bytes) -> str:
         raise ValueError("internal id must be 16 bytes")
     prefix, c0, c1 = _table_prefix(table_number)
     # fletcher16(prefix + internal), the prefix's share computed once per table: byte i
-    # of n counts (n - i) times in c1, so the prefix's bytes count 16 more each.
+    # of n counts (n - i) times in c1, so the prefix's bytes count 16 more each; the
+    # internal bytes' share, the sum of their running sums (no multiplication per byte).
     c0 = (c0 + sum(internal)) % 256
-    c1 = (c1 + sum(map(operator.mul, internal, _WEIGHTS))) % 256
+    c1 = (c1 + sum(accumulate(internal))) % 256
     return _b32encode(prefix + internal + bytes((c0, c1)))
-
-
-_WEIGHTS = range(INTERNAL_ID_LEN, 0, -1)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -46,3 +46,18 @@ def test_malformed_ids_are_refused_with_a_reason(s, why):
     with pytest.raises(InvalidIdError, match=why):
         decode_id(s)
     assert not is_valid_id(s)
+
+
+@given(st.binary(min_size=0, max_size=40))
+def test_base32_is_rfc4648_in_crockfords_alphabet(data):
+    """The unrolled 40-bit-word path (ids of up to 20 bytes) and the general one both
+    match the standard library's base32, unpadded, in the id alphabet."""
+    import base64
+
+    from pyconvex.values.ids import ALPHABET, _b32encode
+
+    standard = base64.b32encode(data).rstrip(b"=").decode()
+    assert _b32encode(data) == standard.translate(
+        str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+    )
+
