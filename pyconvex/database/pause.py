@@ -14,12 +14,20 @@ class Hold:
     def __init__(self) -> None:
         self.arrived = asyncio.Event()
         self._release = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the engine's, once reached
 
     async def wait_arrived(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.arrived.wait(), timeout)
 
     def release(self) -> None:
         self._release.set()
+
+    def release_from_another_thread(self) -> None:
+        """For a test driving a server that runs its loop in another thread (an in-process
+        live server): the release is handed to the engine's loop."""
+        if self._loop is None:
+            raise RuntimeError("the pause point has not been reached yet")
+        self._loop.call_soon_threadsafe(self._release.set)
 
 
 class PausePoints:
@@ -43,5 +51,6 @@ class PausePoints:
         hold = self._holds.pop(name, None)
         if hold is None:
             return
+        hold._loop = asyncio.get_running_loop()
         hold.arrived.set()
         await hold._release.wait()

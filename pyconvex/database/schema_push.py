@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pyconvex.database.schema")
 
 BACKFILL_PAGE = 512
+BACKFILL_PAGE_DONE = "backfill_page_done"
+"""The pause point after each page of a backfill (tests hold it to see a backfill midway)."""
 MAX_ATTEMPTS = 20
 
 
@@ -203,6 +205,7 @@ async def _backfill(db: Database, info: IndexInfo, created_ts: int) -> int:
                 await db.write_index_entries(entries)
                 written += len(entries)
             progress.advance(len(entries))
+            await db.pauses.reached(BACKFILL_PAGE_DONE)
             if len(rows) < BACKFILL_PAGE:
                 progress.done()
                 return written

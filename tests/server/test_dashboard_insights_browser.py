@@ -1,6 +1,7 @@
 """The dashboard's newer pages in Chromium: the grid kept live over the sync protocol (the
-official convex browser client with the admin key, no long poll), the Insights page, and a
-function's charts for the last hour on the Functions page."""
+official convex browser client with the admin key, no long poll), the Insights page (scans,
+largest read sets, a document hot with write conflicts), a function's charts for the last
+hour, an index's backfill with its progress, and every page by keyboard at 800 pixels."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from pyconvex.cli.commands.deploy import pack_functions
-from tests.conftest import APP, start_server, stop_server
+from pyconvex.database.schema_push import BACKFILL_PAGE_DONE
+from tests.conftest import APP
+from tests.server.inprocess import live_server
 
 ADMIN = {"Authorization": "Convex test-admin-key"}
 
@@ -111,35 +114,6 @@ def test_a_function_shows_its_last_hour_in_charts(server: str, browser: Browser)
     assert errors == []
 
 
-def test_a_new_index_appears_live_and_backfills_to_enabled(tmp_path: Path, browser: Browser) -> None:
-    functions = tmp_path / "convex"
-    shutil.copytree(APP, functions)
-    proc, url = start_server(tmp_path / "db.sqlite3", functions)
-    try:
-        for start in range(0, 20_000, 1000):
-            r = httpx.post(f"{url}/api/pyconvex/dashboard/insert", headers=ADMIN, timeout=60, json={
-                "table": "items", "documents": [{"n": float(i), "tag": f"t{i % 7}"} for i in range(start, start + 1000)]})
-            assert r.status_code == 200, r.text
-        page, errors, _ = open_dashboard(browser, url)
-        page.locator("[data-table=items]").click()
-        page.get_by_text("Schema and indexes").click()
-        expect(page.locator("[data-index-state=by_tag_n]")).to_have_text("enabled")
-        expect(page.locator("[data-index-state=by_tag_only]")).to_have_count(0)
-        schema = functions / "schema.py"
-        schema.write_text(schema.read_text().replace(
-            '.index("by_category", ["meta.category"])',
-            '.index("by_category", ["meta.category"]).index("by_tag_only", ["tag"])'))
-        r = httpx.post(f"{url}/api/pyconvex/deploy", content=pack_functions(functions), headers=ADMIN, timeout=300)
-        assert r.status_code == 200, r.text
-        # the index list is a sync subscription: the new index shows without a reload, and
-        # its state turns to enabled when its backfill of 20,000 documents is done
-        state = page.locator("[data-index-state=by_tag_only]")
-        expect(state).to_have_text("enabled", timeout=60_000)
-        assert errors == []
-    finally:
-        stop_server(proc)
-
-
 PAGES = {"Data": "Data", "Run a function": "Run a function", "Logs": "Logs", "Schedules": "Scheduled functions",
          "Cron jobs": "Cron jobs", "Files": "Files", "Environment": "Environment variables",
          "Snapshots": "Snapshots", "Health": "Health", "Insights": "Insights"}
@@ -205,3 +179,40 @@ def test_a_document_hot_with_write_conflicts_is_named_on_the_insights_page(serve
     expect(cells.nth(3)).to_have_text(f"{hot['conflicts']:,}")
     expect(cells.nth(4)).to_have_text(f"counters:increment ({hot['functions']['counters:increment']})")
     assert errors == []
+
+
+def test_a_backfill_shows_its_progress_in_the_schema_view(tmp_path: Path, browser: Browser) -> None:
+    """The real backfill of a deployed index, held after its first page (512 of 3,000
+    documents) by the engine's pause point: the schema view shows the index backfilling
+    with its progress; released, the index turns enabled."""
+    functions = tmp_path / "convex"
+    shutil.copytree(APP, functions)
+    with live_server(tmp_path / "db.sqlite3", functions) as srv:
+        url = srv.url
+        for start in range(0, 3000, 1000):
+            r = httpx.post(f"{url}/api/pyconvex/dashboard/insert", headers=ADMIN, timeout=60, json={
+                "table": "items", "documents": [{"n": float(i), "tag": f"t{i % 7}"} for i in range(start, start + 1000)]})
+            assert r.status_code == 200, r.text
+        page, errors, _ = open_dashboard(browser, url)
+        expect(page.locator("[data-count=items]")).to_have_text("3,000")  # counted: the total is known
+        page.locator("[data-table=items]").click()
+        hold = srv.deployment.db.pauses.hold(BACKFILL_PAGE_DONE)
+        schema = functions / "schema.py"
+        schema.write_text(schema.read_text().replace(
+            '.index("by_category", ["meta.category"])',
+            '.index("by_category", ["meta.category"]).index("by_tag_only", ["tag"])'))
+        deployed: list[httpx.Response] = []
+        deploy = threading.Thread(target=lambda: deployed.append(httpx.post(
+            f"{url}/api/pyconvex/deploy", content=pack_functions(functions), headers=ADMIN, timeout=120)))
+        deploy.start()
+        try:
+            state = page.locator("[data-index-state=by_tag_only]")
+            expect(state).to_contain_text("backfilling", timeout=30_000)  # the schema view opens itself
+            expect(state).to_contain_text("512 of 3,000")
+            expect(state.get_by_role("progressbar", name="Backfill of by_tag_only: 512 of 3,000")).to_be_visible()
+        finally:
+            hold.release_from_another_thread()
+            deploy.join(120)
+        assert deployed and deployed[0].status_code == 200, deployed
+        expect(state).to_have_text("enabled", timeout=30_000)
+        assert errors == []
