@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,12 +64,6 @@ class Metrics:
             "Time from handing a transaction's writes to the committer until they are durable.",
             buckets=COMMIT_BUCKETS, registry=self.registry,
         )
-        self.transition_seconds = Histogram(
-            "pyconvex_transition_latency_seconds",
-            "From a commit that changed a live query's result to the Transition carrying the "
-            "new result being written to its client (the oldest change in each Transition).",
-            buckets=COMMIT_BUCKETS, registry=self.registry,
-        )
         self.sampled = _Sampled(state)
         self.registry.register(self.sampled)
         self._series: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
@@ -94,10 +88,6 @@ class Metrics:
     def on_commit(self, seconds: float) -> None:
         """A ``Database.commit_observers`` entry."""
         self.commit_seconds.observe(seconds)
-
-    def on_transition(self, seconds: float) -> None:
-        """A ``SubscriptionManager.transition_observers`` entry."""
-        self.transition_seconds.observe(seconds)
 
     async def render(self) -> bytes:
         await self.sampled.refresh()
@@ -161,6 +151,12 @@ class _Sampled(Collector):
             yield _counter("pyconvex_subscription_reruns",
                            "Live queries re-run because a commit changed what they read.",
                            manager.reruns)
+            latency = manager.transition_latency
+            yield HistogramMetricFamily(
+                "pyconvex_transition_latency_seconds",
+                "From a commit that changed a live query's result to the Transition carrying "
+                "the new result being written to its client (the oldest change in each).",
+                buckets=latency.cumulative(), sum_value=latency.sum_ns / 1e9)
         yield _gauge("pyconvex_websocket_sessions", "Open sync (WebSocket) sessions.",
                      state.ws_sessions)
         workers = runner.actions

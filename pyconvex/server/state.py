@@ -75,17 +75,15 @@ class ServerState:
             runner = self.deployment.runner
             runner.listeners.append(self.logs.append)
             self._unlisten.append(lambda: runner.listeners.remove(self.logs.append))
-            self._start_observability(self.manager)
+            self._start_observability()
         return self.manager
 
-    def _start_observability(self, manager: SubscriptionManager) -> None:
-        """Metrics and log streams: a runner listener and a commit observer each (and a
-        transition observer for metrics)."""
+    def _start_observability(self) -> None:
+        """Metrics and log streams: a runner listener and a commit observer each."""
         runner, db = self.deployment.runner, self.deployment.db
         metrics = self.metrics = Metrics(self)
         runner.listeners.append(metrics.on_execution)
         db.commit_observers.append(metrics.on_commit)
-        manager.transition_observers.append(metrics.on_transition)
         streams = self.log_streams = LogStreams(db, self.log_stream_configs)
         runner.listeners.append(streams.on_execution)
         self._streams_started = asyncio.get_running_loop().create_task(streams.start())

@@ -437,13 +437,16 @@ class SyncSession:
 
     def _moved(self, step: Plan, transition: wire.Transition) -> None:
         """The client is sent ``transition``: it now has the results of ``step``."""
-        if self.manager.transition_observers:
-            self.manager.transition_sent(
-                query.sent for qid, query in self.queries.items()
-                if query.sent is not None and step.chosen[qid] is not query.sent)
         self._removed.clear()
+        oldest = 0  # the invalidating commit of the oldest result replaced (0: none)
         for qid, query in self.queries.items():
-            query.sent = step.chosen[qid]
+            sent, new = query.sent, step.chosen[qid]
+            if sent is not new and sent is not None and sent.stale_at is not None \
+                    and (not oldest or sent.stale_at < oldest):
+                oldest = sent.stale_at
+            query.sent = new
+        if oldest:
+            self.manager.transition_latency.add(time.time_ns() - oldest)
         self.current = transition["endVersion"]
         self._held.clear()
         self._transitions_sent += 1

@@ -26,8 +26,7 @@ import asyncio
 import hashlib
 import heapq
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ from pyconvex.database import Committed, Database, ReadSet
 from pyconvex.functions import FunctionRunner, canonicalize_path, failure_of
 from pyconvex.sync.errors import ErrorReply
 from pyconvex.sync.interval_index import IntervalIndex
+from pyconvex.sync.latency import TRANSITION_BUCKETS_S, LatencyHistogram
 from pyconvex.values import convex_to_json
 
 log = logging.getLogger("pyconvex.sync")
@@ -157,20 +157,11 @@ class SubscriptionManager:
         self.reruns = 0
         self.invalidated = 0
         self.notified = 0
-        self.transition_observers: list[Callable[[float], None]] = []
-        """Called with how long each Transition's oldest change waited (``/metrics``)."""
-
-    def transition_sent(self, replaced: Iterable[Outcome]) -> None:
-        """A Transition replaced these results a client had: the observers get the seconds
-        from the oldest one's invalidating commit to now. Commit timestamps are wall-clock
-        nanoseconds (``database/timestamps.py``), so this is commit-to-push latency, the
-        commit's own write included."""
-        oldest = min((o.stale_at for o in replaced if o.stale_at is not None), default=None)
-        if oldest is None:
-            return
-        waited = max(0.0, (time.time_ns() - oldest) / 1e9)
-        for observe in self.transition_observers:
-            observe(waited)
+        self.transition_latency = LatencyHistogram(TRANSITION_BUCKETS_S)
+        """Per Transition that replaced results a client had: nanoseconds from the oldest
+        one's invalidating commit to the push (``SyncSession._moved``; ``/metrics``).
+        Commit timestamps are wall-clock nanoseconds (``database/timestamps.py``), so this
+        is commit-to-push latency, the commit's own write included."""
 
     def start(self) -> None:
         self.processed_ts = max(self.processed_ts, self.db.latest_ts)

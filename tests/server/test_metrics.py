@@ -92,6 +92,7 @@ def test_metrics_move_with_calls_commits_sessions_and_workers(tmp_path: Path) ->
         assert changed.wait(10)
         pushed = scrape(url)
         assert value(pushed, "pyconvex_transition_latency_seconds_count") == 1
+        assert value(pushed, "pyconvex_transition_latency_seconds_bucket", le="+Inf") == 1
         assert value(pushed, "pyconvex_transition_latency_seconds_sum") > 0
         client.close()
 
