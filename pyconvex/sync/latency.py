@@ -1,7 +1,8 @@
 """A histogram cheap enough to feed once per Transition.
 
 A commit can push a Transition to a thousand sessions in one fan-out pass; a
-``prometheus_client`` observation (a lock and a bucket search in Python, ~1.5 µs) per
+``prometheus_client`` observation (a lock and a bucket search in Python: with the
+look for the oldest change, 3.3 µs against 0.4 µs here, measured on a busy machine) per
 session would be a tenth of that pass's CPU. Everything here runs on the event loop's
 thread, so the counts need no lock: a Transition adds to one bucket, and ``/metrics``
 reads them at scrape time.
