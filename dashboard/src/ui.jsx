@@ -75,9 +75,10 @@ export function JsonEditor({ text, resetKey, label, testid, readOnly, rows = 10,
   );
 }
 
-// Escape closes the innermost open panel.
+// Escape closes the innermost open panel; listening from the moment the panel is in the
+// page (a layout effect), so an Escape pressed right after it shows is not missed.
 export function useEscape(close) {
-  useEffect(() => {
+  useLayoutEffect(() => {
     const onKey = (e) => { if (e.key === "Escape") close(); };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);

@@ -28,7 +28,7 @@ def open_dashboard(browser: Browser, url: str) -> tuple[Page, list[str], list[st
     fetched: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: errors.append(f"dialog: {d.message}"))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda m: errors.append(f"{m.text} at {m.location}") if m.type == "error" else None)
     page.on("request", lambda r: fetched.append(r.url))
     page.goto(f"{url}/dashboard#key=test-admin-key")
     return page, errors, fetched
@@ -68,7 +68,7 @@ def test_the_grid_is_live_over_the_sync_protocol(server: str, browser: Browser) 
     expect(page.locator("#live")).to_have_text("● live")
     assert sockets and all(s.startswith(url.replace("http", "ws")) and s.endswith("/sync") for s in sockets)
     assert not [u for u in fetched if "/dashboard/watch" in u]
-    assert errors == []
+    assert errors == [], errors
 
 
 def test_insights_name_the_scans_and_the_largest_read_sets(server: str, browser: Browser) -> None:
@@ -91,7 +91,7 @@ def test_insights_name_the_scans_and_the_largest_read_sets(server: str, browser:
     expect(largest).to_contain_text("channels:list")
     expect(largest.locator("td").nth(1)).to_have_text("3")
     expect(page.get_by_test_id("insights-conflicts")).to_contain_text("No conflicts.")
-    assert errors == []
+    assert errors == [], errors
 
 
 def test_a_function_shows_its_last_hour_in_charts(server: str, browser: Browser) -> None:
@@ -111,7 +111,7 @@ def test_a_function_shows_its_last_hour_in_charts(server: str, browser: Browser)
     # a function never called says so
     page.locator("[data-fn='channels:by_name']").click()
     expect(page.get_by_test_id("fn-metrics")).to_contain_text("No calls in the last hour.")
-    assert errors == []
+    assert errors == [], errors
 
 
 PAGES = {"Data": "Data", "Run a function": "Run a function", "Logs": "Logs", "Schedules": "Scheduled functions",
@@ -146,7 +146,7 @@ def test_every_page_and_a_document_by_keyboard_alone_at_800_pixels(server: str, 
     expect(page.get_by_test_id("doc-editor")).to_contain_text('"name": "general"')
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("doc-panel")).to_have_count(0)
-    assert errors == []
+    assert errors == [], errors
 
 
 def test_a_document_hot_with_write_conflicts_is_named_on_the_insights_page(server: str, browser: Browser) -> None:
@@ -178,7 +178,7 @@ def test_a_document_hot_with_write_conflicts_is_named_on_the_insights_page(serve
     expect(cells.nth(2)).to_have_text(hot["documentId"])
     expect(cells.nth(3)).to_have_text(f"{hot['conflicts']:,}")
     expect(cells.nth(4)).to_have_text(f"counters:increment ({hot['functions']['counters:increment']})")
-    assert errors == []
+    assert errors == [], errors
 
 
 def test_a_backfill_shows_its_progress_in_the_schema_view(tmp_path: Path, browser: Browser) -> None:
@@ -215,4 +215,4 @@ def test_a_backfill_shows_its_progress_in_the_schema_view(tmp_path: Path, browse
             deploy.join(120)
         assert deployed and deployed[0].status_code == 200, deployed
         expect(state).to_have_text("enabled", timeout=30_000)
-        assert errors == []
+        assert errors == [], errors
