@@ -216,3 +216,20 @@ def test_a_backfill_shows_its_progress_in_the_schema_view(tmp_path: Path, browse
         assert deployed and deployed[0].status_code == 200, deployed
         expect(state).to_have_text("enabled", timeout=30_000)
         assert errors == [], errors
+
+
+def test_sort_by_an_index_either_way(server: str, browser: Browser) -> None:
+    url = server
+    r = httpx.post(f"{url}/api/pyconvex/dashboard/insert", headers=ADMIN, json={
+        "table": "items", "documents": [{"n": float(n), "tag": "t"} for n in (5, 1, 9, 3)]})
+    assert r.status_code == 200, r.text
+    page, errors, _ = open_dashboard(browser, url)
+    page.locator("[data-table=items]").click()
+    n_column = page.locator("tr.row td:nth-child(3)")
+    expect(n_column).to_have_text(["3", "9", "1", "5"])  # newest first
+    page.get_by_label("Sort by index").select_option("by_n")
+    expect(page.get_by_test_id("plan")).to_contain_text("by_n")
+    expect(n_column).to_have_text(["9", "5", "3", "1"])
+    page.get_by_label("Order").select_option("asc")
+    expect(n_column).to_have_text(["1", "3", "5", "9"])
+    assert errors == [], errors
