@@ -33,6 +33,9 @@ class Update:
     """The document now (None: deleted)."""
     new_keys: dict[int, bytes] | None = None
     """``new``'s index keys by index id, computed once for the overlay and the commit."""
+    encoded: bytes | None = None
+    """``new`` already encoded by its writer (a system record with a fixed shape); any
+    later write of the document drops it."""
 
 
 
@@ -80,9 +83,10 @@ def build_commit_request(
         if table.number not in catalog.tables_by_number:
             continue
         table = catalog.tables_by_number[table.number]
-        documents.append(
-            (doc_id, table.number, encode_document(new) if new is not None else None, update.old_ts)
-        )
+        value = update.encoded
+        if value is None and new is not None:
+            value = encode_document(new)
+        documents.append((doc_id, table.number, value, update.old_ts))
         known = update.new_keys
         if old is None and known is not None and update.table is table:
             # An insert into a table unchanged since the write (the common case): its

@@ -1,0 +1,40 @@
+"""The session record's own encoder writes exactly the bytes the generic document
+encoder would, for any recorded value, log lines and request id: a replay decodes it
+with the generic decoder."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyconvex.database.documents import decode_document, encode_document
+from pyconvex.database.session_requests import _encode_record
+from pyconvex.values import INT64_MAX, INT64_MIN, convex_to_json, new_id
+from tests.values.strategies import texts, values
+
+pytestmark = pytest.mark.one_backend
+
+
+@given(
+    value=values,
+    lines=st.lists(texts, max_size=4),
+    request_id=st.integers(INT64_MIN, INT64_MAX),
+    created=st.floats(min_value=0, max_value=4e12, allow_nan=False),
+    session=texts,
+    identity=texts,
+)
+def test_the_record_encodes_as_any_document(value, lines, request_id, created, session, identity):
+    doc = {
+        "_id": new_id(10),
+        "_creationTime": created,
+        "sessionId": session,
+        "requestId": request_id,
+        "identity": identity,
+        "result": orjson.dumps(convex_to_json(value)),
+        "logLines": lines,
+    }
+    encoded = _encode_record(doc)
+    assert encoded == encode_document(doc)
+    assert decode_document(encoded) == doc
