@@ -161,15 +161,22 @@ async def _timed_rounds(post: object, conns: list, kind: str) -> list[float]:
     return lat
 
 
-async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float]:
-    """(latencies ms, RSS KB per subscriber)."""
-    before = server.rss_kb()
+async def subscribed(server: Server, n: int) -> list[WsClient]:
+    """``n`` sync clients of ``server``, each subscribed to the hot channel's newest post
+    (connected and subscribed 50 at a time)."""
     conns: list[WsClient] = []
     for i in range(0, n, 50):
         conns.extend(await asyncio.gather(*(WsClient.connect(server.url) for _ in range(min(50, n - i)))))
     for i in range(0, n, 50):
         await asyncio.gather(*(c.subscribe("channels:latest", {"channel": "hot", "n": 1})
                                for c in conns[i:i + 50]))
+    return conns
+
+
+async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float]:
+    """(latencies ms, RSS KB per subscriber)."""
+    before = server.rss_kb()
+    conns = await subscribed(server, n)
     await asyncio.sleep(1)
     per_subscriber = (server.rss_kb() - before) / n
     async with httpx.AsyncClient(timeout=30) as http:

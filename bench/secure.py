@@ -107,6 +107,10 @@ async def limit_run(path: str, clients: int, seconds: float) -> tuple[float, int
             await d.close()
 
 
+def row(figure: str, values: list[float]) -> None:
+    print(f"| {figure} | {statistics.median(values):.2f} | {', '.join(f'{x:.2f}' for x in values)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -127,10 +131,8 @@ def main() -> None:
             print(f"  run: plain {r['bench:plain'] * 1e3:.2f} ms, field rule "
                   f"{r['bench:with_field_rule'] * 1e3:.2f} ms, reading rule "
                   f"{r['bench:with_reading_rule'] * 1e3:.2f} ms", file=sys.stderr)
-        print(f"| 1,000-doc query with a field rule / without RLS (goal <= 1.3) | "
-              f"{statistics.median(field):.2f} | {', '.join(f'{x:.2f}' for x in field)} |")
-        print(f"| 1,000-doc query with a rule reading one document per doc / without RLS | "
-              f"{statistics.median(reading):.2f} | {', '.join(f'{x:.2f}' for x in reading)} |")
+        row("1,000-doc query with a field rule / without RLS (goal <= 1.3)", field)
+        row("1,000-doc query with a rule reading one document per doc / without RLS", reading)
     if "b" in args.parts:
         ratios, overs = [], []
         for run in range(args.runs):
@@ -147,8 +149,7 @@ def main() -> None:
             print(f"  run: unlimited {rates['bench:unlimited']:,.0f}/s, limited "
                   f"{rates['bench:limited']:,.0f}/s, admitted {admitted}, "
                   f"over-admitted {overs[-1]}", file=sys.stderr)
-        print(f"| {args.clients} clients, sharded limit / same mutation unlimited (goal >= 0.5) | "
-              f"{statistics.median(ratios):.2f} | {', '.join(f'{x:.2f}' for x in ratios)} |")
+        row(f"{args.clients} clients, sharded limit / same mutation unlimited (goal >= 0.5)", ratios)
         print(f"| over-admissions (goal 0) | {max(overs)} | {', '.join(map(str, overs))} |")
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import State
 
 from pyconvex.server.limits import HEADER_TIMEOUT_S, MAX_HEADER_BYTES
+from pyconvex.sync.fanout import PerLoop
 
 # What this module reads or overrides of uvicorn's and websockets' private internals.
 # They are not API: pyproject.toml pins the uvicorn range this was tested with, and
@@ -69,16 +69,8 @@ class _Flusher:
             transport.flush()
 
 
-_FLUSHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _flusher(loop: asyncio.AbstractEventLoop) -> _Flusher:
-    flusher = _FLUSHERS.get(loop)
-    if flusher is None:
-        flusher = _FLUSHERS[loop] = _Flusher(loop)
-    return flusher
+_FLUSHERS: PerLoop[_Flusher] = PerLoop(_Flusher)
+_flusher = _FLUSHERS.get
 
 
 class CorkedTransport:

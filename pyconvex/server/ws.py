@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import Callable
 
 from starlette.types import Receive, Scope, Send
@@ -25,6 +24,7 @@ from pyconvex.protocol import (
 from pyconvex.server.client_address import request_origin
 from pyconvex.server.state import ServerState
 from pyconvex.sync import CloseAfterAuthError, SyncSession
+from pyconvex.sync.fanout import PerLoop
 
 log = logging.getLogger("pyconvex.server")
 PING_AFTER_S = 15.0
@@ -72,7 +72,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     take_text = scope.get("extensions", {}).get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
         take_text(session.take_text)
-    pinger = _pinger(asyncio.get_running_loop())
+    pinger = _PINGERS.get(asyncio.get_running_loop())
     pinger.add(session, send_frame)
     close_code, close_reason = 1000, ""
 
@@ -149,13 +149,4 @@ class _Pinger:
                     session.fail(e)
 
 
-_PINGERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pinger] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _pinger(loop: asyncio.AbstractEventLoop) -> _Pinger:
-    found = _PINGERS.get(loop)
-    if found is None:
-        found = _PINGERS[loop] = _Pinger()
-    return found
+_PINGERS: PerLoop[_Pinger] = PerLoop(lambda loop: _Pinger())

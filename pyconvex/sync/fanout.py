@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pyconvex.protocol.messages import Transition
 from pyconvex.protocol.server_codec import encode_server_frame
 
 FrameKey = tuple[Any, ...]
+T = TypeVar("T")
 
 
 class Pushable(Protocol):
@@ -94,16 +95,30 @@ class FanOut:
             self._frames.clear()
 
 
-_FANOUTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FanOut] = (
-    weakref.WeakKeyDictionary()
-)
+class PerLoop(Generic[T]):
+    """One ``T`` per event loop, made on first use and forgotten with its loop (the
+    fan-out pass, the server's flusher and its pinger each keep one)."""
+
+    __slots__ = ("_make", "_of")
+
+    def __init__(self, make: Callable[[asyncio.AbstractEventLoop], T]) -> None:
+        self._make = make
+        self._of: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, loop: asyncio.AbstractEventLoop) -> T:
+        found = self._of.get(loop)
+        if found is None:
+            found = self._of[loop] = self._make(loop)
+        return found
+
+    def values(self) -> list[T]:
+        return list(self._of.values())
 
 
-def fanout_of(loop: asyncio.AbstractEventLoop) -> FanOut:
-    found = _FANOUTS.get(loop)
-    if found is None:
-        found = _FANOUTS[loop] = FanOut(loop)
-    return found
+_FANOUTS: PerLoop[FanOut] = PerLoop(FanOut)
+fanout_of = _FANOUTS.get
 
 
 SendFrame = Callable[[bytes], bool]
