@@ -39,7 +39,6 @@ from pyconvex.values import convex_to_json, json_to_convex
 MAX_PAGE = 1000
 MAX_BATCH = 1000
 CLEAR_BATCH = 2000
-MAX_WAIT_S = 30.0
 UPLOAD_TTL_MS = 3600 * 1000
 
 
@@ -159,21 +158,6 @@ async def documents(request: Request, state: ServerState) -> Response:
         "continueCursor": result["continueCursor"],
         "plan": chosen.explain(bool(clauses)),
     })
-
-
-async def watch(request: Request, state: ServerState) -> Response:
-    """Long poll: answers ``{"ts"}`` once a commit after ``after`` touches ``table``, or
-    ``{"ts": null}`` after ``wait`` seconds."""
-    db = state.deployment.db
-    info = _user_table(db, request.query_params.get("table"), system_ok=True)
-    after = _int_param(request, "after", 0, 0, 2**63 - 1)
-    try:
-        wait = min(float(request.query_params.get("wait", "25")), MAX_WAIT_S)
-    except ValueError:
-        raise BadRequestError("wait must be a number of seconds.", short_msg="BadRequest") from None
-    w = watch_of(request.app.state, db)
-    ts = await w.wait_change({info.number}, after, wait)
-    return _json({"ts": None if ts is None else str(ts), "count": w.table_counts.known(info)})
 
 
 async def _commit(db: Database, body: Any) -> Any:
@@ -315,7 +299,7 @@ async def delete_files(request: Request, state: ServerState) -> Response:
 
 def _routes() -> list[Route]:
     get = {
-        "tables": tables, "documents": documents, "watch": watch, "crons": crons, **GETS,
+        "tables": tables, "documents": documents, "crons": crons, **GETS,
     }
     posts = {
         "insert": insert, "replace": replace, "delete": delete, "clear": clear, "cancel": cancel,
