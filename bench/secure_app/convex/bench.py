@@ -21,6 +21,10 @@ reading_query = custom_query(query, custom_ctx(
 
 limiter = RateLimiter({
     "hot": {"kind": "token bucket", "rate": 1000, "period": SECOND, "capacity": 200, "shards": 64},
+    # the same limit, too wide to bind: every call consumes a token and inserts, so the
+    # ratio is the limiter's own cost, not refusals (which commit nothing) making it cheaper
+    "open": {"kind": "token bucket", "rate": 10**9, "period": SECOND, "capacity": 10**9,
+             "shards": 64},
 })
 
 
@@ -55,6 +59,14 @@ async def unlimited(ctx, client):
 @mutation(args={"client": v.number()})
 async def limited(ctx, client):
     result = await limiter.limit(ctx, "hot")
+    if result.ok:
+        await ctx.db.insert("admitted", {"client": client, "now": ctx.now()})
+    return result.ok
+
+
+@mutation(args={"client": v.number()})
+async def limited_open(ctx, client):
+    result = await limiter.limit(ctx, "open")
     if result.ok:
         await ctx.db.insert("admitted", {"client": client, "now": ctx.now()})
     return result.ok
