@@ -77,10 +77,14 @@ def live_server(
     log_streams: list[SinkConfig] | None = None,
     public_metrics: bool = False,
     limits: FunctionLimits = DEFAULT_FUNCTION_LIMITS,
+    actions: bool = False,
 ) -> Iterator[LiveServer]:
     """``pyconvex serve --db db --functions functions --admin-key test-admin-key`` (with
     ``--site-port``, ``--log-stream``, ``--public-metrics`` and the limits' options as
-    asked), in this process: ``db`` is a SQLite file or a full database URL."""
+    asked), in this process: ``db`` is a SQLite file or a full database URL. With
+    ``actions``, ready only once an action worker has started: a worker's start (a
+    process at nice 19 importing pyconvex) took up to 5 s on a loaded machine, which a
+    test's first action would otherwise wait out against its client's 5 s timeout."""
     db_url = db if isinstance(db, str) else f"sqlite:///{db}"
     port = free_port()
     url = f"http://{HOST}:{port}"
@@ -94,16 +98,12 @@ def live_server(
             functions, db_url, host=HOST, port=port, admin_key=ADMIN_KEY, site_port=site_port,
             limits=limits, log_streams=log_streams, public_metrics=public_metrics)
         workers = server.config.app.state.server.deployment.workers
-        if workers is not None and functions is not None:
+        if actions and workers is not None and functions is not None:
             pools.append(workers)
         servers.extend(s for s in (server, site_srv) if s is not None)
         await serve_with_site(server, site_srv)
 
     def ready() -> bool:
-        # Serving, and (with code loaded) an action worker started: a worker's start
-        # (a process at nice 19 importing pyconvex) takes seconds on a loaded machine
-        # (up to 5 s measured), which a test's first action would otherwise wait out
-        # against its client's 5 s timeout.
         return bool(servers) and all(s.started for s in servers) and all(
             pool.started > 0 for pool in pools)
 

@@ -18,7 +18,7 @@ APP = Path(__file__).resolve().parents[1] / "fixtures" / "httpapp" / "convex"
 
 @pytest.fixture
 def urls(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    with live_server(tmp_path / "db.sqlite3", APP, site=True) as served:
+    with live_server(tmp_path / "db.sqlite3", APP, site=True, actions=True) as served:
         assert served.site_url is not None
         yield served.url, served.site_url
 
@@ -103,7 +103,8 @@ def test_a_verified_jwt_gives_the_http_action_its_identity(
     issuer = IssuerProcess(tmp_path / "issuer")
     monkeypatch.setenv("TEST_OIDC_ISSUER", issuer.url)
     try:
-        with live_server(tmp_path / "db.sqlite3", FIXTURES / "authapp" / "convex") as served:
+        with live_server(tmp_path / "db.sqlite3", FIXTURES / "authapp" / "convex",
+                         actions=True) as served:
             url = served.url
             token = issuer.token()
             ok = httpx.get(f"{url}/http/whoami", headers={"Authorization": f"Bearer {token}"})

@@ -37,7 +37,7 @@ def mutation(url: str, path: str, args: dict[str, object]) -> dict[str, object]:
 
 
 def test_metrics_move_with_calls_commits_sessions_and_workers(tmp_path: Path) -> None:
-    with live_server(tmp_path / "db.sqlite3") as served:
+    with live_server(tmp_path / "db.sqlite3", actions=True) as served:
         url = served.url
         before = scrape(url)
         for i in range(3):

@@ -18,7 +18,7 @@ APP = Path(__file__).resolve().parents[1] / "fixtures" / "filesapp" / "convex"
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
-    with live_server(tmp_path / "db.sqlite3", APP) as server:
+    with live_server(tmp_path / "db.sqlite3", APP, actions=True) as server:
         yield server.url
 
 
