@@ -12,8 +12,10 @@ So each commit of a hot key is followed by one re-run, not by all of them.
 Nothing here decides what commits: every re-run is validated by the committer as any
 transaction is (serializability is untouched). A line only orders re-runs. A mutation
 holds at most one key's turn and waits for a turn only while holding none, so lines
-cannot deadlock; a cancelled waiter leaves its line, or passes the turn on if it had
-just been given it.
+cannot deadlock, provided no run waits, while it holds a turn, for another top-level
+transaction: none does (a mutation's nested calls run in its own transaction; only
+actions start transactions of their own, and they hold no turn). A cancelled waiter
+leaves its line, or passes the turn on if it had just been given it.
 """
 
 from __future__ import annotations
