@@ -167,13 +167,39 @@ def test_backup_on_a_schedule(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert len(seen) >= 4, runner.stdout.read() if runner.poll() is not None and runner.stdout else seen
     finally:
-        runner.send_signal(signal.SIGINT)
-        out, _ = runner.communicate(timeout=60)
-        stop_server(proc)
+        runner.send_signal(signal.SIGTERM)
+        try:
+            out, _ = runner.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            runner.communicate()
+            raise
+        finally:
+            stop_server(proc)
     left = sorted(p.name for p in folder.iterdir())
     assert len(left) <= 3 and all(name.endswith(".zip") for name in left), left  # no .partial
     assert len([n for n in left if n in seen]) >= 2
     assert "every 1s, keeping 2" in out
+
+
+def test_a_scheduled_backup_stops_on_ctrl_c_even_started_in_the_background(tmp_path: Path) -> None:
+    # a shell starts background commands with SIGINT ignored; Ctrl-C must still stop it
+    proc, url = start_server(tmp_path / "db.sqlite3", FILES_APP)
+    runner = subprocess.Popen([*CLI, "backup", "--to", str(tmp_path / "b"), "--every", "1h",
+                               "--url", url, "--admin-key", ADMIN_KEY],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert runner.stdout is not None
+        lines = [runner.stdout.readline(), runner.stdout.readline()]
+        assert "wrote pyconvex-backup-" in lines[1], lines
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(30) == 0
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        runner.communicate()
+        stop_server(proc)
 
 
 def test_backup_refuses_a_bad_interval(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ succeeded: a failing deployment never erases the backups you have.
 from __future__ import annotations
 
 import re
+import signal
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -128,6 +129,19 @@ def backup_once(target: Target, dest: Destination, prefix: str, keep: int, inclu
     return name
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Stop between (or inside) backups on SIGTERM, as service managers and containers
+    send it, and on SIGINT even when it was inherited as ignored (a shell starts
+    background commands so), as ``pyconvex serve`` does through uvicorn. A backup cut
+    short leaves only its ``.partial`` file, which is removed."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
+
+
 def backup(
     to: str = typer.Option(
         ..., "--to", help="A folder (created if missing) or s3://bucket/prefix (pyconvex[s3]; "
@@ -135,7 +149,8 @@ def backup(
     ),
     every: str | None = typer.Option(
         None, "--every", metavar="INTERVAL",
-        help="Keep running and back up every INTERVAL (30m, 6h, 1d); without it, back up once.",
+        help="Keep running (until Ctrl-C or SIGTERM) and back up every INTERVAL (30m, 6h, 1d); "
+        "without it, back up once.",
     ),
     keep: int = typer.Option(7, "--keep", min=1, help="How many backups to keep (the newest)."),
     prefix: str = typer.Option("pyconvex-backup", "--prefix", help="The backups' file name prefix."),
@@ -166,6 +181,7 @@ def backup(
         backup_once(target, dest, prefix, keep, include_file_storage)
         return
     typer.echo(f"Backing up {target.url} into {to} every {every}, keeping {keep} (Ctrl-C to stop).")
+    _stop_on_signals()
     try:
         while True:
             started = time.monotonic()
