@@ -62,3 +62,42 @@ async def test_a_dead_worker_fails_its_action_and_is_replaced(
         with pytest.raises(ActionWorkerError) as info:
             await task
         assert "killed by signal SIGKILL" in str(info.value)
+
+
+def _children() -> set[int]:
+    """This process's child processes, running or exited but not reaped."""
+    me = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                found.add(int(entry))
+    return found
+
+
+async def test_a_worker_started_for_an_action_is_reaped_when_the_pool_closes(
+    make_db_url: Callable[[], str],
+) -> None:
+    import asyncio
+
+    before = _children()
+    d = await Deployment.open(make_db_url(), APP, isolate_actions=True)
+    assert d.workers is not None
+    d.workers.spare = 0  # no spare: the action starts a worker of its own
+    task = asyncio.ensure_future(d.runner.run_action("limits:pid", {}))
+    for _ in range(400):
+        if d.workers._own_starts:
+            break
+        await asyncio.sleep(0.005)
+    assert d.workers._own_starts, "the action did not start a worker of its own"
+    await d.close()  # while that worker is still starting
+    try:
+        assert _children() - before == set()  # killed and reaped by close(), not later
+    finally:
+        with pytest.raises((ActionWorkerError, asyncio.CancelledError)):
+            await task

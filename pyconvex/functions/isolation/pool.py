@@ -196,6 +196,9 @@ class WorkerPool:
         self._generation = 0
         self._idle: list[_Worker] = []
         self._starting: set[asyncio.Task[_Worker]] = set()
+        """Spares starting (they join ``_idle``)."""
+        self._own_starts: set[asyncio.Task[_Worker]] = set()
+        """Workers started for one action, when no spare was idle."""
         self._busy: set[_Worker] = set()
         self._retired: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
@@ -280,7 +283,20 @@ class WorkerPool:
             if worker.healthy and worker.proc.returncode is None:
                 return worker
             self._retire(worker)
-        return await self._spawn()
+        # started for this action: tracked like a spare's start, so a pool closing
+        # meanwhile cancels it (and the start kills and reaps its process)
+        task = asyncio.get_running_loop().create_task(self._spawn())
+        self._own_starts.add(task)
+        try:
+            worker = await task
+        finally:
+            self._own_starts.discard(task)
+        if self._closed:  # started just as the pool closed: close() no longer sees it
+            worker.kill()
+            await worker.proc.wait()
+            worker.writer.close()
+            raise ActionWorkerError("the deployment is shutting down")
+        return worker
 
     async def _execute(self, kind: str, payload: tuple[Any, ...], lines: list[str],
                        identity: dict[str, Any] | None, name: str) -> Any:
@@ -348,7 +364,7 @@ class WorkerPool:
 
     async def close(self) -> None:
         self._closed = True
-        starting = list(self._starting)
+        starting = [*self._starting, *self._own_starts]
         for task in starting:
             task.cancel()
         await asyncio.gather(*starting, return_exceptions=True)  # each kills its process
