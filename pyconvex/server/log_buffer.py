@@ -21,6 +21,7 @@ class LogBuffer:
         self._entries: deque[tuple[int, ExecutionRecord]] = deque(maxlen=capacity)
         self._seq = 0
         self._event = asyncio.Event()
+        self._stopping = False
 
     @property
     def last_seq(self) -> int:
@@ -37,9 +38,15 @@ class LogBuffer:
             return []
         return [(n, r) for n, r in self._entries if n > seq][:limit]
 
+    def release_waiters(self) -> None:
+        """The server is stopping: followers get what there is now instead of holding the
+        shutdown (which waits for open requests) for up to their whole wait."""
+        self._stopping = True
+        self._event.set()
+
     async def wait_after(self, seq: int, timeout: float) -> list[tuple[int, ExecutionRecord]]:
         entries = self.after(seq)
-        if entries:
+        if entries or self._stopping:
             return entries
         try:
             await asyncio.wait_for(self._event.wait(), timeout)

@@ -27,6 +27,7 @@ from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.limits import MAX_SYNC_MESSAGE, BodyLimit
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.logging_setup import configure_server_logging
+from pyconvex.server.state import ServerState
 
 T = TypeVar("T")
 
@@ -85,7 +86,19 @@ def uvicorn_server(app: Any, host: str, port: int,
         ws_per_message_deflate=False,
         **_proxy_settings(trusted_proxies),
     )
-    return uvicorn.Server(config)
+    return _DeploymentServer(config)
+
+
+class _DeploymentServer(uvicorn.Server):
+    """uvicorn waits for open requests when it stops: long polls (the logs followed by
+    ``pyconvex logs`` and the dashboard) are told first, so Ctrl-C does not wait out
+    their 30 seconds."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = getattr(getattr(self.config.app, "state", None), "server", None)
+        if isinstance(state, ServerState):
+            state.stopping()
+        await super().shutdown(sockets)
 
 
 def tune_gc() -> None:

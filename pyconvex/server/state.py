@@ -60,6 +60,12 @@ class ServerState:
             )
         return await verifier.verify(token)
 
+    def stopping(self) -> None:
+        """The server has stopped accepting connections and waits for open requests:
+        end the long polls now."""
+        if self.logs is not None:
+            self.logs.release_waiters()
+
     def ensure_started(self) -> SubscriptionManager:
         """Start the subscription manager on first use (works without ASGI lifespan)."""
         if self.manager is None:
