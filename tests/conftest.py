@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,10 +21,26 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 APP = FIXTURES / "app" / "convex"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port below the kernel's ephemeral range (32768 and up here): a port the kernel
+    picked (bind to 0) can be given to an outgoing connection before the server that was
+    to take it starts, which failed a test with "port already in use"."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20_000, 32_000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def start_server(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,8 @@ import httpx
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
+
+from tests.conftest import free_port
 
 _kids = itertools.count(1)
 
@@ -153,9 +154,7 @@ class IssuerProcess(Signer):
 
     def __init__(self, root: Path) -> None:
         super().__init__()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         (root / ".well-known").mkdir(parents=True, exist_ok=True)
         (root / ".well-known" / "openid-configuration").write_text(
