@@ -56,20 +56,21 @@ async def unlimited(ctx, client):
     return True
 
 
-@mutation(args={"client": v.number()})
-async def limited(ctx, client):
-    result = await limiter.limit(ctx, "hot")
+async def _consume_then_insert(ctx, client, name):
+    result = await limiter.limit(ctx, name)
     if result.ok:
         await ctx.db.insert("admitted", {"client": client, "now": ctx.now()})
     return result.ok
+
+
+@mutation(args={"client": v.number()})
+async def limited(ctx, client):
+    return await _consume_then_insert(ctx, client, "hot")
 
 
 @mutation(args={"client": v.number()})
 async def limited_open(ctx, client):
-    result = await limiter.limit(ctx, "open")
-    if result.ok:
-        await ctx.db.insert("admitted", {"client": client, "now": ctx.now()})
-    return result.ok
+    return await _consume_then_insert(ctx, client, "open")
 
 
 @query(args={"cursor": v.union(v.string(), v.null())})
