@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from pyconvex.persistence.postgres_sql import (
 )
 
 
-class _WatchedConnection:
+class _WatchedConnection(ABC):
     """A connection of its own whose socket the event loop watches for the connection's
     life, drained by ``_on_readable`` through libpq (the listener, the committer's)."""
 
@@ -38,8 +39,8 @@ class _WatchedConnection:
         self._fd = self._pgconn.socket
         self._loop.add_reader(self._fd, self._on_readable)
 
-    def _on_readable(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _on_readable(self) -> None: ...
 
     def _lose(self) -> None:
         """Stop watching a connection that failed or may be mid-statement."""

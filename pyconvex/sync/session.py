@@ -19,22 +19,22 @@ owns the socket. Rules it keeps (docs/protocol.md §4–§7):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple
 
 from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.errors import AuthError
-from pyconvex.functions import FunctionRunner, log_lines_of
+from pyconvex.functions import FunctionRunner
+from pyconvex.functions.runtime import FunctionResult
 from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.protocol import messages as wire
-from pyconvex.sync.errors import format_function_error
 from pyconvex.sync.expiry import check_not_expired, token_expiry
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.invariants import SessionInvariantError, session_problems
 from pyconvex.sync.requests import run_session_mutation
+from pyconvex.sync.responses import action_response, mutation_response
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
 from pyconvex.sync.transitions import ClientQuery, Plan, frame_key, plan, transition_message
 
@@ -59,10 +59,6 @@ class _QueuedMutation(NamedTuple):
     is_admin: bool
     expires_at: float | None = None
     token: str | None = None  # the user token in force when it arrived (ctx.meta)
-
-
-def ws_request_id(session_id: str, request_id: int) -> str:
-    return hashlib.sha256(f"{session_id}|{request_id}".encode()).hexdigest()[:16]
 
 
 class SyncSession:
@@ -510,27 +506,19 @@ class SyncSession:
 
     async def _mutation(self, queued: _QueuedMutation) -> None:
         msg = queued.msg
-        response: wire.MutationResponse
+        outcome: FunctionResult | BaseException
         # Answered from its durable record if it already ran (sync/requests.py).
         try:
             check_not_expired(queued.expires_at)
             with origin_scope(self._origin(queued.token)):
-                result, _ = await run_session_mutation(
+                outcome, _ = await run_session_mutation(
                     self.runner, self.session_id, msg["requestId"], msg["udfPath"],
                     msg["args"], queued.identity, is_admin=queued.is_admin,
                     may_be_resent=self._resumed,
                 )
         except Exception as e:
-            response = self._failure_response(msg, e)
-        else:
-            response = {
-                "type": "MutationResponse",
-                "requestId": msg["requestId"],
-                "success": True,
-                "result": result.value,
-                "ts": result.ts,
-                "logLines": result.log_lines,
-            }
+            outcome = e
+        response = mutation_response(self.session_id, msg, outcome)
         ts = response["ts"]
         async with self._lock:
             # The covering Transition usually follows at once (sent together, one write).
@@ -547,29 +535,6 @@ class SyncSession:
     def _origin(self, token: str | None) -> RequestOrigin | None:
         return self.origin.with_token(token) if self.origin is not None else None
 
-    @overload
-    def _failure_response(self, msg: wire.Mutation, e: BaseException) -> wire.MutationResponse: ...
-    @overload
-    def _failure_response(self, msg: wire.Action, e: BaseException) -> wire.ActionResponse: ...
-    def _failure_response(self, msg: wire.Mutation | wire.Action, e: BaseException) -> Any:
-        """A failed ``MutationResponse`` (``ts`` None) or ``ActionResponse``: what the
-        client is told."""
-        message, data, has_data = format_function_error(
-            e, ws_request_id(self.session_id, msg["requestId"])
-        )
-        response: dict[str, Any] = {
-            "type": f"{msg['type']}Response",
-            "requestId": msg["requestId"],
-            "success": False,
-            "result": message,
-            "logLines": log_lines_of(e),
-        }
-        if msg["type"] == "Mutation":
-            response["ts"] = None
-        if has_data:
-            response["errorData"] = data
-        return response
-
     async def _action(self, msg: wire.Action) -> None:
         try:
             await self._run_action(msg)
@@ -577,22 +542,16 @@ class SyncSession:
             self._action_slots.release()
 
     async def _run_action(self, msg: wire.Action) -> None:
+        outcome: FunctionResult | BaseException
         try:
             check_not_expired(self.expires_at)
             with origin_scope(self._origin(self.token)):
-                result = await self.runner.run_action(
+                outcome = await self.runner.run_action(
                     msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
                 )
         except Exception as e:
-            response = self._failure_response(msg, e)
-        else:
-            response = {
-                "type": "ActionResponse",
-                "requestId": msg["requestId"],
-                "success": True,
-                "result": result.value,
-                "logLines": result.log_lines,
-            }
+            outcome = e
+        response = action_response(self.session_id, msg, outcome)
         async with self._lock:
             await self.send(response)
 

@@ -9,6 +9,7 @@ far as its n-th match.
 from __future__ import annotations
 
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
@@ -33,14 +34,14 @@ _WHOLE_INDEX = (b"", prefix_end(b""))
 """An index range with no bounds: a query reading it reads the table without an index
 range (counted in ``Transaction.docs_read_unindexed``)."""
 
-class Terminals:
+class Terminals(ABC):
     """``first()`` and ``unique()`` from ``take()``: one definition for every query-like
     class (the engine's and row-level security's filtered one)."""
 
     _table: str
 
-    async def take(self, n: int) -> list[Document]:
-        raise NotImplementedError
+    @abstractmethod
+    async def take(self, n: int) -> list[Document]: ...
 
     async def first(self) -> Document | None:
         docs = await self.take(1)

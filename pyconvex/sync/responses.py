@@ -1,0 +1,54 @@
+"""What a sync session answers a Mutation or an Action with, as the protocol's types.
+
+Kept apart from the session's state machine (``session.py``): these are pure functions
+of the request and its outcome."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pyconvex.functions import log_lines_of
+from pyconvex.functions.runtime import FunctionResult
+from pyconvex.protocol import messages as wire
+from pyconvex.sync.errors import format_function_error
+
+
+def ws_request_id(session_id: str, request_id: int) -> str:
+    """The request id a WebSocket request's failure is logged and answered under."""
+    return hashlib.sha256(f"{session_id}|{request_id}".encode()).hexdigest()[:16]
+
+
+def _failure(session_id: str, msg: wire.Mutation | wire.Action,
+             e: BaseException) -> tuple[str, Any, bool]:
+    return format_function_error(e, ws_request_id(session_id, msg["requestId"]))
+
+
+def mutation_response(session_id: str, msg: wire.Mutation,
+                      outcome: FunctionResult | BaseException) -> wire.MutationResponse:
+    """Success carries the value and the commit's ``ts``; failure the client's message and
+    ``ts`` None."""
+    if not isinstance(outcome, BaseException):
+        return {"type": "MutationResponse", "requestId": msg["requestId"], "success": True,
+                "result": outcome.value, "ts": outcome.ts, "logLines": outcome.log_lines}
+    message, data, has_data = _failure(session_id, msg, outcome)
+    response: wire.MutationResponse = {"type": "MutationResponse", "requestId": msg["requestId"],
+                                       "success": False, "result": message, "ts": None,
+                                       "logLines": log_lines_of(outcome)}
+    if has_data:
+        response["errorData"] = data
+    return response
+
+
+def action_response(session_id: str, msg: wire.Action,
+                    outcome: FunctionResult | BaseException) -> wire.ActionResponse:
+    if not isinstance(outcome, BaseException):
+        return {"type": "ActionResponse", "requestId": msg["requestId"], "success": True,
+                "result": outcome.value, "logLines": outcome.log_lines}
+    message, data, has_data = _failure(session_id, msg, outcome)
+    response: wire.ActionResponse = {"type": "ActionResponse", "requestId": msg["requestId"],
+                                     "success": False, "result": message,
+                                     "logLines": log_lines_of(outcome)}
+    if has_data:
+        response["errorData"] = data
+    return response
