@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import orjson
 
 from pyconvex.database.catalog import IndexInfo
 from pyconvex.values import Document, dumps, encode_key, get_path, loads
+from pyconvex.values.keys import encode_value
 
 
 def encode_document(doc: Document) -> bytes:
@@ -30,3 +33,39 @@ def index_key(index: IndexInfo, doc: Document) -> bytes:
     if len(fields) == 1:
         return encode_key([doc["_id"]])
     return encode_key([get_path(doc, f) for f in fields])
+
+
+def index_keys(indexes: Iterable[IndexInfo], doc: Document) -> dict[int, bytes]:
+    """``doc``'s key in each of ``indexes`` (by index id), as :func:`index_key` gives
+    them, each field encoded once: every index ends with ``_id`` and all but ``by_id``
+    with ``_creationTime``, and a write computes the keys of all its table's indexes."""
+    parts: dict[str, bytes] = {}
+    keys: dict[int, bytes] = {}
+    for index in indexes:
+        fields = index.key_fields
+        if len(fields) == 1:  # by_id
+            part = parts.get("_id")
+            if part is None:
+                part = parts["_id"] = _id_part(doc)
+            keys[index.id] = part
+            continue
+        out = []
+        for field in fields:
+            part = parts.get(field)
+            if part is None:
+                part = parts[field] = (
+                    _id_part(doc) if field == "_id" else encode_value(get_path(doc, field))
+                )
+            out.append(part)
+        keys[index.id] = b"".join(out)
+    return keys
+
+
+def _id_part(doc: Document) -> bytes:
+    """``encode_key([doc["_id"]])`` without its type dispatch: an id is a string of base32
+    digits (no NUL to escape), often the ``Id`` subclass, which the generic encoder
+    reaches only after every exact-type test."""
+    doc_id = doc["_id"]
+    if isinstance(doc_id, str) and "\x00" not in doc_id:
+        return b"\x06" + doc_id.encode() + b"\x00"
+    return encode_key([doc_id])

@@ -24,7 +24,7 @@ from pyconvex.database.catalog import (
     TableInfo,
     index_info,
 )
-from pyconvex.database.documents import decode_document, index_key
+from pyconvex.database.documents import decode_document, index_key, index_keys
 from pyconvex.database.own_writes import Update
 from pyconvex.database.transaction_reads import TransactionReads
 from pyconvex.errors import (
@@ -251,17 +251,17 @@ class TransactionWrites(TransactionReads):
             update = Update(table, old, old_ts, old)
             self._updates[doc_id] = update
         prior, prior_keys = update.new, update.new_keys
-        new_keys: dict[int, bytes] | None = {} if new is not None else None
-        for index in table.indexes.values():
+        indexes = table.indexes.values()
+        new_keys = index_keys(indexes, new) if new is not None else None
+        for index in indexes:
             overlay = self._overlay.get(index.id)
             if overlay is None:
                 overlay = self._overlay[index.id] = {}
             if prior is not None:
                 key = prior_keys.get(index.id) if prior_keys is not None else None
                 overlay[key if key is not None else index_key(index, prior)] = None
-            if new is not None and new_keys is not None:
-                key = new_keys[index.id] = index_key(index, new)
-                overlay[key] = doc_id
+            if new_keys is not None:
+                overlay[new_keys[index.id]] = doc_id
         update.new = new
         update.new_keys = new_keys
         update.encoded = None

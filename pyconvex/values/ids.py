@@ -115,14 +115,27 @@ def decode_id(s: str) -> tuple[int, bytes]:
     """``(table_number, internal_id)``; :class:`InvalidIdError` says why not."""
     if not isinstance(s, str):
         raise InvalidIdError(f"Invalid id {s!r}: ids are strings")
-    return _decode_id(s)
+    found = _decoded.get(s)
+    return found if found is not None else _remember(s, _decode_id(s))
 
 
-@functools.lru_cache(maxsize=4096)
+# Decoded ids, remembered: one write decodes the same id several times (the call's
+# argument check, the schema check, the table lookup, the read of the old version), each
+# a base32 decode, a checksum and a canonical-form re-encode. A new id goes in as it is
+# made, so the schema check of an insert's own ``_id`` decodes nothing. A refused id
+# raises and is not kept. Emptied when full (new ids pass through it at insert rate).
+_decoded: dict[str, tuple[int, bytes]] = {}
+_DECODED_MAX = 4096
+
+
+def _remember(s: str, decoded: tuple[int, bytes]) -> tuple[int, bytes]:
+    if len(_decoded) >= _DECODED_MAX:
+        _decoded.clear()
+    _decoded[str(s)] = decoded
+    return decoded
+
+
 def _decode_id(s: str) -> tuple[int, bytes]:
-    # Remembered: one write decodes the same id several times (the call's argument
-    # check, the table lookup, the read of the old version), each a base32 decode, a
-    # checksum and a canonical-form re-encode. A refused id raises and is not kept.
     def bad(why: str) -> InvalidIdError:
         return InvalidIdError(f"Invalid id {s!r}: {why}")
 
@@ -203,4 +216,7 @@ _source = _IdSource()
 
 
 def new_id(table_number: int) -> str:
-    return encode_id(table_number, _source.take())
+    internal = _source.take()
+    doc_id = encode_id(table_number, internal)
+    _remember(doc_id, (table_number, internal))  # its schema check decodes it next
+    return doc_id
