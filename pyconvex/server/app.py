@@ -84,8 +84,8 @@ class DeploymentApp(Starlette):
         super().__init__(routes=routes, lifespan=lifespan, middleware=middleware)
         self.state.server = server
         # Bodies capped, then the hot routes first, then Starlette for the rest.
-        self._fast: ASGIApp = BodyLimit(CountSessions(
-            FunctionCalls(partial(Starlette.__call__, self), server, routes), server))
+        self.function_calls = FunctionCalls(partial(Starlette.__call__, self), server, routes)
+        self._fast: ASGIApp = BodyLimit(CountSessions(self.function_calls, server))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._fast(scope, receive, send)

@@ -106,6 +106,17 @@ class FunctionCalls:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        status, headers, content = await self.answer(kind, scope, chunks, size)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def answer(
+        self, kind: FunctionKind, scope: Scope, chunks: list[bytes], size: int,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Run the call whose body arrived as ``chunks`` (``size`` bytes in all, only
+        the first ``MAX_BODY`` kept): status, headers and content of the response. Both
+        this middleware and the direct protocol (``server/direct_calls.py``) answer
+        through it."""
         authorization = origin = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -135,5 +146,4 @@ class FunctionCalls:
         ]
         if origin is not None:  # what the CORS middleware would add (server/cors.py)
             headers += simple_response_headers(origin)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        return status, headers, content

@@ -19,10 +19,11 @@ from pyconvex.deployment import DEFAULT_RETENTION_S, Deployment
 from pyconvex.errors import BadRequestError
 from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.guard import guarded_loop_factory
-from pyconvex.server.app import create_app
+from pyconvex.server.app import DeploymentApp, create_app
 from pyconvex.server.client_address import Network
 from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
 from pyconvex.server.dashboard_api import dashboard_url
+from pyconvex.server.direct_calls import direct_calls_protocol
 from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.limits import MAX_SYNC_MESSAGE, BodyLimit
 from pyconvex.server.log_streams import SinkConfig
@@ -77,8 +78,10 @@ def uvicorn_server(app: Any, host: str, port: int,
         # Access lines are below the log level anyway; without a handler uvicorn also
         # skips building their arguments (client address, path) on every request.
         access_log=False,
-        # One send per response, not head and body (or response and transition) apart.
-        http=CorkedHttpToolsProtocol,
+        # One send per response, not head and body (or response and transition) apart;
+        # a deployment's client calls answered without the ASGI stack (direct_calls.py).
+        http=(direct_calls_protocol(app.function_calls) if isinstance(app, DeploymentApp)
+              else CorkedHttpToolsProtocol),
         ws=CorkedWebSocketProtocol,
         ws_max_size=MAX_SYNC_MESSAGE,  # larger sync messages close with 1009
         # Transitions are small and frequent: compressing each costs more CPU and latency

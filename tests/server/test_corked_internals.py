@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
@@ -19,6 +19,7 @@ from pyconvex.server.corked import (
     UVICORN_WS_INTERNALS,
     WEBSOCKETS_CONNECTION_INTERNALS,
 )
+from pyconvex.server.direct_calls import UVICORN_CYCLE_INTERNALS, UVICORN_DIRECT_INTERNALS
 
 
 async def _app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -55,3 +56,17 @@ async def test_the_websocket_protocol_still_has_what_corked_uses():
     )
     missing = [n for n in WEBSOCKETS_CONNECTION_INTERNALS if not hasattr(protocol.conn, n)]
     assert not missing, f"websockets' ServerProtocol no longer has {missing}: see server/corked.py"
+
+
+async def test_the_http_protocol_and_its_cycle_still_have_what_direct_calls_use():
+    protocol = HttpToolsProtocol(_config(), ServerState(), {}, asyncio.get_running_loop())
+    missing = _missing(protocol, UVICORN_DIRECT_INTERNALS)
+    assert not missing, (
+        f"uvicorn's HttpToolsProtocol no longer has {missing}: see server/direct_calls.py"
+    )
+    source = inspect.getsource(RequestResponseCycle)
+    missing = [n for n in UVICORN_CYCLE_INTERNALS
+               if not re.search(rf"self\.{n}\s*(:[^=\n]*)?=", source)]
+    assert not missing, (
+        f"uvicorn's RequestResponseCycle no longer sets {missing}: see server/direct_calls.py"
+    )
