@@ -2,7 +2,7 @@
 machine's speed does not move, for comparing source trees where timings are noise.
 
     .venv/bin/python bench/instructions.py [TREE ...] [--mutations 1600] [--repeat 2]
-                                           [--session] [--writer]
+                                           [--session] [--writer] [--server]
 
 For each tree (default: this checkout), it runs 16 concurrent tasks inserting documents
 through ``ConvexTest`` (the engine path of bench/engine.py, SQLite, durable) under
@@ -11,7 +11,10 @@ the same start-up, and reports the difference divided by the count. Only the ser
 process is counted unless ``--writer`` is given (then the SQLite writer process is traced
 too and counted in a column of its own). ``--session``: each task is a sync session and
 its mutations run as the WebSocket path runs them (``run_session_mutation``: the durable
-``_session_requests`` record in each transaction), without the socket. Group sizes depend
+``_session_requests`` record in each transaction), without the socket. ``--server``: the
+mutation HTTP and WebSocket calls share, as ``pyconvex serve`` runs it: bench/channels_app's
+``channels:post`` (a schema and an index), with the server's execution listeners (log
+buffer, metrics, log streams), without the HTTP layer. Group sizes depend
 on timing, so repeated counts differ by about 0.2% (more with ``--writer``: the writer's
 transactions carry as many commits as were waiting); ``--repeat`` shows the spread.
 Needs valgrind (Debian's package ``valgrind``); it runs about 50 times slower than native.
@@ -34,6 +37,7 @@ BENCH = Path(__file__).resolve().parent
 WORKLOAD = """
 import asyncio, sys
 tree, n, session = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "session"
+server = sys.argv[4] == "server"
 sys.path.insert(0, tree + "/bench")
 import pyconvex
 assert pyconvex.__file__.startswith(tree), pyconvex.__file__
@@ -41,11 +45,24 @@ from pyconvex.testing import ConvexTest
 from pyconvex.sync.requests import run_session_mutation
 
 async def main():
-    async with ConvexTest(tree + "/bench/app/convex") as t:
+    app = "/bench/channels_app/convex" if server else "/bench/app/convex"
+    async with ConvexTest(tree + app) as t:
         runner = t.deployment.runner
         sent = {}
+        if server:  # the listeners `pyconvex serve` adds (server/state.py)
+            from pyconvex.server.log_buffer import LogBuffer
+            from pyconvex.server.log_streams import LogStreams
+            from pyconvex.server.metrics import Metrics
+            from pyconvex.server.state import ServerState
+            metrics = Metrics(ServerState(t.deployment))
+            runner.listeners.append(LogBuffer().append)
+            runner.listeners.append(metrics.on_execution)
+            t.deployment.db.commit_observers.append(metrics.on_commit)
+            runner.listeners.append(LogStreams(t.deployment.db, []).on_execution)
 
         async def insert(session):
+            if server:
+                return await t.mutation("channels:post", {"channel": "hot", "body": "x" * 100})
             if not session:
                 return await t.mutation("bench:insert", {"body": "x" * 100})
             request = sent[session] = sent.get(session, -1) + 1
@@ -66,7 +83,9 @@ asyncio.run(main())
 """
 
 
-def instructions(tree: str, mutations: int, session: bool, writer: bool) -> tuple[int, int]:
+def instructions(
+    tree: str, mutations: int, session: bool, writer: bool, server: bool = False
+) -> tuple[int, int]:
     """Instructions of the workload's process, and of its SQLite writer (0 unless
     ``writer``)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +95,8 @@ def instructions(tree: str, mutations: int, session: bool, writer: bool) -> tupl
         children = ["--trace-children=yes"] if writer else []
         proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out.%p", *children,
-             sys.executable, str(script), tree, str(mutations), "session" if session else "-"],
+             sys.executable, str(script), tree, str(mutations), "session" if session else "-",
+             "server" if server else "-"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp,
         )
         _, err = proc.communicate()
@@ -100,16 +120,20 @@ def main() -> None:
                         help="sync-session mutations, with their durable record")
     parser.add_argument("--writer", action="store_true",
                         help="count the SQLite writer process too")
+    parser.add_argument("--server", action="store_true",
+                        help="as `pyconvex serve` runs an HTTP insert: bench/channels_app "
+                             "(a schema, an index) with the server's execution listeners")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
-    what = "session insert mutation" if args.session else "insert mutation"
+    what = ("session insert mutation" if args.session else
+            "channels:post with the server's listeners" if args.server else "insert mutation")
     head = f"| tree | instructions per {what} (median of {args.repeat}) | runs |"
     print(head + (" writer's (median) | writer's runs |" if args.writer else ""))
     print("|---|---|---|" + ("---|---|" if args.writer else ""))
     for tree in (str(Path(t).resolve()) for t in args.trees):
-        base = instructions(tree, 0, args.session, args.writer)
-        runs = [instructions(tree, args.mutations, args.session, args.writer)
+        base = instructions(tree, 0, args.session, args.writer, args.server)
+        runs = [instructions(tree, args.mutations, args.session, args.writer, args.server)
                 for _ in range(args.repeat)]
         own = [(m - base[0]) / args.mutations for m, _ in runs]
         line = f"| {tree} | {statistics.median(own):,.0f} | {', '.join(f'{r:,.0f}' for r in own)} |"
