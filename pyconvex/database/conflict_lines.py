@@ -16,6 +16,15 @@ cannot deadlock, provided no run waits, while it holds a turn, for another top-l
 transaction: none does (a mutation's nested calls run in its own transaction; only
 actions start transactions of their own, and they hold no turn). A cancelled waiter
 leaves its line, or passes the turn on if it had just been given it.
+
+A line also takes newcomers. The previous winner's next call (a closed loop of
+increments) used to run beside the front's re-run, and one of the two lost: two handler
+runs per increment. So each function name remembers the key it last lost on
+(:meth:`learn`); a new run of that function, while that key's line is busy
+(:meth:`busy_key`), lines up before its first run. The guess is checked after the run:
+if the run did not read the key it waited for, it gives the turn on at once and the
+guess is dropped (:meth:`forget`), so a function that touches a hot document only
+sometimes pays at most one needless wait per guess, never a wrong result.
 """
 
 from __future__ import annotations
@@ -29,12 +38,39 @@ from pyconvex.database.reads import WrittenKey
 class ConflictLines:
     """The lines of one database's re-runs, keyed by the index key they lost on."""
 
-    __slots__ = ("_lines",)
+    __slots__ = ("_hot", "_lines", "lined_first", "wrong_guesses")
 
     def __init__(self) -> None:
         # A key is present while some re-run holds its turn; the deque holds the
         # re-runs waiting behind it, in the order they lost.
         self._lines: dict[WrittenKey, deque[asyncio.Future[None]]] = {}
+        # Function name -> the key its last lost race was on (one per function, so
+        # bounded by the number of functions).
+        self._hot: dict[str, WrittenKey] = {}
+        self.lined_first = 0
+        """Runs that lined up before their first run (a busy key guessed right or wrong)."""
+        self.wrong_guesses = 0
+        """Of those, runs that did not read the key they waited for."""
+
+    def learn(self, name: str, key: WrittenKey) -> None:
+        """A run of ``name`` lost its race on ``key``: its next runs may line up first."""
+        self._hot[name] = key
+
+    def guess(self, name: str) -> WrittenKey | None:
+        """The key ``name`` last lost its race on, unless dropped since (tests, metrics)."""
+        return self._hot.get(name)
+
+    def busy_key(self, name: str) -> WrittenKey | None:
+        """The key a new run of ``name`` should line up for before running: the one it
+        last lost on, while some run holds that key's turn; else None (run at once)."""
+        key = self._hot.get(name)
+        return key if key is not None and key in self._lines else None
+
+    def forget(self, name: str, key: WrittenKey) -> None:
+        """A run of ``name`` waited for ``key`` and did not read it: stop guessing."""
+        self.wrong_guesses += 1
+        if self._hot.get(name) == key:
+            del self._hot[name]
 
     def __len__(self) -> int:
         """Keys with a re-run holding their turn (tests, metrics)."""

@@ -40,7 +40,7 @@ from pyconvex.functions.api import function_path
 from pyconvex.functions.registration import FunctionKind, RegisteredFunction
 from pyconvex.functions.registry import Registry, canonicalize_path, display_path
 from pyconvex.functions.runtime.ctx_impl import ActionCtx, MutationCtx, QueryCtx
-from pyconvex.functions.runtime.determinism import Frozen, frozen, install_determinism
+from pyconvex.functions.runtime.determinism import Frozen, frozen, install_determinism, real_time
 from pyconvex.functions.runtime.failures import (
     Failure,
     attach,
@@ -351,8 +351,14 @@ class FunctionRunner:
     ) -> FunctionResult:
         """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts."""
         run = _Run(name, "mutation")
+        lines = self.conflict_lines
         held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
+        guessed = lines.busy_key(name)  # a key this function lost on, busy now: line up first
         try:
+            if guessed is not None:
+                lines.lined_first += 1
+                await lines.take_turn(guessed)
+                held = guessed
             for attempt in range(MAX_OCC_ATTEMPTS):
                 txn = self.db.begin()
                 run.lines = []
@@ -366,18 +372,25 @@ class FunctionRunner:
                     except BaseException as e:
                         self._finish(run, e, txn)
                         raise
+                if guessed is not None:
+                    if held == guessed and txn.reads.overlaps((guessed,)) is None:
+                        lines.forget(name, guessed)  # waited for a key it does not read
+                        lines.release(guessed)
+                        held = None
+                    guessed = None
                 try:
                     ts = await self.db.commit(txn)
                 except OccConflict as e:
                     self.occ_retries += 1
                     if e.key is not None:
+                        lines.learn(name, e.key)
                         if run.conflicts is None:
                             run.conflicts = []
                         run.conflicts.append(e.key)
                         if held is None:
                             # Behind the re-runs that lost on this key before: one re-run
                             # per commit of a hot document, not all of them at once.
-                            await self.conflict_lines.take_turn(e.key)
+                            await lines.take_turn(e.key)
                             held = e.key
                     conflicting = e.conflicting_ts
                     if conflicting is not None and conflicting > self.db.latest_ts:
@@ -398,7 +411,7 @@ class FunctionRunner:
                 return FunctionResult(value, run.lines, ts)
         finally:
             if held is not None:  # committed (and published), failed or gave up
-                self.conflict_lines.release(held)
+                lines.release(held)
         error = ConflictError(
             f"{display_path(name)}: gave up after {MAX_OCC_ATTEMPTS} attempts: the "
             "documents it reads kept being changed by concurrent mutations. Reduce contention "
@@ -471,7 +484,7 @@ class _Run:
         self.kind = kind
         self.lines: list[str] = []
         self.request_id = request_id_var.get() or new_request_id()
-        self.started_ms = time.time() * 1000
+        self.started_ms = real_time() * 1000
         self.perf = time.perf_counter()
         self.conflicts: list[tuple[int, bytes]] | None = None  # made on a first conflict
 
