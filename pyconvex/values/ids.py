@@ -188,6 +188,12 @@ _CLOCK_BYTES = 7
 _RANDOM_BYTES = INTERNAL_ID_LEN - _CLOCK_BYTES
 
 
+_clock_ns = time.time_ns
+"""The real clock, taken at import: inside a function ``time.time_ns`` is the
+deterministic stand-in (``functions/runtime/determinism.py``), which reads a context
+variable first and gives the function's frozen start time, not the time now."""
+
+
 class _IdSource:
     """os.urandom in bulk (one system call per 256 ids) behind the increasing clock."""
 
@@ -200,7 +206,7 @@ class _IdSource:
 
     def take(self) -> bytes:
         with self._lock:
-            now = time.time_ns() // 1000
+            now = _clock_ns() // 1000
             if now <= self._last:
                 now = self._last + 1
             self._last = now

@@ -107,6 +107,10 @@ def _install_random() -> None:
 
 _real_time = _time.time
 _real_time_ns = _time.time_ns
+real_time = _real_time
+"""The real ``time.time``, for the server's own records (an execution's start): the
+stand-in installed below reads a context variable first, and gives a function's frozen
+start time inside one."""
 
 
 def _time_now() -> float:
