@@ -42,6 +42,11 @@ from pyconvex.values import (
 _MAX_KEY = b"\xff" * 16
 _MIN_PAGE = 16
 _MAX_PAGE = 1024
+_NAME_SPANS: dict[str, tuple[bytes, bytes]] = {}
+"""A table name's key range in ``_tables.by_name``, which every write reads (so a
+concurrent change of the table conflicts): encoded once per name. Names that do not
+exist are read too (any string a function passes), hence the bound."""
+_NAME_SPANS_MAX = 4096
 
 
 class TransactionHost(Protocol):
@@ -107,8 +112,13 @@ class TransactionReads:
     def table(self, name: str) -> TableInfo | None:
         """Look a table up by name, recording the read so a concurrent change conflicts."""
         tables = self.catalog.tables_by_name[TABLES_TABLE]
-        prefix = encode_key([name])
-        self.reads.add(tables.indexes["by_name"].id, prefix, prefix_end(prefix))
+        span = _NAME_SPANS.get(name)
+        if span is None:
+            prefix = encode_key([name])
+            span = (prefix, prefix_end(prefix))
+            if len(_NAME_SPANS) < _NAME_SPANS_MAX:
+                _NAME_SPANS[name] = span
+        self.reads.add(tables.indexes["by_name"].id, span[0], span[1])
         return self.catalog.table(name)
 
     def require_table(self, name: str) -> TableInfo:

@@ -74,10 +74,12 @@ class SchedulerExecutor:
             catalog = self.db.catalog
             for name in (SCHEDULED_FUNCTIONS_TABLE, CRON_JOBS_TABLE):
                 self._watched.update(i.id for i in catalog.tables_by_name[name].indexes.values())
-        for item in committed:
-            if any(index_id in self._watched for index_id, _ in item.request.written):
-                self._wake.set()
-                return
+        watched = self._watched
+        for item in committed:  # plain loops: this runs for every commit
+            for index_id, _ in item.request.written:
+                if index_id in watched:
+                    self._wake.set()
+                    return
 
     def start(self) -> None:
         if self._task is None:
