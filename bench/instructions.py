@@ -14,7 +14,7 @@ its mutations run as the WebSocket path runs them (``run_session_mutation``: the
 ``_session_requests`` record in each transaction), without the socket. ``--server``: the
 mutation HTTP and WebSocket calls share, as ``pyconvex serve`` runs it: bench/channels_app's
 ``channels:post`` (a schema and an index), with the server's execution listeners (log
-buffer, metrics, log streams), without the HTTP layer. Group sizes depend
+buffer, metrics, log streams) and its garbage collector settings, without the HTTP layer. Group sizes depend
 on timing, so repeated counts differ by about 0.2% (more with ``--writer``: the writer's
 transactions carry as many commits as were waiting); ``--repeat`` shows the spread.
 Needs valgrind (Debian's package ``valgrind``); it runs about 50 times slower than native.
@@ -59,6 +59,8 @@ async def main():
             runner.listeners.append(metrics.on_execution)
             t.deployment.db.commit_observers.append(metrics.on_commit)
             runner.listeners.append(LogStreams(t.deployment.db, []).on_execution)
+            from pyconvex.server.runner import tune_gc
+            tune_gc()  # as the server does once started
 
         async def insert(session):
             if server:
