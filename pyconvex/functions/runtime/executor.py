@@ -22,8 +22,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pyconvex.database import Catalog, Database, Transaction
 from pyconvex.database.conflict_lines import ConflictLines
@@ -73,10 +72,11 @@ BACKOFF_CAP_S = 0.05
 UNPUBLISHED_WAIT_S = 1.0  # a failed write is never published: then retry anyway
 
 
-@dataclass(slots=True, frozen=True)
-class ExecutionRecord:
+class ExecutionRecord(NamedTuple):
     """One finished execution, for log followers (``pyconvex logs``, the dev console, the
-    dashboard): Convex's function log entry."""
+    dashboard), metrics and insights: Convex's function log entry. A named tuple, as
+    immutable as the frozen dataclass it was and a quarter of its cost to build (every
+    call makes one when the server listens)."""
 
     path: str
     kind: str
