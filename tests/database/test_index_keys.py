@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from pyconvex.database.catalog import index_info
 from pyconvex.database.documents import index_key, index_keys
-from pyconvex.values import Id, decode_id, new_id
+from pyconvex.values import MISSING, Id, decode_id, new_id
+from pyconvex.values.keys import encode_element, encode_value
 from tests.values.strategies import floats, values
 
 INDEXES = [
@@ -40,3 +41,8 @@ def test_a_new_id_decodes_to_its_table() -> None:
         doc_id = new_id(number)
         assert decode_id(doc_id)[0] == number
         assert decode_id(str(doc_id)) == decode_id(Id(doc_id, "t"))
+
+
+@given(value=st.one_of(values, st.just(MISSING)))
+def test_one_element_encodes_as_the_generic_encoder(value: object) -> None:
+    assert encode_element(value) == encode_value(value)  # type: ignore[arg-type]
