@@ -303,7 +303,11 @@ class QueryCtx:
 
 
 class MutationCtx:
-    __slots__ = ("_calls", "_now", "auth", "db", "scheduler", "storage")
+    """``ctx`` in mutations. ``auth``, ``storage`` and ``scheduler`` are made on first
+    use (one of each per mutation that uses it): most mutations use ``db`` alone, and
+    every mutation run makes a ``ctx``."""
+
+    __slots__ = ("_auth", "_calls", "_now", "_scheduler", "_storage", "db")
     meta: Meta = META  # ctx.meta.get_request_metadata(): the client's address, ...
 
     def __init__(
@@ -312,11 +316,38 @@ class MutationCtx:
         depth: int = 0,
     ) -> None:
         self.db = DatabaseWriter(txn)
-        self.auth = Auth(identity)
-        self.storage = MutationStorage(txn, storage if storage is not None else StorageService())
-        self.scheduler = MutationScheduler(txn, registry if registry is not None else Registry())
         self._now = txn.now_ms
         self._calls = _Calls(runner, txn, identity, registry, storage, depth)
+        self._auth: Auth | None = None
+        self._storage: MutationStorage | None = None
+        self._scheduler: MutationScheduler | None = None
+
+    @property
+    def auth(self) -> Auth:
+        auth = self._auth
+        if auth is None:
+            auth = self._auth = Auth(self._calls.identity)
+        return auth
+
+    @property
+    def storage(self) -> MutationStorage:
+        storage = self._storage
+        if storage is None:
+            service = self._calls.storage
+            storage = self._storage = MutationStorage(
+                self._calls.txn, service if service is not None else StorageService()
+            )
+        return storage
+
+    @property
+    def scheduler(self) -> MutationScheduler:
+        scheduler = self._scheduler
+        if scheduler is None:
+            registry = self._calls.registry
+            scheduler = self._scheduler = MutationScheduler(
+                self._calls.txn, registry if registry is not None else Registry()
+            )
+        return scheduler
 
     def now(self) -> float:
         return self._now
