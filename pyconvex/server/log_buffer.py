@@ -21,6 +21,10 @@ class LogBuffer:
         self._entries: deque[tuple[int, ExecutionRecord]] = deque(maxlen=capacity)
         self._seq = 0
         self._event = asyncio.Event()
+        self._waiting = 0
+        """Followers waiting in ``wait_after``: without any, an execution does not replace
+        and set the event (an ``asyncio.Event`` made per execution was a microsecond of
+        every call's cost)."""
         self._stopping = False
 
     @property
@@ -30,8 +34,9 @@ class LogBuffer:
     def append(self, record: ExecutionRecord) -> None:
         self._seq += 1
         self._entries.append((self._seq, record))
-        event, self._event = self._event, asyncio.Event()
-        event.set()
+        if self._waiting:
+            event, self._event = self._event, asyncio.Event()
+            event.set()
 
     def after(self, seq: int, limit: int = 1000) -> list[tuple[int, ExecutionRecord]]:
         if not self._entries or self._entries[-1][0] <= seq:
@@ -48,10 +53,13 @@ class LogBuffer:
         entries = self.after(seq)
         if entries or self._stopping:
             return entries
+        self._waiting += 1
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
         except TimeoutError:
             return []
+        finally:
+            self._waiting -= 1
         return self.after(seq)
 
 
