@@ -28,10 +28,63 @@ from pyconvex.sync.fanout import PerLoop
 
 log = logging.getLogger("pyconvex.server")
 PING_AFTER_S = 15.0
+SendNow = Callable[[bytes, bool], bool]
 
 
 def _reason(text: str) -> str:
     return text.encode("utf-8")[:120].decode("utf-8", "ignore")
+
+
+class _Shell:
+    """One connection's writes and its receive loop, as one slotted object: closures
+    over the endpoint's locals cost a function and a cell per variable, each tracked by
+    the garbage collector, for every idle connection a server holds."""
+
+    __slots__ = ("_lock", "_send", "_send_now", "disconnected", "receive", "session")
+
+    def __init__(self, receive: Receive, send: Send, send_now: SendNow | None) -> None:
+        self.receive = receive
+        self._send = send
+        self._send_now = send_now  # server/corked.py: a text frame written at once
+        self._lock: asyncio.Lock | None = None  # made when a send must wait
+        self.disconnected = False
+        self.session: SyncSession | None = None
+
+    async def send_message(self, message: ServerMessage, more: bool = False) -> None:
+        data = encode_server_frame(message)
+        lock = self._lock
+        if self._send_now is not None and (lock is None or not lock.locked()) \
+                and self._send_now(data, more):
+            return  # written at once, in order: nothing is waiting to send before it
+        if lock is None:
+            lock = self._lock = asyncio.Lock()
+        async with lock:
+            # "pyconvex.more": another frame follows at once; send both in one write.
+            await self._send(
+                {"type": "websocket.send", "text": data.decode(), "pyconvex.more": more}
+            )
+
+    def send_frame(self, data: bytes) -> bool:
+        # A Transition of a fan-out pass (sync/fanout.py): written now, or not at all.
+        return self._send_now is not None and (self._lock is None or not self._lock.locked()) \
+            and bool(self._send_now(data, False))
+
+    async def receive_loop(self) -> None:
+        session = self.session
+        assert session is not None
+        while True:
+            session.receiving = True
+            try:
+                frame = await self.receive()
+            finally:
+                session.receiving = False
+            if frame["type"] == "websocket.disconnect":
+                self.disconnected = True
+                return
+            text = frame.get("text")
+            if text is None:
+                raise ProtocolError("binary frames are not supported; send JSON text frames")
+            await session.handle(parse_client_message(text))
 
 
 async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,69 +94,37 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         return
     manager = state.ensure_started()
     await send({"type": "websocket.accept"})
-    send_lock = asyncio.Lock()
-    disconnected = False
-    send_now = scope.get("extensions", {}).get("pyconvex.send_text")  # server/corked.py
-
-    async def send_message(message: ServerMessage, more: bool = False) -> None:
-        data = encode_server_frame(message)
-        if send_now is not None and not send_lock.locked() and send_now(data, more):
-            return  # written at once, in order: nothing is waiting to send before it
-        async with send_lock:
-            # "pyconvex.more": another frame follows at once; send both in one write.
-            await send(
-                {"type": "websocket.send", "text": data.decode(), "pyconvex.more": more}
-            )
-
-    def send_frame(data: bytes) -> bool:
-        # A Transition of a fan-out pass (sync/fanout.py): written now, or not at all.
-        return send_now is not None and not send_lock.locked() and bool(send_now(data, False))
-
-    session = SyncSession(
+    extensions = scope.get("extensions", {})
+    shell = _Shell(receive, send, extensions.get("pyconvex.send_text"))
+    send_frame = shell.send_frame  # one bound method, shared by the session and pinger
+    session = shell.session = SyncSession(
         manager,
         state.deployment.runner,
-        send_message,
+        shell.send_message,
         send_frame=send_frame,
         admin_key=state.admin_key,
         verify_token=state.verify,
         origin=request_origin(scope, state.trusted_proxies),
     )
     session.start()
-    take_text = scope.get("extensions", {}).get("pyconvex.take_text")
+    take_text = extensions.get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
         take_text(session.take_text)
     pinger = _PINGERS.get(asyncio.get_running_loop())
     pinger.add(session, send_frame)
     close_code, close_reason = 1000, ""
-
-    async def receive_loop() -> None:
-        nonlocal disconnected
-        while True:
-            session.receiving = True
-            try:
-                frame = await receive()
-            finally:
-                session.receiving = False
-            if frame["type"] == "websocket.disconnect":
-                disconnected = True
-                return
-            text = frame.get("text")
-            if text is None:
-                raise ProtocolError("binary frames are not supported; send JSON text frames")
-            await session.handle(parse_client_message(text))
-
     try:
         # The receive loop and the session's tasks are one group: the first failure
         # among them ends the others and closes the socket with its reason, below.
-        await session.serve(receive_loop())
+        await session.serve(shell.receive_loop())
     except ProtocolError as e:
         close_code, close_reason = 1008, _reason(e.message)
         with contextlib.suppress(Exception):
-            await send_message({"type": "FatalError", "error": e.message})
+            await shell.send_message({"type": "FatalError", "error": e.message})
     except CloseAfterAuthError as e:
         close_code, close_reason = 1000, _reason(str(e))
     except OSError:  # the client went away while we were sending (ClientDisconnected)
-        disconnected = True
+        shell.disconnected = True
     except Exception:
         log.exception("sync connection failed")
         close_code, close_reason = 1011, "InternalServerError"
@@ -112,7 +133,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
             take_text(None)
         pinger.sessions.pop(session, None)
         await session.close()
-        if not disconnected:
+        if not shell.disconnected:
             with contextlib.suppress(Exception):
                 await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
 

@@ -23,14 +23,14 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NamedTuple
 
-from pyconvex.auth.admin_key import admin_key_matches
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner
 from pyconvex.functions.runtime import FunctionResult
 from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.protocol import messages as wire
-from pyconvex.sync.expiry import check_not_expired, token_expiry
+from pyconvex.sync.authenticate import VerifyToken, credentials_of
+from pyconvex.sync.expiry import check_not_expired
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.invariants import SessionInvariantError, session_problems
 from pyconvex.sync.requests import run_session_mutation
@@ -41,7 +41,6 @@ from pyconvex.sync.transitions import ClientQuery, Plan, frame_key, plan, transi
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
 # then send both in one write).
 Send = Callable[[wire.ServerMessage, bool], Awaitable[None]]
-VerifyToken = Callable[[str], Awaitable[dict[str, Any]]]
 
 MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive loop
 # What one socket may make the server hold (see also server/limits.py): live queries,
@@ -53,6 +52,12 @@ MAX_QUEUED_MUTATIONS = 1024
 MAX_ACTIONS_IN_FLIGHT = 64
 
 
+_NONE_REMOVED: list[int] = []
+"""Every session's removed-query list until it has one: shared, never appended to."""
+_NONE_HELD: dict[Subscription, Outcome] = {}
+"""Likewise the catch-up results a session holds (``transitions.py``): never written to."""
+
+
 class _QueuedMutation(NamedTuple):
     msg: wire.Mutation
     identity: dict[str, Any] | None
@@ -62,6 +67,18 @@ class _QueuedMutation(NamedTuple):
 
 
 class SyncSession:
+    # Slots, and every part an idle subscriber does not use made only when first
+    # needed: a server holds thousands of these, and each object the garbage collector
+    # tracks lengthens every full collection (a pause in a fan-out round).
+    __slots__ = (
+        "_action_slots", "_admin_key", "_clock_skew", "_closed", "_dirty", "_failure",
+        "_held", "_lock", "_mutations", "_progress", "_removed", "_resumed", "_send",
+        "_send_frame", "_serving", "_tasks", "_transitions_sent", "_verify_token",
+        "_watcher", "connected", "current", "expires_at", "fanout_noted", "identity",
+        "identity_version", "is_admin", "last_send", "manager", "origin", "queries",
+        "query_set_version", "receiving", "runner", "session_id", "token",
+    )
+
     def __init__(
         self,
         manager: SubscriptionManager,
@@ -92,25 +109,31 @@ class SyncSession:
         self._resumed = True  # until Connect says this is the session's first connection
         self.current: wire.StateVersion = {"querySet": 0, "identity": 0, "ts": 0}
         self.queries: dict[int, ClientQuery] = {}
-        self._removed: list[int] = []
-        self._held: dict[Subscription, Outcome] = {}  # catch-up results (transitions.py)
-        self._lock = asyncio.Lock()
-        # Each with the identity in force when it arrived (an Authenticate after it does
-        # not change who runs it).
-        # Made when first needed (an idle subscriber never needs them): the mutation
-        # queue and its worker, the pusher's flag and the flag a confirmation waits on.
+        self._removed: list[int] = _NONE_REMOVED  # replaced by a list of its own on a removal
+        self._held: dict[Subscription, Outcome] = _NONE_HELD  # catch-up results (transitions.py)
+        # Made when first needed (an idle subscriber never needs them): the lock, the
+        # mutation queue and its worker (each mutation with the identity in force when
+        # it arrived: an Authenticate after it does not change who runs it), the action
+        # slots, the task set, the pusher's flag and the flag a confirmation waits on.
+        self._lock: asyncio.Lock | None = None
         self._mutations: asyncio.Queue[_QueuedMutation] | None = None
-        self._action_slots = asyncio.Semaphore(MAX_ACTIONS_IN_FLIGHT)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._action_slots: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[Any]] | None = None
         self._clock_skew: int | None = None
         self._dirty: asyncio.Event | None = None  # a new result: the pusher looks
         self._progress: asyncio.Event | None = None  # the same, for a confirmation
         self._watcher = self._on_result
         self._transitions_sent = 0
-        self._failed: asyncio.Future[BaseException] | None = None
+        self._serving: asyncio.Task[Any] | None = None  # the task running ``serve``
+        self._failure: BaseException | None = None  # the first failure of a task
         self._closed = False
         self.last_send = time.monotonic()
         self.receiving = False  # the shell is waiting for a frame, with nothing in hand
+
+    def _locked(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     # ---------------------------------------------------------------- lifecycle
     # A session is *new* until Connect, then *connected*, then *closed* when its socket
@@ -122,18 +145,21 @@ class SyncSession:
     # Transition moves ts to where all of the client's queries have results.
     # ``check_invariants`` tests what must hold between steps.
     def start(self) -> None:
-        # The mutation worker and the pusher start when first needed: most live
-        # subscribers never send a mutation, and the fan-out pass moves them.
-        self._failed = asyncio.get_running_loop().create_future()
+        """Kept for the shells: nothing is made before it is needed (the mutation worker
+        and the pusher start on first use; most live subscribers never send a mutation,
+        and the fan-out pass moves them)."""
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``coro`` in this socket's task group: if it fails, the socket closes."""
         task = asyncio.get_running_loop().create_task(coro, name=f"sync {name}")
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        if self._tasks is not None:
+            self._tasks.discard(task)
         if task.cancelled():
             return
         error = task.exception()
@@ -144,30 +170,37 @@ class SyncSession:
         """Run the socket's receive loop beside this session's tasks, as one group (as
         Convex's sync socket joins its futures): it returns when the loop does (the
         client left) and raises the first failure of any of them, which ends the rest;
-        the shell then closes the socket with that failure as the reason."""
-        assert self._failed is not None, "start() first"
-        main = asyncio.get_running_loop().create_task(receive_loop, name="sync receive")
+        the shell then closes the socket with that failure as the reason.
+
+        The loop runs in the caller's task, not a task of its own, and a failure
+        elsewhere cancels that task (``fail``): no second task, context, waiter future
+        and callbacks per idle connection."""
+        if self._failure is not None:
+            receive_loop.close()
+            raise self._failure
+        task = self._serving = asyncio.current_task()
         try:
-            waiting: set[asyncio.Future[Any]] = {main, self._failed}
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            await receive_loop
+        except asyncio.CancelledError:
+            if self._failure is None:
+                raise  # cancelled from outside (shutdown)
+            if task is not None:
+                task.uncancel()
         finally:
-            if not main.done():
-                main.cancel()
-                await asyncio.gather(main, return_exceptions=True)
-        if main.done() and not main.cancelled() and main.exception() is not None:
-            main.result()  # the receive loop failed first: its own error
-        if self._failed.done():
-            raise self._failed.result()
+            self._serving = None
+        if self._failure is not None:
+            raise self._failure
 
     async def close(self) -> None:
         self._closed = True
-        for task in list(self._tasks):
+        tasks = list(self._tasks or ())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for query in self.queries.values():
             self.manager.unsubscribe(query.sub, self._watcher)
         self.queries.clear()
-        self._held.clear()
+        self._held = _NONE_HELD
 
     async def send(self, message: wire.ServerMessage, *, more: bool = False) -> None:
         self.last_send = time.monotonic()
@@ -229,6 +262,8 @@ class SyncSession:
                 _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
             )
         elif msg["type"] == "Action":
+            if self._action_slots is None:
+                self._action_slots = asyncio.Semaphore(MAX_ACTIONS_IN_FLIGHT)
             await self._action_slots.acquire()
             self.spawn(self._action(msg), "action")
         elif msg["type"] == "Authenticate":
@@ -260,6 +295,8 @@ class SyncSession:
                     seen.discard(qid)
                 else:
                     self.manager.unsubscribe(self.queries.pop(qid).sub, self._watcher)
+                if self._removed is _NONE_REMOVED:
+                    self._removed = []
                 self._removed.append(qid)
         if len(self.queries) + len(added) > MAX_QUERIES_PER_SOCKET:
             raise ProtocolError(
@@ -301,25 +338,10 @@ class SyncSession:
                 f"Authenticate baseVersion {msg['baseVersion']} but the server is at "
                 f"{self.identity_version}"
             )
-        token_type = msg["tokenType"]
-        expires_at: float | None = None
-        token: str | None = None
         try:
-            if token_type == "None":
-                identity, admin = None, False
-            elif token_type == "Admin":
-                if not admin_key_matches(msg.get("value"), self._admin_key):
-                    raise AuthError("The admin key is not valid for this deployment.")
-                identity, admin = msg.get("impersonating"), True
-            else:
-                if self._verify_token is None:
-                    raise AuthError(
-                        "No auth provider found matching the given token: this deployment "
-                        "has no convex/auth_config.py providers."
-                    )
-                token = str(msg.get("value"))
-                identity, admin = await self._verify_token(token), False
-                expires_at = token_expiry(token)
+            identity, admin, token, expires_at = await credentials_of(
+                msg, self._admin_key, self._verify_token
+            )
         except AuthError as e:
             await self.send(
                 {
@@ -357,7 +379,7 @@ class SyncSession:
             "TokenExpired: the auth token of this connection has expired; authenticate "
             "again with a fresh token."
         )
-        async with self._lock:
+        async with self._locked():
             await self.send(
                 {
                     "type": "AuthError",
@@ -394,7 +416,7 @@ class SyncSession:
         timestamp, unless ``bare`` (a mutation's confirmation needs that move; a new
         result elsewhere in the client's set does not)."""
         while True:
-            async with self._lock:
+            async with self._locked():
                 if self._closed:
                     return
                 step = plan(self.queries, self.current["ts"], self.manager.processed_ts, self._held)
@@ -405,9 +427,11 @@ class SyncSession:
             found = await asyncio.gather(
                 *(self.manager.outcome_at(sub, step.ts) for _, sub in step.missing)
             )
-            async with self._lock:
+            async with self._locked():
                 if self._closed:
                     return
+                if self._held is _NONE_HELD:
+                    self._held = {}
                 for (qid, sub), outcome in zip(step.missing, found, strict=True):
                     self._held[sub] = outcome
                     step.chosen[qid] = outcome
@@ -433,7 +457,8 @@ class SyncSession:
 
     def _moved(self, step: Plan, transition: wire.Transition) -> None:
         """The client is sent ``transition``: it now has the results of ``step``."""
-        self._removed.clear()
+        if self._removed:
+            self._removed = _NONE_REMOVED
         oldest = 0  # the invalidating commit of the oldest result replaced (0: none)
         for qid, query in self.queries.items():
             sent, new = query.sent, step.chosen[qid]
@@ -444,7 +469,8 @@ class SyncSession:
         if oldest:
             self.manager.transition_latency.add(time.time_ns() - oldest)
         self.current = transition["endVersion"]
-        self._held.clear()
+        if self._held:
+            self._held = _NONE_HELD
         self._transitions_sent += 1
 
     # ------------------------------------------------------- fan-out (fanout.py)
@@ -452,7 +478,8 @@ class SyncSession:
         """What the pusher would send now, sent without a task switch (True), or False
         when that must wait for the pusher: the lock is held, a result is missing, or
         the socket cannot take the frame at once (then nothing changed)."""
-        if self._closed or self._send_frame is None or self._lock.locked():
+        if self._closed or self._send_frame is None or (
+                self._lock is not None and self._lock.locked()):
             return False
         step = plan(self.queries, self.current["ts"], self.manager.processed_ts, self._held)
         if step.missing:
@@ -475,9 +502,13 @@ class SyncSession:
         self._dirty.set()
 
     def fail(self, error: BaseException) -> None:
-        """End the session with ``error``, as a failure of one of its tasks does."""
-        if self._failed is not None and not self._failed.done():
-            self._failed.set_result(error)
+        """End the session with ``error``, as a failure of one of its tasks does: the
+        first failure is kept, and the task serving the receive loop is cancelled (its
+        ``serve`` then raises the failure)."""
+        if self._failure is None:
+            self._failure = error
+            if self._serving is not None:
+                self._serving.cancel()
 
     async def _reach(self, ts: int) -> None:
         """Until this client's transitions reach ``ts`` (a mutation's commit): its own
@@ -520,7 +551,7 @@ class SyncSession:
             outcome = e
         response = mutation_response(self.session_id, msg, outcome)
         ts = response["ts"]
-        async with self._lock:
+        async with self._locked():
             # The covering Transition usually follows at once (sent together, one write).
             await self.send(response, more=True)
             sent = self._transitions_sent
@@ -539,6 +570,7 @@ class SyncSession:
         try:
             await self._run_action(msg)
         finally:
+            assert self._action_slots is not None
             self._action_slots.release()
 
     async def _run_action(self, msg: wire.Action) -> None:
@@ -552,7 +584,7 @@ class SyncSession:
         except Exception as e:
             outcome = e
         response = action_response(self.session_id, msg, outcome)
-        async with self._lock:
+        async with self._locked():
             await self.send(response)
 
 
