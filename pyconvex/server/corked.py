@@ -103,18 +103,6 @@ class CorkedTransport:
         if not self._transport.is_closing():
             self._transport.write(data)
 
-    def write_whole(self, data: bytes) -> None:
-        """Send ``data`` at once, after anything still held: one system call when
-        nothing is (a fan-out pass's frame, written whole by its sender)."""
-        if self._pending:
-            self._pending.append(data)
-            self.flush()
-        elif not self._transport.is_closing():
-            self._transport.write(data)
-
-    def is_closing(self) -> bool:  # asked per frame: not through __getattr__
-        return self._transport.is_closing()
-
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
 
@@ -259,29 +247,20 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
                 return
         super().send_receive_event_to_app()
 
-    _frames_by_hand = False
-    """Set once the handshake is done with no extension over a corked transport: what
-    cannot change for the rest of the connection is not asked again per frame."""
-
     def _send_text_now(self, data: bytes, more: bool = False) -> bool:
         transport = self.transport
         conn = self.conn
-        if not self._frames_by_hand:
-            if (
-                not self.handshake_complete
-                or self.initial_response is not None
-                or conn.extensions
-                or not isinstance(transport, CorkedTransport)
-            ):
-                return False
-            self._frames_by_hand = True
         if (
             self.close_sent
             or self.disconnected
+            or not self.handshake_complete
+            or self.initial_response is not None
             or not self.writable.is_set()
             or conn.state is not State.OPEN
+            or conn.extensions
             or conn.expect_continuation_frame
             or conn.writes
+            or not isinstance(transport, CorkedTransport)
             or transport.is_closing()
         ):
             return False
@@ -292,11 +271,10 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
             head = _TEXT_HEAD_16.pack(0x81, 126, n)
         else:
             head = _TEXT_HEAD_64.pack(0x81, 127, n)
-        if more:
-            transport.write(head)
-            transport.write(data)
-        else:
-            transport.write_whole(head + data)  # type: ignore[attr-defined]
+        transport.write(head)
+        transport.write(data)
+        if not more:
+            transport.flush()
         return True
 
     async def send(self, message: Any) -> None:

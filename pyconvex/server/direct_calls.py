@@ -28,7 +28,7 @@ from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 
 from pyconvex.functions import FunctionKind
-from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedTransport
+from pyconvex.server.corked import CorkedHttpToolsProtocol
 from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
 
 log = logging.getLogger(__name__)
@@ -102,11 +102,7 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
         parts += (b"\r\n", content)
         cycle.response_started = cycle.response_complete = True
         cycle.message_event.set()
-        transport = self.transport
-        if isinstance(transport, CorkedTransport):
-            transport.write_whole(b"".join(parts))  # now: no end-of-step flush to schedule
-        else:
-            transport.write(b"".join(parts))
+        self.transport.write(b"".join(parts))
         if not cycle.keep_alive:
             self.transport.close()
         cycle.on_response()
