@@ -20,6 +20,7 @@ The concrete validators live in :mod:`pyconvex.schema.scalars` (leaves) and
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn, Protocol, TypeAlias
@@ -48,7 +49,7 @@ class ValidationFailure(Exception):
         self.message = message
 
 
-class Validator:
+class Validator(abc.ABC):
     """Base of every validator: frozen, comparable, compiled once on demand."""
 
     __slots__ = ("_check", "_node")
@@ -97,8 +98,9 @@ class Validator:
     def __hash__(self) -> int:
         return hash((self.is_optional, json.dumps(self.to_json(), sort_keys=True)))
 
+    @abc.abstractmethod
     def _build(self) -> Node:
-        raise NotImplementedError
+        """The check of this kind of value (each validator class builds its own)."""
 
     def node(self) -> Node:
         """The internal closure ``node(value, ids)``, built once (raises ``checks.Invalid``)."""
