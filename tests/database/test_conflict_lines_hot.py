@@ -6,9 +6,11 @@ for a key it then does not read hands the turn on and the guess is dropped."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 from pyconvex import api
+from pyconvex.database.conflict_lines import PROBE_EVERY
 from pyconvex.testing import ConvexTest
 
 WRITERS = 16
@@ -81,3 +83,58 @@ async def test_a_run_that_does_not_read_the_guessed_key_hands_it_on(app_dir: Any
         hot_doc = await t.run(lambda ctx: ctx.db.get(hot))
         cold_doc = await t.run(lambda ctx: ctx.db.get(cold))
         assert (hot_doc["value"], cold_doc["value"]) == (WRITERS, 2)
+
+
+async def test_a_guess_no_lost_race_confirms_is_dropped(app_dir: Any) -> None:
+    """A function lost once on a key it then only reads (as every insert reads its
+    table's catalog entry): lining up must not outlive the race, or a closed loop of
+    callers would keep the line busy and go one commit per fsync for good."""
+    async with ConvexTest(app_dir) as t:
+        hot = await t.run(lambda ctx: ctx.db.insert("counters", {"name": "hot", "value": 0}))
+        own = [
+            await t.run(lambda ctx, n=n: ctx.db.insert("counters", {"name": f"c{n}", "value": 0}))
+            for n in range(WRITERS)
+        ]
+        runner = t.deployment.runner
+        lines = runner.conflict_lines
+        name = "test:read_hot_write_own"
+        mine: contextvars.ContextVar[int | None] = contextvars.ContextVar("mine", default=None)
+
+        async def step(ctx: Any, txn: Any) -> None:
+            doc = await ctx.db.get(hot)
+            n = mine.get()
+            if n is None:  # the race: everyone writes the hot document
+                await ctx.db.patch(hot, {"value": doc["value"] + 1})
+                return
+            target = own[n]
+            row = await ctx.db.get(target)
+            await ctx.db.patch(target, {"value": row["value"] + 1})
+
+        await asyncio.gather(*(runner.run_in_transaction(step, name) for _ in range(WRITERS)))
+        key = lines.guess(name)
+        assert key is not None
+
+        # Now each run only reads the hot document. Its line is busy (held here): the
+        # first PROBE_EVERY runs line up, the next runs without waiting, commits at
+        # once, and the guess is dropped; the rest run freely.
+        lines.learn(name, key)  # as a lost race would: a fresh guess
+        await lines.take_turn(key)
+        first = lines.lined_first
+
+        async def caller(n: int) -> None:
+            mine.set(n)  # this task's own document
+            for _ in range(5):
+                await runner.run_in_transaction(step, name)
+
+        tasks = [asyncio.create_task(caller(n)) for n in range(WRITERS)]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert lines.lined_first == first + PROBE_EVERY
+        assert lines.guess(name) is None or lines.waiting(key) == PROBE_EVERY
+        lines.release(key)
+        await asyncio.gather(*tasks)
+        assert lines.lined_first == first + PROBE_EVERY and lines.guess(name) is None
+        assert len(lines) == 0
+        for target in own:
+            row = await t.run(lambda ctx, target=target: ctx.db.get(target))
+            assert row["value"] == 5

@@ -354,6 +354,7 @@ class FunctionRunner:
         lines = self.conflict_lines
         held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
         guessed = lines.busy_key(name)  # a key this function lost on, busy now: line up first
+        free = guessed is None  # committing at its first run without waiting drops a guess
         try:
             if guessed is not None:
                 lines.lined_first += 1
@@ -407,6 +408,8 @@ class FunctionRunner:
                 except BaseException as e:
                     self._finish(run, e, txn)
                     raise
+                if free and attempt == 0:
+                    lines.ran_free(name)
                 self._finish(run, None, txn)
                 return FunctionResult(value, run.lines, ts)
         finally:
