@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer import ROUNDS, _timed_rounds, subscribed
+from peer import _timed_rounds, subscribed
 from wire import CHANNELS, Server, free_port
 
 
@@ -42,13 +42,11 @@ async def fan_out(server: Server, n: int) -> tuple[float, float, float]:
     """(p50 ms, max ms, server CPU ms per commit)."""
     conns = await subscribed(server, n)
     await asyncio.sleep(0.5)
-    cpu = server.cpu_s()
     async with httpx.AsyncClient(timeout=30) as http:
         async def post(body: str) -> None:
             (await http.post(f"{server.url}/api/mutation", json={
                 "path": "channels:post", "args": {"channel": "hot", "body": body}})).raise_for_status()
-        lat = await _timed_rounds(post, conns, "Transition")
-    cpu = (server.cpu_s() - cpu) / ROUNDS * 1000
+        lat, cpu, _ = await _timed_rounds(post, conns, "Transition", server.proc.pid)
     for c in conns:
         await c.ws.close()
     return statistics.median(lat), max(lat), cpu
