@@ -25,17 +25,15 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer import _timed_rounds, subscribed
-from wire import CHANNELS, Server, free_port
+from wire import CHANNELS, Server
 
 
 async def fan_out(server: Server, n: int) -> tuple[float, float, float]:
@@ -52,10 +50,11 @@ async def fan_out(server: Server, n: int) -> tuple[float, float, float]:
     return statistics.median(lat), max(lat), cpu
 
 
-# Started as ``python -c PROBE serve ...``: the server with a SIGUSR1 handler that writes
-# what the collector tracks, and how long full collections take, to $PYCONVEX_GC_PROBE.
+# The server's sitecustomize (a directory put after the tree on PYTHONPATH): a SIGUSR1
+# handler that writes what the collector tracks, and how long full collections take, to
+# $PYCONVEX_GC_PROBE.
 PROBE = """
-import collections, gc, json, os, runpy, signal, sys, time
+import collections, gc, json, os, signal, time
 def kind(o):
     name = type(o).__qualname__
     if name == "coroutine":
@@ -81,33 +80,26 @@ def probe(signum, frame):
     with open(os.environ["PYCONVEX_GC_PROBE"], "w") as f:
         json.dump({"objects": sum(kinds.values()), "kinds": kinds,
                    "collect_s": sorted(times)[1]}, f)
-signal.signal(signal.SIGUSR1, probe)
-sys.argv[0] = "pyconvex"
-runpy.run_module("pyconvex.cli.main", run_name="__main__", alter_sys=False)
+if os.environ.get("PYCONVEX_GC_PROBE"):
+    signal.signal(signal.SIGUSR1, probe)
 """
 
 
 class ProbedServer(Server):
     """``Server`` started under ``PROBE``."""
 
-    def __init__(self, tmp: Path, app: Path) -> None:  # Server's, but under PROBE
+    def __init__(self, tmp: Path, app: Path) -> None:
         self.probe_file = tmp / "gc.json"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", PROBE, "serve", "--functions", str(app),
-             "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port),
-             "--site-port", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, PYCONVEX_GC_PROBE=str(self.probe_file)),
-        )
-        for _ in range(600):
-            try:
-                if httpx.get(f"{self.url}/version", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
+        (tmp / "probe").mkdir()
+        (tmp / "probe" / "sitecustomize.py").write_text(PROBE)
+        saved = dict(os.environ)
+        os.environ["PYTHONPATH"] = os.pathsep.join([saved["PYTHONPATH"], str(tmp / "probe")])
+        os.environ["PYCONVEX_GC_PROBE"] = str(self.probe_file)
+        try:
+            super().__init__(tmp, app)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     async def probe(self) -> dict[str, object]:
         self.probe_file.unlink(missing_ok=True)
