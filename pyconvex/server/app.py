@@ -50,24 +50,6 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
-class CountSessions:
-    """Open WebSocket (sync) sessions, for ``/metrics``."""
-
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
-            await self.app(scope, receive, send)
-            return
-        self.state.ws_sessions += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.state.ws_sessions -= 1
-
-
 class DeploymentApp(Starlette):
     """Starlette, with the client-call routes and the sync endpoint answered before its
     middleware stack (:class:`~pyconvex.server.fast_path.FunctionCalls`): every call
@@ -85,9 +67,15 @@ class DeploymentApp(Starlette):
         self.state.server = server
         # Bodies capped, then the hot routes first, then Starlette for the rest.
         self.function_calls = FunctionCalls(partial(Starlette.__call__, self), server, routes)
-        self._fast: ASGIApp = BodyLimit(CountSessions(self.function_calls, server))
+        self._fast: ASGIApp = BodyLimit(self.function_calls)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        calls = self.function_calls
+        if scope["type"] == "websocket" and calls.is_sync(scope):
+            # Straight to the session: every coroutine between uvicorn and the session
+            # stays alive (and tracked by the collector) for the connection's lifetime.
+            await calls.serve_sync(scope, receive, send)
+            return
         await self._fast(scope, receive, send)
 
 

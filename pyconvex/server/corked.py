@@ -41,7 +41,7 @@ UVICORN_HTTP_INTERNALS = (
 UVICORN_WS_INTERNALS = (
     "handle_connect", "send_receive_event_to_app", "send", "scope", "curr_msg_data_type",
     "close_sent", "queue", "frames", "transport", "conn", "disconnected",
-    "handshake_complete", "initial_response", "writable",
+    "handshake_complete", "initial_response", "writable", "request", "response",
 )
 WEBSOCKETS_CONNECTION_INTERNALS = ("state", "extensions", "expect_continuation_frame", "writes")
 
@@ -279,5 +279,9 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: Any) -> None:
         await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response (headers, their lists) are not read
+            # again: not kept for the connection's lifetime.
+            self.request = self.response = None  # type: ignore[assignment]
         if not message.get("pyconvex.more") and isinstance(self.transport, CorkedTransport):
             self.transport.flush()

@@ -4,7 +4,7 @@ itself, without an ASGI application in between.
 Under 16 clients' inserts the deployment's main process is the bound (one core; the
 SQLite writer and the clients use the other), and about a third of its time per insert
 was uvicorn's ASGI machinery around the call rather than the call: the middleware chain
-(``DeploymentApp`` -> ``BodyLimit`` -> ``CountSessions`` -> ``FunctionCalls``), one
+(``DeploymentApp`` -> ``BodyLimit`` -> ``FunctionCalls``), one
 receive and two send messages, and ``RequestResponseCycle.send`` checking and joining
 headers. :class:`DirectCallsProtocol` keeps uvicorn's parsing and its per-request cycle
 (so keep-alive, pipelining, flow control, disconnects and graceful shutdown are

@@ -86,12 +86,24 @@ class FunctionCalls:
             if function_kind is not None:
                 await self._call(function_kind, scope, receive, send)
                 return
-        elif kind == "websocket":
-            path = collapse_slashes(scope["path"])
-            if any(regex.fullmatch(path) for regex in self.sync):
-                await sync_endpoint(self.state, scope, receive, send)
-                return
+        elif kind == "websocket" and self.is_sync(scope):
+            await self.serve_sync(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    def is_sync(self, scope: Scope) -> bool:
+        """Whether a WebSocket connection is to the sync endpoint."""
+        path = collapse_slashes(scope["path"])
+        return any(regex.fullmatch(path) for regex in self.sync)
+
+    async def serve_sync(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One sync session, counted while open (``/metrics``, the dashboard's health)."""
+        state = self.state
+        state.ws_sessions += 1
+        try:
+            await sync_endpoint(state, scope, receive, send)
+        finally:
+            state.ws_sessions -= 1
 
     async def _call(self, kind: FunctionKind, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
