@@ -71,6 +71,7 @@ _.connection_lost
 _.writelines  # asyncio.Transport
 _.capture_signals  # uvicorn.Server hook, overridden
 _.should_exit  # read by uvicorn.Server's main loop
+_.response_complete  # read by uvicorn's RequestResponseCycle and protocol (server/direct_calls.py)
 _.nonblocking  # psycopg's pgconn switch, read by libpq
 _.raw_headers  # starlette Request internals set for an action's request
 _.exc_type  # __exit__/__aexit__ signatures
