@@ -7,8 +7,7 @@ from collections.abc import Iterable
 import orjson
 
 from pyconvex.database.catalog import IndexInfo
-from pyconvex.values import Document, dumps, encode_key, get_path, loads
-from pyconvex.values.keys import encode_element
+from pyconvex.values import Document, dumps, encode_element, encode_key, get_path, loads
 
 
 def encode_document(doc: Document) -> bytes:
@@ -45,12 +44,12 @@ def index_keys(indexes: Iterable[IndexInfo], doc: Document) -> dict[int, bytes]:
     for index in indexes:
         fields = index.key_fields
         if len(fields) == 1:  # by_id
-            keys[index.id] = id_part or (id_part := _id_part(doc))
+            keys[index.id] = id_part or (id_part := encode_element(doc["_id"]))
             continue
         key = b""
         for field in fields:
             if field == "_id":
-                key += id_part or (id_part := _id_part(doc))
+                key += id_part or (id_part := encode_element(doc["_id"]))
             elif field == "_creationTime":
                 key += ct_part or (ct_part := encode_element(get_path(doc, field)))
             else:
@@ -58,12 +57,3 @@ def index_keys(indexes: Iterable[IndexInfo], doc: Document) -> dict[int, bytes]:
         keys[index.id] = key
     return keys
 
-
-def _id_part(doc: Document) -> bytes:
-    """``encode_key([doc["_id"]])`` without its type dispatch: an id is a string of base32
-    digits (no NUL to escape), often the ``Id`` subclass, which the generic encoder
-    reaches only after every exact-type test."""
-    doc_id = doc["_id"]
-    if isinstance(doc_id, str) and "\x00" not in doc_id:
-        return b"\x06" + doc_id.encode() + b"\x00"
-    return encode_key([doc_id])
