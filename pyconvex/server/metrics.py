@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from pyconvex.errors import AuthError, PyConvexError
 from pyconvex.functions import ExecutionRecord
 from pyconvex.server.errors import request_error
 from pyconvex.server.insights import Insights
+from pyconvex.sync.latency import Histogram
 
 if TYPE_CHECKING:
     from pyconvex.server.state import ServerState
@@ -84,31 +84,6 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class _Histogram:
-    """Counts per bucket and a sum: what ``prometheus_client.Histogram`` keeps, without
-    its lock and per-bucket objects (a call's listener runs on the loop, as the scrape
-    does). Observations on the hot path cost a bisection and two additions."""
-
-    __slots__ = ("bounds", "counts", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last: above every bound
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1  # a bucket holds value <= bound
-        self.sum += value
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        out, running = [], 0
-        for bound, n in zip(self.bounds, self.counts, strict=False):
-            running += n
-            out.append((repr(float(bound)), float(running)))  # as prometheus_client writes them
-        out.append(("+Inf", float(running + self.counts[-1])))
-        return out
-
-
 class _Series:
     """One function's counters (by outcome) and durations."""
 
@@ -118,7 +93,7 @@ class _Series:
         self.created = created
         self.succeeded = 0
         self.failed = 0
-        self.duration = _Histogram(DURATION_BUCKETS)
+        self.duration = Histogram(DURATION_BUCKETS)
 
 
 class _Calls(Collector):
@@ -128,7 +103,7 @@ class _Calls(Collector):
 
     def __init__(self) -> None:
         self.series: dict[tuple[str, str], _Series] = {}
-        self.commits = _Histogram(COMMIT_BUCKETS)
+        self.commits = Histogram(COMMIT_BUCKETS)
         self.created = time.time()
 
     def collect(self) -> Iterator[Metric]:
@@ -218,7 +193,7 @@ class _Sampled(Collector):
                 "pyconvex_transition_latency_seconds",
                 "From a commit that changed a live query's result to the Transition carrying "
                 "the new result being written to its client (the oldest change in each).",
-                buckets=latency.cumulative(), sum_value=latency.sum_ns / 1e9)
+                buckets=latency.cumulative(), sum_value=latency.sum)
         yield _gauge("pyconvex_websocket_sessions", "Open sync (WebSocket) sessions.",
                      state.ws_sessions)
         workers = runner.actions

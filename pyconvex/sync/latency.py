@@ -17,27 +17,42 @@ from collections.abc import Sequence
 TRANSITION_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 
-class LatencyHistogram:
-    __slots__ = ("bounds_ns", "bounds_s", "count", "counts", "sum_ns")
+class Histogram:
+    """Counts per bucket, a count and a sum, in seconds: what ``prometheus_client``'s
+    ``Histogram`` keeps, without its lock and per-bucket objects. ``/metrics`` turns it
+    into a family at scrape time (``cumulative``, ``sum``)."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
 
     def __init__(self, bounds_s: Sequence[float]) -> None:
-        self.bounds_s = tuple(bounds_s)
-        self.bounds_ns = [round(b * 1e9) for b in self.bounds_s]
-        self.counts = [0] * (len(self.bounds_ns) + 1)  # the last: above every bound
+        self.bounds = tuple(bounds_s)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last: above every bound
         self.count = 0
-        self.sum_ns = 0
+        self.sum = 0.0
 
-    def add(self, ns: int) -> None:
-        ns = max(ns, 0)
-        self.counts[bisect_left(self.bounds_ns, ns)] += 1
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.bounds, seconds)] += 1  # a bucket holds value <= bound
         self.count += 1
-        self.sum_ns += ns
+        self.sum += seconds
 
     def cumulative(self) -> list[tuple[str, float]]:
         """Prometheus' ``le`` buckets: how many took at most each bound, then ``+Inf``."""
         out, running = [], 0
-        for bound, n in zip(self.bounds_s, self.counts, strict=False):
+        for bound, n in zip(self.bounds, self.counts, strict=False):
             running += n
-            out.append((repr(float(bound)), float(running)))
+            out.append((repr(float(bound)), float(running)))  # as prometheus_client writes them
         out.append(("+Inf", float(self.count)))
         return out
+
+
+class LatencyHistogram(Histogram):
+    """Fed differences of ``time.time_ns()``; one that went back (a clock step) counts as 0."""
+
+    __slots__ = ()
+
+    def add(self, ns: int) -> None:
+        self.observe(max(ns, 0) / 1e9)
+
+    @property
+    def sum_ns(self) -> int:
+        return round(self.sum * 1e9)
