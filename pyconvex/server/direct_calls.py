@@ -29,7 +29,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCy
 
 from pyconvex.functions import FunctionKind
 from pyconvex.server.corked import CorkedHttpToolsProtocol
-from pyconvex.server.fast_path import FunctionCalls, collapse_slashes
+from pyconvex.server.fast_path import FunctionCalls
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,10 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
 
     def _direct_kind(self, cycle: RequestResponseCycle, app: Any) -> FunctionKind | None:
         calls = self.calls
-        scope = cycle.scope
-        if calls is None or app is not self.app or scope["method"] != "POST":
+        if calls is None or app is not self.app:
             return None  # (``app`` differs when uvicorn answers 503 over a concurrency cap)
-        kind = calls.calls.get(collapse_slashes(scope["path"]))
+        scope = cast(Scope, cycle.scope)
+        kind = calls.call_kind(scope)
         if kind is None or cycle.waiting_for_100_continue:
             return None
         for name, value in scope["headers"]:

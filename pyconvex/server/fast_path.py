@@ -70,8 +70,11 @@ def call_routes() -> list[BaseRoute]:
 
 
 class FunctionCalls:
-    """ASGI middleware answering the call routes and sync connections itself (the
-    ``CallRoute`` and ``SyncRoute`` entries of the route table it is given)."""
+    """The call routes and sync connections, answered without Starlette (the
+    ``CallRoute`` and ``SyncRoute`` entries of the route table it is given). As ASGI
+    middleware it answers the call routes; ``DeploymentApp`` hands sync connections to
+    :meth:`serve_sync` before any middleware, and the HTTP protocol answers plain calls
+    through :meth:`answer` (``server/direct_calls.py``)."""
 
     def __init__(self, app: ASGIApp, state: ServerState, routes: list[BaseRoute]) -> None:
         self.app = app
@@ -80,16 +83,17 @@ class FunctionCalls:
         self.sync = [r.path_regex for r in routes if isinstance(r, SyncRoute)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http" and scope["method"] == "POST":
-            function_kind = self.calls.get(collapse_slashes(scope["path"]))
-            if function_kind is not None:
-                await self._call(function_kind, scope, receive, send)
-                return
-        elif kind == "websocket" and self.is_sync(scope):
-            await self.serve_sync(scope, receive, send)
+        function_kind = self.call_kind(scope) if scope["type"] == "http" else None
+        if function_kind is None:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await self._call(function_kind, scope, receive, send)
+
+    def call_kind(self, scope: Scope) -> FunctionKind | None:
+        """The kind of function an HTTP request calls, if it is a client call."""
+        if scope["method"] != "POST":
+            return None
+        return self.calls.get(collapse_slashes(scope["path"]))
 
     def is_sync(self, scope: Scope) -> bool:
         """Whether a WebSocket connection is to the sync endpoint."""

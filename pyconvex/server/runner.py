@@ -28,7 +28,6 @@ from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.limits import MAX_SYNC_MESSAGE, BodyLimit
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.logging_setup import configure_server_logging
-from pyconvex.server.state import ServerState
 
 T = TypeVar("T")
 
@@ -98,9 +97,9 @@ class _DeploymentServer(uvicorn.Server):
     their 30 seconds."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        state = getattr(getattr(self.config.app, "state", None), "server", None)
-        if isinstance(state, ServerState):
-            state.stopping()
+        app = self.config.app
+        if isinstance(app, DeploymentApp):
+            app.state.server.stopping()
         await super().shutdown(sockets)
 
 
