@@ -9,6 +9,7 @@ lookups that record what they looked up, the read limits, ``get`` and ``scan``.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
@@ -42,11 +43,15 @@ from pyconvex.values import (
 _MAX_KEY = b"\xff" * 16
 _MIN_PAGE = 16
 _MAX_PAGE = 1024
-_NAME_SPANS: dict[str, tuple[bytes, bytes]] = {}
-"""A table name's key range in ``_tables.by_name``, which every write reads (so a
-concurrent change of the table conflicts): encoded once per name. Names that do not
-exist are read too (any string a function passes), hence the bound."""
-_NAME_SPANS_MAX = 4096
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_span(name: str) -> tuple[bytes, bytes]:
+    """A table name's key range in ``_tables.by_name``, which every write reads (so a
+    concurrent change of the table conflicts): encoded once per name. Names that do not
+    exist are read too (any string a function passes), hence the bound."""
+    prefix = encode_key([name])
+    return prefix, prefix_end(prefix)
 
 
 class TransactionHost(Protocol):
@@ -112,13 +117,8 @@ class TransactionReads:
     def table(self, name: str) -> TableInfo | None:
         """Look a table up by name, recording the read so a concurrent change conflicts."""
         tables = self.catalog.tables_by_name[TABLES_TABLE]
-        span = _NAME_SPANS.get(name)
-        if span is None:
-            prefix = encode_key([name])
-            span = (prefix, prefix_end(prefix))
-            if len(_NAME_SPANS) < _NAME_SPANS_MAX:
-                _NAME_SPANS[name] = span
-        self.reads.add(tables.indexes["by_name"].id, span[0], span[1])
+        start, end = _name_span(name)
+        self.reads.add(tables.indexes["by_name"].id, start, end)
         return self.catalog.table(name)
 
     def require_table(self, name: str) -> TableInfo:

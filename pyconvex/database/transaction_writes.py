@@ -6,6 +6,7 @@ overlay that reads see (``own_writes.py``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -52,10 +53,13 @@ _MIN_PAGE = 16
 _MAX_PAGE = 1024
 
 
-_VALID_NAMES: set[str] = set()
-"""Top-level field names already found valid: every write checks each of its fields'
-names, and a deployment's documents use few."""
-_VALID_NAMES_MAX = 4096
+@functools.lru_cache(maxsize=4096)
+def _check_top_level_name(name: str) -> None:
+    """``validate_field_name(name, top_level=True)``, remembered for names found valid
+    (an invalid one raises, and is checked again next time): every write checks each of
+    its fields' names, and a deployment's documents use few."""
+    validate_field_name(name, top_level=True)
+
 
 _SYSTEM_WRITERS = {
     STORAGE_TABLE: "ctx.storage.delete(storage_id)",
@@ -85,13 +89,11 @@ class TransactionWrites(TransactionReads):
                 f"db.{op} into '{table}' expects a dict, got {type(value).__name__}"
             )
         for name in value:
-            if name in _VALID_NAMES or name in (ID_FIELD, CREATION_TIME_FIELD):
+            if name in (ID_FIELD, CREATION_TIME_FIELD):
                 continue
             if not isinstance(name, str):
                 raise InvalidValueError(f"db.{op}: field names must be strings, got {name!r}")
-            validate_field_name(name, top_level=True)
-            if len(_VALID_NAMES) < _VALID_NAMES_MAX:
-                _VALID_NAMES.add(str(name))
+            _check_top_level_name(name)
         return value
 
     def _check_document(self, table: TableInfo, doc: Document) -> Document:
