@@ -48,19 +48,28 @@ PROBE_EVERY = 8
 """Lined-up first runs per guess before one runs without waiting (see above)."""
 
 
+class _Guess:
+    """The key a function last lost its race on, and the lined-up first runs left before
+    one runs without waiting to check it."""
+
+    __slots__ = ("key", "left")
+
+    def __init__(self, key: WrittenKey) -> None:
+        self.key = key
+        self.left = PROBE_EVERY
+
+
 class ConflictLines:
     """The lines of one database's re-runs, keyed by the index key they lost on."""
 
-    __slots__ = ("_credit", "_hot", "_lines", "lined_first", "wrong_guesses")
+    __slots__ = ("_guesses", "_lines", "lined_first", "wrong_guesses")
 
     def __init__(self) -> None:
         # A key is present while some re-run holds its turn; the deque holds the
         # re-runs waiting behind it, in the order they lost.
         self._lines: dict[WrittenKey, deque[asyncio.Future[None]]] = {}
-        # Function name -> the key its last lost race was on (one per function, so
-        # bounded by the number of functions).
-        self._hot: dict[str, WrittenKey] = {}
-        self._credit: dict[str, int] = {}  # name -> lined-up first runs left on its guess
+        # Function name -> its guess (one per function, so bounded by their number).
+        self._guesses: dict[str, _Guess] = {}
         self.lined_first = 0
         """Runs that lined up before their first run (a busy key guessed right or wrong)."""
         self.wrong_guesses = 0
@@ -68,39 +77,38 @@ class ConflictLines:
 
     def learn(self, name: str, key: WrittenKey) -> None:
         """A run of ``name`` lost its race on ``key``: its next runs may line up first."""
-        self._hot[name] = key
-        self._credit[name] = PROBE_EVERY
+        self._guesses[name] = _Guess(key)
 
     def ran_free(self, name: str) -> None:
         """A run of ``name`` that did not line up committed at its first run: if its
         guess was used up (this run was the check) and no run of ``name`` has lost a
         race since (which renews the guess), nothing is being raced for: stop guessing."""
-        if self._credit.get(name) == 0:
-            del self._hot[name]
-            del self._credit[name]
+        guess = self._guesses.get(name)
+        if guess is not None and guess.left == 0:
+            del self._guesses[name]
 
     def guess(self, name: str) -> WrittenKey | None:
         """The key ``name`` last lost its race on, unless dropped since (tests, metrics)."""
-        return self._hot.get(name)
+        guess = self._guesses.get(name)
+        return guess.key if guess is not None else None
 
     def busy_key(self, name: str) -> WrittenKey | None:
         """The key a new run of ``name`` should line up for before running: the one it
         last lost on, while some run holds that key's turn; else None (run at once)."""
-        key = self._hot.get(name)
-        if key is None or key not in self._lines:
+        guess = self._guesses.get(name)
+        if guess is None or guess.key not in self._lines:
             return None
-        left = self._credit[name]
-        if left == 0:
+        if guess.left == 0:
             return None  # this run checks whether the race is still on
-        self._credit[name] = left - 1
-        return key
+        guess.left -= 1
+        return guess.key
 
     def forget(self, name: str, key: WrittenKey) -> None:
         """A run of ``name`` waited for ``key`` and did not read it: stop guessing."""
         self.wrong_guesses += 1
-        if self._hot.get(name) == key:
-            del self._hot[name]
-            del self._credit[name]
+        guess = self._guesses.get(name)
+        if guess is not None and guess.key == key:
+            del self._guesses[name]
 
     def __len__(self) -> int:
         """Keys with a re-run holding their turn (tests, metrics)."""
