@@ -94,6 +94,10 @@ def encode_id(table_number: int, internal: bytes) -> str:
         raise ValueError(f"table number {table_number} out of range")
     if len(internal) != INTERNAL_ID_LEN:
         raise ValueError("internal id must be 16 bytes")
+    return _encode(table_number, internal)
+
+
+def _encode(table_number: int, internal: bytes) -> str:
     prefix, c0, c1 = _table_prefix(table_number)
     # fletcher16(prefix + internal), the prefix's share computed once per table: byte i
     # of n counts (n - i) times in c1, so the prefix's bytes count 16 more each; the
@@ -224,13 +228,10 @@ _source = _IdSource()
 
 def new_id(table_number: int) -> str:
     """A new id of table ``table_number`` (:func:`encode_id` of a fresh internal id,
-    without its argument checks: every insert makes one)."""
+    which is 16 bytes by construction: every insert makes one)."""
     if table_number < 1 or table_number >= 1 << 32:
         raise ValueError(f"table number {table_number} out of range")
     internal = _source.take()
-    prefix, c0, c1 = _table_prefix(table_number)
-    doc_id = _b32encode(prefix + internal + bytes(
-        ((c0 + sum(internal)) & 255, (c1 + sum(accumulate(internal))) & 255)
-    ))
+    doc_id = _encode(table_number, internal)
     _remember(doc_id, (table_number, internal))  # its schema check decodes it next
     return doc_id
