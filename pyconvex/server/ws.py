@@ -106,7 +106,6 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         verify_token=state.verify,
         origin=request_origin(scope, state.trusted_proxies),
     )
-    session.start()
     take_text = extensions.get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
         take_text(session.take_text)

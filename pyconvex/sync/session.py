@@ -144,11 +144,6 @@ class SyncSession:
     # grows: ModifyQuerySet adds one to querySet, Authenticate one to identity, and each
     # Transition moves ts to where all of the client's queries have results.
     # ``check_invariants`` tests what must hold between steps.
-    def start(self) -> None:
-        """Kept for the shells: nothing is made before it is needed (the mutation worker
-        and the pusher start on first use; most live subscribers never send a mutation,
-        and the fan-out pass moves them)."""
-
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run ``coro`` in this socket's task group: if it fails, the socket closes."""
         task = asyncio.get_running_loop().create_task(coro, name=f"sync {name}")
@@ -524,7 +519,7 @@ class SyncSession:
 
     def check_invariants(self) -> None:
         """Raise :class:`SessionInvariantError` naming each rule this session breaks
-        (for tests, between steps; see the state comment above ``start``)."""
+        (for tests, between steps; see the lifecycle comment above ``spawn``)."""
         problems = session_problems(self)
         if problems:
             raise SessionInvariantError("; ".join(problems))

@@ -98,7 +98,6 @@ async def connect(manager: SubscriptionManager, t: ConvexTest, name: str,
     client = clients[name] = Client(name, session, log)
     await client.handle({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
                          "lastCloseReason": "InitialConnect", "clientTs": 0})
-    session.start()
     return client
 
 
@@ -273,7 +272,6 @@ async def test_a_failing_task_ends_the_socket_with_its_error(live):
     client = Client("c", session, [])
     await client.handle({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
                          "lastCloseReason": "InitialConnect", "clientTs": 0})
-    session.start()
     await client.add(0, "cells:get", {"name": "a"})
     assert [m["type"] for m in sent] == ["Transition"]
     quiet = asyncio.Event()  # a client that sends nothing more
@@ -301,7 +299,6 @@ async def test_the_receive_loop_ending_ends_serve(live):
         pass
 
     session = SyncSession(manager, t.deployment.runner, send)
-    session.start()
 
     async def receive_loop() -> None:  # the client went away
         return None
