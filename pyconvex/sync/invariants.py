@@ -1,5 +1,5 @@
 """What must hold of a sync session between steps (``SyncSession.check_invariants``;
-tests call it; the state rules are in the comment above ``SyncSession.start``)."""
+tests call it; the state rules are in the lifecycle comment of ``sync/session.py``)."""
 
 from __future__ import annotations
 
