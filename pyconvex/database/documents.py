@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import orjson
 
 from pyconvex.database.catalog import IndexInfo
-from pyconvex.values import Document, dumps, encode_element, encode_key, get_path, loads
+from pyconvex.values import Document, dumps, encode_key, get_path, loads
+from pyconvex.values.keys import encode_element
 
 
 def encode_document(doc: Document) -> bytes:

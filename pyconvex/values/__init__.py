@@ -5,7 +5,7 @@ This package knows nothing of the rest of pyconvex.
 
 from pyconvex.values.ids import decode_id, encode_id, is_valid_id, new_id
 from pyconvex.values.json import convex_to_clean_json, convex_to_json, dumps, json_to_convex, loads
-from pyconvex.values.keys import decode_key, encode_element, encode_key, encode_value, prefix_end
+from pyconvex.values.keys import decode_key, encode_key, encode_value, prefix_end
 from pyconvex.values.ordering import compare_values
 from pyconvex.values.paths import get_path, validate_field_name, validate_field_path
 from pyconvex.values.size import check_document_limits, value_size
@@ -36,7 +36,6 @@ __all__ = [
     "decode_id",
     "decode_key",
     "dumps",
-    "encode_element",
     "encode_id",
     "encode_key",
     "encode_value",
