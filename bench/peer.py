@@ -37,12 +37,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu import cpu_seconds
+from light_clients import LightSse, LightWs
 from wire import CHANNELS, Server, WsClient, free_port, node_load
 
 HERE = Path(__file__).resolve().parent
@@ -145,11 +147,12 @@ class SseClient:
             elif key == b"data":
                 data += value.strip().decode()
 
-    async def until(self, name: str) -> str:
+    async def until(self, name: str) -> object:
         while True:
             got, data = await self.event()
+            parsed = json.loads(data) if data else None  # as WsClient and the PocketBase SDK do
             if got == name:
-                return data
+                return parsed
 
     def close(self) -> None:
         self.writer.close()
@@ -180,22 +183,23 @@ async def _timed_rounds(post: object, conns: list, kind: str, pid: int) -> tuple
     return lat, server, client
 
 
-async def subscribed(server: Server, n: int) -> list[WsClient]:
+async def subscribed(server: Server, n: int, light: bool) -> list[WsClient] | list[LightWs]:
     """``n`` sync clients of ``server``, each subscribed to the hot channel's newest post
     (connected and subscribed 50 at a time)."""
-    conns: list[WsClient] = []
+    conns: list[Any] = []
+    connect = LightWs.connect if light else WsClient.connect
     for i in range(0, n, 50):
-        conns.extend(await asyncio.gather(*(WsClient.connect(server.url) for _ in range(min(50, n - i)))))
+        conns.extend(await asyncio.gather(*(connect(server.url) for _ in range(min(50, n - i)))))
     for i in range(0, n, 50):
         await asyncio.gather(*(c.subscribe("channels:latest", {"channel": "hot", "n": 1})
                                for c in conns[i:i + 50]))
     return conns
 
 
-async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float, float, float]:
+async def pyconvex_fan_out(server: Server, n: int, light: bool) -> tuple[list[float], float, float, float]:
     """(latencies ms, RSS KB per subscriber, server and load generator CPU ms a round)."""
     before = server.rss_kb()
-    conns = await subscribed(server, n)
+    conns = await subscribed(server, n, light)
     await asyncio.sleep(1)
     per_subscriber = (server.rss_kb() - before) / n
     async with httpx.AsyncClient(timeout=30) as http:
@@ -205,16 +209,21 @@ async def pyconvex_fan_out(server: Server, n: int) -> tuple[list[float], float, 
              ).raise_for_status()
         lat, server_ms, client_ms = await _timed_rounds(post, conns, "Transition", server.proc.pid)
     for c in conns:
-        await c.ws.close()
+        if isinstance(c, LightWs):
+            c.close()
+        else:
+            await c.ws.close()
     return lat, per_subscriber, server_ms, client_ms
 
 
-async def pocketbase_fan_out(pb: PocketBase, n: int) -> tuple[list[float], float, float, float]:
+async def pocketbase_fan_out(pb: PocketBase, n: int, light: bool) -> tuple[list[float], float, float, float]:
     before = pb.rss_kb()
     async with httpx.AsyncClient(timeout=30) as http:
-        conns: list[SseClient] = []
+        conns: list[Any] = []
         for i in range(0, n, 50):
-            conns.extend(await asyncio.gather(*(SseClient.connect(pb.url, http) for _ in range(min(50, n - i)))))
+            conns.extend(await asyncio.gather(*(
+                LightSse.connect(pb.url, http.post) if light else SseClient.connect(pb.url, http)
+                for _ in range(min(50, n - i)))))
         await asyncio.sleep(1)
         per_subscriber = (pb.rss_kb() - before) / n
 
@@ -266,8 +275,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--subscribers", default="100,500,1000")
+    parser.add_argument("--clients", choices=("light", "library"), default="light",
+                        help="subscribers: bench/light_clients.py (default) or the websockets "
+                             "library and an asyncio.StreamReader SSE reader")
     args = parser.parse_args()
     sizes = [int(n) for n in args.subscribers.split(",")]
+    light = args.clients == "light"
     rows: dict[tuple[str, str], list[float]] = {}
 
     def add(system: str, name: str, value: float) -> None:
@@ -283,9 +296,9 @@ def main() -> None:
                     add(system, "HTTP inserts/s, 16 connections", node_load(mode, server.url, args.seconds))
                     for n in sizes:
                         if system == "pyconvex":
-                            lat, rss, server_ms, client_ms = asyncio.run(pyconvex_fan_out(server, n))  # type: ignore[arg-type]
+                            lat, rss, server_ms, client_ms = asyncio.run(pyconvex_fan_out(server, n, light))  # type: ignore[arg-type]
                         else:
-                            lat, rss, server_ms, client_ms = asyncio.run(pocketbase_fan_out(server, n))  # type: ignore[arg-type]
+                            lat, rss, server_ms, client_ms = asyncio.run(pocketbase_fan_out(server, n, light))  # type: ignore[arg-type]
                         add(system, f"commit to last of {n} subscribers, p50 ms", statistics.median(lat))
                         add(system, f"commit to last of {n} subscribers, max ms", max(lat))
                         if n == sizes[-1]:
@@ -295,7 +308,7 @@ def main() -> None:
                 finally:
                     server.stop()
     names = list(dict.fromkeys(name for name, _ in rows))
-    print(f"| figure (median of {args.runs} runs) | pyconvex | PocketBase | pyconvex ahead by |")
+    print(f"| figure (median of {args.runs} runs; {args.clients} subscriber clients) | pyconvex | PocketBase | pyconvex ahead by |")
     print("|---|---|---|---|")
     ratios: list[tuple[str, float, bool]] = []
     for name in names:
