@@ -5,7 +5,7 @@
 
 Each run starts a `pyconvex serve` of `bench/channels_app` from each tree in turn (which
 goes first alternates; `PYTHONPATH` is the tree), connects N raw WebSocket clients
-speaking the sync protocol (bench/peer.py's `WsClient`), subscribes them all to
+speaking the sync protocol (bench/light_clients.py `LightWs`), subscribes them all to
 `channels:latest`, and measures over 15 rounds of one HTTP insert: commit to the last
 subscriber, p50 and max, and the server's CPU per commit (process and children, from
 /proc). With --memory: only the RSS growth per connected, subscribed client instead.
@@ -38,7 +38,7 @@ from wire import CHANNELS, Server
 
 async def fan_out(server: Server, n: int) -> tuple[float, float, float]:
     """(p50 ms, max ms, server CPU ms per commit)."""
-    conns = await subscribed(server, n)
+    conns = await subscribed(server, n, True)
     await asyncio.sleep(0.5)
     async with httpx.AsyncClient(timeout=30) as http:
         async def post(body: str) -> None:
@@ -46,7 +46,7 @@ async def fan_out(server: Server, n: int) -> tuple[float, float, float]:
                 "path": "channels:post", "args": {"channel": "hot", "body": body}})).raise_for_status()
         lat, cpu, _ = await _timed_rounds(post, conns, "Transition", server.proc.pid)
     for c in conns:
-        await c.ws.close()
+        c.close()
     return statistics.median(lat), max(lat), cpu
 
 
@@ -117,7 +117,7 @@ async def gc_figures(server: ProbedServer, n: int) -> tuple[float, float, float]
     """(tracked objects per subscriber, full collection ms with none, with ``n``)."""
     await asyncio.sleep(0.5)
     before = await server.probe()
-    conns = await subscribed(server, n)
+    conns = await subscribed(server, n, True)
     await asyncio.sleep(1)
     after = await server.probe()
     grew = {k: after["kinds"][k] - before["kinds"].get(k, 0)  # type: ignore[index]
@@ -126,7 +126,7 @@ async def gc_figures(server: ProbedServer, n: int) -> tuple[float, float, float]
     print("   grew per subscriber: " + ", ".join(f"{k} {v / n:.2f}" for k, v in top),
           file=sys.stderr)
     for c in conns:
-        await c.ws.close()
+        c.close()
     per = (int(after["objects"]) - int(before["objects"])) / n  # type: ignore[call-overload]
     return per, float(before["collect_s"]) * 1000, float(after["collect_s"]) * 1000  # type: ignore[arg-type]
 
@@ -134,11 +134,11 @@ async def gc_figures(server: ProbedServer, n: int) -> tuple[float, float, float]
 async def memory(server: Server, n: int) -> float:
     """Server RSS KB per connected, subscribed client."""
     before = server.rss_kb()
-    conns = await subscribed(server, n)
+    conns = await subscribed(server, n, True)
     await asyncio.sleep(1)
     per = (server.rss_kb() - before) / n
     for c in conns:
-        await c.ws.close()
+        c.close()
     return per
 
 
