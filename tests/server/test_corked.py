@@ -137,3 +137,98 @@ async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_i
         await task
     assert got == [f.decode() for f in frames]
     assert taken == ([True, True, True, False] if compression is None else [False] * 4)
+
+
+class _Served:
+    """A uvicorn server of a one-line app over the corked HTTP protocol, in this loop."""
+
+    def __init__(self, keep_alive_s: float) -> None:
+        self.keep_alive_s = keep_alive_s
+
+    async def __aenter__(self) -> int:
+        import uvicorn
+
+        from pyconvex.server.corked import CorkedHttpToolsProtocol
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                lifespan="off", http=CorkedHttpToolsProtocol,
+                                timeout_keep_alive=self.keep_alive_s)  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.task = asyncio.ensure_future(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+        port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    return head.split(b" ", 2)[1] + b" " + await reader.readexactly(2)
+
+
+async def test_a_kept_alive_connection_stays_open_while_used_and_closes_once_idle():
+    """Requests spaced under the keep-alive timeout, over several times its length, are
+    all answered on one connection (the connection's one watch timer re-arms as they
+    come); once idle past the timeout, the server closes it."""
+    async with _Served(keep_alive_s=0.5) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answers = []
+        for _ in range(10):  # 10 x 0.3 s: six keep-alive timeouts' worth
+            answers.append(await _request(reader, writer))
+            await asyncio.sleep(0.3)
+        assert answers == [b"200 ok"] * 10
+        assert await asyncio.wait_for(reader.read(), 30) == b""  # closed when idle
+        writer.close()
+
+
+async def test_a_later_request_whose_head_never_ends_is_cut_off(monkeypatch: pytest.MonkeyPatch):
+    """The head deadline holds for every request of a kept-alive connection, not only
+    its first: a second head dribbled slower than it ends is cut off, no sooner than
+    the deadline after it began."""
+    from pyconvex.server import corked
+
+    monkeypatch.setattr(corked, "HEADER_TIMEOUT_S", 1.5)
+    async with _Served(keep_alive_s=1.0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await _request(reader, writer) == b"200 ok"
+        loop = asyncio.get_running_loop()
+        writer.write(b"GET / HTTP/1.1\r\n")
+        began = loop.time()
+        closed = False
+        for _ in range(100):  # one header line per 0.2 s, never the blank line
+            await asyncio.sleep(0.2)
+            if reader.at_eof() or writer.is_closing():
+                closed = True
+                break
+            try:
+                writer.write(b"x-a: b\r\n")
+                await writer.drain()
+            except ConnectionError:
+                closed = True
+                break
+            if await _closed(reader):
+                closed = True
+                break
+        assert closed
+        assert loop.time() - began >= 1.5
+        writer.close()
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server closed the connection (it sends nothing else here)."""
+    try:
+        return await asyncio.wait_for(reader.read(1), 0.01) == b""
+    except TimeoutError:
+        return False
