@@ -4,7 +4,7 @@ not on transactions (nor transactions on the committer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyconvex.database.catalog import Catalog
 from pyconvex.database.reads import ReadSet, WrittenKey
@@ -24,6 +24,13 @@ class CommitRequest:
     catalog: Catalog | None = None
     """Set when the transaction changed tables, indexes or the schema."""
     write_bytes: int = 0
+    written_indexes: frozenset[int] = field(init=False)
+    """The index ids in ``written``: a read set sharing none of them cannot conflict,
+    which a set test tells without looking at a key. Made once here, for the
+    committer's checks against commits not yet published and for the write log."""
+
+    def __post_init__(self) -> None:
+        self.written_indexes = frozenset([index_id for index_id, _ in self.written])
 
     @property
     def is_empty(self) -> bool:

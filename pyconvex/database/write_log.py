@@ -50,8 +50,13 @@ class WriteLog:
     def floor(self) -> int:
         return self._floor
 
-    def append(self, ts: int, written: tuple[WrittenKey, ...]) -> None:
-        self._entries.append(LogEntry(ts, written, frozenset([i for i, _ in written])))
+    def append(
+        self, ts: int, written: tuple[WrittenKey, ...], indexes: frozenset[int] | None = None
+    ) -> None:
+        """``indexes``: the index ids in ``written``, if the caller has them already."""
+        if indexes is None:
+            indexes = frozenset([i for i, _ in written])
+        self._entries.append(LogEntry(ts, written, indexes))
         self._tss.append(ts)
         self._prune(ts)
 
