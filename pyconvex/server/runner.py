@@ -21,13 +21,14 @@ from pyconvex.functions import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.guard import guarded_loop_factory
 from pyconvex.server.app import DeploymentApp, create_app
 from pyconvex.server.client_address import Network
-from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
+from pyconvex.server.corked import CorkedHttpToolsProtocol
 from pyconvex.server.dashboard_api import dashboard_url
 from pyconvex.server.direct_calls import direct_calls_protocol
 from pyconvex.server.http_actions import create_site_app
 from pyconvex.server.limits import MAX_SYNC_MESSAGE, BodyLimit
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.logging_setup import configure_server_logging
+from pyconvex.server.ws_protocol import WebSocketProtocol
 
 T = TypeVar("T")
 
@@ -81,7 +82,7 @@ def uvicorn_server(app: Any, host: str, port: int,
         # a deployment's client calls answered without the ASGI stack (direct_calls.py).
         http=(direct_calls_protocol(app.function_calls) if isinstance(app, DeploymentApp)
               else CorkedHttpToolsProtocol),
-        ws=CorkedWebSocketProtocol,
+        ws=WebSocketProtocol,
         ws_max_size=MAX_SYNC_MESSAGE,  # larger sync messages close with 1009
         # Transitions are small and frequent: compressing each costs more CPU and latency
         # than it saves on loopback and LAN links.

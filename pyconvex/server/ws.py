@@ -93,6 +93,10 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     if (await receive())["type"] != "websocket.connect":
         return
     manager = state.ensure_started()
+    origin = request_origin(scope, state.trusted_proxies)
+    # The handshake's headers are read once, above: they are not kept for the
+    # connection's lifetime (the scope is, by every coroutine between uvicorn and here).
+    scope["headers"] = ()
     await send({"type": "websocket.accept"})
     extensions = scope.get("extensions", {})
     shell = _Shell(receive, send, extensions.get("pyconvex.send_text"))
@@ -104,7 +108,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         send_frame=send_frame,
         admin_key=state.admin_key,
         verify_token=state.verify,
-        origin=request_origin(scope, state.trusted_proxies),
+        origin=origin,
     )
     take_text = extensions.get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)

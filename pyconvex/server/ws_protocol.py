@@ -1,0 +1,139 @@
+"""The server's WebSocket protocol: corked (``server/corked.py``), and small when idle.
+
+A server keeps thousands of sync connections that are idle by design (subscribers
+waiting for a commit), so what each one holds between messages is the server's memory
+per subscriber. uvicorn's WebSocket protocol gives every connection an
+``asyncio.Queue`` for received messages and an ``asyncio.Event`` for flow control; each
+``collections.deque`` inside them (the queue's items, getters and putters; the event's
+waiters) allocates a block of 64 slots when made, about 760 bytes, used or not: 3 KB
+per connection. :class:`Inbox` and :class:`Flag` do the same jobs for the one reader and
+the one writer a connection has, holding a list or a future only while something waits.
+See docs/architecture.md ("Idle memory per subscriber") for what each part bought.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pyconvex.server.corked import CorkedWebSocketProtocol
+
+# What this module reads or overrides of uvicorn's WebSocket protocol beyond what
+# server/corked.py does (tests/server/test_ws_protocol.py checks they still exist).
+UVICORN_WS_IDLE_INTERNALS = (
+    "queue", "writable", "receive", "read_paused", "transport", "request", "send",
+    "handshake_complete",
+)
+
+
+class Inbox:
+    """The received messages of one connection, in order, for its one reader.
+
+    The part of ``asyncio.Queue`` that uvicorn uses (``put_nowait``, ``empty``, ``get``):
+    unbounded, so no putters wait; one ASGI app task receives, so one getter at a time
+    (a second concurrent getter shares the first's wake-up and finds the queue in order).
+    Between messages it holds an empty list, and a future only while the reader waits.
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> Any:
+        while not self._items:
+            await self.wait()
+        return self._items.pop(0)
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when an item is put (the caller awaits it directly: no
+        coroutine frame of its own stays suspended while the connection is idle)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def pop(self) -> Any:
+        return self._items.pop(0)
+
+
+class Flag:
+    """``asyncio.Event`` for a connection's "the transport takes writes" (set by default):
+    the waiters' list exists only while the transport is paused and someone waits."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[bool]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+class WebSocketProtocol(CorkedWebSocketProtocol):
+    """:class:`CorkedWebSocketProtocol` with the idle connection's parts made small."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+
+    async def receive(self) -> Any:
+        # uvicorn's receive, awaiting the inbox's future directly (no Queue.get frame
+        # stays suspended for the idle connection).
+        inbox: Inbox = self.queue  # type: ignore[assignment]
+        while inbox.empty():
+            await inbox.wait()
+        message = inbox.pop()
+        if self.read_paused and inbox.empty():
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
+    async def send(self, message: Any) -> None:
+        request = getattr(self, "request", None)
+        await super().send(message)
+        if request is not None and self.request is None:
+            # Accepted: the handshake's request is not read again, but websockets'
+            # parser generator keeps it in its frame for the connection's lifetime;
+            # its headers (a dict, a list and their strings) need not stay.
+            request.headers.clear()
