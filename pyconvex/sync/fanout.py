@@ -25,8 +25,10 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from pyconvex.protocol.messages import Transition
+from pyconvex.protocol.messages import StateVersion, Transition
 from pyconvex.protocol.server_codec import encode_server_frame
+from pyconvex.sync.subscriptions import Outcome
+from pyconvex.sync.transitions import ClientQuery, pass_key, transition_message
 
 FrameKey = tuple[Any, ...]
 T = TypeVar("T")
@@ -47,12 +49,13 @@ class Pushable(Protocol):
 class FanOut:
     """One per event loop: the sessions with a Transition to send, moved together."""
 
-    __slots__ = ("_frames", "_loop", "_pending", "passes", "pushed", "shared")
+    __slots__ = ("_frames", "_loop", "_pending", "_sent", "passes", "pushed", "shared")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._pending: list[Pushable] = []
         self._frames: dict[FrameKey, bytes] = {}
+        self._sent: dict[FrameKey, tuple[bytes, StateVersion]] = {}
         self.passes = 0
         self.pushed = 0
         """Sessions moved in a pass (not left to their pusher)."""
@@ -76,6 +79,35 @@ class FanOut:
             self.shared += 1
         return data
 
+    def transition(
+        self,
+        queries: dict[int, ClientQuery],
+        chosen: dict[int, Outcome],
+        current: StateVersion,
+        end: StateVersion,
+        clock_skew: int | None,
+    ) -> tuple[bytes, StateVersion] | None:
+        """The frame of a session's Transition from ``current`` to ``end`` with the
+        ``chosen`` results (it has no removed queries), and the end version to record;
+        None when no result changed for it (a pass sends no bare timestamp move).
+
+        Most sessions of a pass send a frame another one built: found by its
+        :func:`pass_key`, the message is neither built nor encoded again, and the
+        sessions share its end version (a session replaces its ``current`` version,
+        never changes it in place)."""
+        key = pass_key(queries, chosen, current, end, clock_skew)
+        if key is None:
+            return None
+        found = self._sent.get(key)
+        if found is not None:
+            self.shared += 1
+            return found
+        message = transition_message(queries, chosen, [], current, end, clock_skew,
+                                     send_bare=False, force=False)
+        assert message is not None  # a key names at least one modification
+        found = self._sent[key] = (encode_server_frame(message), message["endVersion"])
+        return found
+
     def _run(self) -> None:
         pending, self._pending = self._pending, []
         self.passes += 1
@@ -93,6 +125,7 @@ class FanOut:
                     session.defer_push()
         finally:
             self._frames.clear()
+            self._sent.clear()
 
 
 class PerLoop(Generic[T]):

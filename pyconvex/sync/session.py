@@ -440,7 +440,7 @@ class SyncSession:
     async def _send_transition(self, step: Plan, force: bool, bare: bool) -> None:
         transition = self._next_transition(step, force, bare)
         if transition is not None:
-            self._moved(step, transition)
+            self._moved(step, transition["endVersion"])
             await self.send(transition)
 
     def _next_transition(self, step: Plan, force: bool, bare: bool) -> wire.Transition | None:
@@ -450,8 +450,9 @@ class SyncSession:
         return transition_message(self.queries, step.chosen, self._removed, self.current,
                                   end, self._clock_skew, send_bare=bare, force=force)
 
-    def _moved(self, step: Plan, transition: wire.Transition) -> None:
-        """The client is sent ``transition``: it now has the results of ``step``."""
+    def _moved(self, step: Plan, end: wire.StateVersion) -> None:
+        """The client is sent the Transition to ``end``: it now has the results of
+        ``step``."""
         if self._removed:
             self._removed = _NONE_REMOVED
         oldest = 0  # the invalidating commit of the oldest result replaced (0: none)
@@ -463,7 +464,7 @@ class SyncSession:
             query.sent = new
         if oldest:
             self.manager.transition_latency.add(time.time_ns() - oldest)
-        self.current = transition["endVersion"]
+        self.current = end
         if self._held:
             self._held = _NONE_HELD
         self._transitions_sent += 1
@@ -479,12 +480,23 @@ class SyncSession:
         step = plan(self.queries, self.current["ts"], self.manager.processed_ts, self._held)
         if step.missing:
             return False
-        transition = self._next_transition(step, False, False)
-        if transition is None:
-            return True
-        if not self._send_frame(fanout.frame(frame_key(transition, step.chosen), transition)):
+        if self._removed:  # a query removed since the last Transition (rare in a pass)
+            transition = self._next_transition(step, False, False)
+            if transition is None:
+                return True
+            data = fanout.frame(frame_key(transition, step.chosen), transition)
+            end = transition["endVersion"]
+        else:
+            end = {"querySet": self.query_set_version, "identity": self.identity_version,
+                   "ts": step.ts}
+            found = fanout.transition(self.queries, step.chosen, self.current, end,
+                                      self._clock_skew)
+            if found is None:
+                return True  # no result changed for this client: nothing to send
+            data, end = found
+        if not self._send_frame(data):
             return False
-        self._moved(step, transition)
+        self._moved(step, end)
         self.last_send = time.monotonic()
         return True
 

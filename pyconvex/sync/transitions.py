@@ -183,3 +183,28 @@ def frame_key(transition: Transition, chosen: dict[int, Outcome]) -> tuple[Any, 
             for mod in transition["modifications"]
         ),
     )
+
+
+def pass_key(
+    queries: dict[int, ClientQuery],
+    chosen: dict[int, Outcome],
+    current: StateVersion,
+    end: StateVersion,
+    clock_skew: int | None,
+) -> tuple[Any, ...] | None:
+    """A fan-out Transition's identity, found without building it (``fanout.py``): the
+    versions, the clock skew and, per query whose chosen result differs from what the
+    client has, its id, kind and digest. None: the Transition would carry no
+    modification (a pass sends no bare timestamp move). For a client with no removed
+    queries, two equal keys mean byte-equal frames but for ``serverTs``, as
+    :func:`frame_key` does for a built message."""
+    key: list[Any] = [
+        current["querySet"], current["identity"], current["ts"],
+        end["querySet"], end["identity"], end["ts"], clock_skew,
+    ]
+    for qid, query in queries.items():
+        outcome, sent = chosen[qid], query.sent
+        if sent is not None and sent.digest == outcome.digest:
+            continue
+        key += (qid, outcome.error is None, outcome.digest)
+    return tuple(key) if len(key) > 7 else None
