@@ -63,6 +63,11 @@ def wall_clock_ms() -> float:
     return time.time_ns() / 1_000_000
 
 
+_READERS_SWEEP_MIN = 1024
+"""Dead references to ended transactions are dropped once the list reaches this many
+(or twice the live ones at the last sweep): a bounded list, swept in amortised O(1)."""
+
+
 class Database:
     def __init__(self, persistence: Persistence, *, clock: Clock = wall_clock_ms) -> None:
         self.persistence = persistence
@@ -79,7 +84,11 @@ class Database:
         self._head_read: asyncio.Future[None] | None = None  # in flight (catch_up_to_head)
         self._next_head_read: asyncio.Future[None] | None = None  # for those arriving now
         self._head_task: asyncio.Task[None] | None = None
-        self._readers: weakref.WeakSet[Transaction] = weakref.WeakSet()
+        self._readers: list[weakref.ref[Transaction]] = []
+        """Every transaction begun and perhaps still alive (for ``oldest_reader_ts``):
+        plain weak references, swept now and then, not a ``WeakSet``, whose ``add`` and
+        removal callback are Python code run for every transaction (each call's)."""
+        self._sweep_readers_at = _READERS_SWEEP_MIN
         self.search = SearchManager(self)
         self.retained_from = 0
         """Versions below this timestamp may have been collected: no reads there."""
@@ -307,13 +316,19 @@ class Database:
             limits=limits,
             writable=writable,
         )
-        self._readers.add(txn)
+        readers = self._readers
+        readers.append(weakref.ref(txn))
+        if len(readers) >= self._sweep_readers_at:
+            live = [r for r in readers if r() is not None]
+            self._readers = live
+            self._sweep_readers_at = max(_READERS_SWEEP_MIN, 2 * len(live))
         return txn
 
     # -------------------------------------------------------------- retention
     def oldest_reader_ts(self) -> int:
         """The oldest snapshot a live transaction of this process reads."""
-        return min((t.begin_ts for t in list(self._readers)), default=self.latest_ts)
+        live = [t for t in (r() for r in self._readers) if t is not None]
+        return min((t.begin_ts for t in live), default=self.latest_ts)
 
     async def collect_old_versions(self, keep_ns: int, batch: int = 5000) -> int:
         """Remove versions older than ``keep_ns`` before the latest commit that no live

@@ -20,6 +20,7 @@ the same :meth:`FunctionCalls.answer`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -56,8 +57,10 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
         if kind is None:
             super()._start_asgi_task(cycle, app)
             return
+        # In uvicorn's task set while it runs (graceful shutdown waits for it, the
+        # concurrency limit counts it); ``_answer`` takes itself out as it ends, which
+        # spares a done callback scheduled through the loop for every request.
         task = self.loop.create_task(self._answer(kind, cycle))
-        task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
 
     def _direct_kind(self, cycle: RequestResponseCycle, app: Any) -> FunctionKind | None:
@@ -74,38 +77,41 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
         return None  # chunked: the ASGI path counts it against the body cap
 
     async def _answer(self, kind: FunctionKind, cycle: RequestResponseCycle) -> None:
-        calls = self.calls
-        assert calls is not None
         try:
-            while cycle.more_body and not cycle.disconnected:
-                await cycle.message_event.wait()
-                cycle.message_event.clear()
+            calls = self.calls
+            assert calls is not None
+            try:
+                while cycle.more_body and not cycle.disconnected:
+                    await cycle.message_event.wait()
+                    cycle.message_event.clear()
+                if cycle.disconnected:
+                    return  # the client left before its request was whole: nothing ran
+                body = bytes(cycle.body)
+                status, headers, content = await calls.answer(
+                    kind, cast(Scope, cycle.scope), [body], len(body))
+            except Exception:
+                log.exception("answering %s %s", cycle.scope["method"], cycle.scope["path"])
+                if not cycle.disconnected and not cycle.response_started:
+                    cycle.response_started = cycle.response_complete = True
+                    self.transport.write(_500)
+                    self.transport.close()
+                return
             if cycle.disconnected:
-                return  # the client left before its request was whole: nothing ran
-            body = bytes(cycle.body)
-            status, headers, content = await calls.answer(
-                kind, cast(Scope, cycle.scope), [body], len(body))
-        except Exception:
-            log.exception("answering %s %s", cycle.scope["method"], cycle.scope["path"])
-            if not cycle.disconnected and not cycle.response_started:
-                cycle.response_started = cycle.response_complete = True
-                self.transport.write(_500)
+                return  # the call ran (a mutation stays committed); no one to tell
+            parts = [STATUS_LINE[status]]
+            for name, value in (*self.server_state.default_headers, *headers):
+                parts += (name, b": ", value, b"\r\n")
+            if not cycle.keep_alive:
+                parts.append(b"connection: close\r\n")
+            parts += (b"\r\n", content)
+            cycle.response_started = cycle.response_complete = True
+            cycle.message_event.set()
+            self.transport.write(b"".join(parts))
+            if not cycle.keep_alive:
                 self.transport.close()
-            return
-        if cycle.disconnected:
-            return  # the call ran (a mutation stays committed); no one to tell
-        parts = [STATUS_LINE[status]]
-        for name, value in (*self.server_state.default_headers, *headers):
-            parts += (name, b": ", value, b"\r\n")
-        if not cycle.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts += (b"\r\n", content)
-        cycle.response_started = cycle.response_complete = True
-        cycle.message_event.set()
-        self.transport.write(b"".join(parts))
-        if not cycle.keep_alive:
-            self.transport.close()
-        cycle.on_response()
+            cycle.on_response()
+        finally:
+            self.tasks.discard(asyncio.current_task())
 
 
 def direct_calls_protocol(calls: FunctionCalls) -> type[DirectCallsProtocol]:

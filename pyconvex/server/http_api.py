@@ -96,7 +96,11 @@ async def call_function(
             raise BadFunctionPathError(f"Missing or invalid function path {path!r}.")
         canonical = canonicalize_path(path)
         args = decode_args(body.get("args", {}), "args")
-        identity, admin = await state.authenticate(authorization)
+        # No Authorization header (most clients' calls): no identity, not admin, as
+        # ``authenticate`` answers, without making and running its coroutine.
+        identity, admin = (
+            await state.authenticate(authorization) if authorization else (None, False)
+        )
     except ProtocolError as e:
         return error_reply("BadJsonBody", e.message, 400)
     except PyConvexError as e:

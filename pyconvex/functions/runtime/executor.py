@@ -171,7 +171,7 @@ class FunctionRunner:
             failure = failure_of(error)
             if failure is None:
                 failure = Failure(
-                    run.request_id, display_path(run.path), run.kind, describe(error),
+                    run.request_id, run.display, run.kind, describe(error),
                     user_traceback(error), list(run.lines),
                     txn.reads if txn is not None and not txn.writable else None,
                 )
@@ -181,7 +181,7 @@ class FunctionRunner:
         if not self.listeners:
             return
         record = ExecutionRecord(
-            display_path(run.path), run.kind, list(run.lines),
+            run.display, run.kind, list(run.lines),
             failure.error if failure is not None else None, run.started_ms, duration_ms,
             run.request_id, failure.traceback if failure is not None else None,
             txn.docs_read if txn is not None else 0, txn.bytes_read if txn is not None else 0,
