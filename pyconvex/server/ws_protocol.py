@@ -14,16 +14,22 @@ See docs/architecture.md ("Idle memory per subscriber") for what each part bough
 from __future__ import annotations
 
 import asyncio
+import random
+import struct
 from typing import Any
 
 from pyconvex.server.corked import CorkedWebSocketProtocol
+from pyconvex.sync.fanout import PerLoop
 
 # What this module reads or overrides of uvicorn's WebSocket protocol beyond what
 # server/corked.py does (tests/server/test_ws_protocol.py checks they still exist).
 UVICORN_WS_IDLE_INTERNALS = (
     "queue", "writable", "receive", "read_paused", "transport", "request", "send",
-    "handshake_complete",
+    "handshake_complete", "start_keepalive", "stop_keepalive", "keepalive_timeout",
+    "ping_interval", "ping_timeout", "pending_ping_payload", "ping_sent_at", "conn",
+    "close_sent", "loop",
 )
+KEEPALIVE_TICK_S = 1.0
 
 
 class Inbox:
@@ -137,3 +143,75 @@ class WebSocketProtocol(CorkedWebSocketProtocol):
             # parser generator keeps it in its frame for the connection's lifetime;
             # its headers (a dict, a list and their strings) need not stay.
             request.headers.clear()
+
+    # ------------------------------------------------------------------ keepalive
+    # uvicorn pings every ws_ping_interval and fails a connection whose pong has not
+    # come ws_ping_timeout after its ping, with a timer per connection (two while a
+    # ping is out). When the two are equal (uvicorn's defaults: 20 s), one timer per
+    # loop does the same for every connection (:class:`_Keepalive`).
+    def _keepalive_shared(self) -> bool:
+        return bool(self.ping_interval) and self.ping_interval == self.ping_timeout
+
+    def start_keepalive(self) -> None:
+        if not self._keepalive_shared():
+            super().start_keepalive()
+            return
+        assert self.ping_interval is not None
+        _KEEPALIVES.get(self.loop).add(self, self.ping_interval)
+
+    def stop_keepalive(self) -> None:
+        super().stop_keepalive()
+        if self._keepalive_shared():
+            _KEEPALIVES.get(self.loop).discard(self)
+
+    def keepalive_due(self) -> None:
+        """One ping interval has passed: a ping still unanswered fails the connection
+        (uvicorn's ``keepalive_timeout``), else the next ping goes out."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        if self.pending_ping_payload is not None:
+            self.keepalive_timeout()
+            return
+        # uvicorn's send_keepalive_ping, without arming a pong timer.
+        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+
+
+class _Keepalive:
+    """One per event loop: the connections to ping, each with the loop time its next
+    ping (or its pong's deadline) is due, looked at every ``KEEPALIVE_TICK_S`` while
+    any is open. A connection costs an entry here instead of a uvloop timer handle,
+    its libuv timer and a bound method, and a ping no timer set and cancelled."""
+
+    __slots__ = ("_due", "_loop", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[WebSocketProtocol, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: WebSocketProtocol, interval: float) -> None:
+        self._due[protocol] = self._loop.time() + interval
+        if self._timer is None:
+            self._timer = self._loop.call_later(KEEPALIVE_TICK_S, self._tick)
+
+    def discard(self, protocol: WebSocketProtocol) -> None:
+        self._due.pop(protocol, None)
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        for protocol in [p for p, at in self._due.items() if at <= now]:
+            assert protocol.ping_interval is not None
+            self._due[protocol] = now + protocol.ping_interval
+            protocol.keepalive_due()  # may fail the connection: it discards itself
+        if self._due:
+            self._timer = self._loop.call_later(KEEPALIVE_TICK_S, self._tick)
+
+
+_KEEPALIVES: PerLoop[_Keepalive] = PerLoop(_Keepalive)

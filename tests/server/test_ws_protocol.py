@@ -8,6 +8,7 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -86,3 +87,54 @@ async def test_a_sync_connection_is_served_in_order_through_the_inbox(tmp_path: 
                 if msg["type"] == "Transition":
                     versions.append(msg["endVersion"]["querySet"])
             assert versions == [1, 2]
+
+
+class _Idle:
+    """A uvicorn server of an app that accepts WebSockets and waits, over this
+    protocol, pinging every ``ping_s`` (pong deadline the same)."""
+
+    def __init__(self, ping_s: float) -> None:
+        self.ping_s = ping_s
+
+    async def __aenter__(self) -> int:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "websocket":
+                return
+            await receive()
+            await send({"type": "websocket.accept"})
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                lifespan="off", ws=WebSocketProtocol,  # type: ignore[arg-type]
+                                ws_ping_interval=self.ping_s, ws_ping_timeout=self.ping_s)
+        self.server = uvicorn.Server(config)
+        self.task = asyncio.ensure_future(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+        port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def test_a_peer_that_answers_pings_stays_connected_and_one_that_does_not_is_closed() -> None:
+    async with _Idle(ping_s=0.5) as port:
+        answering = await websockets.connect(f"ws://127.0.0.1:{port}")  # answers pings itself
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert b" 101 " in await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        # This peer reads but never answers: a ping comes, then (no pong) a close 1011.
+        ping = await asyncio.wait_for(reader.readexactly(6), 10)
+        assert ping[0] == 0x89 and ping[1] == 4  # FIN + ping, 4-byte payload
+        close = await asyncio.wait_for(reader.read(64), 10)
+        assert close[0] == 0x88 and int.from_bytes(close[2:4], "big") == 1011
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+        # The answering peer is still served, well past a ping interval and a deadline.
+        await asyncio.wait_for(await answering.ping(), 10)
+        await answering.close()
