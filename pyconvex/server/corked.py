@@ -40,6 +40,7 @@ UVICORN_HTTP_INTERNALS = (
     "loop", "server_state", "flow", "pipeline", "_start_asgi_task", "timeout_keep_alive",
     "timeout_keep_alive_task",
 )
+UVICORN_FLOW_INTERNALS = ("read_paused", "resume_reading")
 UVICORN_WS_INTERNALS = (
     "handle_connect", "send_receive_event_to_app", "send", "scope", "curr_msg_data_type",
     "close_sent", "queue", "frames", "transport", "conn", "disconnected",
@@ -242,7 +243,8 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if transport.is_closing():
             return
-        self.flow.resume_reading()
+        if self.flow.read_paused:
+            self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)

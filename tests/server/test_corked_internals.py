@@ -15,6 +15,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from uvicorn.server import ServerState
 
 from pyconvex.server.corked import (
+    UVICORN_FLOW_INTERNALS,
     UVICORN_HTTP_INTERNALS,
     UVICORN_WS_INTERNALS,
     WEBSOCKETS_CONNECTION_INTERNALS,
@@ -70,3 +71,11 @@ async def test_the_http_protocol_and_its_cycle_still_have_what_direct_calls_use(
     assert not missing, (
         f"uvicorn's RequestResponseCycle no longer sets {missing}: see server/direct_calls.py"
     )
+
+
+def test_uvicorn_flow_control_still_has_what_corked_uses():
+    from uvicorn.protocols.http.flow_control import FlowControl
+
+    flow = FlowControl(None)  # type: ignore[arg-type]  # (the transport is only stored)
+    missing = [n for n in UVICORN_FLOW_INTERNALS if not hasattr(flow, n)]
+    assert not missing, f"uvicorn's FlowControl no longer has {missing}: see server/corked.py"
