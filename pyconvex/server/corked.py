@@ -106,6 +106,17 @@ class CorkedTransport:
         if not self._transport.is_closing():
             self._transport.write(data)
 
+    def write_now(self, head: bytes, data: bytes) -> None:
+        """Send ``head + data`` with whatever is held, at once (one system call)."""
+        if self._pending:
+            self._pending += (head, data)
+            self.flush()
+        elif not self._transport.is_closing():
+            self._transport.write(head + data)
+
+    def is_closing(self) -> bool:  # called per frame: not through __getattr__
+        return self._transport.is_closing()
+
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
 
@@ -328,10 +339,11 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
             head = _TEXT_HEAD_16.pack(0x81, 126, n)
         else:
             head = _TEXT_HEAD_64.pack(0x81, 127, n)
-        transport.write(head)
-        transport.write(data)
-        if not more:
-            transport.flush()
+        if more:
+            transport.write(head)
+            transport.write(data)
+        else:
+            transport.write_now(head, data)
         return True
 
     async def send(self, message: Any) -> None:
