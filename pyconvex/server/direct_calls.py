@@ -59,8 +59,11 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
             return
         # In uvicorn's task set while it runs (graceful shutdown waits for it, the
         # concurrency limit counts it); ``_answer`` takes itself out as it ends, which
-        # spares a done callback scheduled through the loop for every request.
-        task = self.loop.create_task(self._answer(kind, cycle))
+        # spares a done callback scheduled through the loop for every request. It is
+        # handed its task in a list (``asyncio.current_task`` is Python code in 3.11).
+        own: list[asyncio.Task[None]] = []
+        task = self.loop.create_task(self._answer(kind, cycle, own))
+        own.append(task)
         self.tasks.add(task)
 
     def _direct_kind(self, cycle: RequestResponseCycle, app: Any) -> FunctionKind | None:
@@ -76,7 +79,9 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
                 return kind if value.isdigit() and int(value) <= HIGH_WATER_LIMIT else None
         return None  # chunked: the ASGI path counts it against the body cap
 
-    async def _answer(self, kind: FunctionKind, cycle: RequestResponseCycle) -> None:
+    async def _answer(
+        self, kind: FunctionKind, cycle: RequestResponseCycle, own: list[asyncio.Task[None]],
+    ) -> None:
         try:
             calls = self.calls
             assert calls is not None
@@ -111,7 +116,7 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
                 self.transport.close()
             cycle.on_response()
         finally:
-            self.tasks.discard(asyncio.current_task())
+            self.tasks.discard(own[0])
 
 
 def direct_calls_protocol(calls: FunctionCalls) -> type[DirectCallsProtocol]:
