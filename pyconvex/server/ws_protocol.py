@@ -14,9 +14,15 @@ See docs/architecture.md ("Idle memory per subscriber") for what each part bough
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import struct
 from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.server import ServerProtocol
 
 from pyconvex.server.corked import CorkedWebSocketProtocol
 from pyconvex.sync.fanout import PerLoop
@@ -116,12 +122,54 @@ class Flag:
 
 
 class WebSocketProtocol(CorkedWebSocketProtocol):
-    """:class:`CorkedWebSocketProtocol` with the idle connection's parts made small."""
+    """:class:`CorkedWebSocketProtocol` with the idle connection's parts made small.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    Its instances keep only what differs between connections. uvicorn's ``__init__``
+    also copies a dozen of the server's settings (config, app, loop, logger, shared
+    sets...) into each instance: 38 attributes in all, past the 29 that CPython 3.11
+    keeps in a key-sharing instance dictionary, so every connection had a dictionary
+    of its own (1.6 KB against 0.3 KB). Here those settings are class attributes of a
+    subclass made once per server (:func:`_bound`); ``__init__`` sets the rest, as
+    uvicorn's does. tests/server/test_ws_protocol.py checks that every attribute
+    uvicorn's ``__init__`` sets is still found on an instance."""
+
+    def __new__(
+        cls, config: Config, server_state: ServerState, app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> WebSocketProtocol:
+        bound = _bound(cls, config, server_state, app_state, _loop or asyncio.get_event_loop())
+        return super().__new__(bound)
+
+    def __init__(
+        self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        # uvicorn's WebSocketsSansIOProtocol.__init__, for one connection's own state.
+        self.transport = None  # type: ignore[assignment]
+        self.server = None
+        self.client = None
+        self.scheme = None  # type: ignore[assignment]
         self.queue = Inbox()  # type: ignore[assignment]
+        self.handshake_initiated = False
+        self.handshake_complete = False
+        self.close_sent = False
+        self.disconnected = False
+        self.close_timer = None
+        self.initial_response = None
+        self.conn = ServerProtocol(
+            extensions=self.extension_factories, max_size=config.ws_max_size, logger=_LOGGER
+        )
+        self.read_paused = False
         self.writable = Flag()  # type: ignore[assignment]
+        self.ping_timer = None
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        self.ping_sent_at = 0.0
+        self.last_ping_rtt = 0.0
+        self.frames = []
+        self.curr_msg_data_type = "bytes"
+
+    extension_factories: tuple[ServerPerMessageDeflateFactory, ...] = ()
 
     async def receive(self) -> Any:
         # uvicorn's receive, awaiting the inbox's future directly (no Queue.get frame
@@ -215,3 +263,53 @@ class _Keepalive:
 
 
 _KEEPALIVES: PerLoop[_Keepalive] = PerLoop(_Keepalive)
+
+
+_LOGGER = logging.getLogger("uvicorn.error")
+
+
+def _bound(
+    cls: type[WebSocketProtocol], config: Config, server_state: ServerState,
+    app_state: dict[str, Any], loop: asyncio.AbstractEventLoop,
+) -> type[WebSocketProtocol]:
+    """``cls`` with one server's settings as class attributes (what uvicorn's
+    ``__init__`` copies into every instance), made when a server's first connection
+    comes and kept while its connections keep coming (the last one made, per class:
+    a server's connections all come with the same config, state and loop)."""
+    bound = cls.__dict__.get("_last_bound")
+    if (
+        bound is not None
+        and bound.config is config
+        and bound.app_state is app_state
+        and bound.connections is server_state.connections
+        and bound.loop is loop
+    ):
+        return bound  # type: ignore[no-any-return]
+    if not config.loaded:
+        config.load()
+    extensions: tuple[ServerPerMessageDeflateFactory, ...] = ()
+    if config.ws_per_message_deflate:  # as uvicorn makes it (one factory per server)
+        extensions = (ServerPerMessageDeflateFactory(
+            server_max_window_bits=12, client_max_window_bits=12,
+            compress_settings={"memLevel": 5},
+        ),)
+    bound = type(cls.__name__, (cls,), {
+        "__module__": cls.__module__,
+        "__doc__": cls.__doc__,
+        "config": config,
+        "app": config.loaded_app,
+        "loop": loop,
+        "logger": _LOGGER,
+        "root_path": config.root_path,
+        "asgi_version": config.asgi_version,
+        "app_state": app_state,
+        "connections": server_state.connections,
+        "tasks": server_state.tasks,
+        "default_headers": server_state.default_headers,
+        "close_timeout": 10.0,
+        "ping_interval": config.ws_ping_interval,
+        "ping_timeout": config.ws_ping_timeout,
+        "extension_factories": extensions,
+    })
+    cls._last_bound = bound  # type: ignore[attr-defined]
+    return bound

@@ -138,3 +138,26 @@ async def test_a_peer_that_answers_pings_stays_connected_and_one_that_does_not_i
         # The answering peer is still served, well past a ping interval and a deadline.
         await asyncio.wait_for(await answering.ping(), 10)
         await answering.close()
+
+
+async def test_a_connection_keeps_what_uvicorn_sets_in_a_key_sharing_instance_dict() -> None:
+    """Every attribute uvicorn's own protocol has after ``__init__`` is found on this
+    one (the server's settings on its class); the connection's own stay under the 30
+    that CPython 3.11 shares keys for (past it each instance has a 1.6 KB dict)."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    config = uvicorn.Config(lambda *a: None, ws_max_size=1 << 20)
+    config.load()
+    loop = asyncio.get_running_loop()
+    state = ServerState()
+    theirs = WebSocketsSansIOProtocol(config, state, {}, loop)
+    ours = WebSocketProtocol(config=config, server_state=state, app_state={}, _loop=loop)
+    missing = [name for name in vars(theirs) if not hasattr(ours, name)]
+    assert not missing, f"uvicorn's protocol now sets {missing}: server/ws_protocol.py must too"
+    assert ours.config is config and ours.loop is loop and ours.connections is state.connections
+    assert ours.ping_interval == theirs.ping_interval == 20.0
+    # What handshake, receive and send add later: the request, response and scope, and
+    # corked.py's take-text hook.
+    assert len(vars(ours)) + 4 < 30
+    other = WebSocketProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+    assert other.connections is not ours.connections  # another server's settings
