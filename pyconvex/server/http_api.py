@@ -7,7 +7,6 @@ bad path, bad format, bad auth) are 4xx with ``{"code", "message"}``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -16,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from pyconvex import __version__
 from pyconvex.errors import BadRequestError, PyConvexError
-from pyconvex.functions import FunctionKind, FunctionResult, canonicalize_path, log_lines_of
+from pyconvex.functions import FunctionKind, canonicalize_path, log_lines_of
 from pyconvex.functions.registry import BadFunctionPathError
 from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, decode_args, encode_ts
@@ -129,23 +128,16 @@ async def call_function(
     return 200, orjson.dumps({"status": "success", "value": value, "logLines": result.log_lines})
 
 
-def _run(state: ServerState, kind: FunctionKind, path: str, args: Any,
-         identity: dict[str, Any] | None, admin: bool) -> Awaitable[FunctionResult]:
-    """The runner's call for ``kind``, to be awaited: a mutation's or an action's
-    coroutine itself (no coroutine of its own around it, on every call)."""
+async def _run(state: ServerState, kind: FunctionKind, path: str, args: Any,
+               identity: dict[str, Any] | None, admin: bool) -> Any:
     runner = state.deployment.runner
     if kind is FunctionKind.QUERY:
-        return _query(state, path, args, identity, admin)
+        # Read every commit acknowledged before this request, by any process.
+        await state.deployment.db.catch_up_to_head()
+        return await runner.run_query(path, args, identity, internal_ok=admin)
     if kind is FunctionKind.MUTATION:
-        return runner.run_mutation(path, args, identity, internal_ok=admin)
-    return runner.run_action(path, args, identity, internal_ok=admin)
-
-
-async def _query(state: ServerState, path: str, args: Any,
-                 identity: dict[str, Any] | None, admin: bool) -> FunctionResult:
-    # Read every commit acknowledged before this request, by any process.
-    await state.deployment.db.catch_up_to_head()
-    return await state.deployment.runner.run_query(path, args, identity, internal_ok=admin)
+        return await runner.run_mutation(path, args, identity, internal_ok=admin)
+    return await runner.run_action(path, args, identity, internal_ok=admin)
 
 
 async def run(request: Request) -> Response:
