@@ -64,6 +64,10 @@ class Server:
              "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port), "--site-port", "0",
              *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Not the caller's directory: `python -m` puts the working directory first on
+            # sys.path, ahead of PYTHONPATH, and the A/B scripts choose the tree through
+            # PYTHONPATH (run from a checkout, both sides would be that checkout).
+            cwd=tmp,
         )
         for _ in range(600):
             try:
