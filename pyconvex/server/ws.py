@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from pyconvex.protocol import (
     ProtocolError,
@@ -36,19 +36,16 @@ def _reason(text: str) -> str:
 
 
 class _Shell:
-    """One connection's writes and its receive loop, as one slotted object: closures
-    over the endpoint's locals cost a function and a cell per variable, each tracked by
-    the garbage collector, for every idle connection a server holds."""
+    """One connection's writes, as one slotted object: closures over the endpoint's
+    locals cost a function and a cell per variable, each tracked by the garbage
+    collector, for every idle connection a server holds."""
 
-    __slots__ = ("_lock", "_send", "_send_now", "disconnected", "receive", "session")
+    __slots__ = ("_lock", "_send", "_send_now")
 
-    def __init__(self, receive: Receive, send: Send, send_now: SendNow | None) -> None:
-        self.receive = receive
+    def __init__(self, send: Send, send_now: SendNow | None) -> None:
         self._send = send
         self._send_now = send_now  # server/corked.py: a text frame written at once
         self._lock: asyncio.Lock | None = None  # made when a send must wait
-        self.disconnected = False
-        self.session: SyncSession | None = None
 
     async def send_message(self, message: ServerMessage, more: bool = False) -> None:
         data = encode_server_frame(message)
@@ -69,22 +66,15 @@ class _Shell:
         return self._send_now is not None and (self._lock is None or not self._lock.locked()) \
             and bool(self._send_now(data, False))
 
-    async def receive_loop(self) -> None:
-        session = self.session
-        assert session is not None
-        while True:
-            session.receiving = True
-            try:
-                frame = await self.receive()
-            finally:
-                session.receiving = False
-            if frame["type"] == "websocket.disconnect":
-                self.disconnected = True
-                return
-            text = frame.get("text")
-            if text is None:
-                raise ProtocolError("binary frames are not supported; send JSON text frames")
-            await session.handle(parse_client_message(text))
+
+def _text(event: Message) -> str | None:
+    """A received message's text; None when the client has left."""
+    if event["type"] == "websocket.disconnect":
+        return None
+    text: str | None = event.get("text")
+    if text is None:
+        raise ProtocolError("binary frames are not supported; send JSON text frames")
+    return text
 
 
 async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,9 +89,9 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     scope["headers"] = ()
     await send({"type": "websocket.accept"})
     extensions = scope.get("extensions", {})
-    shell = _Shell(receive, send, extensions.get("pyconvex.send_text"))
+    shell = _Shell(send, extensions.get("pyconvex.send_text"))
     send_frame = shell.send_frame  # one bound method, shared by the session and pinger
-    session = shell.session = SyncSession(
+    session = SyncSession(
         manager,
         state.deployment.runner,
         shell.send_message,
@@ -116,10 +106,29 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     pinger = _PINGERS.get(asyncio.get_running_loop())
     pinger.add(session, send_frame)
     close_code, close_reason = 1000, ""
+    disconnected = False
     try:
-        # The receive loop and the session's tasks are one group: the first failure
-        # among them ends the others and closes the socket with its reason, below.
-        await session.serve(shell.receive_loop())
+        # The receive loop and the session's tasks are one group (SyncSession.serve):
+        # the first failure among them ends the others and closes the socket with its
+        # reason, below. The loop runs here, not in coroutines of its own: each frame
+        # stays suspended for as long as the connection is open.
+        session.begin_serving()
+        try:
+            while True:
+                session.receiving = True
+                try:
+                    text = _text(await receive())
+                finally:
+                    session.receiving = False
+                if text is None:
+                    disconnected = True
+                    break
+                await session.handle(parse_client_message(text))
+                text = None  # not kept while the connection waits for the next one
+        except BaseException as e:
+            session.end_serving(e)
+            raise
+        session.end_serving()
     except ProtocolError as e:
         close_code, close_reason = 1008, _reason(e.message)
         with contextlib.suppress(Exception):
@@ -127,7 +136,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     except CloseAfterAuthError as e:
         close_code, close_reason = 1000, _reason(str(e))
     except OSError:  # the client went away while we were sending (ClientDisconnected)
-        shell.disconnected = True
+        disconnected = True
     except Exception:
         log.exception("sync connection failed")
         close_code, close_reason = 1011, "InternalServerError"
@@ -136,7 +145,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
             take_text(None)
         pinger.sessions.pop(session, None)
         await session.close()
-        if not shell.disconnected:
+        if not disconnected:
             with contextlib.suppress(Exception):
                 await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
 

@@ -169,22 +169,42 @@ class SyncSession:
 
         The loop runs in the caller's task, not a task of its own, and a failure
         elsewhere cancels that task (``fail``): no second task, context, waiter future
-        and callbacks per idle connection."""
-        if self._failure is not None:
+        and callbacks per idle connection. The WebSocket shell runs its loop inline,
+        between :meth:`begin_serving` and :meth:`end_serving` as here, which saves
+        this coroutine's frame and the loop's for every idle connection."""
+        try:
+            self.begin_serving()
+        except BaseException:
             receive_loop.close()
-            raise self._failure
-        task = self._serving = asyncio.current_task()
+            raise
         try:
             await receive_loop
-        except asyncio.CancelledError:
-            if self._failure is None:
-                raise  # cancelled from outside (shutdown)
-            if task is not None:
-                task.uncancel()
-        finally:
-            self._serving = None
+        except BaseException as e:
+            self.end_serving(e)
+            raise
+        self.end_serving()
+
+    def begin_serving(self) -> None:
+        """The calling task runs the receive loop from now on (a failure of one of the
+        session's tasks cancels it); raises the failure that came first, if one did."""
         if self._failure is not None:
             raise self._failure
+        self._serving = asyncio.current_task()
+
+    def end_serving(self, error: BaseException | None = None) -> None:
+        """The receive loop returned (the client left) or raised ``error``: raise what
+        the socket closes with. That is the session's first failure, if there is one
+        and the loop returned or was cancelled for it (the cancellation is taken back);
+        else ``error`` (a cancellation from outside, or the loop's own failure)."""
+        task, self._serving = self._serving, None
+        if self._failure is not None and (
+            error is None or isinstance(error, asyncio.CancelledError)
+        ):
+            if error is not None and task is not None:
+                task.uncancel()
+            raise self._failure
+        if error is not None:
+            raise error
 
     async def close(self) -> None:
         self._closed = True
