@@ -158,7 +158,8 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
     deadline has passed, re-arms while one is set and lapses when none is. As every
     deadline set is at least that period ahead and every arming at most that period,
     a pending timer never fires after a deadline set while it waited: each is kept
-    as exactly as a timer of its own kept it.
+    as exactly as a timer of its own kept it (to the millisecond for a keep-alive
+    timeout under one).
     """
 
     _head_bytes = 0
@@ -173,7 +174,9 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
-        self._watch_period = min(HEADER_TIMEOUT_S, self.timeout_keep_alive)
+        # (At least a millisecond: a keep-alive timeout of 0 must not make the timer
+        # re-arm at once, every loop step, while a head is in progress.)
+        self._watch_period = max(0.001, min(HEADER_TIMEOUT_S, self.timeout_keep_alive))
         self._start_head()
 
     def _start_head(self) -> None:

@@ -232,3 +232,12 @@ async def _closed(reader: asyncio.StreamReader) -> bool:
         return await asyncio.wait_for(reader.read(1), 0.01) == b""
     except TimeoutError:
         return False
+
+
+async def test_a_keep_alive_timeout_of_zero_closes_the_connection_after_its_answer():
+    """uvicorn's ``timeout_keep_alive=0``: each connection serves one request."""
+    async with _Served(keep_alive_s=0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await _request(reader, writer) == b"200 ok"
+        assert await asyncio.wait_for(reader.read(), 30) == b""
+        writer.close()
