@@ -72,6 +72,8 @@ _.writelines  # asyncio.Transport
 _.capture_signals  # uvicorn.Server hook, overridden
 _.should_exit  # read by uvicorn.Server's main loop
 _.response_complete  # read by uvicorn's RequestResponseCycle and protocol (server/direct_calls.py)
+_.on_response_complete  # uvicorn's cycle calls it (server/corked.py overrides it whole)
+_.total_requests  # uvicorn's ServerState counter, kept by server/corked.py as uvicorn kept it
 _.nonblocking  # psycopg's pgconn switch, read by libpq
 _.raw_headers  # starlette Request internals set for an action's request
 _.exc_type  # __exit__/__aexit__ signatures
