@@ -84,12 +84,16 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         return
     manager = state.ensure_started()
     origin = request_origin(scope, state.trusted_proxies)
-    # The handshake's headers are read once, above: they are not kept for the
-    # connection's lifetime (the scope is, by every coroutine between uvicorn and here).
-    scope["headers"] = ()
     await send({"type": "websocket.accept"})
     extensions = scope.get("extensions", {})
-    shell = _Shell(send, extensions.get("pyconvex.send_text"))
+    send_text, take_text = extensions.get("pyconvex.send_text"), extensions.get("pyconvex.take_text")
+    # Nothing reads the scope after the accept (no middleware wraps this endpoint;
+    # uvicorn reads it only to log the handshake), yet every coroutine between uvicorn
+    # and here keeps it for the connection's lifetime: emptied, it holds no headers,
+    # path, addresses, copy of the app state or extension hooks.
+    del extensions
+    scope.clear()
+    shell = _Shell(send, send_text)
     send_frame = shell.send_frame  # one bound method, shared by the session and pinger
     session = SyncSession(
         manager,
@@ -100,7 +104,6 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         verify_token=state.verify,
         origin=origin,
     )
-    take_text = extensions.get("pyconvex.take_text")
     if take_text is not None:  # mutations may skip the receive queue (server/corked.py)
         take_text(session.take_text)
     pinger = _PINGERS.get(asyncio.get_running_loop())
