@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from pyconvex.server.fast_path import FunctionCalls, call_routes, collapse_slash
 from pyconvex.server.limits import BodyLimit
 from pyconvex.server.log_streams import SinkConfig
 from pyconvex.server.state import ServerState
+from pyconvex.server.ws import sync_endpoint
 from pyconvex.sync import VerifyToken
 
 
@@ -74,9 +75,21 @@ class DeploymentApp(Starlette):
         if scope["type"] == "websocket" and calls.is_sync(scope):
             # Straight to the session: every coroutine between uvicorn and the session
             # stays alive (and tracked by the collector) for the connection's lifetime.
-            await calls.serve_sync(scope, receive, send)
+            await sync_endpoint(calls.state, scope, receive, send)
             return
         await self._fast(scope, receive, send)
+
+    def websocket_endpoint(self, scope: Scope) -> ASGIApp | None:
+        """The app a WebSocket connection can be handed to directly, without this one
+        (None: call this one). The server's WebSocket protocol asks
+        (``server/ws_protocol.py``), which saves this coroutine's frame per idle
+        sync connection."""
+        if self.function_calls.is_sync(scope):
+            return self._sync
+        return None
+
+    def _sync(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        return sync_endpoint(self.function_calls.state, scope, receive, send)
 
 
 def create_app(

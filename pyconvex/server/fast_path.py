@@ -26,7 +26,6 @@ from pyconvex.server.cors import simple_response_headers
 from pyconvex.server.errors import Reply, request_error_reply
 from pyconvex.server.http_api import MAX_BODY, call_function, parse_body, too_large
 from pyconvex.server.state import ServerState
-from pyconvex.server.ws import sync_endpoint
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -73,7 +72,7 @@ class FunctionCalls:
     """The call routes and sync connections, answered without Starlette (the
     ``CallRoute`` and ``SyncRoute`` entries of the route table it is given). As ASGI
     middleware it answers the call routes; ``DeploymentApp`` hands sync connections to
-    :meth:`serve_sync` before any middleware, and the HTTP protocol answers plain calls
+    ``server/ws.py`` before any middleware, and the HTTP protocol answers plain calls
     through :meth:`answer` (``server/direct_calls.py``)."""
 
     def __init__(self, app: ASGIApp, state: ServerState, routes: list[BaseRoute]) -> None:
@@ -99,15 +98,6 @@ class FunctionCalls:
         """Whether a WebSocket connection is to the sync endpoint."""
         path = collapse_slashes(scope["path"])
         return any(regex.fullmatch(path) for regex in self.sync)
-
-    async def serve_sync(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """One sync session, counted while open (``/metrics``, the dashboard's health)."""
-        state = self.state
-        state.ws_sessions += 1
-        try:
-            await sync_endpoint(state, scope, receive, send)
-        finally:
-            state.ws_sessions -= 1
 
     async def _call(self, kind: FunctionKind, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []

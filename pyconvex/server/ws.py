@@ -110,6 +110,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     pinger.add(session, send_frame)
     close_code, close_reason = 1000, ""
     disconnected = False
+    state.ws_sessions += 1  # open sync sessions (/metrics, the dashboard's health)
     try:
         # The receive loop and the session's tasks are one group (SyncSession.serve):
         # the first failure among them ends the others and closes the socket with its
@@ -144,6 +145,7 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
         log.exception("sync connection failed")
         close_code, close_reason = 1011, "InternalServerError"
     finally:
+        state.ws_sessions -= 1
         if take_text is not None:
             take_text(None)
         pinger.sessions.pop(session, None)

@@ -33,7 +33,7 @@ UVICORN_WS_IDLE_INTERNALS = (
     "queue", "writable", "receive", "read_paused", "transport", "request", "send",
     "handshake_complete", "start_keepalive", "stop_keepalive", "keepalive_timeout",
     "ping_interval", "ping_timeout", "pending_ping_payload", "ping_sent_at", "conn",
-    "close_sent", "loop",
+    "close_sent", "loop", "app", "run_asgi",
 )
 KEEPALIVE_TICK_S = 1.0
 
@@ -170,6 +170,21 @@ class WebSocketProtocol(CorkedWebSocketProtocol):
         self.curr_msg_data_type = "bytes"
 
     extension_factories: tuple[ServerPerMessageDeflateFactory, ...] = ()
+    server_app: Any = None  # the server's ASGI app (uvicorn's ``self.app``)
+
+    @property
+    def app(self) -> Any:
+        """What uvicorn's ``run_asgi`` calls for this connection: the endpoint the
+        server's app hands it to directly if it has one (``DeploymentApp``: the sync
+        endpoint), else the app. Read once per connection; no coroutine of the app's
+        own routing then stays suspended for the connection's lifetime."""
+        direct = getattr(self.server_app, "websocket_endpoint", None)
+        scope = getattr(self, "scope", None)  # set when the handshake comes
+        if direct is not None and scope is not None:
+            endpoint = direct(scope)
+            if endpoint is not None:
+                return endpoint
+        return self.server_app
 
     async def receive(self) -> Any:
         # uvicorn's receive, awaiting the inbox's future directly (no Queue.get frame
@@ -297,7 +312,7 @@ def _bound(
         "__module__": cls.__module__,
         "__doc__": cls.__doc__,
         "config": config,
-        "app": config.loaded_app,
+        "server_app": config.loaded_app,
         "loop": loop,
         "logger": _LOGGER,
         "root_path": config.root_path,

@@ -161,3 +161,34 @@ async def test_a_connection_keeps_what_uvicorn_sets_in_a_key_sharing_instance_di
     assert len(vars(ours)) + 4 < 30
     other = WebSocketProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
     assert other.connections is not ours.connections  # another server's settings
+
+
+@pytest.mark.one_backend
+async def test_sync_sessions_are_counted_while_open_whichever_way_they_are_served(
+    tmp_path: Path,
+) -> None:
+    """The server's protocol hands a sync connection straight to the sync endpoint
+    (``DeploymentApp.websocket_endpoint``); it is counted as open (``/metrics``) all
+    the same, and no longer once it closes."""
+    import httpx
+
+    def open_sessions(text: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("pyconvex_websocket_sessions "))
+
+    with live_server(tmp_path / "db.sqlite3", public_metrics=True) as served:
+        url = served.url.replace("http://", "ws://") + "/api/1.48.0/sync"
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            async with websockets.connect(url) as conn:
+                await conn.send(json.dumps({
+                    "type": "Connect", "sessionId": str(uuid.uuid4()),
+                    "connectionCount": 0, "lastCloseReason": "InitialConnect"}))
+                await conn.send(json.dumps({"type": "ModifyQuerySet", "baseVersion": 0,
+                                            "newVersion": 1, "modifications": []}))
+                assert json.loads(await asyncio.wait_for(conn.recv(), 10))["type"] == "Transition"
+                assert open_sessions((await http.get("/metrics")).text) == 1
+            for _ in range(200):
+                if open_sessions((await http.get("/metrics")).text) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert open_sessions((await http.get("/metrics")).text) == 0
