@@ -324,9 +324,9 @@ class SyncSession:
             *(self._subscribe(mod["udfPath"], mod["args"], mod.get("journal")) for _, mod in added)
         )
         for (qid, mod), sub in zip(added, subs, strict=True):
-            self.queries[qid] = ClientQuery(
-                mod["udfPath"], mod["args"], sub, journal=mod.get("journal")
-            )
+            # The shared subscription's path and arguments, equal to this client's (they
+            # are its key): the client's own copies are not kept for the query's life.
+            self.queries[qid] = ClientQuery(sub.path, sub.args, sub, journal=mod.get("journal"))
         self.query_set_version = msg["newVersion"]
         await self.send_transition(force=True)
 
