@@ -33,7 +33,7 @@ UVICORN_WS_IDLE_INTERNALS = (
     "queue", "writable", "receive", "read_paused", "transport", "request", "send",
     "handshake_complete", "start_keepalive", "stop_keepalive", "keepalive_timeout",
     "ping_interval", "ping_timeout", "pending_ping_payload", "ping_sent_at", "conn",
-    "close_sent", "loop", "app", "run_asgi",
+    "close_sent", "loop", "app", "run_asgi", "handle_text",
 )
 KEEPALIVE_TICK_S = 1.0
 
@@ -197,6 +197,13 @@ class WebSocketProtocol(CorkedWebSocketProtocol):
             self.read_paused = False
             self.transport.resume_reading()
         return message
+
+    def handle_text(self, event: Any) -> None:
+        super().handle_text(event)
+        # websockets' parser keeps the last frame in its generator frame until the next
+        # one comes: for an idle connection, until it next sends. The message has been
+        # handed over (or its fragments kept by uvicorn): the payload need not stay.
+        event.data = b""
 
     async def send(self, message: Any) -> None:
         request = getattr(self, "request", None)
