@@ -279,7 +279,10 @@ class _Keepalive:
         for protocol in [p for p, at in self._due.items() if at <= now]:
             assert protocol.ping_interval is not None
             self._due[protocol] = now + protocol.ping_interval
-            protocol.keepalive_due()  # may fail the connection: it discards itself
+            try:
+                protocol.keepalive_due()  # may fail the connection: it discards itself
+            except Exception:  # that connection's alone, as with uvicorn's own timers
+                _LOGGER.exception("WebSocket keepalive ping failed")
         if self._due:
             self._timer = self._loop.call_later(KEEPALIVE_TICK_S, self._tick)
 
