@@ -22,7 +22,9 @@ from typing import Any
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 from pyconvex.server.corked import CorkedWebSocketProtocol
 from pyconvex.sync.fanout import PerLoop
@@ -204,6 +206,7 @@ class WebSocketProtocol(CorkedWebSocketProtocol):
         # one comes: for an idle connection, until it next sends. The message has been
         # handed over (or its fragments kept by uvicorn): the payload need not stay.
         event.data = b""
+        _drop_handshake_parser(self.conn)
 
     async def send(self, message: Any) -> None:
         request = getattr(self, "request", None)
@@ -291,6 +294,30 @@ _KEEPALIVES: PerLoop[_Keepalive] = PerLoop(_Keepalive)
 
 
 _LOGGER = logging.getLogger("uvicorn.error")
+_SERVER_PARSE = ServerProtocol.parse.__code__
+_PARSE = Protocol.parse.__code__
+_AT_EOF = StreamReader.at_eof.__code__
+
+
+def _drop_handshake_parser(conn: ServerProtocol) -> None:
+    """websockets' server parser is a generator that parses the handshake and then
+    delegates, for the connection's lifetime, to the frame parser (``yield from``): two
+    suspended generators, the outer one keeping the handshake request in its frame.
+    Between frames (the frame parser waiting in ``at_eof``, so nothing is buffered and
+    no frame is half read: its state is all on ``conn``), a new frame parser alone does
+    the same from there on. Done once; skipped if websockets' generators are not the
+    ones expected here (tests/server/test_ws_protocol.py checks that they are)."""
+    outer = conn.parser
+    if getattr(outer, "gi_code", None) is not _SERVER_PARSE:
+        return  # done already, or websockets' discard() after a close
+    inner = outer.gi_yieldfrom  # type: ignore[attr-defined]
+    waiting = getattr(inner, "gi_yieldfrom", None)
+    if getattr(inner, "gi_code", None) is not _PARSE \
+            or getattr(waiting, "gi_code", None) is not _AT_EOF or conn.reader.buffer:
+        return
+    fresh = Protocol.parse(conn)
+    next(fresh)  # to at_eof's wait, where the old one is
+    conn.parser = fresh  # the old pair is closed when dropped: GeneratorExit, no effect
 
 
 def _bound(

@@ -95,6 +95,7 @@ class _Idle:
 
     def __init__(self, ping_s: float) -> None:
         self.ping_s = ping_s
+        self.server: uvicorn.Server | None = None
 
     async def __aenter__(self) -> int:
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -204,3 +205,21 @@ async def test_whole_and_fragmented_messages_arrive_intact() -> None:
         await ws.send("é" * 3000)
         assert [await asyncio.wait_for(ws.recv(), 10) for _ in range(3)] == [
             "olleh", "detnemgarf", "é" * 3000]
+
+
+async def test_after_a_message_only_the_frame_parser_is_kept() -> None:
+    """websockets' handshake parser (which keeps the handshake request) is replaced by
+    the frame parser alone once the connection is between frames; this fails, rather
+    than the saving quietly going, if websockets' parser generators change shape."""
+    from websockets.protocol import Protocol
+
+    idle = _Idle(ping_s=20)
+    async with idle as port, websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+        await ws.send("abc")
+        assert await asyncio.wait_for(ws.recv(), 10) == "cba"
+        assert idle.server is not None
+        (protocol,) = idle.server.server_state.connections
+        assert isinstance(protocol, WebSocketProtocol)
+        assert protocol.conn.parser.gi_code is Protocol.parse.__code__  # type: ignore[attr-defined]
+        await ws.send(["de", "f"])
+        assert await asyncio.wait_for(ws.recv(), 10) == "fed"
