@@ -232,6 +232,33 @@ async def test_batches_are_applied_in_call_order(tmp_path: Path):
         await store.close()
 
 
+async def test_requests_larger_than_the_writers_receive_buffer_all_commit_intact(
+    tmp_path: Path,
+):
+    """The child receives into a buffer of fixed size: what one event-loop step sends
+    can be several times larger (big values, many batches), and every batch must still
+    commit whole, with its own rows and index entries, and be acknowledged in order."""
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        size = sqlite_writer._Inbox.SIZE
+        values = {ts: random.randbytes(size // 3 + ts) for ts in range(1, 13)}
+        order: list[int] = []
+        futures = []
+        for ts, value in values.items():
+            future = store.write([D(ts, f"d{ts}", 1, value)], [I(5, b"k%02d" % ts, ts, f"d{ts}")])
+            future.add_done_callback(lambda _, ts=ts: order.append(ts))
+            futures.append(future)
+        assert await asyncio.gather(*futures) == [None] * len(values)
+        assert order == sorted(values)
+        assert await store.max_ts() == max(values)
+        for ts, value in values.items():
+            assert (await store.get_document(f"d{ts}", 10**6)).value == value
+        entries = [e async for e in store.load_index_entries(5)]
+        assert entries == [I(5, b"k%02d" % ts, ts, f"d{ts}") for ts in sorted(values)]
+    finally:
+        await store.close()
+
+
 async def test_the_wal_is_checkpointed_while_open_and_starts_over_instead_of_growing(
     tmp_path: Path,
 ):
