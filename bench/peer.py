@@ -17,7 +17,8 @@ run, driven by the same load generators:
      channel's newest post); PocketBase: N SSE clients subscribed to the collection
      (each event carries the new record).
   3. idle memory per live subscriber: the server's RSS growth over N connected,
-     subscribed clients, divided by N (at the largest N).
+     subscribed clients, divided by N (at the largest N), on a fresh server of its own
+     (a process that held as many connections before keeps much of that memory).
   4. at the largest N, the CPU each side spends on a round of 2.: the server's (its
      process and children, from /proc: pyconvex's SQLite writer counts) and this load
      generator's (printed, not charted: on 2 cores the client's CPU is taken from the
@@ -196,18 +197,22 @@ async def subscribed(server: Server, n: int, light: bool) -> list[WsClient] | li
     return conns
 
 
-async def pyconvex_fan_out(server: Server, n: int, light: bool) -> tuple[list[float], float, float, float]:
-    """(latencies ms, RSS KB per subscriber, server and load generator CPU ms a round)."""
+async def pyconvex_fan_out(server: Server, n: int, light: bool,
+                           rounds: bool = True) -> tuple[list[float], float, float, float]:
+    """(latencies ms, RSS KB per subscriber, server and load generator CPU ms a round);
+    ``rounds=False``: only connect, subscribe and measure the RSS."""
     before = server.rss_kb()
     conns = await subscribed(server, n, light)
     await asyncio.sleep(1)
     per_subscriber = (server.rss_kb() - before) / n
+    lat, server_ms, client_ms = [], 0.0, 0.0
     async with httpx.AsyncClient(timeout=30) as http:
         async def post(body: str) -> None:
             (await http.post(f"{server.url}/api/mutation",
                              json={"path": "channels:post", "args": {"channel": "hot", "body": body}})
              ).raise_for_status()
-        lat, server_ms, client_ms = await _timed_rounds(post, conns, "Transition", server.proc.pid)
+        if rounds:
+            lat, server_ms, client_ms = await _timed_rounds(post, conns, "Transition", server.proc.pid)
     for c in conns:
         if isinstance(c, LightWs):
             c.close()
@@ -216,8 +221,10 @@ async def pyconvex_fan_out(server: Server, n: int, light: bool) -> tuple[list[fl
     return lat, per_subscriber, server_ms, client_ms
 
 
-async def pocketbase_fan_out(pb: PocketBase, n: int, light: bool) -> tuple[list[float], float, float, float]:
+async def pocketbase_fan_out(pb: PocketBase, n: int, light: bool,
+                             rounds: bool = True) -> tuple[list[float], float, float, float]:
     before = pb.rss_kb()
+    lat, server_ms, client_ms = [], 0.0, 0.0
     async with httpx.AsyncClient(timeout=30) as http:
         conns: list[Any] = []
         for i in range(0, n, 50):
@@ -230,7 +237,8 @@ async def pocketbase_fan_out(pb: PocketBase, n: int, light: bool) -> tuple[list[
         async def post(body: str) -> None:
             (await http.post(f"{pb.url}/api/collections/posts/records",
                              json={"channel": "hot", "body": body})).raise_for_status()
-        lat, server_ms, client_ms = await _timed_rounds(post, conns, "posts", pb.proc.pid)
+        if rounds:
+            lat, server_ms, client_ms = await _timed_rounds(post, conns, "posts", pb.proc.pid)
     for c in conns:
         c.close()
     return lat, per_subscriber, server_ms, client_ms
@@ -286,23 +294,38 @@ def main() -> None:
     def add(system: str, name: str, value: float) -> None:
         rows.setdefault((name, system), []).append(value)
 
+    def start(system: str, tmp: str) -> Server | PocketBase:
+        return Server(Path(tmp), CHANNELS) if system == "pyconvex" else PocketBase(Path(tmp))
+
+    def fan_out(system: str, server: Server | PocketBase, n: int,
+                rounds: bool = True) -> tuple[list[float], float, float, float]:
+        if system == "pyconvex":
+            return asyncio.run(pyconvex_fan_out(server, n, light, rounds))  # type: ignore[arg-type]
+        return asyncio.run(pocketbase_fan_out(server, n, light, rounds))  # type: ignore[arg-type]
+
     for run in range(args.runs):
         order = ["pyconvex", "pocketbase"] if run % 2 == 0 else ["pocketbase", "pyconvex"]
         for system in order:
+            # Idle memory on a server of its own, before anything else ran in it: a
+            # process that already held as many connections keeps much of that memory
+            # (Go's heap, Python's arenas), so a later measurement would undercount.
             with tempfile.TemporaryDirectory() as tmp:
-                server = Server(Path(tmp), CHANNELS) if system == "pyconvex" else PocketBase(Path(tmp))
+                server = start(system, tmp)
+                try:
+                    rss = fan_out(system, server, sizes[-1], rounds=False)[1]
+                    add(system, f"idle RSS KB per subscriber ({sizes[-1]}, fresh server)", rss)
+                finally:
+                    server.stop()
+            with tempfile.TemporaryDirectory() as tmp:
+                server = start(system, tmp)
                 try:
                     mode = "channels" if system == "pyconvex" else "pocketbase"
                     add(system, "HTTP inserts/s, 16 connections", node_load(mode, server.url, args.seconds))
                     for n in sizes:
-                        if system == "pyconvex":
-                            lat, rss, server_ms, client_ms = asyncio.run(pyconvex_fan_out(server, n, light))  # type: ignore[arg-type]
-                        else:
-                            lat, rss, server_ms, client_ms = asyncio.run(pocketbase_fan_out(server, n, light))  # type: ignore[arg-type]
+                        lat, _, server_ms, client_ms = fan_out(system, server, n)
                         add(system, f"commit to last of {n} subscribers, p50 ms", statistics.median(lat))
                         add(system, f"commit to last of {n} subscribers, max ms", max(lat))
                         if n == sizes[-1]:
-                            add(system, f"idle RSS KB per subscriber ({n})", rss)
                             add(system, f"server CPU ms a commit, {n} subscribers", server_ms)
                             add(system, f"load generator CPU ms a round, {n} subscribers", client_ms)
                 finally:
