@@ -313,7 +313,8 @@ def _drop_handshake_parser(conn: ServerProtocol) -> None:
     inner = outer.gi_yieldfrom  # type: ignore[attr-defined]
     waiting = getattr(inner, "gi_yieldfrom", None)
     if getattr(inner, "gi_code", None) is not _PARSE \
-            or getattr(waiting, "gi_code", None) is not _AT_EOF or conn.reader.buffer:
+            or getattr(waiting, "gi_code", None) is not _AT_EOF \
+            or conn.reader.buffer or conn.reader.eof:
         return
     fresh = Protocol.parse(conn)
     next(fresh)  # to at_eof's wait, where the old one is
