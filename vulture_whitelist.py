@@ -86,3 +86,12 @@ _.signum  # signal handler signature
 _.executions  # FunctionRunner
 _.executed  # scheduler executor
 _.head_conflicts  # committer, several processes on PostgreSQL
+# server/ws_protocol.py sets, as uvicorn's WebSocketsSansIOProtocol.__init__ does, what
+# uvicorn's own methods read; and reads its per-class cache through cls.__dict__.
+_.handshake_initiated
+_.close_timer
+_.ping_timer
+_.pong_timer
+_.ping_sent_at
+_.last_ping_rtt
+_._last_bound
