@@ -42,3 +42,20 @@ async def credentials_of(
         )
     token = str(msg.get("value"))
     return Credentials(await verify_token(token), False, token, token_expiry(token))
+
+
+class CloseAfterAuthError(Exception):
+    """The connection closes after an AuthError (the client reconnects)."""
+
+
+TOKEN_EXPIRED = (
+    "TokenExpired: the auth token of this connection has expired; authenticate again "
+    "with a fresh token."
+)
+
+
+def auth_error(message: str, base_version: int, attempted: bool) -> wire.AuthErrorMessage:
+    """The AuthError a session sends before it closes: ``attempted`` when it answers an
+    Authenticate (the client's update failed), not when its token ran out."""
+    return {"type": "AuthError", "error": message, "baseVersion": base_version,
+            "authUpdateAttempted": attempted}

@@ -29,7 +29,13 @@ from pyconvex.functions.runtime import FunctionResult
 from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.protocol import messages as wire
-from pyconvex.sync.authenticate import VerifyToken, credentials_of
+from pyconvex.sync.authenticate import (
+    TOKEN_EXPIRED,
+    CloseAfterAuthError,
+    VerifyToken,
+    auth_error,
+    credentials_of,
+)
 from pyconvex.sync.expiry import check_not_expired
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.invariants import SessionInvariantError, session_problems
@@ -358,15 +364,8 @@ class SyncSession:
                 msg, self._admin_key, self._verify_token
             )
         except AuthError as e:
-            await self.send(
-                {
-                    "type": "AuthError",
-                    "error": e.message,
-                    "baseVersion": msg["baseVersion"],
-                    "authUpdateAttempted": True,
-                }
-            )
-            raise _CloseAfterAuthError(e.message) from None
+            await self.send(auth_error(e.message, msg["baseVersion"], attempted=True))
+            raise CloseAfterAuthError(e.message) from None
         self.identity, self.is_admin, self.token = identity, admin, token
         self.identity_version += 1
         self.expires_at = expires_at
@@ -390,20 +389,9 @@ class SyncSession:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
         if self.identity_version != version:
             return
-        message = (
-            "TokenExpired: the auth token of this connection has expired; authenticate "
-            "again with a fresh token."
-        )
         async with self._locked():
-            await self.send(
-                {
-                    "type": "AuthError",
-                    "error": message,
-                    "baseVersion": version - 1,
-                    "authUpdateAttempted": False,
-                }
-            )
-        raise _CloseAfterAuthError(message)
+            await self.send(auth_error(TOKEN_EXPIRED, version - 1, attempted=False))
+        raise CloseAfterAuthError(TOKEN_EXPIRED)
 
     # -------------------------------------------------------------- transitions
     def _on_result(self, sub: Subscription) -> None:
@@ -594,29 +582,19 @@ class SyncSession:
         return self.origin.with_token(token) if self.origin is not None else None
 
     async def _action(self, msg: wire.Action) -> None:
+        outcome: FunctionResult | BaseException
         try:
-            await self._run_action(msg)
+            try:
+                check_not_expired(self.expires_at)
+                with origin_scope(self._origin(self.token)):
+                    outcome = await self.runner.run_action(
+                        msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
+                    )
+            except Exception as e:
+                outcome = e
+            response = action_response(self.session_id, msg, outcome)
+            async with self._locked():
+                await self.send(response)
         finally:
             assert self._action_slots is not None
             self._action_slots.release()
-
-    async def _run_action(self, msg: wire.Action) -> None:
-        outcome: FunctionResult | BaseException
-        try:
-            check_not_expired(self.expires_at)
-            with origin_scope(self._origin(self.token)):
-                outcome = await self.runner.run_action(
-                    msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
-                )
-        except Exception as e:
-            outcome = e
-        response = action_response(self.session_id, msg, outcome)
-        async with self._locked():
-            await self.send(response)
-
-
-class _CloseAfterAuthError(Exception):
-    """The connection closes after an AuthError (the client reconnects)."""
-
-
-CloseAfterAuthError = _CloseAfterAuthError
