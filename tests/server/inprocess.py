@@ -18,12 +18,14 @@ per-step time limit still applies); tests of that keep the subprocess.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -132,3 +134,20 @@ def live_server(
             raise RuntimeError("the in-process server did not stop within 30 s")
         if failed:
             raise RuntimeError("the in-process server failed") from failed[0]
+
+
+@asynccontextmanager
+async def uvicorn_in_loop(app: Any, **settings: Any) -> AsyncIterator[tuple[uvicorn.Server, int]]:
+    """uvicorn serving a bare ASGI ``app`` on a free loopback port in this event loop,
+    with ``settings`` (its protocol classes, timeouts): for the protocol tests."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                            lifespan="off", **settings)
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield server, server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task

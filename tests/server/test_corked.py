@@ -4,11 +4,14 @@ closing sends what is pending first; aborting drops it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from pyconvex.server.corked import CorkedTransport
+from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedTransport
+from tests.server.inprocess import uvicorn_in_loop
 
 
 class _Recorder(asyncio.Protocol):
@@ -93,10 +96,9 @@ async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_i
     """``pyconvex.send_text`` writes frames without ASGI (every length encoding); with
     permessage-deflate negotiated, or once the connection is closing, it declines and
     the caller sends through ASGI. Either way the client gets every frame, in order."""
-    import uvicorn
     import websockets
 
-    from pyconvex.server.corked import CorkedHttpToolsProtocol, CorkedWebSocketProtocol
+    from pyconvex.server.corked import CorkedWebSocketProtocol
 
     frames = [b'{"n":1}', b'{"n":2}', b'"' + b"y" * 300 + b'"', b'"' + b"x" * 70_000 + b'"']
     taken: list[bool] = []
@@ -118,58 +120,30 @@ async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_i
         await send({"type": "websocket.close", "code": 1000})
         taken.append(send_text(b"too late"))
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            http=CorkedHttpToolsProtocol, ws=CorkedWebSocketProtocol)
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}", max_size=None, compression=compression
-        ) as ws:
-            got = [await ws.recv() for _ in frames]
-            with pytest.raises(websockets.ConnectionClosedOK):
-                await ws.recv()
-    finally:
-        server.should_exit = True
-        await task
+    async with uvicorn_in_loop(app, http=CorkedHttpToolsProtocol,
+                               ws=CorkedWebSocketProtocol) as (_, port), websockets.connect(
+            f"ws://127.0.0.1:{port}", max_size=None, compression=compression) as ws:
+        got = [await ws.recv() for _ in frames]
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await ws.recv()
     assert got == [f.decode() for f in frames]
     assert taken == ([True, True, True, False] if compression is None else [False] * 4)
 
 
-class _Served:
+@asynccontextmanager
+async def _served(keep_alive_s: float) -> AsyncIterator[int]:
     """A uvicorn server of a one-line app over the corked HTTP protocol, in this loop."""
 
-    def __init__(self, keep_alive_s: float) -> None:
-        self.keep_alive_s = keep_alive_s
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
 
-    async def __aenter__(self) -> int:
-        import uvicorn
-
-        from pyconvex.server.corked import CorkedHttpToolsProtocol
-
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope["type"] != "http":
-                return
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-length", b"2")]})
-            await send({"type": "http.response.body", "body": b"ok"})
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="off", http=CorkedHttpToolsProtocol,
-                                timeout_keep_alive=self.keep_alive_s)  # type: ignore[arg-type]
-        self.server = uvicorn.Server(config)
-        self.task = asyncio.ensure_future(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.01)
-        port: int = self.server.servers[0].sockets[0].getsockname()[1]
-        return port
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        await self.task
+    async with uvicorn_in_loop(app, http=CorkedHttpToolsProtocol,
+                               timeout_keep_alive=keep_alive_s) as (_, port):
+        yield port
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
@@ -182,7 +156,7 @@ async def test_a_kept_alive_connection_stays_open_while_used_and_closes_once_idl
     """Requests spaced under the keep-alive timeout, over several times its length, are
     all answered on one connection (the connection's one watch timer re-arms as they
     come); once idle past the timeout, the server closes it."""
-    async with _Served(keep_alive_s=0.5) as port:
+    async with _served(keep_alive_s=0.5) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         answers = []
         for _ in range(10):  # 10 x 0.3 s: six keep-alive timeouts' worth
@@ -200,7 +174,7 @@ async def test_a_later_request_whose_head_never_ends_is_cut_off(monkeypatch: pyt
     from pyconvex.server import corked
 
     monkeypatch.setattr(corked, "HEADER_TIMEOUT_S", 1.5)
-    async with _Served(keep_alive_s=1.0) as port:
+    async with _served(keep_alive_s=1.0) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await _request(reader, writer) == b"200 ok"
         loop = asyncio.get_running_loop()
@@ -236,7 +210,7 @@ async def _closed(reader: asyncio.StreamReader) -> bool:
 
 async def test_a_keep_alive_timeout_of_zero_closes_the_connection_after_its_answer():
     """uvicorn's ``timeout_keep_alive=0``: each connection serves one request."""
-    async with _Served(keep_alive_s=0) as port:
+    async with _served(keep_alive_s=0) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert await _request(reader, writer) == b"200 ok"
         assert await asyncio.wait_for(reader.read(), 30) == b""

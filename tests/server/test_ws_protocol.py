@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import websockets
 from uvicorn.server import ServerState
 
 from pyconvex.server.ws_protocol import UVICORN_WS_IDLE_INTERNALS, Flag, Inbox, WebSocketProtocol
-from tests.server.inprocess import live_server
+from tests.server.inprocess import live_server, uvicorn_in_loop
 
 
 async def test_the_inbox_hands_messages_over_in_order_and_wakes_its_reader() -> None:
@@ -89,40 +91,26 @@ async def test_a_sync_connection_is_served_in_order_through_the_inbox(tmp_path: 
             assert versions == [1, 2]
 
 
-class _Idle:
-    """A uvicorn server of an app that accepts WebSockets and waits, over this
+@asynccontextmanager
+async def _idle(ping_s: float) -> AsyncIterator[tuple[uvicorn.Server, int]]:
+    """A uvicorn server of an app that echoes WebSocket text reversed, over this
     protocol, pinging every ``ping_s`` (pong deadline the same)."""
 
-    def __init__(self, ping_s: float) -> None:
-        self.ping_s = ping_s
-        self.server: uvicorn.Server | None = None
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] != "websocket.disconnect":
+            await send({"type": "websocket.send", "text": message["text"][::-1]})
 
-    async def __aenter__(self) -> int:
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope["type"] != "websocket":
-                return
-            await receive()
-            await send({"type": "websocket.accept"})
-            while (message := await receive())["type"] != "websocket.disconnect":
-                await send({"type": "websocket.send", "text": message["text"][::-1]})
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="off", ws=WebSocketProtocol,  # type: ignore[arg-type]
-                                ws_ping_interval=self.ping_s, ws_ping_timeout=self.ping_s)
-        self.server = uvicorn.Server(config)
-        self.task = asyncio.ensure_future(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.01)
-        port: int = self.server.servers[0].sockets[0].getsockname()[1]
-        return port
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        await self.task
+    async with uvicorn_in_loop(app, ws=WebSocketProtocol, ws_ping_interval=ping_s,
+                               ws_ping_timeout=ping_s) as served:
+        yield served
 
 
 async def test_a_peer_that_answers_pings_stays_connected_and_one_that_does_not_is_closed() -> None:
-    async with _Idle(ping_s=0.5) as port:
+    async with _idle(ping_s=0.5) as (_, port):
         answering = await websockets.connect(f"ws://127.0.0.1:{port}")  # answers pings itself
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -199,7 +187,7 @@ async def test_whole_and_fragmented_messages_arrive_intact() -> None:
     """The protocol empties each text frame's payload once handed over (websockets'
     parser would keep the last one): whole messages and fragmented ones still arrive
     whole, in order."""
-    async with _Idle(ping_s=20) as port, websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+    async with _idle(ping_s=20) as (_, port), websockets.connect(f"ws://127.0.0.1:{port}") as ws:
         await ws.send("hello")
         await ws.send(["frag", "ment", "ed"])  # one message in three frames
         await ws.send("é" * 3000)
@@ -213,12 +201,10 @@ async def test_after_a_message_only_the_frame_parser_is_kept() -> None:
     than the saving quietly going, if websockets' parser generators change shape."""
     from websockets.protocol import Protocol
 
-    idle = _Idle(ping_s=20)
-    async with idle as port, websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+    async with _idle(ping_s=20) as (server, port), websockets.connect(f"ws://127.0.0.1:{port}") as ws:
         await ws.send("abc")
         assert await asyncio.wait_for(ws.recv(), 10) == "cba"
-        assert idle.server is not None
-        (protocol,) = idle.server.server_state.connections
+        (protocol,) = server.server_state.connections
         assert isinstance(protocol, WebSocketProtocol)
         assert protocol.conn.parser.gi_code is Protocol.parse.__code__  # type: ignore[attr-defined]
         await ws.send(["de", "f"])
