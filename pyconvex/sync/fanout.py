@@ -12,10 +12,12 @@ which is what the session's lock guarantees on the task path. A session that can
 at once (its lock is held, a result it needs is not there yet, its socket cannot take a
 frame now) is left to its pusher task, as before.
 
-Frames are shared through :meth:`FanOut.frame`: a Transition's bytes are a function of
-its start and end versions, the results it carries (their digests) and the client's
-clock skew, except ``serverTs``, which is the time of the pass (the first session's).
-The cache lives for one pass.
+Frames are shared through :meth:`FanOut.transition`: a Transition's bytes are a function
+of its start and end versions, the results it carries (their digests), the queries it
+removes and the client's clock skew (``transitions.pass_key``), except ``serverTs``,
+which is the time of the pass (the first session's). A session whose key another one of
+the pass already built sends that frame without building the message. The cache lives
+for one pass.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from pyconvex.protocol.messages import StateVersion, Transition
+from pyconvex.protocol.messages import StateVersion
 from pyconvex.protocol.server_codec import encode_server_frame
 from pyconvex.sync.subscriptions import Outcome
 from pyconvex.sync.transitions import ClientQuery, pass_key, transition_message
@@ -49,12 +51,11 @@ class Pushable(Protocol):
 class FanOut:
     """One per event loop: the sessions with a Transition to send, moved together."""
 
-    __slots__ = ("_frames", "_loop", "_pending", "_sent", "passes", "pushed", "shared")
+    __slots__ = ("_loop", "_pending", "_sent", "passes", "pushed", "shared")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._pending: list[Pushable] = []
-        self._frames: dict[FrameKey, bytes] = {}
         self._sent: dict[FrameKey, tuple[bytes, StateVersion]] = {}
         self.passes = 0
         self.pushed = 0
@@ -70,39 +71,31 @@ class FanOut:
             self._loop.call_soon(self._run)
         self._pending.append(session)
 
-    def frame(self, key: FrameKey, message: Transition) -> bytes:
-        """The encoded ``message``, shared by every message of this pass with ``key``."""
-        data = self._frames.get(key)
-        if data is None:
-            data = self._frames[key] = encode_server_frame(message)
-        else:
-            self.shared += 1
-        return data
-
     def transition(
         self,
         queries: dict[int, ClientQuery],
         chosen: dict[int, Outcome],
+        removed: list[int],
         current: StateVersion,
         end: StateVersion,
         clock_skew: int | None,
     ) -> tuple[bytes, StateVersion] | None:
         """The frame of a session's Transition from ``current`` to ``end`` with the
-        ``chosen`` results (it has no removed queries), and the end version to record;
+        ``chosen`` results and the ``removed`` queries, and the end version to record;
         None when no result changed for it (a pass sends no bare timestamp move).
 
         Most sessions of a pass send a frame another one built: found by its
         :func:`pass_key`, the message is neither built nor encoded again, and the
         sessions share its end version (a session replaces its ``current`` version,
         never changes it in place)."""
-        key = pass_key(queries, chosen, current, end, clock_skew)
+        key = pass_key(queries, chosen, removed, current, end, clock_skew)
         if key is None:
             return None
         found = self._sent.get(key)
         if found is not None:
             self.shared += 1
             return found
-        message = transition_message(queries, chosen, [], current, end, clock_skew,
+        message = transition_message(queries, chosen, removed, current, end, clock_skew,
                                      send_bare=False, force=False)
         assert message is not None  # a key names at least one modification
         found = self._sent[key] = (encode_server_frame(message), message["endVersion"])
@@ -124,7 +117,6 @@ class FanOut:
                 else:
                     session.defer_push()
         finally:
-            self._frames.clear()
             self._sent.clear()
 
 

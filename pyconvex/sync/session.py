@@ -42,7 +42,7 @@ from pyconvex.sync.invariants import SessionInvariantError, session_problems
 from pyconvex.sync.requests import run_session_mutation
 from pyconvex.sync.responses import action_response, mutation_response
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
-from pyconvex.sync.transitions import ClientQuery, Plan, frame_key, plan, transition_message
+from pyconvex.sync.transitions import ClientQuery, Plan, plan, transition_message
 
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
 # then send both in one write).
@@ -488,20 +488,13 @@ class SyncSession:
         step = plan(self.queries, self.current["ts"], self.manager.processed_ts, self._held)
         if step.missing:
             return False
-        if self._removed:  # a query removed since the last Transition (rare in a pass)
-            transition = self._next_transition(step, False, False)
-            if transition is None:
-                return True
-            data = fanout.frame(frame_key(transition, step.chosen), transition)
-            end = transition["endVersion"]
-        else:
-            end = {"querySet": self.query_set_version, "identity": self.identity_version,
-                   "ts": step.ts}
-            found = fanout.transition(self.queries, step.chosen, self.current, end,
-                                      self._clock_skew)
-            if found is None:
-                return True  # no result changed for this client: nothing to send
-            data, end = found
+        end: wire.StateVersion = {"querySet": self.query_set_version,
+                                  "identity": self.identity_version, "ts": step.ts}
+        found = fanout.transition(self.queries, step.chosen, self._removed, self.current,
+                                  end, self._clock_skew)
+        if found is None:
+            return True  # no result changed for this client: nothing to send
+        data, end = found
         if not self._send_frame(data):
             return False
         self._moved(step, end)
@@ -582,19 +575,22 @@ class SyncSession:
         return self.origin.with_token(token) if self.origin is not None else None
 
     async def _action(self, msg: wire.Action) -> None:
-        outcome: FunctionResult | BaseException
         try:
-            try:
-                check_not_expired(self.expires_at)
-                with origin_scope(self._origin(self.token)):
-                    outcome = await self.runner.run_action(
-                        msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
-                    )
-            except Exception as e:
-                outcome = e
-            response = action_response(self.session_id, msg, outcome)
-            async with self._locked():
-                await self.send(response)
+            await self._run_action(msg)
         finally:
             assert self._action_slots is not None
             self._action_slots.release()
+
+    async def _run_action(self, msg: wire.Action) -> None:
+        outcome: FunctionResult | BaseException
+        try:
+            check_not_expired(self.expires_at)
+            with origin_scope(self._origin(self.token)):
+                outcome = await self.runner.run_action(
+                    msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
+                )
+        except Exception as e:
+            outcome = e
+        response = action_response(self.session_id, msg, outcome)
+        async with self._locked():
+            await self.send(response)

@@ -169,42 +169,26 @@ def transition_message(
     return transition
 
 
-def frame_key(transition: Transition, chosen: dict[int, Outcome]) -> tuple[Any, ...]:
-    """What a Transition's bytes depend on, but for ``serverTs`` (``fanout.py``): its
-    versions, each modification's kind, query and result digest, and the clock skew."""
-    start, end = transition["startVersion"], transition["endVersion"]
-    return (
-        start["querySet"], start["identity"], start["ts"],
-        end["querySet"], end["identity"], end["ts"],
-        transition.get("clientClockSkew"),
-        *(
-            (mod["type"], mod["queryId"],
-             chosen[mod["queryId"]].digest if mod["type"] != "QueryRemoved" else b"")
-            for mod in transition["modifications"]
-        ),
-    )
-
-
 def pass_key(
     queries: dict[int, ClientQuery],
     chosen: dict[int, Outcome],
+    removed: list[int],
     current: StateVersion,
     end: StateVersion,
     clock_skew: int | None,
 ) -> tuple[Any, ...] | None:
     """A fan-out Transition's identity, found without building it (``fanout.py``): the
-    versions, the clock skew and, per query whose chosen result differs from what the
-    client has, its id, kind and digest. None: the Transition would carry no
-    modification (a pass sends no bare timestamp move). For a client with no removed
-    queries, two equal keys mean byte-equal frames but for ``serverTs``, as
-    :func:`frame_key` does for a built message."""
+    versions, the clock skew, the removed queries and, per query whose chosen result
+    differs from what the client has, its id, kind and digest. Two equal keys mean
+    byte-equal frames but for ``serverTs``. None: the Transition would carry no
+    modification (a pass sends no bare timestamp move)."""
     key: list[Any] = [
         current["querySet"], current["identity"], current["ts"],
-        end["querySet"], end["identity"], end["ts"], clock_skew,
+        end["querySet"], end["identity"], end["ts"], clock_skew, tuple(removed),
     ]
     for qid, query in queries.items():
         outcome, sent = chosen[qid], query.sent
         if sent is not None and sent.digest == outcome.digest:
             continue
         key += (qid, outcome.error is None, outcome.digest)
-    return tuple(key) if len(key) > 7 else None
+    return tuple(key) if len(key) > 8 or removed else None
