@@ -71,11 +71,11 @@ class DeploymentApp(Starlette):
         self._fast: ASGIApp = BodyLimit(self.function_calls)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        calls = self.function_calls
-        if scope["type"] == "websocket" and calls.is_sync(scope):
+        direct = self.websocket_endpoint(scope) if scope["type"] == "websocket" else None
+        if direct is not None:
             # Straight to the session: every coroutine between uvicorn and the session
             # stays alive (and tracked by the collector) for the connection's lifetime.
-            await sync_endpoint(calls.state, scope, receive, send)
+            await direct(scope, receive, send)
             return
         await self._fast(scope, receive, send)
 

@@ -28,7 +28,7 @@ from pyconvex.server.errors import (
     request_error,
     request_error_reply,
 )
-from pyconvex.server.state import ServerState
+from pyconvex.server.state import ANONYMOUS, ServerState
 from pyconvex.sync import format_function_error
 from pyconvex.values import convex_to_clean_json, convex_to_json
 
@@ -96,11 +96,9 @@ async def call_function(
             raise BadFunctionPathError(f"Missing or invalid function path {path!r}.")
         canonical = canonicalize_path(path)
         args = decode_args(body.get("args", {}), "args")
-        # No Authorization header (most clients' calls): no identity, not admin, as
-        # ``authenticate`` answers, without making and running its coroutine.
-        identity, admin = (
-            await state.authenticate(authorization) if authorization else (None, False)
-        )
+        # Most clients' calls carry no header: ANONYMOUS without making and running
+        # ``authenticate``'s coroutine.
+        identity, admin = await state.authenticate(authorization) if authorization else ANONYMOUS
     except ProtocolError as e:
         return error_reply("BadJsonBody", e.message, 400)
     except PyConvexError as e:

@@ -21,6 +21,9 @@ from pyconvex.server.metrics import Metrics
 from pyconvex.sync import SubscriptionManager, VerifyToken, format_function_error
 from pyconvex.sync.requests import SessionRequestCollector
 
+ANONYMOUS: tuple[Any, bool] = (None, False)
+"""What a request without an ``Authorization`` header is: no identity, not admin."""
+
 
 @dataclass
 class ServerState:
@@ -123,9 +126,11 @@ class ServerState:
             self.manager = None
 
     async def authenticate(self, header: str | None) -> tuple[Any, bool]:
-        """``(identity, is_admin)`` from an ``Authorization`` header; AuthError if bad."""
+        """``(identity, is_admin)`` from an ``Authorization`` header; AuthError if bad.
+        Without a header it is :data:`ANONYMOUS` (callers on a hot path may take that
+        without awaiting this)."""
         if not header:
-            return None, False
+            return ANONYMOUS
         scheme, _, value = header.partition(" ")
         if scheme == "Bearer":
             return await self.verify(value.strip()), False
