@@ -53,8 +53,7 @@ async def fan_out(server: Server, n: int) -> tuple[float, float, float]:
 # The server's sitecustomize (a directory put after the tree on PYTHONPATH): a SIGUSR1
 # handler that writes what the collector tracks, and how long full collections take, to
 # $PYCONVEX_GC_PROBE.
-PROBE = """
-import collections, gc, json, os, signal, time
+KIND = """
 def kind(o):
     name = type(o).__qualname__
     if name == "coroutine":
@@ -67,6 +66,12 @@ def kind(o):
         except ValueError:
             return "cell (empty)"
     return name
+"""
+"""The probes' name for a tracked object's kind (source, run inside the server;
+bench/idle_bytes.py's probe uses it too)."""
+PROBE = """
+import collections, gc, json, os, signal, time
+""" + KIND + """
 def probe(signum, frame):
     gc.collect()
     objects = gc.get_objects()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fanout_ab import KIND
 from light_clients import LightWs
 from peer import subscribed
 from wire import CHANNELS, Server
@@ -36,13 +37,7 @@ from wire import CHANNELS, Server
 PROBE = r'''
 import collections, gc, json, os, signal, sys, tracemalloc
 tracemalloc.start(1)
-def kind(o):
-    name = type(o).__qualname__
-    if name == "coroutine":
-        return "coroutine " + o.cr_code.co_qualname
-    if name in ("function", "method"):
-        return name + " " + getattr(o, "__qualname__", "?")
-    return name
+''' + KIND + r'''
 def probe(signum, frame):
     gc.collect()
     objects = gc.get_objects()
