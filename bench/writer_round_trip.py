@@ -31,21 +31,19 @@ WARM_UP = 100
 
 
 def timed_writer_calls(into: list[float]) -> None:
-    """Record each write call's round trip (µs) through the call's own ``on_done``."""
-    call = sqlite_writer.WriterProcess.call
+    """Record each commit group's round trip (µs) through the call's own ``on_done``."""
+    call_then = sqlite_writer.WriterProcess.call_then
 
-    def timed(self: Any, op: str, *args: Any, on_done: Any = None) -> Any:
+    def timed(self: Any, op: str, args: Any, on_done: Any) -> None:
         start = time.perf_counter()
 
         def done(error: BaseException | None) -> None:
-            if op == "write":
-                into.append((time.perf_counter() - start) * 1e6)
-            if on_done is not None:
-                on_done(error)
+            into.append((time.perf_counter() - start) * 1e6)
+            on_done(error)
 
-        return call(self, op, *args, on_done=done)
+        call_then(self, op, args, done)
 
-    sqlite_writer.WriterProcess.call = timed  # type: ignore[method-assign]
+    sqlite_writer.WriterProcess.call_then = timed  # type: ignore[method-assign]
 
 
 async def inserts(n: int) -> list[float]:

@@ -4,34 +4,58 @@ not on transactions (nor transactions on the committer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pyconvex.database.catalog import Catalog
 from pyconvex.database.reads import ReadSet, WrittenKey
 
 
-@dataclass(slots=True)
 class CommitRequest:
-    """What the committer needs: reads to validate, writes to stamp with a timestamp."""
+    """What the committer needs: reads to validate, writes to stamp with a timestamp.
 
-    begin_ts: int
-    reads: ReadSet
-    documents: list[tuple[str, int, bytes | None, int | None]]
-    """``(id, table_number, value or None for a delete, prev_ts)``."""
-    indexes: list[tuple[int, bytes, str | None]]
-    """``(index_id, key, doc_id or None for a removed key)``."""
-    written: tuple[WrittenKey, ...]
-    catalog: Catalog | None = None
-    """Set when the transaction changed tables, indexes or the schema."""
-    write_bytes: int = 0
-    written_indexes: frozenset[int] = field(init=False)
-    """The index ids in ``written``: a read set sharing none of them cannot conflict,
-    which a set test tells without looking at a key. Made once here, for the
-    committer's checks against commits not yet published and for the write log."""
+    A plain slotted class with its own ``__init__`` (not a dataclass with a
+    ``__post_init__``): one is made per commit, and the caller that built ``written``
+    usually has its index ids at hand already (an insert's are its key dict's keys)."""
 
-    def __post_init__(self) -> None:
-        self.written_indexes = frozenset([index_id for index_id, _ in self.written])
+    __slots__ = (
+        "begin_ts", "catalog", "documents", "indexes", "reads", "write_bytes", "written",
+        "written_indexes",
+    )
+
+    def __init__(
+        self,
+        begin_ts: int,
+        reads: ReadSet,
+        documents: list[tuple[str, int, bytes | None, int | None]],
+        indexes: list[tuple[int, bytes, str | None]],
+        written: tuple[WrittenKey, ...],
+        catalog: Catalog | None = None,
+        write_bytes: int = 0,
+        written_indexes: frozenset[int] | None = None,
+    ) -> None:
+        self.begin_ts = begin_ts
+        self.reads = reads
+        self.documents = documents
+        """``(id, table_number, value or None for a delete, prev_ts)``: also what the
+        SQLite writer is sent, with the commit's timestamp (no per-row copy here)."""
+        self.indexes = indexes
+        """``(index_id, key, doc_id or None for a removed key)``."""
+        self.written = written
+        self.catalog = catalog
+        """Set when the transaction changed tables, indexes or the schema."""
+        self.write_bytes = write_bytes
+        self.written_indexes = (
+            frozenset([index_id for index_id, _ in written])
+            if written_indexes is None else written_indexes
+        )
+        """The index ids in ``written``: a read set sharing none of them cannot conflict,
+        which a set test tells without looking at a key (the committer's checks against
+        commits not yet published, the write log, the scheduler's hook)."""
 
     @property
     def is_empty(self) -> bool:
         return not self.documents and not self.indexes
+
+    def __repr__(self) -> str:
+        return (
+            f"CommitRequest(begin_ts={self.begin_ts}, documents={len(self.documents)}, "
+            f"indexes={len(self.indexes)}, written={len(self.written)})"
+        )

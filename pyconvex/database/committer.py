@@ -18,11 +18,19 @@ groups stay valid (they were checked against its writes as if it had committed, 
 only rejects more, never fewer).
 
 The fast path: when nothing is queued, no pause is held and the pipeline has room, a
-commit is validated, stamped and handed over by its caller at once (a group of one; the
-SQLite writer process merges what is waiting into one transaction). A pipelining
-backend reports completion through ``write_fields_then`` synchronously, so the group is
-published in the same event-loop step its durability is learnt. Each hop through a task
-costs a loop iteration, which under load is what a closed loop of clients waits on.
+commit is validated and stamped by its caller at once, and joins the group of its
+event-loop step: every commit accepted in one step is handed over together at the
+step's end (one request to the SQLite writer, one reply, one publication; the writer
+process also merges the groups waiting for it into one transaction). Under load the
+callers of a published group all commit again in the step after it, so a step's group
+holds many commits. A pipelining backend reports completion through
+``write_commits_then`` synchronously, so the group is published in the same event-loop
+step its durability is learnt. Each hop through a task costs a loop iteration, which
+under load is what a closed loop of clients waits on.
+
+Validation starts with ``_newest``, the newest timestamp that wrote each index: a read
+set none of whose indexes was written since it began conflicts with nothing, whatever
+the write log and the pipeline hold.
 
 Named pause points (tests only): ``AFTER_VALIDATE`` (group validated, not yet written),
 ``AFTER_WRITE`` (durable, not yet published).
@@ -32,7 +40,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from itertools import chain
 from typing import NamedTuple
 
@@ -62,10 +71,8 @@ class Committed(NamedTuple):
     request: CommitRequest
 
 
-Accepted = list[tuple[int, CommitRequest, "asyncio.Future[int]"]]
-
-
 PublishFn = Callable[[list[Committed]], None]
+_new = tuple.__new__
 
 
 class SharedHead(NamedTuple):
@@ -80,7 +87,7 @@ class SharedHead(NamedTuple):
 
 
 class Committer:
-    """Owns the write path. Hold a :class:`CommitterClient` to submit commits."""
+    """Owns the write path: ``submit`` commits to it."""
 
     def __init__(
         self,
@@ -100,11 +107,19 @@ class Committer:
             MAX_QUEUE
         )
         self._task: asyncio.Task[None] | None = None
-        # Groups handed to the backend, oldest first, and their writes (validation).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Groups accepted, oldest first (handed to the backend, or the open one), and
+        # their commits (validation).
         self._pipelined = persistence if isinstance(persistence, PipelinedLog) else None
         self._depth = max(1, self._pipelined.write_pipeline) if self._pipelined else 1
         self._in_flight: deque[_Group] = deque()
-        self._unpublished: list[tuple[int, CommitRequest]] = []
+        self._unpublished: list[Committed] = []
+        self._open: _Group | None = None  # the fast path's group of this loop step
+        self._newest: dict[int, int] = {}
+        """Per index id, the newest timestamp of a commit that wrote it (accepted here,
+        or learnt from another process). A read set none of whose indexes was written
+        after its begin timestamp conflicts with nothing, which this tells without
+        looking at the write log or the commits in flight."""
         self._room_freed = asyncio.Event()
         self._forming = False  # the committer task is between accepting and handing over
         self._draining = False  # a task publishes (a pause point is held)
@@ -118,9 +133,9 @@ class Committer:
         self.lock = asyncio.Lock()
         self.head_conflicts = 0
 
-    def start(self) -> CommitterClient:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="committer")
-        return CommitterClient(self)
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="committer")
 
     async def stop(self) -> None:
         self._stopped = True
@@ -132,9 +147,10 @@ class Committer:
                 except asyncio.CancelledError:
                     pass
         self._task = self._drainer = None
+        self._open = None
         shutting_down = OverloadedError("the database is shutting down")
         while self._in_flight:
-            _fail([fut for _, _, fut in self._in_flight.popleft().accepted], shutting_down)
+            _fail(self._in_flight.popleft().futures, shutting_down)
         while not self._queue.empty():
             _, fut = self._queue.get_nowait()
             _fail([fut], shutting_down)
@@ -159,16 +175,44 @@ class Committer:
             and not self._pauses.active
         )
 
-    def commit_now(self, request: CommitRequest, fut: asyncio.Future[int]) -> None:
-        """The fast path (see the module docstring): the caller validates, stamps and
-        hands over its own commit; ``fut`` resolves once it is durable and published."""
-        accepted = self._accept([(request, fut)])
-        if accepted:
-            self._hand_over(accepted)
+    def submit(self, request: CommitRequest) -> asyncio.Future[int]:
+        """A future that resolves to the commit's timestamp once it is durable and
+        published (or fails with its conflict or the write's error).
+
+        The fast path (see the module docstring): when the open group of this loop
+        step takes it, or nothing queued, no pause held and the pipeline has room, the
+        caller validates and stamps its own commit, which joins that group (one hand-over
+        at the step's end, one writer reply, one publication for all of the step's
+        commits). Otherwise the committer task takes it; a full queue refuses it."""
+        assert self._loop is not None, "the committer is not started"
+        fut: asyncio.Future[int] = self._loop.create_future()
+        group = self._open
+        if group is None or self._pauses.active:
+            if not self.can_commit_now():
+                self.enqueue(request, fut)
+                return fut
+            group = None
+        conflict = self._validate(request, ())
+        if conflict is not None:
+            fut.set_exception(conflict)
+            return fut
+        ts = self._oracle.next()
+        if group is None:
+            group = self._open = _Group()
+            self._in_flight.append(group)
+            self._loop.call_soon(self._hand_over_open)
+        committed = _new(Committed, (ts, request))  # not Committed(): no Python __new__
+        group.committed.append(committed)
+        group.futures.append(fut)
+        self._unpublished.append(committed)
+        newest = self._newest
+        for index_id in request.written_indexes:
+            newest[index_id] = ts
+        return fut
 
     def enqueue(self, request: CommitRequest, fut: asyncio.Future[int]) -> None:
-        """Queue a commit for the committer task (when ``commit_now`` cannot take it);
-        ``fut`` resolves as for ``commit_now``. A full queue refuses it at once."""
+        """Queue a commit for the committer task (when the fast path cannot take it);
+        ``fut`` resolves as for ``submit``. A full queue refuses it at once."""
         try:
             self._queue.put_nowait((request, fut))
         except asyncio.QueueFull:
@@ -184,6 +228,7 @@ class Committer:
                 async with self.lock:
                     await self._commit_group_shared(self._drain(first))
                 continue
+            self._hand_over_open()  # the fast path's group goes first
             # Wait for a free pipeline slot before draining: what queues meanwhile
             # joins this group (one fsync for more commits).
             while len(self._in_flight) >= self._depth:
@@ -191,10 +236,12 @@ class Committer:
                 await self._room_freed.wait()
             self._forming = True
             try:
-                accepted = self._accept(self._drain(first))
-                if accepted:
+                group = self._accept(self._drain(first))
+                if group.committed:
+                    self._unpublished += group.committed
+                    self._in_flight.append(group)
                     await self._pauses.reached(AFTER_VALIDATE)
-                    self._hand_over(accepted)
+                    self._hand_over(group)
             finally:
                 self._forming = False
 
@@ -210,75 +257,75 @@ class Committer:
     async def _commit_group_shared(
         self, group: list[tuple[CommitRequest, asyncio.Future[int]]]
     ) -> None:
-        """Like ``_commit_group``, through the shared head: if another process committed
-        first, learn its commits, validate again against them, and retry."""
+        """Like the pipelined path, through the shared head: if another process
+        committed first, learn its commits, validate again against them, and retry."""
         assert self._shared is not None
         shared = self._shared
         pending = [(r, f) for r, f in group if not f.done()]
         while True:
             accepted = self._accept(pending)
-            if not accepted:
+            if not accepted.committed:
                 return
-            documents, indexes = self._entries(accepted)
-            commits = [LogCommit(ts, r.written, r.catalog is not None) for ts, r, _ in accepted]
+            documents, indexes = _entries(accepted.committed)
+            commits = [LogCommit(ts, r.written, r.catalog is not None)
+                       for ts, r in accepted.committed]
             try:
                 ok = await shared.log.commit_shared(documents, indexes, commits, shared.head())
             except Exception as e:
-                _fail([fut for _, _, fut in accepted], e)
+                _fail(accepted.futures, e)
                 return
             if ok:
                 break
             self.head_conflicts += 1
             await shared.catch_up()  # publishes the other processes' commits
-            pending = [(r, f) for _, r, f in accepted]
+            pending = [(c.request, f) for c, f in zip(accepted.committed, accepted.futures, strict=True)]
         self._publish_group(accepted)
 
-    def observe(self, ts: int) -> None:
-        """Another process committed at ``ts``: later timestamps must exceed it."""
+    def observe(self, ts: int, written: tuple[tuple[int, bytes], ...] = ()) -> None:
+        """Another process committed at ``ts`` (writing ``written``): later timestamps
+        must exceed it, and a read of what it wrote conflicts."""
         self._oracle.observe(ts)
+        newest = self._newest
+        for index_id, _ in written:
+            if newest.get(index_id, 0) < ts:
+                newest[index_id] = ts
 
-    @staticmethod
-    def _entries(
-        accepted: Accepted,
-    ) -> tuple[list[DocumentLogEntry], list[IndexEntry]]:
-        documents: list[DocumentLogEntry] = []
-        indexes: list[IndexEntry] = []
-        for ts, request, _ in accepted:
-            documents.extend(
-                DocumentLogEntry(ts, doc_id, table_number, value, prev_ts)
-                for doc_id, table_number, value, prev_ts in request.documents
-            )
-            indexes.extend(
-                IndexEntry(index_id, key, ts, doc_id) for index_id, key, doc_id in request.indexes
-            )
-        return documents, indexes
-
-    def _accept(
-        self, group: list[tuple[CommitRequest, asyncio.Future[int]]]
-    ) -> Accepted:
+    def _accept(self, group: list[tuple[CommitRequest, asyncio.Future[int]]]) -> _Group:
         """Validate the group in order (each also against those accepted before it in the
         group); fail the conflicting callers; stamp the rest with timestamps."""
-        accepted: Accepted = []
-        accepted_writes: list[tuple[int, CommitRequest]] = []
+        accepted = _Group()
+        newest = self._newest
         for request, fut in group:
             if fut.done():  # the caller went away before we got to it: commit nothing
                 continue
-            conflict = self._validate(request, accepted_writes)
+            conflict = self._validate(request, accepted.committed)
             if conflict is not None:
                 fut.set_exception(conflict)
                 continue
             ts = self._oracle.next()
-            accepted.append((ts, request, fut))
-            accepted_writes.append((ts, request))
+            accepted.committed.append(_new(Committed, (ts, request)))
+            accepted.futures.append(fut)
+            for index_id in request.written_indexes:
+                newest[index_id] = ts
         return accepted
 
     def _validate(
-        self, request: CommitRequest, accepted: list[tuple[int, CommitRequest]]
+        self, request: CommitRequest, accepted: Sequence[Committed]
     ) -> OccConflict | None:
-        if request.begin_ts < self._write_log.floor:
+        begin_ts = request.begin_ts
+        if begin_ts < self._write_log.floor:
             return OccConflict("transaction too old to validate; retry")
         reads = request.reads
-        hit = self._write_log.first_conflict(request.begin_ts, reads)
+        # Every commit after begin_ts (published, in flight or earlier in this group)
+        # is in ``_newest``: if none wrote an index this read set read, nothing
+        # conflicts (the common case: one dict look-up per index read).
+        newest = self._newest
+        for index_id in reads.index_ids():
+            if newest.get(index_id, 0) > begin_ts:
+                break
+        else:
+            return None
+        hit = self._write_log.first_conflict(begin_ts, reads)
         if hit is not None:
             return OccConflict(f"conflicting commit at {hit[0]}", conflicting_ts=hit[0], key=hit[1])
         # Every commit in flight is checked (under load, most of the writer pipeline);
@@ -293,29 +340,28 @@ class Committer:
                 return OccConflict(f"conflicting commit at {ts}", conflicting_ts=ts, key=key)
         return None
 
-    def _hand_over(self, accepted: Accepted) -> None:
-        """Give an accepted group to the backend; it is published when durable."""
-        # Flat field lists, built in one pass: what the SQLite writer process is sent
-        # (no DocumentLogEntry / IndexEntry objects to build and take apart again).
-        document_fields: list[object] = []
-        index_fields: list[object] = []
-        for ts, request, _ in accepted:
-            for doc_id, table_number, value, prev_ts in request.documents:
-                document_fields += (ts, doc_id, table_number, value, prev_ts)
-            for index_id, key, entry_doc in request.indexes:
-                index_fields += (index_id, key, ts, entry_doc)
-        group = _Group(accepted)
+    def _hand_over_open(self) -> None:
+        """The end of the loop step that opened the fast path's group: hand it over."""
+        group = self._open
+        if group is not None:
+            self._open = None
+            self._hand_over(group)
+
+    def _hand_over(self, group: _Group) -> None:
+        """Give an accepted group (the newest in flight) to the backend; it is published
+        when durable."""
+        # Each commit as its timestamp and the request's own row lists: what the SQLite
+        # writer process is sent, and its child (not this process) makes the rows.
+        commits = [(ts, request.documents, request.indexes) for ts, request in group.committed]
         assert self._pipelined is not None, "a backend is a SharedLog or a PipelinedLog"
         try:
-            self._pipelined.write_fields_then(
-                document_fields, index_fields, accepted[-1][0],
-                lambda error: self._on_written(group, error),
-            )
+            self._pipelined.write_commits_then(commits, partial(self._on_written, group))
         except Exception as e:  # nothing of the group is visible: fail every caller
-            _fail([fut for _, _, fut in accepted], e)
-            return
-        self._unpublished.extend((ts, request) for ts, request, _ in accepted)
-        self._in_flight.append(group)
+            assert self._in_flight[-1] is group
+            self._in_flight.pop()
+            del self._unpublished[len(self._unpublished) - len(group.committed):]
+            _fail(group.futures, e)
+            self._room_freed.set()
 
     def _on_written(self, group: _Group, error: BaseException | None) -> None:
         """The backend finished a group (in hand-over order): publish what is ready."""
@@ -327,8 +373,9 @@ class Committer:
                 self._draining = True
                 self._drainer = asyncio.get_running_loop().create_task(self._drain_paused())
             return
-        while self._in_flight and self._in_flight[0].done:
-            self._finish(self._in_flight.popleft())
+        in_flight = self._in_flight
+        while in_flight and in_flight[0].done:
+            self._finish(in_flight.popleft())
 
     async def _drain_paused(self) -> None:
         """Publishing with pause points held (tests): each group stops at AFTER_WRITE."""
@@ -341,55 +388,52 @@ class Committer:
             self._draining = False
 
     def _finish(self, group: _Group) -> None:
-        del self._unpublished[: len(group.accepted)]
+        del self._unpublished[: len(group.committed)]
         if group.error is not None:  # nothing of the group is visible: fail every caller
-            _fail([fut for _, _, fut in group.accepted], group.error)
+            _fail(group.futures, group.error)
         else:
-            self._publish_group(group.accepted)
+            self._publish_group(group)
         self._room_freed.set()
 
-    def _publish_group(self, accepted: Accepted) -> None:
+    def _publish_group(self, group: _Group) -> None:
+        committed = group.committed
         self.groups += 1
-        self.commits += len(accepted)
-        for ts, request, _ in accepted:
-            self._write_log.append(ts, request.written, request.written_indexes)
-        self._publish([Committed(ts, request) for ts, request, _ in accepted])
-        for ts, _, fut in accepted:
+        self.commits += len(committed)
+        self._write_log.append_commits(committed)
+        self._publish(committed)
+        for (ts, _), fut in zip(committed, group.futures, strict=True):
             if not fut.done():
                 fut.set_result(ts)
 
 
 class _Group:
-    __slots__ = ("accepted", "done", "error")
+    """Commits accepted together, written in one hand-over and published together:
+    ``committed`` and the callers' ``futures``, in the same order."""
 
-    def __init__(self, accepted: Accepted) -> None:
-        self.accepted = accepted
+    __slots__ = ("committed", "done", "error", "futures")
+
+    def __init__(self) -> None:
+        self.committed: list[Committed] = []
+        self.futures: list[asyncio.Future[int]] = []
         self.done = False
         self.error: BaseException | None = None
+
+
+def _entries(committed: list[Committed]) -> tuple[list[DocumentLogEntry], list[IndexEntry]]:
+    documents: list[DocumentLogEntry] = []
+    indexes: list[IndexEntry] = []
+    for ts, request in committed:
+        documents.extend(
+            DocumentLogEntry(ts, doc_id, table_number, value, prev_ts)
+            for doc_id, table_number, value, prev_ts in request.documents
+        )
+        indexes.extend(
+            IndexEntry(index_id, key, ts, doc_id) for index_id, key, doc_id in request.indexes
+        )
+    return documents, indexes
 
 
 def _fail(futures: list[asyncio.Future[int]], error: BaseException) -> None:
     for fut in futures:
         if not fut.done():
             fut.set_exception(error)
-
-
-class CommitterClient:
-    """The handle transactions commit through."""
-
-    __slots__ = ("_committer",)
-
-    def __init__(self, committer: Committer) -> None:
-        self._committer = committer
-
-    async def commit(self, request: CommitRequest) -> int:
-        committer = self._committer
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        if committer.can_commit_now():
-            committer.commit_now(request, fut)
-            return await fut
-        committer.enqueue(request, fut)
-        # Not shielded: a caller cancelled while queued cancels its future, and the
-        # committer skips a done future, so the commit happens once or not at all
-        # (a cancel after acceptance only stops the caller waiting for the answer).
-        return await fut

@@ -75,6 +75,7 @@ def build_commit_request(
     documents: list[tuple[str, int, bytes | None, int | None]] = []
     indexes: list[tuple[int, bytes, str | None]] = []
     written: list[WrittenKey] = []
+    written_indexes: set[int] = set()
     for doc_id, update in updates.items():
         old, new = update.old, update.new
         if old is None and new is None:
@@ -90,10 +91,11 @@ def build_commit_request(
         known = update.new_keys
         if old is None and known is not None and update.table is table:
             # An insert into a table unchanged since the write (the common case): its
-            # keys, all computed then, are all new, so each is written and put down.
-            for index_id, inserted_key in known.items():
-                written.append((index_id, inserted_key))
-                indexes.append((index_id, inserted_key, doc_id))
+            # keys, all computed then, are all new, so each is written and put down
+            # (the key dict's items are the written keys as they are).
+            written += known.items()
+            indexes += [(index_id, key, doc_id) for index_id, key in known.items()]
+            written_indexes.update(known)
             continue
         for index in table.indexes.values():
             old_key = index_key(index, old) if old is not None else None
@@ -102,8 +104,10 @@ def build_commit_request(
                 new_key = index_key(index, new)
             if old_key is not None:
                 written.append((index.id, old_key))
+                written_indexes.add(index.id)
             if new_key is not None and new_key != old_key:
                 written.append((index.id, new_key))
+                written_indexes.add(index.id)
             if old_key != new_key:
                 if old_key is not None:
                     indexes.append((index.id, old_key, None))
@@ -114,11 +118,12 @@ def build_commit_request(
                 # every write must put its entry down, changed key or not.
                 indexes.append((index.id, new_key, doc_id))
     return CommitRequest(
-        begin_ts=begin_ts,
-        reads=reads,
-        documents=documents,
-        indexes=indexes,
-        written=tuple(written),
-        catalog=catalog if catalog_changed else None,
-        write_bytes=bytes_written,
+        begin_ts,
+        reads,
+        documents,
+        indexes,
+        tuple(written),
+        catalog if catalog_changed else None,
+        bytes_written,
+        frozenset(written_indexes),
     )

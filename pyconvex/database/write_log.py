@@ -9,8 +9,10 @@ no longer be validated and is told to retry (it would be rare: mutations are sho
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from typing import NamedTuple
 
+from pyconvex.database.commit_request import CommitRequest
 from pyconvex.database.reads import ReadSet, WrittenKey
 
 DEFAULT_RETENTION_NS = 120 * 1_000_000_000
@@ -26,8 +28,11 @@ class LogEntry(NamedTuple):
     indexes: frozenset[int]
 
 
+_new = tuple.__new__
+
+
 class WriteLog:
-    __slots__ = ("_entries", "_floor", "_max_entries", "_retention_ns", "_start", "_tss")
+    __slots__ = ("_entries", "_max_entries", "_retention_ns", "_start", "_tss", "floor")
 
     def __init__(
         self,
@@ -41,14 +46,11 @@ class WriteLog:
         self._entries: list[LogEntry] = []
         self._tss: list[int] = []
         self._start = 0
-        # Every commit with ts <= floor has been pruned (or predates this process).
-        self._floor = floor
+        self.floor = floor
+        """Every commit with ts <= floor has been pruned (or predates this process).
+        A plain attribute, not a property: every commit's validation reads it."""
         self._retention_ns = retention_ns
         self._max_entries = max_entries
-
-    @property
-    def floor(self) -> int:
-        return self._floor
 
     def append(
         self, ts: int, written: tuple[WrittenKey, ...], indexes: frozenset[int] | None = None
@@ -60,6 +62,18 @@ class WriteLog:
         self._tss.append(ts)
         self._prune(ts)
 
+    def append_commits(self, commits: Sequence[tuple[int, CommitRequest]]) -> None:
+        """``append`` for each of a published group's commits (in timestamp order),
+        pruned once for the group."""
+        if not commits:
+            return
+        entries, tss = self._entries, self._tss
+        for ts, request in commits:
+            # tuple.__new__: a named tuple's own __new__ is a Python function call.
+            entries.append(_new(LogEntry, (ts, request.written, request.written_indexes)))
+            tss.append(ts)
+        self._prune(tss[-1])
+
     def _prune(self, now_ts: int) -> None:
         horizon = now_ts - self._retention_ns
         entries = self._entries
@@ -67,7 +81,7 @@ class WriteLog:
         while start < len(entries) and (
             entries[start].ts < horizon or len(entries) - start > self._max_entries
         ):
-            self._floor = entries[start].ts
+            self.floor = entries[start].ts
             start += 1
         if start > 1024 and start * 2 > len(entries):
             del self._entries[:start]

@@ -22,7 +22,7 @@ the commit path builds several per mutation and a tuple is several times cheaper
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 Order = Literal["asc", "desc"]
 
@@ -134,26 +134,29 @@ class Persistence(Protocol):
     async def close(self) -> None: ...
 
 
+CommitRows = tuple[
+    int, Sequence[tuple[str, int, bytes | None, int | None]], Sequence[tuple[int, bytes, str | None]]
+]
+"""One commit for :meth:`PipelinedLog.write_commits_then`: its timestamp, its document
+versions ``(id, table_number, value, prev_ts)`` and its index entries ``(index_id, key,
+doc_id)``, both without the timestamp, which every row of the commit shares."""
+
+
 @runtime_checkable
 class PipelinedLog(Protocol):
     """What a backend written by one process offers the committer (SQLite).
 
-    ``write_fields_then`` takes a batch as flat lists of the entries' fields
-    (DocumentLogEntry and IndexEntry order) and its highest timestamp. It queues the
-    batch when called, applies batches in call order (none is durable before one written
-    earlier) and reports completion by calling ``on_done(None or the error)`` directly,
-    in call order. ``write_pipeline`` is how many such batches the committer may have
-    outstanding at once.
+    ``write_commits_then`` takes a group of commits (:data:`CommitRows`, timestamps
+    increasing). It queues the group when called, applies groups in call order (none is
+    durable before one written earlier) and reports completion by calling ``on_done(None
+    or the error)`` directly, in call order. ``write_pipeline`` is how many such groups
+    the committer may have outstanding at once.
     """
 
     write_pipeline: int
 
-    def write_fields_then(
-        self,
-        document_fields: list[Any],
-        index_fields: list[Any],
-        high: int,
-        on_done: Callable[[BaseException | None], None],
+    def write_commits_then(
+        self, commits: Sequence[CommitRows], on_done: Callable[[BaseException | None], None]
     ) -> None: ...
 
 

@@ -39,9 +39,9 @@ from typing import Any
 
 from pyconvex.errors import NO_SPACE_SIGNS, StorageFullError, storage_full
 from pyconvex.persistence import sqlite_schema as schema
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, Order
+from pyconvex.persistence.base import CommitRows, DocumentLogEntry, IndexEntry, IndexRow, Order
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
-from pyconvex.persistence.sqlite_writer import WriterProcess, batch
+from pyconvex.persistence.sqlite_writer import WriterProcess, fields
 
 #: Rows fetched per statement by the log-loading generators.
 CHUNK = 1000
@@ -153,21 +153,18 @@ class SqlitePersistence:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        return self._writer.call("write", batch(documents, indexes))
+        return self._writer.call("write", fields(documents, indexes))
 
-    def write_fields_then(
-        self,
-        document_fields: list[Any],
-        index_fields: list[Any],
-        high: int,
-        on_done: Callable[[BaseException | None], None],
+    def write_commits_then(
+        self, commits: Sequence[CommitRows], on_done: Callable[[BaseException | None], None]
     ) -> None:
-        """``write`` of a batch given as flat field lists (``sqlite_writer.Batch``),
-        reporting completion by calling ``on_done(None or the error)`` as soon as the
-        writer's reply arrives, in call order (the committer publishes from there,
-        without waiting for a task to wake up)."""
+        """``write`` of a group of commits, each as its timestamp and its rows without
+        it (``sqlite_writer.CommitRows``), sent to the writer now. Completion is reported
+        by calling ``on_done(None or the error)`` as soon as the writer's reply arrives,
+        in call order (the committer publishes from there, without waiting for a task
+        to wake up)."""
         self._check_open()
-        self._writer.call("write", (document_fields, index_fields, high), on_done=on_done)
+        self._writer.call_then("commits", (commits,), on_done)
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         self._check_open()

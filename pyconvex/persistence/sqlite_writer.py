@@ -45,17 +45,23 @@ from typing import Any, TypeAlias
 
 from pyconvex.errors import NO_SPACE_SIGNS, storage_full
 from pyconvex.persistence import sqlite_schema as schema
+from pyconvex.persistence.base import CommitRows
 from pyconvex.persistence.errors import StorageError
 
 _HEADER = struct.Struct("<I")
 OnDone: TypeAlias = "Callable[[BaseException | None], None]"
-_LABELS = {"write": "write", "delete_versions_before": "retention", "open": "open"}
+_LABELS = {
+    "write": "write", "commits": "write", "delete_versions_before": "retention", "open": "open",
+}
 WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to exit
 
 # ------------------------------------------------------------------------- the write SQL
-# A batch is ``(document fields, index entry fields, head timestamp)``: the rows'
-# fields in one flat list per table, in the column order below (flat lists of plain
-# values are the cheapest to pickle; the child cuts them back into rows). The writer
+# The parent sends two kinds of write request: ``write``, a batch as the rows' fields in
+# one flat list per table, in the column order below (``persistence.write``: entries with
+# timestamps of their own), and ``commits``, the committer's group: per commit its
+# timestamp and the commit request's own row lists, which lack the timestamp (the parent
+# sends them as they are, and the child, which has CPU to spare, makes the rows). Both
+# become a Batch here, ``(document rows, index entry rows, head timestamp)``. The writer
 # commits one or more batches as ONE transaction: ``executemany`` per table, the head
 # raised once, one COMMIT (one fsync). In this process the number of calls into SQLite
 # costs nothing but their own work, so plain prepared INSERTs beat one multi-row
@@ -70,7 +76,9 @@ _RAISE_HEAD = (
     "INSERT INTO persistence_max_ts (id, ts) VALUES (0, ?) "
     "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
 )
-Batch: TypeAlias = "tuple[list[Any], list[Any], int]"
+Batch: TypeAlias = "tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]], int]"
+Fields: TypeAlias = "tuple[list[Any], list[Any], int]"
+"""A ``write`` request: the document and index entry fields, flat, and the head."""
 
 # Retention: what no read at a timestamp >= :cutoff can see (see base.py). A version is
 # gone once a newer one at or below the cutoff supersedes it; a tombstone goes last, when
@@ -101,8 +109,8 @@ _SET_GLOBAL = (
 )
 
 
-def batch(documents: Sequence[Any], indexes: Sequence[Any]) -> Batch:
-    """One write (DocumentLogEntry and IndexEntry tuples) as a Batch."""
+def fields(documents: Sequence[Any], indexes: Sequence[Any]) -> Fields:
+    """One write (DocumentLogEntry and IndexEntry tuples) as a ``write`` request."""
     high = 0
     document_fields: list[Any] = []
     for d in documents:
@@ -117,16 +125,40 @@ def batch(documents: Sequence[Any], indexes: Sequence[Any]) -> Batch:
     return document_fields, index_fields, high
 
 
-def _rows(fields: list[Any], width: int) -> Any:
-    return zip(*[iter(fields)] * width, strict=True)
+def _rows(fields: list[Any], width: int) -> list[tuple[Any, ...]]:
+    return list(zip(*[iter(fields)] * width, strict=True))
+
+
+def fields_batch(request: Fields) -> Batch:
+    documents, indexes, high = request
+    return _rows(documents, _DOCUMENT_WIDTH), _rows(indexes, _INDEX_WIDTH), high
+
+
+def commits_batch(commits: Sequence[CommitRows]) -> Batch:
+    """A ``commits`` request's rows, each commit's timestamp put into its own."""
+    documents = [
+        (ts, doc_id, table_number, value, prev_ts)
+        for ts, docs, _ in commits
+        for doc_id, table_number, value, prev_ts in docs
+    ]
+    indexes = [
+        (index_id, key, ts, doc_id)
+        for ts, _, entries in commits
+        for index_id, key, doc_id in entries
+    ]
+    return documents, indexes, max(c[0] for c in commits)
+
+
+_WRITES: dict[str, Callable[[Any], Batch]] = {"write": fields_batch, "commits": commits_batch}
+"""The write requests, which consecutive ones commit together, and their rows."""
 
 
 def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
     """One transaction, one fsync, for all of ``batches``: all or nothing.
 
     The batches' rows go in through ONE ``executemany`` per table: under load a
-    transaction merges ~20 batches of one commit each (the committer's fast path hands
-    every commit over alone), and each ``executemany`` call costs more than a row."""
+    transaction merges several groups of commits, and each ``executemany`` call costs
+    more than a row."""
     if len(batches) == 1:
         documents, indexes, high = batches[0]
     else:
@@ -136,14 +168,18 @@ def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         if documents:
-            conn.executemany(_INSERT_DOCUMENTS, _rows(documents, _DOCUMENT_WIDTH))
+            conn.executemany(_INSERT_DOCUMENTS, documents)
         if indexes:
-            conn.executemany(_INSERT_INDEXES, _rows(indexes, _INDEX_WIDTH))
+            conn.executemany(_INSERT_INDEXES, indexes)
         conn.execute(_RAISE_HEAD, (high,))
         conn.execute("COMMIT")
     except BaseException:
         schema.rollback(conn)
         raise
+
+
+def _write_one(conn: sqlite3.Connection, op: str, request: Any) -> None:
+    write_batches(conn, [_WRITES[op](request)])
 
 
 # ------------------------------------------------------------------------ checkpoints
@@ -226,19 +262,19 @@ class _Writer:
         schema.create_or_upgrade(self.conn)
         self.checkpointer = _Checkpointer(Path(path))
 
-    def writes(self, batches: list[Batch]) -> list[tuple[bool, Any]]:
-        """Commit consecutive batches together; if that fails, each alone."""
+    def writes(self, requests: list[tuple[str, Any]]) -> list[tuple[bool, Any]]:
+        """Commit consecutive write requests together; if that fails, each alone."""
         assert self.conn is not None
         before = self.conn.total_changes
         replies: list[tuple[bool, Any]] | None = None
-        if len(batches) > 1:
+        if len(requests) > 1:
             try:
-                write_batches(self.conn, batches)
-                replies = [(True, None)] * len(batches)
+                write_batches(self.conn, [_WRITES[op](arg) for op, arg in requests])
+                replies = [(True, None)] * len(requests)
             except Exception:
                 pass
         if replies is None:
-            replies = [self._run("write", write_batches, self.conn, [b]) for b in batches]
+            replies = [self._run("write", _write_one, self.conn, op, arg) for op, arg in requests]
         if self.checkpointer is not None:
             self.checkpointer.committed(self.conn, self.conn.total_changes - before)
         return replies
@@ -282,11 +318,11 @@ class _Writer:
         i = 0
         while i < len(requests):
             op, args = requests[i]
-            if op == "write":
+            if op in _WRITES:
                 j = i
-                while j < len(requests) and requests[j][0] == "write":
+                while j < len(requests) and requests[j][0] in _WRITES:
                     j += 1
-                replies += self.writes([args[0] for _, args in requests[i:j]])
+                replies += self.writes([(op, args[0]) for op, args in requests[i:j]])
                 i = j
                 continue
             replies.append(self._run(op, getattr(self, op), *args))
@@ -395,36 +431,37 @@ def child_main(fd: int) -> None:
 
 # ---------------------------------------------------------------------- the parent's side
 class _Replies(asyncio.Protocol):
-    """Resolves the pending futures, in order, as the child's replies arrive."""
+    """Resolves the pending futures (or calls the pending ``on_done``), in order, as the
+    child's replies arrive."""
 
     def __init__(self) -> None:
-        self.pending: collections.deque[tuple[asyncio.Future[Any], OnDone | None]] = (
+        self.pending: collections.deque[tuple[asyncio.Future[Any] | None, OnDone | None]] = (
             collections.deque()
         )
         self.buffer = bytearray()
         self.lost = False
         self.closed = asyncio.get_running_loop().create_future()
+        self.drained: asyncio.Future[None] | None = None
+        """Set by ``WriterProcess.stop``: resolved once nothing is pending."""
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        pending = self.pending
         for ok, value in chain.from_iterable(_frames(self.buffer)):
-            future, on_done = self.pending.popleft()
-            error: Exception | None = None
-            if not ok:
-                full = any(sign in str(value) for sign in NO_SPACE_SIGNS)
-                error = storage_full("SQLite write", value) if full else StorageError(value)
-            if on_done is not None:
+            future, on_done = pending.popleft()
+            error = None if ok else _error(value)
+            if on_done is not None:  # a call_then: no future
                 on_done(error)
-                if not future.done() and error is not None:
-                    future.set_exception(error)
-                    future.exception()  # reported through on_done: nobody awaits it
-                    continue
+                continue
+            assert future is not None
             if future.done():  # the caller stopped waiting; the work was done anyway
                 continue
             if error is None:
                 future.set_result(value)
             else:
                 future.set_exception(error)
+        if self.drained is not None and not pending and not self.drained.done():
+            self.drained.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -432,10 +469,16 @@ class _Replies(asyncio.Protocol):
             future, on_done = self.pending.popleft()
             if on_done is not None:
                 on_done(_exited())
-            if not future.done():
+            if future is not None and not future.done():
                 future.set_exception(_exited())
-        if not self.closed.done():
-            self.closed.set_result(None)
+        for waiter in (self.closed, self.drained):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+
+def _error(message: str) -> Exception:
+    full = any(sign in message for sign in NO_SPACE_SIGNS)
+    return storage_full("SQLite write", message) if full else StorageError(message)
 
 
 def _exited() -> StorageError:
@@ -483,9 +526,8 @@ class WriterProcess:
             raise
         return writer
 
-    def call(self, op: str, *args: Any, on_done: OnDone | None = None) -> asyncio.Future[Any]:
-        """Queue ``op``; ``on_done(error or None)``, if given, is called from the reply's
-        arrival itself (no task hop), before the returned future is resolved."""
+    def call(self, op: str, *args: Any) -> asyncio.Future[Any]:
+        """Queue ``op``, sent at the end of this event-loop step."""
         if self._replies.lost or self._transport.is_closing():
             raise _exited()
         loop = asyncio.get_running_loop()
@@ -493,19 +535,33 @@ class WriterProcess:
         if not self._outgoing:
             loop.call_soon(self._send)
         self._outgoing.append(_frame((op, args)))
-        self._replies.pending.append((future, on_done))
+        self._replies.pending.append((future, None))
         return future
 
+    def call_then(self, op: str, args: tuple[Any, ...], on_done: OnDone) -> None:
+        """Send ``op`` now, after whatever this step queued before it; ``on_done(error
+        or None)`` is called from the reply's arrival itself (no future, no task hop).
+        The committer calls this at the end of a loop step already."""
+        if self._replies.lost or self._transport.is_closing():
+            raise _exited()
+        self._outgoing.append(_frame((op, args)))
+        self._replies.pending.append((None, on_done))
+        self._send()
+
     def _send(self) -> None:
-        outgoing, self._outgoing = self._outgoing, []
+        outgoing = self._outgoing
+        if not outgoing:  # a call_then sent it already
+            return
+        self._outgoing = []
         if not self._transport.is_closing():  # else connection_lost fails the callers
             self._transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     async def stop(self) -> None:
         """Let the child finish what is queued, then end it (end of file) and reap it."""
-        pending = [f for f, _ in self._replies.pending if not f.done()]
-        if pending:
-            await asyncio.wait(pending)
+        replies = self._replies
+        if replies.pending and not replies.lost:
+            replies.drained = asyncio.get_running_loop().create_future()
+            await replies.drained
         self._transport.close()
         await asyncio.shield(self._replies.closed)
         deadline = time.monotonic() + 30

@@ -70,21 +70,21 @@ async def test_a_failed_write_fails_its_group_and_the_next_group_commits(
     pipelined: Database, monkeypatch: pytest.MonkeyPatch, when: str
 ):
     db = pipelined
-    real = db.persistence.write_fields_then
+    real = db.persistence.write_commits_then
     calls = 0
 
-    def failing_once(documents, indexes, high, on_done):  # type: ignore[no-untyped-def]
+    def failing_once(commits, on_done):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls > 1:
-            return real(documents, indexes, high, on_done)
+            return real(commits, on_done)
         if when == "on-hand-over":
             raise OSError("disk on fire")
         # Report the failure as the writer would: later, from its reply.
         asyncio.get_running_loop().call_soon(on_done, OSError("disk on fire"))
         return None
 
-    monkeypatch.setattr(db.persistence, "write_fields_then", failing_once)
+    monkeypatch.setattr(db.persistence, "write_commits_then", failing_once)
     lost = db.begin()
     await lost.insert("t", {"n": 1})
     with pytest.raises(OSError, match="disk on fire"):
