@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import sys
 import threading
 import time
+from array import array
 from itertools import accumulate
 
 from pyconvex.errors import InvalidIdError
@@ -191,6 +193,23 @@ def is_valid_id(s: object) -> bool:
 # and clock steps backwards unique, and ids unguessable.
 _CLOCK_BYTES = 7
 _RANDOM_BYTES = INTERNAL_ID_LEN - _CLOCK_BYTES
+_IDS_PER_FILL = 256  # one os.urandom call and one _IdSource._refill per 256 ids
+# A random part's byte j counts 9 - j times in fletcher16's second sum, once in the
+# first: the multipliers of _IdSource._refill's products (lane t weighs byte 8 - t).
+_WEIGHTS = sum((t + 1) << (16 * t) for t in range(_RANDOM_BYTES))
+_ONES = sum(1 << (16 * t) for t in range(_RANDOM_BYTES))
+_DIGITS = ALPHABET.encode() + bytes(256 - 32)
+
+
+def _repeat(width: int, stride: int) -> int:
+    """``width`` low bits of every ``stride``-bit lane of one fill's 128-bit slots."""
+    return sum(((1 << width) - 1) << (stride * i) for i in range(_IDS_PER_FILL * 128 // stride))
+
+
+_SLOT_MASK = _repeat(60, 128)
+# _IdSource._refill's spreading of each slot's 80 low bits into 16 bytes: each step
+# moves the high half (``width`` bits) of every lane to the lane's upper half.
+_SPREAD = [(w, _repeat(w, 2 * lane), lane) for w, lane in ((40, 64), (20, 32), (10, 16), (5, 8))]
 
 
 _clock_ns = time.time_ns
@@ -200,27 +219,143 @@ variable first and gives the function's frozen start time, not the time now."""
 
 
 class _IdSource:
-    """os.urandom in bulk (one system call per 256 ids) behind the increasing clock."""
+    """New ids, made whole: the increasing clock, os.urandom in bulk (one system call
+    per 256 ids) and the id string, with as little work per id as the format allows.
 
-    def __init__(self, ids_per_fill: int = 256) -> None:
-        self._size = ids_per_fill * _RANDOM_BYTES
-        self._buf = b""
-        self._pos = 0
+    Every insert makes an id, and building the 20 bytes and encoding them (a checksum
+    pass, a base32 pass) cost more than the rest of a document's bookkeeping. So the
+    random part's checksum shares are computed a whole fill at a time (one big-integer
+    product, see :meth:`_refill`), the clock's high bytes' shares once per 65 ms, and
+    the leading characters (the table number and the clock's high bits) once per table
+    per 4 ms: an id's own work is its tail of 100 bits, ten character pairs.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[int, str, int, int, int, bytes]] = []
+        self._next = _IDS_PER_FILL
         self._last = 0
+        self._high: tuple[int, int, int] = (-1, 0, 0)
+        self._tables: dict[int, _TableIds] = {}
         self._lock = threading.Lock()
 
-    def take(self) -> bytes:
+    def _refill(self) -> None:
+        """Random parts for the next ids, each one's shares of fletcher16's sums, and
+        the characters its middle 60 bits make, all by whole-buffer operations.
+
+        Sums: the bytes go into 16-bit lanes of one integer; times
+        ``sum(w(t) << 16 * t)`` each lane of the product holds the weighted sum of the
+        nine bytes that end there (no lane reaches 2**16, so nothing carries), read at
+        each random part's last byte. Characters: each part's bits 8 to 67 (the id's
+        characters 14 to 25 of a 2-byte table number, wholly random) go into a 128-bit
+        slot, whose 5-bit groups four shift-and-mask steps spread into one byte each,
+        which one ``translate`` makes digits."""
+        count = _IDS_PER_FILL
+        data = os.urandom(count * _RANDOM_BYTES)
+        lanes = bytearray(2 * len(data))
+        lanes[::2] = data
+        wide = int.from_bytes(lanes, "little")
+        size = 2 * (len(data) + _RANDOM_BYTES)
+        sums, weighted = array("H"), array("H")
+        sums.frombytes((wide * _ONES).to_bytes(size, "little"))
+        weighted.frombytes((wide * _WEIGHTS).to_bytes(size, "little"))
+        if sys.byteorder == "big":
+            sums.byteswap()
+            weighted.byteswap()
+        last = slice(_RANDOM_BYTES - 1, len(data), _RANDOM_BYTES)
+        slots = bytearray(16 * count)
+        for j in range(1, _RANDOM_BYTES):
+            slots[7 + j :: 16] = data[j::_RANDOM_BYTES]
+        x = (int.from_bytes(slots, "big") >> 4) & _SLOT_MASK
+        for width, mask, lane in _SPREAD:
+            x = (x & mask) | (((x >> width) & mask) << lane)
+        digits = x.to_bytes(16 * count, "big").translate(_DIGITS).decode()
+        self._parts = list(zip(
+            data[::_RANDOM_BYTES],
+            (digits[i + 4 : i + 16] for i in range(0, len(digits), 16)),
+            data[_RANDOM_BYTES - 1 :: _RANDOM_BYTES],
+            sums[last],
+            weighted[last],
+            (data[i : i + _RANDOM_BYTES] for i in range(0, len(data), _RANDOM_BYTES)),
+            strict=True,
+        ))
+        self._next = 0
+
+    def make(self, table_number: int) -> tuple[str, bytes]:
+        """A new id of the table and its internal bytes (for the decode cache)."""
+        table = self._tables.get(table_number)
+        if table is None:
+            table = self._tables[table_number] = _TableIds(table_number)
         with self._lock:
             now = _clock_ns() // 1000
             if now <= self._last:
                 now = self._last + 1
             self._last = now
-            if self._pos >= len(self._buf):
-                self._buf = os.urandom(self._size)
-                self._pos = 0
-            random_part = self._buf[self._pos : self._pos + _RANDOM_BYTES]
-            self._pos += _RANDOM_BYTES
-        return now.to_bytes(_CLOCK_BYTES, "big") + random_part
+            k = self._next
+            if k >= _IDS_PER_FILL:
+                self._refill()
+                k = 0
+            self._next = k + 1
+            top, middle, bottom, r0, r1, random = self._parts[k]
+        high = self._high
+        if high[0] != now >> 16:
+            high = self._high = _high_shares(now >> 16)
+        b5 = (now >> 8) & 255
+        b6 = now & 255
+        c0 = (table.c0 + high[1] + b5 + b6 + r0) & 255
+        c1 = (table.c1 + high[2] + 11 * b5 + 10 * b6 + r1) & 255
+        internal = now.to_bytes(_CLOCK_BYTES, "big") + random
+        head = table.head
+        if head[0] != now >> table.head_shift:
+            head = table.new_head(now)
+        if table.fast:  # 2-byte table number: 12 cached characters, 2, 12 random, 2
+            p = _PAIRS
+            return "".join((
+                head[1], p[(b6 >> 2) | ((b5 & 15) << 6)], p[((b6 & 3) << 8) | top], middle,
+                p[((bottom & 15) << 6) | (c0 >> 2)], p[((c0 & 3) << 8) | c1],
+            )), internal
+        tail = _b32encode(table.prefix + internal + bytes((c0, c1)))[table.head_chars :]
+        return head[1] + tail, internal
+
+
+def _high_shares(high: int) -> tuple[int, int, int]:
+    """The clock's five high bytes' shares of fletcher16's sums (weights 16 to 12:
+    internal byte ``j`` of 16 counts ``16 - j`` times, whatever the prefix)."""
+    data = high.to_bytes(_CLOCK_BYTES - 2, "big")
+    return high, sum(data), sum(map(operator.mul, data, (16, 15, 14, 13, 12)))
+
+
+class _TableIds:
+    """One table's share of its ids: the vint prefix, its checksum shares, and the
+    cached leading characters (the prefix's bits and the clock's high bits)."""
+
+    __slots__ = (
+        "c0",
+        "c1",
+        "fast",
+        "head",
+        "head_chars",
+        "head_shift",
+        "number",
+        "prefix",
+    )
+
+    def __init__(self, table_number: int) -> None:
+        self.number = table_number
+        self.prefix, self.c0, self.c1 = _table_prefix(table_number)
+        bits = 8 * len(self.prefix) + 8 * (INTERNAL_ID_LEN + 2)
+        # Characters whose bits all lie in the prefix and the clock's bits above its
+        # lowest 12: they change once per 4,096 microseconds.
+        self.head_chars = (8 * len(self.prefix) + 8 * _CLOCK_BYTES - 12) // 5
+        self.head_shift = bits - 5 * self.head_chars - 8 * (INTERNAL_ID_LEN - _CLOCK_BYTES + 2)
+        self.fast = len(self.prefix) == 2
+        self.head = (-1, "")
+
+    def new_head(self, now: int) -> tuple[int, str]:
+        """The leading characters of ids made at ``now``, and their key (one tuple:
+        threads that make ids see a key and its characters together)."""
+        whole = _b32encode(self.prefix + now.to_bytes(_CLOCK_BYTES, "big") + bytes(11))
+        head = self.head = (now >> self.head_shift, whole[: self.head_chars])
+        return head
 
 
 _source = _IdSource()
@@ -231,7 +366,6 @@ def new_id(table_number: int) -> str:
     which is 16 bytes by construction: every insert makes one)."""
     if table_number < 1 or table_number >= 1 << 32:
         raise ValueError(f"table number {table_number} out of range")
-    internal = _source.take()
-    doc_id = _encode(table_number, internal)
+    doc_id, internal = _source.make(table_number)
     _remember(doc_id, (table_number, internal))  # its schema check decodes it next
     return doc_id
