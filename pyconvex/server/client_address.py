@@ -114,4 +114,4 @@ def request_origin(scope: Any, trusted: tuple[Network, ...], auth_token: str | N
         if name == b"user-agent":
             user_agent = value.decode("latin-1")
             break
-    return RequestOrigin(ip=client_ip(scope, trusted), user_agent=user_agent, auth_token=auth_token)
+    return RequestOrigin(client_ip(scope, trusted), user_agent, auth_token)

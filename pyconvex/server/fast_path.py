@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyconvex.errors import PyConvexError
 from pyconvex.functions import FunctionKind
-from pyconvex.server.client_address import request_origin
+from pyconvex.functions.runtime.request_meta import RequestOrigin
+from pyconvex.server.client_address import client_ip
 from pyconvex.server.cors import simple_response_headers
 from pyconvex.server.errors import Reply, request_error_reply
 from pyconvex.server.http_api import MAX_BODY, call_function, parse_body, too_large
@@ -123,12 +124,7 @@ class FunctionCalls:
         the first ``MAX_BODY`` kept): status, headers and content of the response. Both
         this middleware and the direct protocol (``server/direct_calls.py``) answer
         through it."""
-        authorization = origin = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"origin":
-                origin = value
+        authorization, origin, user_agent = _call_headers(scope["headers"])
         admin_param = None
         query = scope.get("query_string", b"")
         if query and b"adminKey" in query:
@@ -143,7 +139,7 @@ class FunctionCalls:
         else:
             reply = await call_function(
                 self.state, kind, body.get("path"), body, authorization, admin_param,
-                request_origin(scope, self.state.trusted_proxies),
+                RequestOrigin(client_ip(scope, self.state.trusted_proxies), user_agent),
             )
         status, content = reply
         headers = [
@@ -153,3 +149,25 @@ class FunctionCalls:
         if origin is not None:  # what the CORS middleware would add (server/cors.py)
             headers += simple_response_headers(origin)
         return status, headers, content
+
+
+def _call_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bytes | None, str | None]:
+    """A call's ``Authorization`` and ``Origin`` (the last of each) and ``User-Agent``
+    (the first, as :func:`~pyconvex.server.client_address.request_origin` reads it). A
+    dict of the headers, built in C, answers when no header name repeats (every client
+    call we see); else a walk."""
+    named = dict(headers)
+    if len(named) == len(headers):
+        authorization, user_agent = named.get(b"authorization"), named.get(b"user-agent")
+        return (None if authorization is None else authorization.decode("latin-1"),
+                named.get(b"origin"),
+                None if user_agent is None else user_agent.decode("latin-1"))
+    found_authorization = origin = found_user_agent = None
+    for name, value in headers:
+        if name == b"authorization":
+            found_authorization = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value
+        elif name == b"user-agent" and found_user_agent is None:
+            found_user_agent = value.decode("latin-1")
+    return found_authorization, origin, found_user_agent

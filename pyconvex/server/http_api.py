@@ -17,7 +17,7 @@ from pyconvex import __version__
 from pyconvex.errors import BadRequestError, PyConvexError
 from pyconvex.functions import FunctionKind, canonicalize_path, log_lines_of
 from pyconvex.functions.registry import BadFunctionPathError
-from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
+from pyconvex.functions.runtime.request_meta import RequestOrigin, request_origin_var
 from pyconvex.protocol import ProtocolError, decode_args, encode_ts
 from pyconvex.server.client_address import request_origin
 from pyconvex.server.errors import (
@@ -112,9 +112,16 @@ async def call_function(
         clean = fmt in ("json", "convex_clean_json")
     if origin is not None and identity is not None and not admin and authorization:
         origin = origin.with_token(authorization.partition(" ")[2].strip())
+    token = request_origin_var.set(origin)  # what ``origin_scope`` does, inline
     try:
-        with origin_scope(origin):
-            result = await _run(state, kind, canonical, args, identity, admin)
+        if kind is FunctionKind.MUTATION:
+            result = await runner.run_mutation(canonical, args, identity, internal_ok=admin)
+        elif kind is FunctionKind.QUERY:
+            # Read every commit acknowledged before this request, by any process.
+            await state.deployment.db.catch_up_to_head()
+            result = await runner.run_query(canonical, args, identity, internal_ok=admin)
+        else:
+            result = await runner.run_action(canonical, args, identity, internal_ok=admin)
     except Exception as e:
         message, data, has_data = format_function_error(e)
         out: dict[str, Any] = {"status": "error", "errorMessage": message,
@@ -122,20 +129,10 @@ async def call_function(
         if has_data:
             out["errorData"] = convex_to_json(data)
         return 200, orjson.dumps(out)
+    finally:
+        request_origin_var.reset(token)
     value = convex_to_clean_json(result.value) if clean else convex_to_json(result.value)
     return 200, orjson.dumps({"status": "success", "value": value, "logLines": result.log_lines})
-
-
-async def _run(state: ServerState, kind: FunctionKind, path: str, args: Any,
-               identity: dict[str, Any] | None, admin: bool) -> Any:
-    runner = state.deployment.runner
-    if kind is FunctionKind.QUERY:
-        # Read every commit acknowledged before this request, by any process.
-        await state.deployment.db.catch_up_to_head()
-        return await runner.run_query(path, args, identity, internal_ok=admin)
-    if kind is FunctionKind.MUTATION:
-        return await runner.run_mutation(path, args, identity, internal_ok=admin)
-    return await runner.run_action(path, args, identity, internal_ok=admin)
 
 
 async def run(request: Request) -> Response:

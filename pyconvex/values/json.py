@@ -19,6 +19,7 @@ import orjson
 from pyconvex.errors import InvalidValueError
 from pyconvex.values.types import INT64_MAX, INT64_MIN, Value
 
+_copysign = math.copysign
 _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 MAX_KEY_LEN = 1024
@@ -73,13 +74,19 @@ def convex_to_json(value: Any, path: str = "") -> Any:
     if t is dict:
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if type(k) is not str or not _key_ok(k):
+            if type(k) is not str or (k not in _GOOD_KEYS and not _key_ok(k)):
                 raise _bad_key(k, path)
             tv = type(v)
-            # Strings, null and booleans are their own JSON: no call, no path string.
-            out[k] = v if tv is str or v is None or tv is bool else convex_to_json(
-                v, f"{path}.{k}" if path else k
-            )
+            # Strings, null, booleans and finite floats (not -0.0) are their own JSON, and
+            # a str subclass (an Id) is its str: no call, no path string. (``v - v`` is
+            # 0.0 for a finite float alone.)
+            if (tv is str or v is None or tv is bool
+                    or (tv is float and v - v == 0.0 and (v or _copysign(1.0, v) > 0))):
+                out[k] = v
+            elif isinstance(v, str):
+                out[k] = str(v)
+            else:
+                out[k] = convex_to_json(v, f"{path}.{k}" if path else k)
         return out
     if t is list:
         return [
@@ -149,7 +156,7 @@ def json_to_convex(obj: Any, path: str = "") -> Value:
                 raise InvalidValueError(f"{path or 'value'}: unsupported special value {key!r}")
         out: dict[str, Value] = {}
         for k, v in obj.items():
-            if not _key_ok(k):
+            if k not in _GOOD_KEYS and not _key_ok(k):
                 raise _bad_key(k, path)
             tv = type(v)
             out[k] = v if tv is str or v is None or tv is bool or tv is float else (

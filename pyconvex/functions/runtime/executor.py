@@ -56,7 +56,7 @@ from pyconvex.functions.runtime.limits import (
     Budget,
     FunctionLimits,
     interrupted_error,
-    metered,
+    start_metered,
     start_watchdog,
 )
 from pyconvex.functions.runtime.logs import current_log, install_log_capture, outside_functions
@@ -178,21 +178,27 @@ class FunctionRunner:
                 attach(error, failure)
                 with outside_functions():  # the server's record, not a function log line
                     log_failure(failure, duration_ms)
-        if not self.listeners:
+        listeners = self.listeners
+        if not listeners:
             return
-        record = ExecutionRecord(
-            run.display, run.kind, list(run.lines),
-            failure.error if failure is not None else None, run.started_ms, duration_ms,
-            run.request_id, failure.traceback if failure is not None else None,
-            txn.docs_read if txn is not None else 0, txn.bytes_read if txn is not None else 0,
-            txn.documents_written if txn is not None else 0,
-            txn.bytes_written if txn is not None else 0,
-            txn.docs_read_unindexed if txn is not None else 0,
-            tuple(run.conflicts) if run.conflicts else (),
-            tuple(txn.unindexed_tables.items())
-            if txn is not None and txn.unindexed_tables else (),
-        )
-        for listener in list(self.listeners):
+        conflicts = tuple(run.conflicts) if run.conflicts else ()
+        error_text = traceback = None
+        if failure is not None:
+            error_text, traceback = failure.error, failure.traceback
+        if txn is None:
+            record = ExecutionRecord(
+                run.display, run.kind, list(run.lines), error_text, run.started_ms, duration_ms,
+                run.request_id, traceback, 0, 0, 0, 0, 0, conflicts,
+            )
+        else:
+            tables = txn.unindexed_tables
+            record = ExecutionRecord(
+                run.display, run.kind, list(run.lines), error_text, run.started_ms, duration_ms,
+                run.request_id, traceback, txn.docs_read, txn.bytes_read,
+                txn.documents_written, txn.bytes_written, txn.docs_read_unindexed, conflicts,
+                tuple(tables.items()) if tables else (),
+            )
+        for listener in listeners[:]:  # a listener may remove itself
             listener(record)
 
     # ----------------------------------------------------------------- resolve
@@ -269,15 +275,16 @@ class FunctionRunner:
         self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
         path: str, shown: str,
     ) -> Any:
-        """A mutation's handler: arguments checked, deterministic, metered, result checked."""
+        """A mutation's handler: arguments checked, deterministic, metered, result
+        checked. (``run_in_transaction`` does the same inline for ``run_mutation``.)"""
         checked = self.check_args(fn, args, txn)
-        token = frozen.set(
-            Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
-        )
+        token = frozen.set(Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts)))
         try:
-            value = await metered(fn.handler(ctx, **checked), Budget(
+            done, value = start_metered(fn.handler(ctx, **checked), Budget(
                 shown, "mutation", self.limits.query_mutation_s, self.limits.query_mutation_memory
             ))
+            if not done:
+                value = await value
         finally:
             frozen.reset(token)
         return self.check_returns(fn, value, txn)
@@ -309,9 +316,11 @@ class FunctionRunner:
                 )
                 journal_token = current_journal.set(query_journal)
                 try:
-                    value = await metered(
+                    done, value = start_metered(
                         fn.handler(QueryCtx(txn, identity, self.storage, runner=self), **checked), budget
                     )
+                    if not done:
+                        value = await value
                 finally:
                     frozen.reset(token)
                     current_journal.reset(journal_token)
@@ -335,22 +344,25 @@ class FunctionRunner:
         internal_ok: bool = False,
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.MUTATION, internal_ok)
-        path = fn.path or "?"
-        shown = display_path(path)
-
-        def body(ctx: MutationCtx, txn: Transaction) -> Awaitable[Any]:
-            return self._mutation_handler(fn, args, ctx, txn, path, shown)
-
-        return await self.run_in_transaction(body, path, identity)
+        return await self.run_in_transaction(None, fn.path or "?", identity, fn=fn, args=args)
 
     async def run_in_transaction(
         self,
-        body: Callable[[MutationCtx, Transaction], Awaitable[Any]],
+        body: Callable[[MutationCtx, Transaction], Awaitable[Any]] | None,
         name: str,
         identity: dict[str, Any] | None = None,
+        *,
+        fn: RegisteredFunction | None = None,
+        args: Any = None,
     ) -> FunctionResult:
-        """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts."""
+        """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts. With
+        ``fn`` (``run_mutation``) the body is that function's handler on ``args``,
+        checked, deterministic and metered as in :meth:`call_in_transaction`, run here
+        inline: a client's mutation passes through no coroutine between this one and
+        its handler."""
         run = _Run(name, "mutation")
+        shown = run.display
+        limits = self.limits
         lines = self.conflict_lines
         held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
         guessed = lines.busy_key(name)  # a key this function lost on, busy now: line up first
@@ -362,17 +374,38 @@ class FunctionRunner:
                 held = guessed
             for attempt in range(MAX_OCC_ATTEMPTS):
                 txn = self.db.begin()
-                run.lines = []
-                with _Scope(run, run.display):
-                    try:
-                        self.executions += 1
-                        value = await body(
-                            MutationCtx(txn, identity, self.registry, self.storage, runner=self),
-                            txn,
-                        )
-                    except BaseException as e:
-                        self._finish(run, e, txn)
-                        raise
+                log: list[str] = []
+                run.lines = log
+                # The execution's context variables (what ``_Scope`` sets), set inline.
+                log_token = current_log.set(log)
+                io_token = forbid_io.set(shown)
+                rid_token = request_id_var.set(run.request_id)
+                try:
+                    self.executions += 1
+                    ctx = MutationCtx(txn, identity, self.registry, self.storage, runner=self)
+                    if fn is None:
+                        assert body is not None
+                        value = await body(ctx, txn)
+                    else:
+                        checked = self.check_args(fn, args, txn)
+                        token = frozen.set(Frozen(shown, txn.now_ms, (name, checked, txn.begin_ts)))
+                        try:
+                            done, value = start_metered(fn.handler(ctx, **checked), Budget(
+                                shown, "mutation", limits.query_mutation_s,
+                                limits.query_mutation_memory,
+                            ))
+                            if not done:
+                                value = await value
+                        finally:
+                            frozen.reset(token)
+                        value = self.check_returns(fn, value, txn)
+                except BaseException as e:
+                    self._finish(run, e, txn)
+                    raise
+                finally:
+                    request_id_var.reset(rid_token)
+                    forbid_io.reset(io_token)
+                    current_log.reset(log_token)
                 if guessed is not None:
                     if held == guessed and txn.reads.overlaps((guessed,)) is None:
                         lines.forget(name, guessed)  # waited for a key it does not read

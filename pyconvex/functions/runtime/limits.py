@@ -201,52 +201,69 @@ def _waits_on_user_code(coro: Any) -> bool:
     return True
 
 
-class _Metered:
-    __slots__ = ("_budget", "_coro")
+def _on_main() -> bool:
+    """Whether the watchdog can interrupt this thread's steps (only the main thread
+    takes signals)."""
+    watchdog = _watchdog
+    return watchdog.can_signal and threading.get_ident() == watchdog.main_ident
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], budget: Budget) -> None:
+
+def _step(coro: Any, budget: Budget, value: Any, thrown: BaseException | None,
+          on_main: bool) -> tuple[bool, Any]:
+    """One synchronous step of ``coro`` within ``budget``: ``(True, result)`` when it
+    returned, ``(False, what it yielded)`` when it suspended."""
+    watchdog = _watchdog
+    start = time.perf_counter()
+    budget.step_started = start
+    budget.deadline = start + budget.limit_s - budget.used_s
+    if budget.paused:  # the wait between steps was never counted
+        budget.paused_at = start
+    outer = watchdog.active  # a function called inside another's step
+    if on_main:
+        watchdog.active = budget
+    meter = current_meter.set(budget)  # system_work() pauses this budget
+    try:
+        try:
+            yielded = coro.send(value) if thrown is None else coro.throw(thrown)
+        finally:
+            current_meter.reset(meter)
+            watchdog.active = outer
+            end = time.perf_counter()
+            budget.used_s += end - start
+            if budget.paused:  # suspended inside the server's own work
+                budget._exclude(end)
+    except StopIteration as stop:
+        if budget.used_s > budget.limit_s or budget.over_memory:
+            raise budget.error() from None
+        return True, stop.value
+    except _Interrupted:
+        coro.close()
+        raise budget.error() from None
+    except BaseException:
+        if budget.used_s > budget.limit_s or budget.over_memory:
+            raise budget.error() from None
+        raise
+    if budget.used_s > budget.limit_s or budget.over_memory:
+        coro.close()
+        raise budget.error()
+    return False, yielded
+
+
+class _Metered:
+    """The rest of a handler that suspended in its first step: yields what that step
+    yielded, then runs each further step as :func:`_step`."""
+
+    __slots__ = ("_budget", "_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], budget: Budget, yielded: Any) -> None:
         self._coro = coro
         self._budget = budget
+        self._yielded = yielded
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        coro, budget, watchdog = self._coro, self._budget, _watchdog
-        on_main = watchdog.can_signal and threading.get_ident() == watchdog.main_ident
-        value: Any = None
-        thrown: BaseException | None = None
+        coro, budget, yielded = self._coro, self._budget, self._yielded
+        on_main = _on_main()
         while True:
-            start = time.perf_counter()
-            budget.step_started = start
-            budget.deadline = start + budget.limit_s - budget.used_s
-            if budget.paused:  # the wait between steps was never counted
-                budget.paused_at = start
-            outer = watchdog.active  # a function called inside another's step
-            if on_main:
-                watchdog.active = budget
-            meter = current_meter.set(budget)  # system_work() pauses this budget
-            try:
-                try:
-                    yielded = coro.send(value) if thrown is None else coro.throw(thrown)
-                finally:
-                    current_meter.reset(meter)
-                    watchdog.active = outer
-                    end = time.perf_counter()
-                    budget.used_s += end - start
-                    if budget.paused:  # suspended inside the server's own work
-                        budget._exclude(end)
-            except StopIteration as stop:
-                if budget.used_s > budget.limit_s or budget.over_memory:
-                    raise budget.error() from None
-                return stop.value
-            except _Interrupted:
-                coro.close()
-                raise budget.error() from None
-            except BaseException:
-                if budget.used_s > budget.limit_s or budget.over_memory:
-                    raise budget.error() from None
-                raise
-            if budget.used_s > budget.limit_s or budget.over_memory:
-                coro.close()
-                raise budget.error()
             timer = None
             if _waits_on_user_code(coro):
                 task = asyncio.current_task()
@@ -255,6 +272,7 @@ class _Metered:
                         max(0.0, budget.limit_s - budget.used_s), _expire, budget, task
                     )
             waited = time.perf_counter()
+            thrown: BaseException | None
             try:
                 value, thrown = (yield yielded), None
             except BaseException as e:
@@ -268,6 +286,10 @@ class _Metered:
                         task.uncancel()
                     coro.close()
                     raise budget.error()
+            done, out = _step(coro, budget, value, thrown, on_main)
+            if done:
+                return out
+            yielded = out
 
 
 def _expire(budget: Budget, task: asyncio.Task[Any]) -> None:
@@ -275,12 +297,17 @@ def _expire(budget: Budget, task: asyncio.Task[Any]) -> None:
     task.cancel()
 
 
-def metered(awaitable: Awaitable[Any], budget: Budget) -> Awaitable[Any]:
-    """``awaitable`` (a handler's coroutine) to be awaited within ``budget``; see the
-    module docstring. Anything but a coroutine is returned as it is."""
+def start_metered(awaitable: Awaitable[Any], budget: Budget) -> tuple[bool, Any]:
+    """Run the first step of ``awaitable`` (a handler's coroutine) within ``budget``
+    (see the module docstring) now: ``(True, its result)`` if it returned without
+    suspending, as most handlers of queries and mutations do, else ``(False, an
+    awaitable for the rest, metered the same way)``. Anything but a coroutine comes back
+    as ``(False, awaitable)``, unmetered. (One plain call for a handler that never
+    suspends: no generator to make and drive.)"""
     if type(awaitable) is not CoroutineType:
-        return awaitable
-    return _Metered(awaitable, budget)
+        return False, awaitable
+    done, out = _step(awaitable, budget, None, None, _on_main())
+    return (True, out) if done else (False, _Metered(awaitable, budget, out))
 
 
 def interrupted_error(e: BaseException, budget: Budget) -> BaseException:
