@@ -58,3 +58,26 @@ def index_keys(indexes: Iterable[IndexInfo], doc: Document) -> dict[int, bytes]:
         keys[index.id] = key
     return keys
 
+
+
+def new_index_keys(
+    indexes: tuple[tuple[int, tuple[str, ...]], ...], doc: Document, doc_id: str, created: float
+) -> dict[int, bytes]:
+    """:func:`index_keys` of a new document, whose ``_id`` is ``doc_id`` and
+    ``_creationTime`` ``created``, in indexes given as ``(index id, key fields)``: the
+    same keys, from a recipe an insert keeps per table. An id is lowercase base32, so
+    its string element needs no escaping."""
+    id_part = b"\x06" + doc_id.encode() + b"\x00"
+    tail = encode_element(created) + id_part
+    keys: dict[int, bytes] = {}
+    for index_id, fields in indexes:
+        count = len(fields)
+        if count == 1:  # by_id
+            keys[index_id] = id_part
+        elif count == 2:  # by_creation_time
+            keys[index_id] = tail
+        elif count == 3:
+            keys[index_id] = encode_element(get_path(doc, fields[0])) + tail
+        else:
+            keys[index_id] = b"".join([encode_element(get_path(doc, f)) for f in fields[:-2]]) + tail
+    return keys

@@ -25,7 +25,7 @@ from pyconvex.database.catalog import (
     TableInfo,
     index_info,
 )
-from pyconvex.database.documents import decode_document, index_key, index_keys
+from pyconvex.database.documents import decode_document, index_key, index_keys, new_index_keys
 from pyconvex.database.own_writes import Update
 from pyconvex.database.transaction_reads import TransactionReads
 from pyconvex.errors import (
@@ -36,9 +36,10 @@ from pyconvex.errors import (
     NotFoundError,
     SchemaValidationError,
 )
-from pyconvex.schema import SchemaDefinition, ValidationFailure
+from pyconvex.schema import Check, ObjectValidator, SchemaDefinition, ValidationFailure
 from pyconvex.values import (
     Document,
+    Id,
     check_document_limits,
     decode_id,
     encode_key,
@@ -46,6 +47,7 @@ from pyconvex.values import (
     prefix_end,
     validate_field_name,
 )
+from pyconvex.values.size import check_new_document_limits
 
 # Larger than any real key: every encoded key starts with a type tag below 0xFF.
 _MAX_KEY = b"\xff" * 16
@@ -59,6 +61,54 @@ def _check_top_level_name(name: str) -> None:
     (an invalid one raises, and is checked again next time): every write checks each of
     its fields' names, and a deployment's documents use few."""
     validate_field_name(name, top_level=True)
+
+
+_known_names: set[str] = set()
+"""Top-level field names found valid (bounded like ``_check_top_level_name``'s cache):
+an insert whose names are all here checks them with one ``issuperset``."""
+
+
+class _InsertPlan:
+    """What an insert into one table, under one schema, needs and would otherwise look
+    up by name each time: the compiled check of the table's own fields (None: the
+    document is checked whole, or not at all), and each index's key recipe."""
+
+    __slots__ = ("check", "indexes", "schema", "table")
+
+    def __init__(self, table: TableInfo, schema: SchemaDefinition | None) -> None:
+        self.table = table
+        self.schema = schema
+        self.check: Check | None = None
+        definition = (
+            schema.tables.get(table.name)
+            if schema is not None and schema.schema_validation else None
+        )
+        validator = definition.validator if definition is not None else None
+        if isinstance(validator, ObjectValidator) and not any(
+            name.startswith("_") for name in validator.fields
+        ):
+            # The document validator is this one with _id and _creationTime appended,
+            # which an insert's own values always pass: checking the given fields alone
+            # gives the same fields, in the same order, and the same failures.
+            self.check = validator.compile()
+        self.indexes = tuple(
+            (index.id, index.key_fields) for index in table.indexes.values()
+        )
+
+
+_plans: dict[int, _InsertPlan] = {}
+
+
+def _insert_plan(table: TableInfo, schema: SchemaDefinition | None) -> _InsertPlan:
+    """The plan of ``table`` under ``schema`` (catalogs and schemas are immutable, so
+    a plan is found by their identity; kept alive by the cache, so ids are not reused
+    while it holds them)."""
+    plan = _plans.get(id(table))
+    if plan is None or plan.table is not table or plan.schema is not schema:
+        if len(_plans) >= 256:
+            _plans.clear()
+        plan = _plans[id(table)] = _InsertPlan(table, schema)
+    return plan
 
 
 _SYSTEM_WRITERS = {
@@ -100,16 +150,19 @@ class TransactionWrites(TransactionReads):
         self._pending_size = check_document_limits(doc, table=table.name)
         schema = self.catalog_schema()
         if schema is not None and schema.schema_validation and table.name in schema.tables:
-            check = schema.document_check(table.name)
-            try:
-                checked = check(doc, "", self._ids())
-                assert isinstance(checked, dict)
-                return checked
-            except ValidationFailure as e:
-                raise SchemaValidationError(
-                    f"Document for table '{table.name}' does not match the schema: {e.message}"
-                ) from None
+            return self._check_schema(table, doc, schema)
         return doc
+
+    def _check_schema(self, table: TableInfo, doc: Document, schema: SchemaDefinition) -> Document:
+        check = schema.document_check(table.name)
+        try:
+            checked = check(doc, "", self._ids())
+            assert isinstance(checked, dict)
+            return checked
+        except ValidationFailure as e:
+            raise SchemaValidationError(
+                f"Document for table '{table.name}' does not match the schema: {e.message}"
+            ) from None
 
     def catalog_schema(self) -> SchemaDefinition | None:
         return self.catalog.schema
@@ -136,14 +189,66 @@ class TransactionWrites(TransactionReads):
 
     async def insert(self, table_name: str, value: dict[str, Any]) -> str:
         self._check_writable("insert")
-        value = self._validate_user_fields(table_name, value, "insert")
-        if ID_FIELD in value or CREATION_TIME_FIELD in value:
-            raise InvalidValueError(
-                f"db.insert into '{table_name}': system fields (_id, _creationTime) are "
-                "set by the database and cannot be given."
-            )
+        if type(value) is not dict or not _known_names.issuperset(value):
+            value = self._validate_user_fields(table_name, value, "insert")
+            if ID_FIELD in value or CREATION_TIME_FIELD in value:
+                raise InvalidValueError(
+                    f"db.insert into '{table_name}': system fields (_id, _creationTime) are "
+                    "set by the database and cannot be given."
+                )
+            if type(value) is dict:
+                if len(_known_names) >= 4096:
+                    _known_names.clear()
+                _known_names.update(value)
         table = self._ensure_table(table_name)
-        return self._insert(table, value)
+        if type(value) is not dict:
+            return self._insert(table, value)
+        return self._insert_fields(table, value, _insert_plan(table, self.catalog.schema))
+
+    def _insert_fields(self, table: TableInfo, value: dict[str, Any], plan: _InsertPlan) -> str:
+        """``_insert`` of a user's fields (a plain dict of valid names, no system
+        fields): the same document, size, checks, keys and messages, with less work.
+        The size is taken of the fields plus the system fields' known share; under an
+        object schema only the given fields are checked, and the checked copy gets the
+        system fields appended (where the document check puts them); the index keys
+        come from the plan, ``_id`` and ``_creationTime`` encoded once."""
+        doc_id = new_id(table.number)
+        created = self.now_ms  # as _next_creation_time
+        floor = self._last_creation_time + 0.001
+        if created < floor:
+            created = floor
+        self._last_creation_time = created
+        # _id: its name (3) + 1, the string + 2; _creationTime: 13 + 1, a float 9.
+        self._pending_size = check_new_document_limits(
+            value, 2, len(doc_id) + 29, table=table.name
+        )
+        check = plan.check
+        if check is not None:
+            try:
+                doc = check(value, "", self._ids())
+            except ValidationFailure as e:
+                raise SchemaValidationError(
+                    f"Document for table '{table.name}' does not match the schema: {e.message}"
+                ) from None
+            assert isinstance(doc, dict)
+            doc[ID_FIELD] = Id(doc_id, table.name)
+            doc[CREATION_TIME_FIELD] = created
+        else:
+            doc = {ID_FIELD: doc_id, CREATION_TIME_FIELD: created}
+            doc.update(value)
+            schema = self.catalog_schema()
+            if schema is not None and schema.schema_validation and table.name in schema.tables:
+                doc = self._check_schema(table, doc, schema)
+        keys = new_index_keys(plan.indexes, doc, doc_id, created)
+        self._updates[doc_id] = Update(table, None, None, doc, keys)
+        overlay = self._overlay
+        for index_id, key in keys.items():
+            own = overlay.get(index_id)
+            if own is None:
+                own = overlay[index_id] = {}
+            own[key] = doc_id
+        self._count_write(doc)
+        return doc_id
 
     def _insert(self, table: TableInfo, value: dict[str, Any]) -> str:
         doc_id = new_id(table.number)

@@ -58,13 +58,7 @@ def _walk(value: Any, path: str, depth: int, table: str, of: str | None = None) 
                 f"{len(value)} fields (limit: {MAX_FIELDS}).",
                 short_msg="TooManyFields",
             )
-        for k, v in value.items():
-            tv = type(v)
-            if tv is dict or tv is list:
-                size += len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table, of)
-            else:
-                size += len(k) + 1 + value_size(v)
-        return size
+        return size + _fields_size(value, path, depth, table, of)
     if len(value) > MAX_ARRAY:
         raise LimitExceededError(
             f"Array at {path or 'the top'} of {of or f'a document in {table!r}'} has {len(value)} "
@@ -73,16 +67,58 @@ def _walk(value: Any, path: str, depth: int, table: str, of: str | None = None) 
         )
     for i, v in enumerate(value):
         tv = type(v)
-        if tv is dict or tv is list:
+        if tv is str:
+            size += len(v.encode("utf-8")) + 2
+        elif tv is dict or tv is list:
             size += _walk(v, f"{path}[{i}]", depth + 1, table, of)
         else:
             size += value_size(v)
     return size
 
 
+def _fields_size(value: dict[str, Any], path: str, depth: int, table: str, of: str | None) -> int:
+    """The fields' share of an object's size (names and values): strings and numbers,
+    most fields, sized inline (``value_size``'s figures)."""
+    size = 0
+    for k, v in value.items():
+        tv = type(v)
+        if tv is str:
+            size += len(k) + 3 + len(v.encode("utf-8"))
+        elif tv is float or tv is int:
+            size += len(k) + 10
+        elif tv is dict or tv is list:
+            size += len(k) + 1 + _walk(v, f"{path}.{k}" if path else k, depth + 1, table, of)
+        else:
+            size += len(k) + 1 + value_size(v)
+    return size
+
+
 def check_document_limits(doc: dict[str, Any], *, table: str) -> int:
     """Raise if ``doc`` breaks a limit; return its size."""
     size = _walk(doc, "", 1, table)
+    if size > MAX_DOCUMENT_SIZE:
+        raise LimitExceededError(
+            f"Document in '{table}' is too large: {size} bytes (limit: {MAX_DOCUMENT_SIZE}).",
+            short_msg="DocumentTooLarge",
+        )
+    return size
+
+
+def check_new_document_limits(
+    fields: dict[str, Any], system_fields: int, system_size: int, *, table: str
+) -> int:
+    """:func:`check_document_limits` of a new document made of ``fields`` and
+    ``system_fields`` scalar system fields (an insert's ``_id`` and ``_creationTime``)
+    whose names and values take ``system_size`` bytes: the same checks, messages and
+    size, without building the document first."""
+    count = len(fields) + system_fields
+    if count > MAX_FIELDS:
+        raise LimitExceededError(
+            f"Object at the top of a document in {table!r} has {count} fields "
+            f"(limit: {MAX_FIELDS}).",
+            short_msg="TooManyFields",
+        )
+    size = 2 + system_size + _fields_size(fields, "", 1, table, None)
     if size > MAX_DOCUMENT_SIZE:
         raise LimitExceededError(
             f"Document in '{table}' is too large: {size} bytes (limit: {MAX_DOCUMENT_SIZE}).",

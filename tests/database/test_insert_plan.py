@@ -1,0 +1,99 @@
+"""An insert of user fields takes a shorter path (``TransactionWrites._insert_fields``:
+the size taken without building the document, an object schema's check of the given
+fields alone, index keys from a per-table recipe). It must store exactly what the
+general path (``_check_document`` of the whole document, ``index_keys``) stores, and
+fail with exactly its messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyconvex import define_schema, define_table, v
+from pyconvex.database import Database
+from pyconvex.database.documents import encode_document, index_keys
+from pyconvex.errors import PyConvexError
+from pyconvex.values import new_id
+from tests.database.conftest import write
+from tests.values.strategies import values
+
+pytestmark = pytest.mark.one_backend
+
+SCHEMA = define_schema({
+    "posts": define_table({
+        "channel": v.string(), "body": v.string(), "n": v.optional(v.number()),
+        "tags": v.optional(v.array(v.string())),
+    }).index("by_channel", ["channel"]).index("by_n_tags", ["n", "tags"]),
+    "loose": define_table(v.union(v.object({"a": v.string()}), v.object({"b": v.number()}))),
+})
+
+GOOD: list[dict[str, Any]] = [
+    {"channel": "hot", "body": "x" * 100},
+    {"body": "b", "channel": "c\x00d", "n": 3},
+    {"channel": "é", "body": "", "n": 2.5, "tags": ["a", "b"]},
+]
+BAD: list[dict[str, Any]] = [
+    {"channel": 1, "body": "x"},
+    {"channel": "c"},
+    {"channel": "c", "body": "b", "extra": 1},
+    {"channel": "c", "body": "b", "tags": [1]},
+    {"channel": "c", "body": "x" * (1 << 20)},
+    {f"f{i}": 1.0 for i in range(1023)},
+    {"channel": "c", "body": "b", "n": {"a": {"b": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}},
+]
+
+
+async def _compare(db: Database, table_name: str, value: dict[str, Any]) -> None:
+    txn = db.begin()
+    try:
+        doc_id = await txn.insert(table_name, dict(value))
+    except PyConvexError as e:
+        got: Any = ("error", type(e), str(e))
+    else:
+        update = txn._updates[doc_id]
+        assert update.new is not None and update.new_keys is not None
+        got = (list(update.new.items()), encode_document(update.new), update.new_keys,
+               txn._pending_size)
+        doc_id, created = update.new["_id"], update.new["_creationTime"]
+    table = txn.table(table_name)  # ("free" was created by the insert)
+    assert table is not None
+    reference = db.begin()
+    whole = {"_id": doc_id if got[0] != "error" else new_id(table.number),
+             "_creationTime": created if got[0] != "error" else 1.5}
+    whole.update(value)
+    try:
+        doc = reference._check_document(table, whole)
+    except PyConvexError as e:
+        expected: Any = ("error", type(e), str(e))
+    else:
+        expected = (list(doc.items()), encode_document(doc),
+                    index_keys(table.indexes.values(), doc), reference._pending_size)
+    assert got == expected
+    if got[0] != "error":
+        assert type(got[0][-2][1]) is type(expected[0][-2][1])  # an Id under a schema
+
+
+@pytest.mark.parametrize("value", GOOD + BAD)
+async def test_an_insert_stores_and_refuses_as_the_general_path(
+    db: Database, value: dict[str, Any]
+) -> None:
+    async def setup(txn: Any) -> None:
+        txn.set_schema(SCHEMA)
+        txn.create_table("posts")
+        txn.create_table("loose")
+        await txn.add_index("posts", "by_channel", ("channel",), "enabled")
+        await txn.add_index("posts", "by_n_tags", ("n", "tags"), "enabled")
+
+    await write(db, setup)
+    await _compare(db, "posts", value)
+    await _compare(db, "loose", {"a": "x"} if "channel" in value else {"b": 1.0, "c": 2})
+    await _compare(db, "free", value)  # no schema for it: created by the insert
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.dictionaries(st.sampled_from(["a", "b", "channel", "n"]), values, max_size=4))
+async def test_any_fields_without_a_schema(db: Database, fields: dict[str, Any]) -> None:
+    await _compare(db, "free", fields)
