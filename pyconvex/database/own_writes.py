@@ -87,6 +87,8 @@ def build_commit_request(
         value = update.encoded
         if value is None and new is not None:
             value = encode_document(new)
+        if type(doc_id) is not str:  # an ``Id``: the writer is sent plain values
+            doc_id = str(doc_id)
         documents.append((doc_id, table.number, value, update.old_ts))
         known = update.new_keys
         if old is None and known is not None and update.table is table:

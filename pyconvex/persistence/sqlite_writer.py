@@ -8,7 +8,11 @@ its own interpreter: its commits run at single-threaded speed while the server's
 runs at full speed, and the two talk over a socket pair the loop reads without a
 thread.
 
-Protocol: length-prefixed pickled frames over a private socket pair. The parent sends
+Protocol: length-prefixed frames over a private socket pair, written by ``marshal``
+(both ends run the same interpreter; for a commit group it takes well under half of
+pickle's instructions, since it keeps no memo of every string and tuple), or by
+``pickle`` for a value marshal refuses (a ``str`` subclass such as an ``Id``, a named
+tuple), which the length's top bit marks. The parent sends
 ``(op, args)`` and gets ``(ok, value)`` back, one reply per request, in order; the
 replies to the requests the child took together travel as one frame, a list. The child
 takes every request already waiting and commits consecutive ``write`` requests in ONE
@@ -29,6 +33,7 @@ import asyncio
 import collections
 import contextlib
 import fcntl
+import marshal
 import os
 import pickle
 import socket
@@ -49,6 +54,7 @@ from pyconvex.persistence.base import CommitRows
 from pyconvex.persistence.errors import StorageError
 
 _HEADER = struct.Struct("<I")
+_PICKLED = 1 << 31  # in a frame's length: the payload is a pickle, not marshal data
 OnDone: TypeAlias = "Callable[[BaseException | None], None]"
 _LABELS = {
     "write": "write", "commits": "write", "delete_versions_before": "retention", "open": "open",
@@ -358,13 +364,14 @@ def _frames(buffer: bytearray) -> list[Any]:
     """Take the complete frames off the front of ``buffer``."""
     out = []
     pos = 0
-    with memoryview(buffer) as view:  # unpickled in place, not copied out first
+    with memoryview(buffer) as view:  # read in place, not copied out first
         while len(buffer) - pos >= _HEADER.size:
             (size,) = _HEADER.unpack_from(buffer, pos)
-            end = pos + _HEADER.size + size
+            loads = pickle.loads if size & _PICKLED else marshal.loads
+            end = pos + _HEADER.size + (size & ~_PICKLED)
             if len(buffer) < end:
                 break
-            out.append(pickle.loads(view[pos + _HEADER.size : end]))
+            out.append(loads(view[pos + _HEADER.size : end]))
             pos = end
     del buffer[:pos]
     return out
@@ -409,7 +416,11 @@ class _Inbox:
 
 
 def _frame(obj: Any) -> bytes:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        payload = marshal.dumps(obj)
+    except ValueError:  # not plain values only: pickle writes anything it can import
+        payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return _HEADER.pack(len(payload) | _PICKLED) + payload
     return _HEADER.pack(len(payload)) + payload
 
 
@@ -419,8 +430,8 @@ def child_main(fd: int) -> None:
     inbox = _Inbox(sock)
     try:
         while (requests := inbox.receive()) is not None:
-            # The replies of one transaction travel as ONE frame (a list): one pickle
-            # here and one unpickle in the parent per transaction, not per batch.
+            # The replies of one transaction travel as ONE frame (a list): one dump
+            # here and one load in the parent per transaction, not per batch.
             try:
                 sock.sendall(_frame(writer.handle(requests)))
             except OSError:  # the parent is gone

@@ -21,6 +21,7 @@ from pyconvex.persistence import IndexEntry as I
 from pyconvex.persistence import sqlite_schema, sqlite_writer
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
 from pyconvex.persistence.sqlite import _SCANS, SqlitePersistence
+from pyconvex.values.types import Id
 
 
 def writer_processes() -> list[int]:
@@ -155,6 +156,20 @@ async def test_driver_errors_become_storage_errors(tmp_path: Path, entry: D):
         assert await store.max_ts() == 0
         with pytest.raises(StorageError, match="SQLite read failed"):
             await store.get_document("a", 2**64)
+    finally:
+        await store.close()
+
+
+async def test_values_marshal_refuses_still_reach_the_writer(tmp_path: Path):
+    """Frames to the writer are marshal data; a value marshal refuses (a ``str``
+    subclass such as an ``Id``) goes as a pickle, and commits like any other."""
+    store = await SqlitePersistence.open(tmp_path / "db.sqlite3")
+    try:
+        await store.write([D(1, Id("a"), 1, b"x")], [I(3, b"k", 1, Id("a"))])
+        await store.write([D(2, "b", 1, b"y")], [])
+        assert (await store.get_document("a", 10)).value == b"x"
+        assert [e async for e in store.load_index_entries(3)] == [I(3, b"k", 1, "a")]
+        assert await store.max_ts() == 2
     finally:
         await store.close()
 
