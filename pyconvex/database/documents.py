@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import orjson
 
 from pyconvex.database.catalog import IndexInfo
-from pyconvex.values import Document, dumps, encode_key, get_path, loads
+from pyconvex.values import MISSING, Document, dumps, encode_key, get_path, loads
 from pyconvex.values.keys import encode_element
 
 
@@ -61,23 +61,33 @@ def index_keys(indexes: Iterable[IndexInfo], doc: Document) -> dict[int, bytes]:
 
 
 def new_index_keys(
-    indexes: tuple[tuple[int, tuple[str, ...]], ...], doc: Document, doc_id: str, created: float
+    indexes: tuple[tuple[int, tuple[str, ...] | None], ...],
+    doc: Document,
+    doc_id: str,
+    created: float,
 ) -> dict[int, bytes]:
     """:func:`index_keys` of a new document, whose ``_id`` is ``doc_id`` and
-    ``_creationTime`` ``created``, in indexes given as ``(index id, key fields)``: the
-    same keys, from a recipe an insert keeps per table. An id is lowercase base32, so
-    its string element needs no escaping."""
+    ``_creationTime`` ``created``, in indexes given as ``(index id, the fields before
+    _creationTime)`` (None: ``by_id``): the same keys, from a recipe an insert keeps
+    per table. An id is lowercase base32, so its string element needs no escaping."""
     id_part = b"\x06" + doc_id.encode() + b"\x00"
     tail = encode_element(created) + id_part
     keys: dict[int, bytes] = {}
     for index_id, fields in indexes:
-        count = len(fields)
-        if count == 1:  # by_id
+        if fields is None:
             keys[index_id] = id_part
-        elif count == 2:  # by_creation_time
+        elif not fields:
             keys[index_id] = tail
-        elif count == 3:
-            keys[index_id] = encode_element(get_path(doc, fields[0])) + tail
+        elif len(fields) == 1:
+            field = fields[0]
+            value = doc.get(field, MISSING) if "." not in field else get_path(doc, field)
+            keys[index_id] = encode_element(value) + tail
         else:
-            keys[index_id] = b"".join([encode_element(get_path(doc, f)) for f in fields[:-2]]) + tail
+            keys[index_id] = b"".join([encode_element(get_path(doc, f)) for f in fields]) + tail
     return keys
+
+
+def index_recipe(index: IndexInfo) -> tuple[int, tuple[str, ...] | None]:
+    """``index`` as :func:`new_index_keys` takes it."""
+    fields = index.key_fields
+    return index.id, None if len(fields) == 1 else fields[:-2]

@@ -25,7 +25,13 @@ from pyconvex.database.catalog import (
     TableInfo,
     index_info,
 )
-from pyconvex.database.documents import decode_document, index_key, index_keys, new_index_keys
+from pyconvex.database.documents import (
+    decode_document,
+    index_key,
+    index_keys,
+    index_recipe,
+    new_index_keys,
+)
 from pyconvex.database.own_writes import Update
 from pyconvex.database.transaction_reads import TransactionReads
 from pyconvex.errors import (
@@ -91,9 +97,7 @@ class _InsertPlan:
             # which an insert's own values always pass: checking the given fields alone
             # gives the same fields, in the same order, and the same failures.
             self.check = validator.compile()
-        self.indexes = tuple(
-            (index.id, index.key_fields) for index in table.indexes.values()
-        )
+        self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
 
 
 _plans: dict[int, _InsertPlan] = {}

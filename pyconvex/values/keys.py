@@ -112,11 +112,19 @@ def encode_value(value: Value | Missing) -> bytes:
 
 def encode_element(value: Value | Missing) -> bytes:
     """``encode_value(value)``, with strings (an ``Id`` too) and floats (most indexed
-    fields, every ``_id`` and ``_creationTime``) encoded without a list and a join:
-    every write encodes a few."""
+    fields, every ``_id`` and ``_creationTime``) encoded without a list and a join, and
+    the common cases without a call (a string without NUL needs no escaping; a
+    positive float's key is the big-endian bits of its negation): every write encodes a
+    few."""
     if isinstance(value, str):
-        return b"\x06" + _escape(value.encode("utf-8"))
+        if "\x00" in value:
+            return b"\x06" + _escape(value.encode("utf-8"))
+        return b"\x06" + value.encode("utf-8") + b"\x00"
     if type(value) is float:
+        if value > 0.0:
+            # The sign bit is clear, so rule 3 sets it, which is what negating does:
+            # every _creationTime, most numbers.
+            return b"\x04" + _D.pack(-value)
         return b"\x04" + _U64.pack(float_sort_bits(value))
     return encode_value(value)
 
