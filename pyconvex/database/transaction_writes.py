@@ -42,7 +42,9 @@ from pyconvex.errors import (
     NotFoundError,
     SchemaValidationError,
 )
-from pyconvex.schema import Check, ObjectValidator, SchemaDefinition, ValidationFailure
+from pyconvex.schema import ObjectValidator, SchemaDefinition, ValidationFailure
+from pyconvex.schema.checks import Node
+from pyconvex.schema.failures import Invalid
 from pyconvex.values import (
     Document,
     Id,
@@ -76,15 +78,15 @@ an insert whose names are all here checks them with one ``issuperset``."""
 
 class _InsertPlan:
     """What an insert into one table, under one schema, needs and would otherwise look
-    up by name each time: the compiled check of the table's own fields (None: the
-    document is checked whole, or not at all), and each index's key recipe."""
+    up by name each time: the compiled check (node) of the table's own fields (None:
+    the document is checked whole, or not at all), and each index's key recipe."""
 
     __slots__ = ("check", "indexes", "schema", "table")
 
     def __init__(self, table: TableInfo, schema: SchemaDefinition | None) -> None:
         self.table = table
         self.schema = schema
-        self.check: Check | None = None
+        self.check: Node | None = None
         definition = (
             schema.tables.get(table.name)
             if schema is not None and schema.schema_validation else None
@@ -96,7 +98,7 @@ class _InsertPlan:
             # The document validator is this one with _id and _creationTime appended,
             # which an insert's own values always pass: checking the given fields alone
             # gives the same fields, in the same order, and the same failures.
-            self.check = validator.compile()
+            self.check = validator.node()
         self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
 
 
@@ -104,14 +106,12 @@ _plans: dict[int, _InsertPlan] = {}
 
 
 def _insert_plan(table: TableInfo, schema: SchemaDefinition | None) -> _InsertPlan:
-    """The plan of ``table`` under ``schema`` (catalogs and schemas are immutable, so
-    a plan is found by their identity; kept alive by the cache, so ids are not reused
-    while it holds them)."""
-    plan = _plans.get(id(table))
-    if plan is None or plan.table is not table or plan.schema is not schema:
-        if len(_plans) >= 256:
-            _plans.clear()
-        plan = _plans[id(table)] = _InsertPlan(table, schema)
+    """A new plan of ``table`` under ``schema``, kept in ``_plans`` by the table's id.
+    Catalogs and schemas are immutable, so a plan is found by their identity (a plan
+    keeps both alive, so their ids are not reused while it is kept)."""
+    if len(_plans) >= 256:
+        _plans.clear()
+    plan = _plans[id(table)] = _InsertPlan(table, schema)
     return plan
 
 
@@ -207,7 +207,11 @@ class TransactionWrites(TransactionReads):
         table = self._ensure_table(table_name)
         if type(value) is not dict:
             return self._insert(table, value)
-        return self._insert_fields(table, value, _insert_plan(table, self.catalog.schema))
+        schema = self.catalog.schema
+        plan = _plans.get(id(table))
+        if plan is None or plan.table is not table or plan.schema is not schema:
+            plan = _insert_plan(table, schema)
+        return self._insert_fields(table, value, plan)
 
     def _insert_fields(self, table: TableInfo, value: dict[str, Any], plan: _InsertPlan) -> str:
         """``_insert`` of a user's fields (a plain dict of valid names, no system
@@ -229,12 +233,12 @@ class TransactionWrites(TransactionReads):
         check = plan.check
         if check is not None:
             try:
-                doc = check(value, "", self._ids())
-            except ValidationFailure as e:
+                doc = check(value, self._ids())
+            except Invalid as e:  # as Validator.compile's check words it
                 raise SchemaValidationError(
-                    f"Document for table '{table.name}' does not match the schema: {e.message}"
+                    f"Document for table '{table.name}' does not match the schema: "
+                    f"{e.message(e.full_path(''))}"
                 ) from None
-            assert isinstance(doc, dict)
             doc[ID_FIELD] = Id(doc_id, table.name)
             doc[CREATION_TIME_FIELD] = created
         else:

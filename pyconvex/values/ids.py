@@ -280,8 +280,9 @@ class _IdSource:
         ))
         self._next = 0
 
-    def make(self, table_number: int) -> tuple[str, bytes]:
-        """A new id of the table and its internal bytes (for the decode cache)."""
+    def make(self, table_number: int) -> str:
+        """A new id of the table, entered in the decode cache (its table and internal
+        bytes: a write of it, or its check as an argument, decodes it next)."""
         table = self._tables.get(table_number)
         if table is None:
             table = self._tables[table_number] = _TableIds(table_number)
@@ -309,12 +310,17 @@ class _IdSource:
             head = table.new_head(now)
         if table.fast:  # 2-byte table number: 12 cached characters, 2, 12 random, 2
             p = _PAIRS
-            return "".join((
+            doc_id = "".join((
                 head[1], p[(b6 >> 2) | ((b5 & 15) << 6)], p[((b6 & 3) << 8) | top], middle,
                 p[((bottom & 15) << 6) | (c0 >> 2)], p[((c0 & 3) << 8) | c1],
-            )), internal
-        tail = _b32encode(table.prefix + internal + bytes((c0, c1)))[table.head_chars :]
-        return head[1] + tail, internal
+            ))
+        else:
+            tail = _b32encode(table.prefix + internal + bytes((c0, c1)))[table.head_chars :]
+            doc_id = head[1] + tail
+        if len(_decoded) >= _DECODED_MAX:
+            _decoded.clear()
+        _decoded[doc_id] = (table_number, internal)
+        return doc_id
 
 
 def _high_shares(high: int) -> tuple[int, int, int]:
@@ -366,6 +372,4 @@ def new_id(table_number: int) -> str:
     which is 16 bytes by construction: every insert makes one)."""
     if table_number < 1 or table_number >= 1 << 32:
         raise ValueError(f"table number {table_number} out of range")
-    doc_id, internal = _source.make(table_number)
-    _remember(doc_id, (table_number, internal))  # its schema check decodes it next
-    return doc_id
+    return _source.make(table_number)
