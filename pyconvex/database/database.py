@@ -29,7 +29,7 @@ from pyconvex.database.catalog import (
     index_info,
 )
 from pyconvex.database.commit_request import CommitRequest
-from pyconvex.database.committer import Committed, Committer, SharedHead
+from pyconvex.database.committer import Committed, Committer, CommitterClient, SharedHead
 from pyconvex.database.limits import DEFAULT_LIMITS, Limits
 from pyconvex.database.pause import PausePoints
 from pyconvex.database.reads import ReadSet
@@ -79,6 +79,7 @@ class Database:
         self.commit_observers: list[Callable[[float], None]] = []
         """Called with each commit's seconds in the committer (``/metrics``)."""
         self._committer: Committer | None = None
+        self._client: CommitterClient | None = None
         self._follower: asyncio.Task[None] | None = None
         self._head_read: asyncio.Future[None] | None = None  # in flight (catch_up_to_head)
         self._next_head_read: asyncio.Future[None] | None = None  # for those arriving now
@@ -119,7 +120,7 @@ class Database:
         )
         if shared is not None:
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="follower")
-        self._committer.start()
+        self._client = self._committer.start()
 
     async def close(self) -> None:
         if self._head_task is not None:  # a head read in flight (catch_up_to_head)
@@ -356,15 +357,15 @@ class Database:
         """
         if not txn.has_writes:
             return txn.begin_ts
-        assert self._committer is not None
+        assert self._client is not None
         # Awaited here, not through a coroutine of the committer's (one frame fewer).
         # Not shielded: a caller cancelled while queued cancels its future, and the
         # committer skips a done future, so the commit happens once or not at all (a
         # cancel after acceptance only stops the caller waiting for the answer).
         if not self.commit_observers:
-            return await self._committer.submit(txn.commit_request())
+            return await self._client.submit(txn.commit_request())
         start = time.perf_counter()
-        ts = await self._committer.submit(txn.commit_request())
+        ts = await self._client.submit(txn.commit_request())
         for observe in self.commit_observers:  # /metrics: commit latency
             observe(time.perf_counter() - start)
         return ts
