@@ -2,7 +2,7 @@
 machine's speed does not move, for comparing source trees where timings are noise.
 
     .venv/bin/python bench/instructions.py [TREE ...] [--mutations 1600] [--repeat 2]
-                                           [--session] [--writer] [--server]
+                                           [--session] [--writer] [--server] [--sync]
 
 For each tree (default: this checkout), it runs 16 concurrent tasks inserting documents
 through ``ConvexTest`` (the engine path of bench/engine.py, SQLite, durable) under
@@ -14,7 +14,10 @@ its mutations run as the WebSocket path runs them (``run_session_mutation``: the
 ``_session_requests`` record in each transaction), without the socket. ``--server``: the
 mutation HTTP and WebSocket calls share, as ``pyconvex serve`` runs it: bench/channels_app's
 ``channels:post`` (a schema and an index), with the server's execution listeners (log
-buffer, metrics, log streams) and its garbage collector settings, without the HTTP layer. Group sizes depend
+buffer, metrics, log streams) and its garbage collector settings, without the HTTP layer;
+with ``--session`` too, that mutation as the WebSocket path runs it; ``--sync``: sent by
+16 ``SyncSession``s as ``server/ws.py`` feeds them (the text taken, the record, the
+MutationResponse and the covering Transition encoded), without the socket. Group sizes depend
 on timing, so repeated counts differ by about 0.2% (more with ``--writer``: the writer's
 transactions carry as many commits as were waiting); ``--repeat`` shows the spread.
 Needs valgrind (Debian's package ``valgrind``); it runs about 50 times slower than native.
@@ -37,7 +40,8 @@ BENCH = Path(__file__).resolve().parent
 WORKLOAD = """
 import asyncio, sys
 tree, n, session = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "session"
-server = sys.argv[4] == "server"
+server = sys.argv[4] in ("server", "sync")
+sync = sys.argv[4] == "sync"
 sys.path.insert(0, tree + "/bench")
 import pyconvex
 assert pyconvex.__file__.startswith(tree), pyconvex.__file__
@@ -62,15 +66,52 @@ async def main():
             from pyconvex.server.runner import tune_gc
             tune_gc()  # as the server does once started
 
+        if sync:  # whole sync sessions, as server/ws.py feeds them, without the socket
+            from pyconvex.protocol import encode_server_frame
+            from pyconvex.sync import SyncSession
+            from pyconvex.sync.errors import format_function_error
+            from pyconvex.sync.subscriptions import SubscriptionManager
+            manager = SubscriptionManager(t.deployment.db, runner, format_function_error)
+            manager.start()
+            sessions = {}
+
+        async def sync_session(name):
+            done = asyncio.Event()
+            answered = [False]
+
+            async def send(message, more):
+                encode_server_frame(message)  # what the shell writes
+                if message["type"] == "MutationResponse":
+                    assert message["success"], message
+                    answered[0] = True
+                elif message["type"] == "Transition" and answered[0]:
+                    answered[0] = False
+                    done.set()
+
+            session = SyncSession(manager, runner, send)
+            await session.handle({"type": "Connect", "sessionId": name, "connectionCount": 0,
+                                  "lastCloseReason": "InitialConnect", "clientTs": 0})
+            session.receiving = True  # the shell waits for a frame: mutations are taken
+            sessions[name] = (session, done, [0])
+
         async def insert(session):
-            if server:
-                return await t.mutation("channels:post", {"channel": "hot", "body": "x" * 100})
+            if sync:
+                if session not in sessions:
+                    await sync_session(session)
+                s, done, count = sessions[session]
+                count[0] += 1
+                done.clear()
+                assert s.take_text(
+                    '{"type":"Mutation","requestId":%d,"udfPath":"channels:post",'
+                    '"args":[{"channel":"hot","body":"%s"}]}' % (count[0], "x" * 100))
+                return await done.wait()
+            path, args = (("channels:post", {"channel": "hot", "body": "x" * 100}) if server
+                          else ("bench:insert", {"body": "x" * 100}))
             if not session:
-                return await t.mutation("bench:insert", {"body": "x" * 100})
+                return await t.mutation(path, args)
             request = sent[session] = sent.get(session, -1) + 1
-            await run_session_mutation(runner, session, request, "bench:insert",
-                                       {"body": "x" * 100}, None, is_admin=False,
-                                       may_be_resent=False)
+            await run_session_mutation(runner, session, request, path, args, None,
+                                       is_admin=False, may_be_resent=False)
 
         for _ in range(50):  # tables created, caches warm
             await insert("warm-up" if session else "")
@@ -86,7 +127,8 @@ asyncio.run(main())
 
 
 def instructions(
-    tree: str, mutations: int, session: bool, writer: bool, server: bool = False
+    tree: str, mutations: int, session: bool, writer: bool, server: bool = False,
+    sync: bool = False,
 ) -> tuple[int, int]:
     """Instructions of the workload's process, and of its SQLite writer (0 unless
     ``writer``)."""
@@ -98,7 +140,7 @@ def instructions(
         proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out.%p", *children,
              sys.executable, str(script), tree, str(mutations), "session" if session else "-",
-             "server" if server else "-"],
+             "sync" if sync else "server" if server else "-"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp,
         )
         _, err = proc.communicate()
@@ -125,17 +167,24 @@ def main() -> None:
     parser.add_argument("--server", action="store_true",
                         help="as `pyconvex serve` runs an HTTP insert: bench/channels_app "
                              "(a schema, an index) with the server's execution listeners")
+    parser.add_argument("--sync", action="store_true",
+                        help="--server's mutation sent by 16 sync sessions (SyncSession: the "
+                             "Mutation text taken, its record, MutationResponse and Transition "
+                             "encoded), the WebSocket path without the socket")
     args = parser.parse_args()
+    args.server = args.server or args.sync
+    args.session = args.session or args.sync
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
-    what = ("session insert mutation" if args.session else
-            "channels:post with the server's listeners" if args.server else "insert mutation")
+    what = ("channels:post with the server's listeners" if args.server else "insert mutation")
+    what = f"session {what}" if args.session else what
+    what = f"sync {what}" if args.sync else what
     head = f"| tree | instructions per {what} (median of {args.repeat}) | runs |"
     print(head + (" writer's (median) | writer's runs |" if args.writer else ""))
     print("|---|---|---|" + ("---|---|" if args.writer else ""))
     for tree in (str(Path(t).resolve()) for t in args.trees):
-        base = instructions(tree, 0, args.session, args.writer, args.server)
-        runs = [instructions(tree, args.mutations, args.session, args.writer, args.server)
+        base = instructions(tree, 0, args.session, args.writer, args.server, args.sync)
+        runs = [instructions(tree, args.mutations, args.session, args.writer, args.server, args.sync)
                 for _ in range(args.repeat)]
         own = [(m - base[0]) / args.mutations for m, _ in runs]
         line = f"| {tree} | {statistics.median(own):,.0f} | {', '.join(f'{r:,.0f}' for r in own)} |"

@@ -39,6 +39,7 @@ from pyconvex.sync.authenticate import (
 from pyconvex.sync.expiry import check_not_expired
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.invariants import SessionInvariantError, session_problems
+from pyconvex.sync.mutation_queue import MutationQueue
 from pyconvex.sync.requests import run_session_mutation
 from pyconvex.sync.responses import action_response, mutation_response
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
@@ -122,7 +123,7 @@ class SyncSession:
         # it arrived: an Authenticate after it does not change who runs it), the action
         # slots, the task set, the pusher's flag and the flag a confirmation waits on.
         self._lock: asyncio.Lock | None = None
-        self._mutations: asyncio.Queue[_QueuedMutation] | None = None
+        self._mutations: MutationQueue[_QueuedMutation] | None = None
         self._action_slots: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
         self._clock_skew: int | None = None
@@ -253,9 +254,9 @@ class SyncSession:
         )
         return True
 
-    def _worker_needed(self) -> asyncio.Queue[_QueuedMutation]:
+    def _worker_needed(self) -> MutationQueue[_QueuedMutation]:
         if self._mutations is None:
-            self._mutations = asyncio.Queue(MAX_QUEUED_MUTATIONS)
+            self._mutations = MutationQueue(MAX_QUEUED_MUTATIONS)
             self.spawn(self._mutation_worker(self._mutations), "mutations")
         return self._mutations
 
@@ -538,7 +539,7 @@ class SyncSession:
             raise SessionInvariantError("; ".join(problems))
 
     # ---------------------------------------------------------------- requests
-    async def _mutation_worker(self, mutations: asyncio.Queue[_QueuedMutation]) -> None:
+    async def _mutation_worker(self, mutations: MutationQueue[_QueuedMutation]) -> None:
         while True:
             queued = await mutations.get()
             await self._mutation(queued)
