@@ -7,6 +7,7 @@ overlay that reads see (``own_writes.py``).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,7 @@ class _InsertPlan:
     up by name each time: the compiled check (node) of the table's own fields (None:
     the document is checked whole, or not at all), and each index's key recipe."""
 
-    __slots__ = ("check", "indexes", "schema", "table")
+    __slots__ = ("check", "indexes", "schema", "table", "uses_ids")
 
     def __init__(self, table: TableInfo, schema: SchemaDefinition | None) -> None:
         self.table = table
@@ -99,6 +100,8 @@ class _InsertPlan:
             # which an insert's own values always pass: checking the given fields alone
             # gives the same fields, in the same order, and the same failures.
             self.check = validator.node()
+        # Only a v.id() field looks table numbers up (JSON {"type": "id", ...}).
+        self.uses_ids = validator is not None and '"type": "id"' in json.dumps(validator.to_json())
         self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
 
 
@@ -233,7 +236,7 @@ class TransactionWrites(TransactionReads):
         check = plan.check
         if check is not None:
             try:
-                doc = check(value, self._ids())
+                doc = check(value, self._ids() if plan.uses_ids else None)
             except Invalid as e:  # as Validator.compile's check words it
                 raise SchemaValidationError(
                     f"Document for table '{table.name}' does not match the schema: "

@@ -27,6 +27,7 @@ SCHEMA = define_schema({
         "channel": v.string(), "body": v.string(), "n": v.optional(v.number()),
         "tags": v.optional(v.array(v.string())),
     }).index("by_channel", ["channel"]).index("by_n_tags", ["n", "tags"]),
+    "refs": define_table({"ref": v.id("posts"), "other": v.optional(v.id("loose"))}),
     "loose": define_table(v.union(v.object({"a": v.string()}), v.object({"b": v.number()}))),
 })
 
@@ -84,6 +85,7 @@ async def test_an_insert_stores_and_refuses_as_the_general_path(
         txn.set_schema(SCHEMA)
         txn.create_table("posts")
         txn.create_table("loose")
+        txn.create_table("refs")
         await txn.add_index("posts", "by_channel", ("channel",), "enabled")
         await txn.add_index("posts", "by_n_tags", ("n", "tags"), "enabled")
 
@@ -97,3 +99,20 @@ async def test_an_insert_stores_and_refuses_as_the_general_path(
 @given(fields=st.dictionaries(st.sampled_from(["a", "b", "channel", "n"]), values, max_size=4))
 async def test_any_fields_without_a_schema(db: Database, fields: dict[str, Any]) -> None:
     await _compare(db, "free", fields)
+
+
+async def test_ids_in_fields_are_checked_against_their_table(db: Database) -> None:
+    """A v.id() field makes the insert look table numbers up (only then)."""
+
+    async def setup(txn: Any) -> None:
+        txn.set_schema(SCHEMA)
+        for name in ("posts", "loose", "refs"):
+            txn.create_table(name)
+
+    await write(db, setup)
+    catalog = db.begin().catalog
+    posts, loose = catalog.tables_by_name["posts"].number, catalog.tables_by_name["loose"].number
+    for value in ({"ref": new_id(posts)}, {"ref": new_id(loose)}, {"ref": "nope"},
+                  {"ref": new_id(posts), "other": new_id(loose)},
+                  {"ref": new_id(posts), "other": new_id(posts)}):
+        await _compare(db, "refs", value)
