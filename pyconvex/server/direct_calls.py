@@ -51,12 +51,66 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
     :func:`direct_calls_protocol` makes the class for one deployment's calls."""
 
     calls: FunctionCalls | None = None
+    raw_calls: dict[bytes, tuple[FunctionKind, str]] = {}
+    """A call route's exact request target (no query, escape or doubled slash) -> its
+    kind and path: what :meth:`on_headers_complete` recognises without parsing."""
+
+    def on_headers_complete(self) -> None:
+        """uvicorn's, for a plain call to a call route's exact path: the same scope and
+        cycle, without parsing the URL and routing the path again, and the call started
+        at once. Anything else (another target or method, an upgrade, ``Expect``, a
+        root path, a concurrency cap, a chunked or large body) takes uvicorn's own."""
+        found = self.raw_calls.get(self.url)
+        parser = self.parser
+        if (
+            found is None
+            or self.expect_100_continue
+            or self.root_path
+            or self.limit_concurrency is not None
+            or parser.get_method() != b"POST"
+            or parser.should_upgrade()
+            or not _small_body(self.headers)
+        ):
+            super().on_headers_complete()
+            return
+        self._end_head()
+        kind, path = found
+        http_version = parser.get_http_version()
+        scope = self.scope
+        scope["method"] = "POST"
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        scope["path"] = path
+        scope["raw_path"] = self.url
+        scope["query_string"] = b""
+        existing = self.cycle
+        cycle = self.cycle = RequestResponseCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=False,
+            keep_alive=http_version != "1.0" and parser.should_keep_alive(),
+            on_response=self.on_response_complete,
+        )
+        if existing is None or existing.response_complete:
+            self._start_direct(kind, cycle)
+        else:  # pipelined: its turn comes through _start_asgi_task
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, self.app))
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         kind = self._direct_kind(cycle, app)
         if kind is None:
             super()._start_asgi_task(cycle, app)
             return
+        self._start_direct(kind, cycle)
+
+    def _start_direct(self, kind: FunctionKind, cycle: RequestResponseCycle) -> None:
         # In uvicorn's task set while it runs (graceful shutdown waits for it, the
         # concurrency limit counts it); ``_answer`` takes itself out as it ends, which
         # spares a done callback scheduled through the loop for every request. It is
@@ -72,12 +126,9 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
             return None  # (``app`` differs when uvicorn answers 503 over a concurrency cap)
         scope = cast(Scope, cycle.scope)
         kind = calls.call_kind(scope)
-        if kind is None or cycle.waiting_for_100_continue:
+        if kind is None or cycle.waiting_for_100_continue or not _small_body(scope["headers"]):
             return None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                return kind if value.isdigit() and int(value) <= HIGH_WATER_LIMIT else None
-        return None  # chunked: the ASGI path counts it against the body cap
+        return kind
 
     async def _answer(
         self, kind: FunctionKind, cycle: RequestResponseCycle, own: list[asyncio.Task[None]],
@@ -103,15 +154,17 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
                 return
             if cycle.disconnected:
                 return  # the call ran (a mutation stays committed); no one to tell
-            parts = [STATUS_LINE[status]]
-            for name, value in (*self.server_state.default_headers, *headers):
+            parts = [_status_and_defaults(status, self.server_state.default_headers)]
+            for name, value in headers:
                 parts += (name, b": ", value, b"\r\n")
             if not cycle.keep_alive:
                 parts.append(b"connection: close\r\n")
-            parts += (b"\r\n", content)
+            parts.append(b"\r\n")
             cycle.response_started = cycle.response_complete = True
             cycle.message_event.set()
-            self.transport.write(b"".join(parts))
+            # Sent at once, not held for the loop step's flush: the response is whole,
+            # and holding it would schedule a flush callback per request for nothing.
+            self.transport.write_now(b"".join(parts), content)  # type: ignore[attr-defined]
             if not cycle.keep_alive:
                 self.transport.close()
             cycle.on_response()
@@ -119,7 +172,33 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
             self.tasks.discard(own[0])
 
 
+_HEADS: dict[int, tuple[list[tuple[bytes, bytes]], bytes]] = {}
+
+
+def _status_and_defaults(status: int, defaults: list[tuple[bytes, bytes]]) -> bytes:
+    """A response's status line and the server's default headers (``date``, ``server``),
+    joined once per status while uvicorn keeps the same list (it makes a new one when
+    the second of its date header changes)."""
+    cached = _HEADS.get(status)
+    if cached is not None and cached[0] is defaults:
+        return cached[1]
+    head = STATUS_LINE[status] + b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+    _HEADS[status] = (defaults, head)
+    return head
+
+
+def _small_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A ``Content-Length`` of at most uvicorn's read-pause mark (a chunked body has
+    none: the ASGI path counts it against the body cap)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) <= HIGH_WATER_LIMIT
+    return False
+
+
 def direct_calls_protocol(calls: FunctionCalls) -> type[DirectCallsProtocol]:
     """The HTTP protocol class of a deployment server answering ``calls`` directly."""
-    return type("DeploymentHttpProtocol", (DirectCallsProtocol,), {"calls": calls})
+    raw_calls = {path.encode("ascii"): (kind, path) for path, kind in calls.calls.items()}
+    return type("DeploymentHttpProtocol", (DirectCallsProtocol,),
+                {"calls": calls, "raw_calls": raw_calls})
 

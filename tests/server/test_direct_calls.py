@@ -90,6 +90,32 @@ def test_pipelined_calls_on_one_connection_are_answered_in_order(server: LiveSer
         assert [m["text"] for m in json.loads(body)["value"]] == ["three", "two", "one"]
 
 
+def test_every_spelling_of_a_call_target_is_answered_alike(server: LiveServer) -> None:
+    # The exact target is recognised without parsing the URL; a query string, a doubled
+    # slash and HTTP/1.0 take uvicorn's parsing first. Each runs the call once, and the
+    # answers differ only in what the protocol version asks for.
+    channel = _channel(server.url, "spellings")
+    targets = ("/api/mutation", "/api/mutation?format=json", "//api/mutation")
+    with _connect(server.url) as sock:
+        buffer = bytearray()
+        for target in targets:
+            sock.sendall(_request(
+                {"path": "messages:send", "args": {"channelId": channel, "text": target}},
+                path=target))
+            status, headers, body = _read_response(sock, buffer)
+            assert status == "HTTP/1.1 200 OK", body
+            assert json.loads(body)["status"] == "success"
+            assert "connection" not in headers and "date" in headers
+    with _connect(server.url) as sock:
+        sock.sendall(_request(
+            {"path": "messages:send", "args": {"channelId": channel, "text": "1.0"}}
+        ).replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        status, headers, body = _read_response(sock, bytearray())
+        assert status == "HTTP/1.1 200 OK" and json.loads(body)["status"] == "success"
+        assert headers["connection"] == "close"
+    assert _messages(server.url, channel) == [*targets, "1.0"]
+
+
 def test_connection_close_is_honoured_after_the_answer(server: LiveServer) -> None:
     channel = _channel(server.url, "closing")
     with _connect(server.url) as sock:
