@@ -234,6 +234,7 @@ class TransactionWrites(TransactionReads):
             value, 2, len(doc_id) + 29, table=table.name
         )
         check = plan.check
+        ident: str
         if check is not None:
             try:
                 doc = check(value, self._ids() if plan.uses_ids else None)
@@ -242,9 +243,11 @@ class TransactionWrites(TransactionReads):
                     f"Document for table '{table.name}' does not match the schema: "
                     f"{e.message(e.full_path(''))}"
                 ) from None
-            doc[ID_FIELD] = Id(doc_id, table.name)
+            # The caller's ``ctx.db.insert`` answers with this same Id (not a second one).
+            doc[ID_FIELD] = ident = Id(doc_id, table.name)
             doc[CREATION_TIME_FIELD] = created
         else:
+            ident = doc_id
             doc = {ID_FIELD: doc_id, CREATION_TIME_FIELD: created}
             doc.update(value)
             schema = self.catalog_schema()
@@ -259,7 +262,7 @@ class TransactionWrites(TransactionReads):
                 own = overlay[index_id] = {}
             own[key] = doc_id
         self._count_write(doc)
-        return doc_id
+        return ident
 
     def _insert(self, table: TableInfo, value: dict[str, Any]) -> str:
         doc_id = new_id(table.number)

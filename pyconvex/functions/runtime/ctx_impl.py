@@ -182,7 +182,9 @@ class DatabaseWriter(DatabaseReader):
 
     async def insert(self, table: str, document: dict[str, Any]) -> Id:
         table = _user_table(table, "insert")
-        return Id(await self._txn.insert(table, document), table)
+        doc_id = await self._txn.insert(table, document)
+        # (An insert checked by the table's schema hands back the document's own Id.)
+        return doc_id if type(doc_id) is Id and doc_id.table == table else Id(doc_id, table)
 
     async def patch(self, table_or_id: str, *rest: Any) -> None:
         doc_id, fields = _split("patch", self._txn, table_or_id, rest, 2)
