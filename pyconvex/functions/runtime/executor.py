@@ -22,6 +22,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import copy_context
 from typing import Any, NamedTuple, Protocol
 
 from pyconvex.database import Catalog, Database, Transaction
@@ -289,6 +290,26 @@ class FunctionRunner:
             frozen.reset(token)
         return self.check_returns(fn, value, txn)
 
+    def _start_handler(
+        self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
+        run: _Run, path: str,
+    ) -> tuple[bool, Any]:
+        """``run_mutation``'s handler, arguments checked, started as ``start_metered``
+        starts it. Its steps run in a context of their own where the execution's context
+        variables (log lines, the I/O guard, request id, frozen clock, meter) are set
+        once and never reset: the context is dropped with the attempt. (Set and reset
+        in the caller's context, as ``_Scope`` does, they were five pairs of context
+        variable updates per mutation.)"""
+        checked = self.check_args(fn, args, txn)
+        shown = run.display
+        context = copy_context()
+        context.run(_enter_mutation, run.lines, shown, run.request_id,
+                    Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts)))
+        limits = self.limits
+        return start_metered(context.run(fn.handler, ctx, **checked), Budget(
+            shown, "mutation", limits.query_mutation_s, limits.query_mutation_memory
+        ), context)
+
     # ----------------------------------------------------------------- queries
     async def run_query(
         self,
@@ -362,7 +383,6 @@ class FunctionRunner:
         its handler."""
         run = _Run(name, "mutation")
         shown = run.display
-        limits = self.limits
         lines = self.conflict_lines
         held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
         guessed = lines.busy_key(name)  # a key this function lost on, busy now: line up first
@@ -376,36 +396,28 @@ class FunctionRunner:
                 txn = self.db.begin()
                 log: list[str] = []
                 run.lines = log
-                # The execution's context variables (what ``_Scope`` sets), set inline.
-                log_token = current_log.set(log)
-                io_token = forbid_io.set(shown)
-                rid_token = request_id_var.set(run.request_id)
+                # A body runs in this context with _Scope's variables set around it (and
+                # its failure reported inside them); a function's handler in its own.
+                scope = _Scope(run, shown) if fn is None else None
+                if scope is not None:
+                    scope.__enter__()
                 try:
                     self.executions += 1
                     ctx = MutationCtx(txn, identity, self.registry, self.storage, runner=self)
-                    if fn is None:
+                    if fn is not None:
+                        done, value = self._start_handler(fn, args, ctx, txn, run, name)
+                        if not done:
+                            value = await value
+                        value = self.check_returns(fn, value, txn)
+                    else:
                         assert body is not None
                         value = await body(ctx, txn)
-                    else:
-                        checked = self.check_args(fn, args, txn)
-                        token = frozen.set(Frozen(shown, txn.now_ms, (name, checked, txn.begin_ts)))
-                        try:
-                            done, value = start_metered(fn.handler(ctx, **checked), Budget(
-                                shown, "mutation", limits.query_mutation_s,
-                                limits.query_mutation_memory,
-                            ))
-                            if not done:
-                                value = await value
-                        finally:
-                            frozen.reset(token)
-                        value = self.check_returns(fn, value, txn)
                 except BaseException as e:
                     self._finish(run, e, txn)
                     raise
                 finally:
-                    request_id_var.reset(rid_token)
-                    forbid_io.reset(io_token)
-                    current_log.reset(log_token)
+                    if scope is not None:
+                        scope.__exit__()
                 if guessed is not None:
                     if held == guessed and txn.reads.overlaps((guessed,)) is None:
                         lines.forget(name, guessed)  # waited for a key it does not read
@@ -523,6 +535,15 @@ class _Run:
         self.started_ms = real_time() * 1000
         self.perf = time.perf_counter()
         self.conflicts: list[tuple[int, bytes]] | None = None  # made on a first conflict
+
+
+def _enter_mutation(lines: list[str], shown: str, request_id: str, state: Frozen) -> None:
+    """The context variables of a mutation's handler (``_Scope``'s, and the frozen clock),
+    set in the execution's own context."""
+    current_log.set(lines)
+    forbid_io.set(shown)
+    request_id_var.set(request_id)
+    frozen.set(state)
 
 
 class _Scope:
