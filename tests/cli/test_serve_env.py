@@ -37,7 +37,10 @@ def test_serve_reads_its_settings_from_the_environment(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/ready").status_code == 200
         admin = httpx.get(f"{url}/api/pyconvex/tables", headers={"Authorization": "Convex from-env"})
         assert admin.status_code == 200
-        stored = httpx.post(f"{url}/api/action", json={"path": "files:store_text", "args": {"text": "hi"}}).json()
+        # (The first action starts the worker processes: on a busy machine that can take
+        # longer than httpx's 5-second default.)
+        stored = httpx.post(f"{url}/api/action", json={"path": "files:store_text", "args": {"text": "hi"}},
+                            timeout=60).json()
         file_url = httpx.post(f"{url}/api/query", json={"path": "files:url",
                                                         "args": {"storageId": stored["value"]}}).json()["value"]
         assert file_url == f"https://api.example.com/api/storage/{stored['value']}"
