@@ -28,6 +28,7 @@ from websockets.streams import StreamReader
 
 from pyconvex.server.corked import CorkedWebSocketProtocol
 from pyconvex.sync.fanout import PerLoop
+from pyconvex.sync.mutation_queue import OneReader
 
 # What this module reads or overrides of uvicorn's WebSocket protocol beyond what
 # server/corked.py does (tests/server/test_ws_protocol.py checks they still exist).
@@ -40,7 +41,7 @@ UVICORN_WS_IDLE_INTERNALS = (
 KEEPALIVE_TICK_S = 1.0
 
 
-class Inbox:
+class Inbox(OneReader[Any]):
     """The received messages of one connection, in order, for its one reader.
 
     The part of ``asyncio.Queue`` that uvicorn uses (``put_nowait``, ``empty``, ``get``):
@@ -49,38 +50,21 @@ class Inbox:
     Between messages it holds an empty list, and a future only while the reader waits.
     """
 
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ()
+
+    _items: list[Any]
 
     def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        super().__init__()
+        self._items = []
 
     def empty(self) -> bool:
         return not self._items
-
-    def qsize(self) -> int:
-        return len(self._items)
 
     async def get(self) -> Any:
         while not self._items:
             await self.wait()
         return self._items.pop(0)
-
-    def wait(self) -> asyncio.Future[None]:
-        """A future done when an item is put (the caller awaits it directly: no
-        coroutine frame of its own stays suspended while the connection is idle)."""
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-        return waiter
 
     def pop(self) -> Any:
         return self._items.pop(0)

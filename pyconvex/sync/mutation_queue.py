@@ -17,18 +17,17 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class MutationQueue(Generic[T]):
-    """First in, first out, at most ``maxsize`` items; ``put`` waits for room (the
-    receive loop's flow control), ``put_nowait`` does not (its caller checks
-    ``qsize`` first)."""
+class OneReader(Generic[T]):
+    """Items for one reader, and the future it waits on only while it waits. The
+    container is the subclass's choice (an idle connection's list is smaller than a
+    deque): anything with ``append``, ``len`` and truth."""
 
-    __slots__ = ("_items", "_maxsize", "_room", "_waiter")
+    __slots__ = ("_items", "_waiter")
 
-    def __init__(self, maxsize: int) -> None:
-        self._items: deque[T] = deque()
-        self._maxsize = maxsize
-        self._waiter: asyncio.Future[None] | None = None  # the reader, waiting for an item
-        self._room: asyncio.Future[None] | None = None  # the writer, waiting for room
+    _items: list[T] | deque[T]
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
 
     def qsize(self) -> int:
         return len(self._items)
@@ -41,6 +40,30 @@ class MutationQueue(Generic[T]):
             if not waiter.done():
                 waiter.set_result(None)
 
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when an item is put (the caller awaits it directly: no
+        coroutine frame of its own stays suspended while nothing arrives)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+
+class MutationQueue(OneReader[T]):
+    """First in, first out, at most ``maxsize`` items; ``put`` waits for room (the
+    receive loop's flow control), ``put_nowait`` does not (its caller checks
+    ``qsize`` first)."""
+
+    __slots__ = ("_maxsize", "_room")
+
+    _items: deque[T]
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self._items = deque()
+        self._maxsize = maxsize
+        self._room: asyncio.Future[None] | None = None  # the writer, waiting for room
+
     async def put(self, item: T) -> None:
         while len(self._items) >= self._maxsize:
             room = self._room
@@ -52,10 +75,7 @@ class MutationQueue(Generic[T]):
     async def get(self) -> T:
         items = self._items
         while not items:
-            waiter = self._waiter
-            if waiter is None or waiter.done():
-                waiter = self._waiter = asyncio.get_running_loop().create_future()
-            await waiter
+            await self.wait()
         item = items.popleft()
         room = self._room
         if room is not None:
