@@ -6,7 +6,7 @@ task, with the database's commit replaced by a counter (no writer, no I/O: the c
 is the same run to run, within 0.2%, where the full path's moves by a percent or two
 with commit grouping).
 
-    .venv/bin/python bench/layers_instructions.py TREE [TREE ...] [--calls 400]
+    .venv/bin/python bench/layers_instructions.py TREE [TREE ...] [--count 400]
 
 Only the main thread is counted (the limits watchdog and any BLAS threads wake with
 wall time, which valgrind stretches), with ``PYTHONHASHSEED=0``; the figure is the
@@ -76,15 +76,16 @@ asyncio.run(main())
 """
 
 
-def main_thread_instructions(tree: str, calls: int) -> int:
+def main_thread_instructions(tree: str, count: int, workload: str = WORKLOAD) -> int:
+    """Instructions of the main thread of ``workload`` run with ``tree count``."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "workload.py"
-        script.write_text(WORKLOAD)
+        script.write_text(workload)
         env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
         out = f"{tmp}/cg.out"
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--separate-threads=yes",
-             f"--callgrind-out-file={out}", sys.executable, str(script), tree, str(calls)],
+             f"--callgrind-out-file={out}", sys.executable, str(script), tree, str(count)],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp,
         )
         for line in Path(out + "-01").read_text().splitlines():
@@ -93,18 +94,21 @@ def main_thread_instructions(tree: str, calls: int) -> int:
     raise SystemExit("no totals in callgrind's output")
 
 
-def main() -> None:
+def compare(workload: str, what: str, default_count: int) -> None:
+    """The command line both instruction scripts share: per tree, the difference of a
+    run of 0 and ``--count`` units of ``workload``, divided by the count."""
     parser = argparse.ArgumentParser()
     parser.add_argument("trees", nargs="+")
-    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--count", "--calls", "--requests", dest="count", type=int,
+                        default=default_count)
     args = parser.parse_args()
-    print("| tree | instructions per call above the commit |")
+    print(f"| tree | instructions per {what} |")
     print("|---|---|")
     for tree in (str(Path(t).resolve()) for t in args.trees):
-        base = main_thread_instructions(tree, 0)
-        total = main_thread_instructions(tree, args.calls)
-        print(f"| {tree} | {(total - base) / args.calls:,.0f} |", flush=True)
+        base = main_thread_instructions(tree, 0, workload)
+        total = main_thread_instructions(tree, args.count, workload)
+        print(f"| {tree} | {(total - base) / args.count:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    compare(WORKLOAD, "call above the commit", 400)

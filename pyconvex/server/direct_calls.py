@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from starlette.types import Scope
@@ -44,6 +45,54 @@ UVICORN_CYCLE_INTERNALS = (
 
 _500 = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
         b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
+
+
+class BodyEvent:
+    """What uvicorn's protocol and :meth:`DirectCallsProtocol._answer` need of a cycle's
+    ``message_event``: ``set`` (a body chunk arrived, the body ended, the client left)
+    and a ``wait`` for the next ``set``. An ``asyncio.Event`` per request cost more than
+    the rest of the cycle; this one makes a future only when someone waits, which a
+    small body (whole by the time the call starts) never does. A ``set`` with no one
+    waiting is not kept: the waiter re-checks the cycle's state before it waits."""
+
+    __slots__ = ("_waiter",)
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        """(Nothing is kept between waits.)"""
+
+    async def wait(self) -> None:
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        await waiter
+
+
+class DirectCycle:
+    """A direct call's request-response cycle: every attribute uvicorn's HTTP protocol
+    reads or sets on ``self.cycle`` (its body, disconnects, keep-alive, shutdown), in
+    slots, without what only uvicorn's ASGI cycle uses (its transport, flow, loggers and
+    response state machine). tests/server/test_corked_internals.py checks that uvicorn's
+    protocol touches no other attribute of its cycle."""
+
+    __slots__ = (*UVICORN_CYCLE_INTERNALS, "kind")
+
+    def __init__(self, scope: Any, kind: FunctionKind, keep_alive: bool,
+                 on_response: Callable[[], None]) -> None:
+        self.scope = scope
+        self.kind = kind
+        self.keep_alive = keep_alive
+        self.on_response = on_response
+        self.body = bytearray()
+        self.more_body = True
+        self.message_event = BodyEvent()
+        self.disconnected = self.response_started = self.response_complete = False
+        self.waiting_for_100_continue = False
 
 
 class DirectCallsProtocol(CorkedHttpToolsProtocol):
@@ -84,33 +133,28 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
         scope["raw_path"] = self.url
         scope["query_string"] = b""
         existing = self.cycle
-        cycle = self.cycle = RequestResponseCycle(
-            scope=scope,
-            transport=self.transport,
-            flow=self.flow,
-            logger=self.logger,
-            access_logger=self.access_logger,
-            access_log=self.access_log,
-            default_headers=self.server_state.default_headers,
-            message_event=asyncio.Event(),
-            expect_100_continue=False,
-            keep_alive=http_version != "1.0" and parser.should_keep_alive(),
-            on_response=self.on_response_complete,
-        )
+        cycle = self.cycle = DirectCycle(  # type: ignore[assignment]
+            scope, kind, http_version != "1.0" and parser.should_keep_alive(),
+            self.on_response_complete)
         if existing is None or existing.response_complete:
             self._start_direct(kind, cycle)
         else:  # pipelined: its turn comes through _start_asgi_task
             self.flow.pause_reading()
-            self.pipeline.appendleft((cycle, self.app))
+            self.pipeline.appendleft((cycle, self.app))  # type: ignore[arg-type]
 
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+    def _start_asgi_task(
+        self, cycle: RequestResponseCycle | DirectCycle, app: Any,
+    ) -> None:
+        if isinstance(cycle, DirectCycle):  # a pipelined direct call's turn
+            self._start_direct(cycle.kind, cycle)
+            return
         kind = self._direct_kind(cycle, app)
         if kind is None:
             super()._start_asgi_task(cycle, app)
             return
         self._start_direct(kind, cycle)
 
-    def _start_direct(self, kind: FunctionKind, cycle: RequestResponseCycle) -> None:
+    def _start_direct(self, kind: FunctionKind, cycle: RequestResponseCycle | DirectCycle) -> None:
         # In uvicorn's task set while it runs (graceful shutdown waits for it, the
         # concurrency limit counts it); ``_answer`` takes itself out as it ends, which
         # spares a done callback scheduled through the loop for every request. It is
@@ -131,7 +175,8 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
         return kind
 
     async def _answer(
-        self, kind: FunctionKind, cycle: RequestResponseCycle, own: list[asyncio.Task[None]],
+        self, kind: FunctionKind, cycle: RequestResponseCycle | DirectCycle,
+        own: list[asyncio.Task[None]],
     ) -> None:
         try:
             calls = self.calls

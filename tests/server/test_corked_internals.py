@@ -20,7 +20,11 @@ from pyconvex.server.corked import (
     UVICORN_WS_INTERNALS,
     WEBSOCKETS_CONNECTION_INTERNALS,
 )
-from pyconvex.server.direct_calls import UVICORN_CYCLE_INTERNALS, UVICORN_DIRECT_INTERNALS
+from pyconvex.server.direct_calls import (
+    UVICORN_CYCLE_INTERNALS,
+    UVICORN_DIRECT_INTERNALS,
+    DirectCycle,
+)
 
 
 async def _app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -70,6 +74,19 @@ async def test_the_http_protocol_and_its_cycle_still_have_what_direct_calls_use(
                if not re.search(rf"self\.{n}\s*(:[^=\n]*)?=", source)]
     assert not missing, (
         f"uvicorn's RequestResponseCycle no longer sets {missing}: see server/direct_calls.py"
+    )
+
+
+def test_a_direct_cycle_has_every_cycle_attribute_uvicorns_protocol_uses():
+    """A direct call's cycle stands in for uvicorn's own: every ``cycle.<name>`` the
+    protocol's source reads or sets must be one of its slots."""
+    source = inspect.getsource(HttpToolsProtocol)
+    used = set(re.findall(r"self\.cycle\.(\w+)", source))
+    assert {"body", "more_body", "message_event", "disconnected", "response_complete"} <= used
+    missing = sorted(used - set(DirectCycle.__slots__))
+    assert not missing, (
+        f"uvicorn's HttpToolsProtocol uses cycle.{missing}, which DirectCycle lacks: "
+        "see server/direct_calls.py"
     )
 
 
