@@ -46,7 +46,12 @@ from pyconvex.persistence.sqlite_writer import WriterProcess, fields
 #: Rows fetched per statement by the log-loading generators.
 CHUNK = 1000
 
-_MAX_TS = "SELECT ts FROM persistence_max_ts WHERE id = 0"
+# The head (sqlite_schema.py): the newest document's timestamp (a seek at the end of
+# documents_by_ts) or the floor row, whichever is larger.
+_MAX_TS = (
+    "SELECT max(coalesce((SELECT MAX(ts) FROM documents), 0), "
+    "coalesce((SELECT ts FROM persistence_max_ts WHERE id = 0), 0))"
+)
 _GET_DOCUMENT = (
     "SELECT ts, table_number, value, prev_ts FROM documents "
     "WHERE id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1"
@@ -183,8 +188,7 @@ class SqlitePersistence:
             raise _storage_error("read", e) from None
 
     async def max_ts(self) -> int:
-        rows = self._query(_MAX_TS, ())
-        return int(rows[0][0]) if rows else 0
+        return int(self._query(_MAX_TS, ())[0][0])
 
     async def get_document(self, doc_id: str, ts: int) -> DocumentLogEntry | None:
         rows = self._query(_GET_DOCUMENT, (doc_id, ts))

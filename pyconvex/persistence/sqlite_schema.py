@@ -10,12 +10,22 @@ Kept apart from ``sqlite.py`` so the layout can be read (and changed) in one pla
   is one seek. ``WITHOUT ROWID`` stores rows in the primary key's B-tree: no second
   lookup.
 - ``persistence_globals``: deployment metadata outside the log.
-- ``persistence_max_ts``: one row, the largest timestamp ever written, raised inside each
-  write transaction. ``MAX(ts)`` over ``indexes`` would be a full scan (its key starts
-  with ``index_id``), and an index entry may carry a timestamp no document has.
+- ``persistence_max_ts``: one row, a floor under the head (the largest timestamp ever
+  written). The head is ``MAX(ts)`` of ``documents`` (one seek at the end of
+  ``documents_by_ts``) or this row, whichever is larger. The row is raised only where
+  the documents do not carry the head: a transaction whose newest timestamp is an index
+  entry's alone (a backfill, a migration), and retention, which pins the newest
+  document's timestamp before it deletes (a deleted newest tombstone must not move the
+  head back). Every insert, patch and delete writes a document, so the committer's
+  transactions leave the row alone: before version 3 each rewrote it, one more WAL page
+  per transaction (``MAX(ts)`` over ``indexes`` would be a full scan: its key starts with
+  ``index_id``).
 
 ``PRAGMA user_version`` is the layout version. Version 1 (the first prototype) lacked
-``persistence_max_ts``; opening it upgrades in place. A newer version is refused.
+``persistence_max_ts``; version 2 kept the head itself in it. Both upgrade in place (2 to
+3 changes no table: the row only stops being the head; the version is raised so that an
+older pyconvex, which would read the row as the head, refuses the file). A newer version
+is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from pathlib import Path
 
 from pyconvex.persistence.errors import StorageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -45,7 +55,7 @@ INSERT INTO persistence_max_ts (id, ts)
                             UNION ALL SELECT MAX(ts) FROM indexes)
     HAVING MAX(ts) IS NOT NULL;
 """
-_UPGRADES = {0: _V1 + _V2, 1: _V2}
+_UPGRADES = {0: _V1 + _V2, 1: _V2, 2: ""}
 
 # Per connection. synchronous=FULL: in WAL mode, fsync the log at every commit, so an
 # acknowledged commit survives power loss (NORMAL would only survive a process crash).

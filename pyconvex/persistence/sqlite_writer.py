@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import fcntl
 import marshal
 import os
@@ -41,7 +40,6 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from itertools import chain
@@ -52,6 +50,7 @@ from pyconvex.errors import NO_SPACE_SIGNS, storage_full
 from pyconvex.persistence import sqlite_schema as schema
 from pyconvex.persistence.base import CommitRows
 from pyconvex.persistence.errors import StorageError
+from pyconvex.persistence.sqlite_checkpointer import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
 
 _HEADER = struct.Struct("<I")
 _PICKLED = 1 << 31  # in a frame's length: the payload is a pickle, not marshal data
@@ -67,25 +66,40 @@ WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to e
 # timestamps of their own), and ``commits``, the committer's group: per commit its
 # timestamp and the commit request's own row lists, which lack the timestamp (the parent
 # sends them as they are, and the child, which has CPU to spare, makes the rows). Both
-# become a Batch here, ``(document rows, index entry rows, head timestamp)``. The writer
-# commits one or more batches as ONE transaction: ``executemany`` per table, the head
-# raised once, one COMMIT (one fsync). In this process the number of calls into SQLite
-# costs nothing but their own work, so plain prepared INSERTs beat one multi-row
-# statement routed by triggers (which an earlier in-process writer used to take the GIL
-# back fewer times): that costs SQLite a trigger program per row.
+# become a Batch here. The writer commits one or more batches as ONE transaction:
+# ``executemany`` per statement, one COMMIT (one fsync). In this process the number of
+# calls into SQLite costs nothing but their own work, so plain prepared INSERTs beat one
+# multi-row statement routed by triggers (which an earlier in-process writer used to
+# take the GIL back fewer times): that costs SQLite a trigger program per row.
+#
+# The rows are shaped for the sqlite3 module's binding, which passes an exact int, float,
+# str or bytearray straight to SQLite but sends any other value (bytes, None) through its
+# adapter registry: a key tuple, a dict look-up and two failed attribute look-ups, one of
+# which formats an AttributeError; about 3,000 instructions a value, more than copying
+# a ~300-byte blob into a bytearray. So blobs are bound as bytearrays (stored as the same
+# BLOB), and a new document (no prev_ts) goes in through a statement without that column
+# instead of binding None. A tombstone's None still takes the slow way; it is rare.
+_INSERT_NEW_DOCUMENTS = "INSERT INTO documents (ts, id, table_number, value) VALUES (?, ?, ?, ?)"
 _INSERT_DOCUMENTS = (
     "INSERT INTO documents (ts, id, table_number, value, prev_ts) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_INDEXES = "INSERT INTO indexes (index_id, key, ts, doc_id) VALUES (?, ?, ?, ?)"
 _DOCUMENT_WIDTH, _INDEX_WIDTH = 5, 4
+# The head (sqlite_schema.py): MAX(ts) of ``documents`` unless ``persistence_max_ts``
+# says more. A transaction raises that row only when its documents do not carry its
+# newest timestamp (index entries alone: a backfill, a migration); a commit group's last
+# commit always writes a document, so the committer's transactions never touch it.
 _RAISE_HEAD = (
     "INSERT INTO persistence_max_ts (id, ts) VALUES (0, ?) "
     "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
 )
-Batch: TypeAlias = "tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]], int]"
+Batch: TypeAlias = (
+    "tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]], Sequence[Sequence[Any]], int]"
+)
+"""New documents' rows, other documents' rows, index entry rows, and the timestamp the
+head row must be raised to (0 when the batch's documents carry its newest one)."""
 Fields: TypeAlias = "tuple[list[Any], list[Any], int]"
 """A ``write`` request: the document and index entry fields, flat, and the head."""
-
 # Retention: what no read at a timestamp >= :cutoff can see (see base.py). A version is
 # gone once a newer one at or below the cutoff supersedes it; a tombstone goes last, when
 # nothing older of its id / key is left (so a batch limit can never resurrect a delete).
@@ -109,6 +123,13 @@ DELETE FROM indexes WHERE (index_id, key, ts) IN (
                             AND p.key = o.key AND p.ts < o.ts)))
     LIMIT :limit)
 """
+# Before retention deletes anything: the head row is raised to the newest document's
+# timestamp, so deleting that document (a tombstone) cannot move the head back.
+_PIN_HEAD = (
+    "INSERT INTO persistence_max_ts (id, ts) SELECT 0, MAX(ts) FROM documents "
+    "WHERE true HAVING MAX(ts) IS NOT NULL "
+    "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
+)
 _SET_GLOBAL = (
     "INSERT INTO persistence_globals (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -135,24 +156,48 @@ def _rows(fields: list[Any], width: int) -> list[tuple[Any, ...]]:
     return list(zip(*[iter(fields)] * width, strict=True))
 
 
+def _blob(value: bytes | None) -> bytearray | None:
+    return None if value is None else bytearray(value)
+
+
 def fields_batch(request: Fields) -> Batch:
+    """A ``write`` request's rows (not the committer's path: backfills, migrations),
+    made by ``commits_batch`` from a one-row commit per row."""
     documents, indexes, high = request
-    return _rows(documents, _DOCUMENT_WIDTH), _rows(indexes, _INDEX_WIDTH), high
+    commits: list[CommitRows] = [
+        (ts, [(doc_id, table_number, value, prev_ts)], [])
+        for ts, doc_id, table_number, value, prev_ts in _rows(documents, _DOCUMENT_WIDTH)
+    ]
+    commits += [
+        (ts, [], [(index_id, key, doc_id)])
+        for index_id, key, ts, doc_id in _rows(indexes, _INDEX_WIDTH)
+    ]
+    if not commits:
+        return [], [], [], high
+    new, other, entries, _ = commits_batch(commits)
+    carried = max(documents[::_DOCUMENT_WIDTH], default=0)
+    return new, other, entries, 0 if carried >= high else high
 
 
 def commits_batch(commits: Sequence[CommitRows]) -> Batch:
     """A ``commits`` request's rows, each commit's timestamp put into its own."""
-    documents = [
-        (ts, doc_id, table_number, value, prev_ts)
-        for ts, docs, _ in commits
-        for doc_id, table_number, value, prev_ts in docs
-    ]
+    new: list[tuple[Any, ...]] = []
+    other: list[tuple[Any, ...]] = []
+    for ts, docs, _ in commits:
+        for doc_id, table_number, value, prev_ts in docs:
+            if prev_ts is None and value is not None:
+                new.append((ts, doc_id, table_number, bytearray(value)))
+            else:
+                other.append((ts, doc_id, table_number, _blob(value), prev_ts))
     indexes = [
-        (index_id, key, ts, doc_id)
+        (index_id, bytearray(key), ts, doc_id)
         for ts, _, entries in commits
         for index_id, key, doc_id in entries
     ]
-    return documents, indexes, max(c[0] for c in commits)
+    # Timestamps increase through the group: if its last commit wrote a document,
+    # ``documents`` carries the group's newest timestamp.
+    last_ts, last_documents, _ = commits[-1]
+    return new, other, indexes, 0 if last_documents else last_ts
 
 
 _WRITES: dict[str, Callable[[Any], Batch]] = {"write": fields_batch, "commits": commits_batch}
@@ -162,22 +207,26 @@ _WRITES: dict[str, Callable[[Any], Batch]] = {"write": fields_batch, "commits": 
 def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
     """One transaction, one fsync, for all of ``batches``: all or nothing.
 
-    The batches' rows go in through ONE ``executemany`` per table: under load a
+    The batches' rows go in through ONE ``executemany`` per statement: under load a
     transaction merges several groups of commits, and each ``executemany`` call costs
     more than a row."""
     if len(batches) == 1:
-        documents, indexes, high = batches[0]
+        new, other, indexes, head = batches[0]
     else:
-        documents = list(chain.from_iterable(b[0] for b in batches))
-        indexes = list(chain.from_iterable(b[1] for b in batches))
-        high = max(b[2] for b in batches)
+        new = list(chain.from_iterable(b[0] for b in batches))
+        other = list(chain.from_iterable(b[1] for b in batches))
+        indexes = list(chain.from_iterable(b[2] for b in batches))
+        head = max(b[3] for b in batches)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        if documents:
-            conn.executemany(_INSERT_DOCUMENTS, documents)
+        if new:
+            conn.executemany(_INSERT_NEW_DOCUMENTS, new)
+        if other:
+            conn.executemany(_INSERT_DOCUMENTS, other)
         if indexes:
             conn.executemany(_INSERT_INDEXES, indexes)
-        conn.execute(_RAISE_HEAD, (high,))
+        if head:
+            conn.execute(_RAISE_HEAD, (head,))
         conn.execute("COMMIT")
     except BaseException:
         schema.rollback(conn)
@@ -188,70 +237,6 @@ def _write_one(conn: sqlite3.Connection, op: str, request: Any) -> None:
     write_batches(conn, [_WRITES[op](request)])
 
 
-# ------------------------------------------------------------------------ checkpoints
-# SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold (1,000
-# WAL pages by default): that commit's callers wait while every page the log holds is
-# copied into the database file and the file is fsynced. Under insert load that was
-# every ~15 ms. Here a thread of the child does the copying, PASSIVE (it blocks neither
-# the writer nor a reader), on a connection of its own, once this many rows were
-# committed since the last round. Fewer, larger rounds also copy a page that many
-# commits touched (the tail of ``documents_by_ts``, b-tree interior pages) once.
-#
-# A round cannot finish the log while the writer keeps appending to it, and SQLite
-# starts the log over from its beginning only once every frame is in the database file.
-# So after a round, the writer checkpoints the few frames appended meanwhile itself,
-# right after its next commit (that is cheap); its next transaction then restarts the
-# log instead of growing it. The writer's own automatic checkpoint stays as a backstop.
-CHECKPOINT_EVERY_ROWS = 8_000
-WRITER_AUTOCHECKPOINT_PAGES = 16_384
-
-
-class _Checkpointer:
-    """A thread copying the WAL into the database file, off the commit path. SQLite
-    releases the GIL while it checkpoints, so this runs beside the writer's next batch."""
-
-    def __init__(self, path: Path) -> None:
-        self.conn = schema.connect(path)
-        self.wake = threading.Event()
-        self.finished = threading.Event()
-        self.running = False
-        self.stopping = False
-        self.rows = 0
-        self.thread = threading.Thread(target=self._run, name="pyconvex-checkpoint", daemon=True)
-        self.thread.start()
-
-    def committed(self, conn: sqlite3.Connection, rows: int) -> None:
-        """Called by the writer after each commit, on its connection."""
-        if self.finished.is_set():
-            self.finished.clear()
-            self.running = False
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        self.rows += rows
-        if self.rows >= CHECKPOINT_EVERY_ROWS and not self.running:
-            self.rows = 0
-            self.running = True
-            self.wake.set()
-
-    def _run(self) -> None:
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            if self.stopping:
-                return
-            # Best effort, like SQLite's own: a checkpoint that could not finish (a
-            # reader still on an old snapshot) leaves the rest to the next one.
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.finished.set()
-
-    def close(self) -> None:
-        self.stopping = True
-        self.wake.set()
-        self.thread.join()
-        self.conn.close()
-
-
 # ------------------------------------------------------------------ the child's operations
 class _Writer:
     """The child's state: its connection, its lock and its checkpointer."""
@@ -259,14 +244,14 @@ class _Writer:
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
         self.lock_fd: int | None = None
-        self.checkpointer: _Checkpointer | None = None
+        self.checkpointer: Checkpointer | None = None
 
     def open(self, path: str) -> None:
         self.lock_fd = _wait_for_writer_lock(Path(path))
         self.conn = schema.connect(Path(path))
         self.conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
         schema.create_or_upgrade(self.conn)
-        self.checkpointer = _Checkpointer(Path(path))
+        self.checkpointer = Checkpointer(Path(path))
 
     def writes(self, requests: list[tuple[str, Any]]) -> list[tuple[bool, Any]]:
         """Commit consecutive write requests together; if that fails, each alone."""
@@ -289,6 +274,7 @@ class _Writer:
         assert self.conn is not None
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(_PIN_HEAD)
             args = {"cutoff": cutoff, "limit": limit}
             n = self.conn.execute(_OLD_DOCUMENTS, args).rowcount
             n += self.conn.execute(_OLD_INDEX_ENTRIES, args).rowcount

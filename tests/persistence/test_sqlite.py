@@ -18,7 +18,7 @@ import pytest
 from pyconvex.errors import ErrorCode
 from pyconvex.persistence import DocumentLogEntry as D
 from pyconvex.persistence import IndexEntry as I
-from pyconvex.persistence import sqlite_schema, sqlite_writer
+from pyconvex.persistence import sqlite_checkpointer, sqlite_schema, sqlite_writer
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
 from pyconvex.persistence.sqlite import _SCANS, SqlitePersistence
 from pyconvex.values.types import Id
@@ -97,19 +97,113 @@ async def test_wal_full_sync_and_layout_version_on_both_connections(tmp_path: Pa
     assert on_reader == {**expected, "query_only": 1}
 
 
-async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path):
-    path = tmp_path / "db.sqlite3"
+def old_file(path: Path, version: int, *statements: str) -> None:
+    """A file of layout ``version`` holding document a@7 and an index entry @9."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.executescript(sqlite_schema._V1)
+        conn.executescript(sqlite_schema._V1 + (sqlite_schema._V2 if version > 1 else ""))
         conn.execute("INSERT INTO documents VALUES ('a', 7, 1, x'00', NULL)")
         conn.execute("INSERT INTO indexes VALUES (1, x'01', 9, 'a')")
-        conn.execute("PRAGMA user_version=1")
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={version}")
+
+
+async def reopened_max_ts(path: Path) -> int:
+    store = await SqlitePersistence.open(path)
+    try:
+        return await store.max_ts()
+    finally:
+        await store.close()
+
+
+async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    old_file(path, 1)
     store = await SqlitePersistence.open(path)
     try:
         assert await store.max_ts() == 9
         assert (await store.get_document("a", 7)) == D(7, "a", 1, b"\x00")
     finally:
         await store.close()
+
+
+async def test_a_version_2_file_is_upgraded_in_place(tmp_path: Path):
+    """Version 2 kept the head in ``persistence_max_ts``; version 3 keeps only a floor
+    there (the head is the newest document's timestamp unless the row says more). A
+    version 2 file whose head is above every row it holds (retention deleted the newest
+    tombstone) keeps that head, and later commits raise it without the row."""
+    path = tmp_path / "db.sqlite3"
+    old_file(path, 2, "INSERT INTO persistence_max_ts VALUES (0, 12)")
+    store = await SqlitePersistence.open(path)
+    try:
+        assert await store.max_ts() == 12
+        await store.write([D(13, "b", 1, b"\x01")], [I(1, b"\x02", 13, "b")])
+        assert await store.max_ts() == 13
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_schema.SCHEMA_VERSION
+        assert conn.execute("SELECT ts FROM persistence_max_ts").fetchall() == [(12,)]
+    assert await reopened_max_ts(path) == 13
+
+
+async def test_the_committers_transactions_leave_the_head_row_alone(tmp_path: Path):
+    """A commit group whose last commit writes a document carries its head in
+    ``documents``: no ``persistence_max_ts`` row is written (one WAL page less per
+    transaction). A group ending in index entries alone raises the row. Values and keys
+    are stored as blobs, and a new document's prev_ts as NULL, as before."""
+    path = tmp_path / "db.sqlite3"
+    store = await SqlitePersistence.open(path)
+    try:
+        done: list[BaseException | None] = []
+        store.write_commits_then(
+            [(5, [("a", 1, b"{}", None)], [(2, b"ka", "a")]),
+             (6, [("a", 1, b"{1}", 5), ("b", 1, None, None)], [(2, b"ka", None)])],
+            done.append,
+        )
+        await store.write([], [])
+        while not done:
+            await asyncio.sleep(0.001)
+        assert done == [None]
+        assert await store.max_ts() == 6
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("SELECT * FROM persistence_max_ts").fetchall() == []
+            rows = conn.execute(
+                "SELECT id, ts, typeof(value), prev_ts FROM documents ORDER BY id, ts"
+            ).fetchall()
+            assert rows == [("a", 5, "blob", None), ("a", 6, "blob", 5), ("b", 6, "null", None)]
+            keys = conn.execute("SELECT typeof(key), ts, doc_id FROM indexes").fetchall()
+            assert keys == [("blob", 5, "a"), ("blob", 6, None)]
+        assert [e async for e in store.load_documents(0)] == [
+            D(5, "a", 1, b"{}"), D(6, "a", 1, b"{1}", 5), D(6, "b", 1, None)]
+        store.write_commits_then(
+            [(7, [("c", 1, b"{}", None)], []), (8, [], [(3, b"k", "c")])], done.append
+        )
+        while len(done) < 2:
+            await asyncio.sleep(0.001)
+        assert done == [None, None]
+        assert await store.max_ts() == 8
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("SELECT ts FROM persistence_max_ts").fetchall() == [(8,)]
+    finally:
+        await store.close()
+
+
+async def test_retention_never_moves_the_head_back(tmp_path: Path):
+    """Deleting the newest document (a tombstone nothing older is left of) must not
+    lower the head: the next process would hand out timestamps at or below it."""
+    path = tmp_path / "db.sqlite3"
+    store = await SqlitePersistence.open(path)
+    try:
+        await store.write([D(1, "a", 1, b"x")], [I(1, b"k", 1, "a")])
+        await store.write([D(2, "a", 1, None, 1)], [I(1, b"k", 2, None)])
+        while await store.delete_versions_before(10, 100):
+            pass
+        assert [e async for e in store.load_documents(0)] == []
+        assert await store.max_ts() == 2
+    finally:
+        await store.close()
+    assert await reopened_max_ts(path) == 2
 
 
 async def test_a_newer_layout_is_refused_and_the_lock_released(tmp_path: Path):
@@ -290,7 +384,7 @@ async def test_the_wal_is_checkpointed_while_open_and_starts_over_instead_of_gro
         for _ in range(4):
             rows = 0
             before = path.stat().st_size
-            while rows <= sqlite_writer.CHECKPOINT_EVERY_ROWS:
+            while rows <= sqlite_checkpointer.CHECKPOINT_EVERY_ROWS:
                 docs = [D(ts + i + 1, f"d{ts + i + 1}", 1, b"x" * 300) for i in range(200)]
                 ts += 200
                 await store.write(docs, [])
@@ -304,7 +398,7 @@ async def test_the_wal_is_checkpointed_while_open_and_starts_over_instead_of_gro
             await store.write([D(ts + 1, f"d{ts + 1}", 1, b"x")], [])  # the writer's tail
             ts += 1
             wal_sizes.append(wal.stat().st_size)
-        assert path.stat().st_size > empty_file + 4 * sqlite_writer.CHECKPOINT_EVERY_ROWS * 300
+        assert path.stat().st_size > empty_file + 4 * sqlite_checkpointer.CHECKPOINT_EVERY_ROWS * 300
         assert wal_sizes[-1] <= 1.5 * wal_sizes[0], wal_sizes
         assert (await store.get_document("d1", ts)).value == b"x" * 300
     finally:
