@@ -66,24 +66,55 @@ WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to e
 # timestamps of their own), and ``commits``, the committer's group: per commit its
 # timestamp and the commit request's own row lists, which lack the timestamp (the parent
 # sends them as they are, and the child, which has CPU to spare, makes the rows). Both
-# become a Batch here. The writer commits one or more batches as ONE transaction:
-# ``executemany`` per statement, one COMMIT (one fsync). In this process the number of
-# calls into SQLite costs nothing but their own work, so plain prepared INSERTs beat one
-# multi-row statement routed by triggers (which an earlier in-process writer used to
-# take the GIL back fewer times): that costs SQLite a trigger program per row.
+# become a Batch here. The writer commits one or more batches as ONE transaction, one
+# COMMIT (one fsync).
 #
-# The rows are shaped for the sqlite3 module's binding, which passes an exact int, float,
-# str or bytearray straight to SQLite but sends any other value (bytes, None) through its
-# adapter registry: a key tuple, a dict look-up and two failed attribute look-ups, one of
-# which formats an AttributeError; about 3,000 instructions a value, more than copying
-# a ~300-byte blob into a bytearray. So blobs are bound as bytearrays (stored as the same
-# BLOB), and a new document (no prev_ts) goes in through a statement without that column
-# instead of binding None. A tombstone's None still takes the slow way; it is rare.
-_INSERT_NEW_DOCUMENTS = "INSERT INTO documents (ts, id, table_number, value) VALUES (?, ?, ?, ?)"
-_INSERT_DOCUMENTS = (
-    "INSERT INTO documents (ts, id, table_number, value, prev_ts) VALUES (?, ?, ?, ?, ?)"
-)
-_INSERT_INDEXES = "INSERT INTO indexes (index_id, key, ts, doc_id) VALUES (?, ?, ?, ?)"
+# Rows go in through multi-row ``INSERT ... VALUES (...), (...)`` statements of up to
+# ``_ROWS_PER_STATEMENT`` rows, one statement text per row count (prepared once, then
+# taken from the connection's statement cache): one call into SQLite per chunk instead
+# of ``executemany``'s step and reset per row, each of which releases and retakes the
+# GIL and SQLite's connection mutex and runs the statement's program from its start
+# (opening its cursors). Plain prepared INSERTs still: routing one statement by
+# triggers (an earlier in-process writer did, to cross the GIL fewer times) cost SQLite
+# a trigger program per row.
+#
+# The fields are shaped for the sqlite3 module's binding, which passes an exact int,
+# float, str or bytearray straight to SQLite but sends any other value (bytes, None)
+# through its adapter registry: a key tuple, a dict look-up and two failed attribute
+# look-ups, one of which formats an AttributeError; about 3,000 instructions a value,
+# more than copying a ~300-byte blob into a bytearray. So blobs are bound as bytearrays
+# (stored as the same BLOB), and a new document (no prev_ts) goes in through a
+# statement without that column instead of binding None. A tombstone's None still takes
+# the slow way; it is rare.
+_ROWS_PER_STATEMENT = 64
+
+
+class _Insert:
+    """One INSERT, as a statement text per row count, made on first use."""
+
+    __slots__ = ("head", "row", "texts", "width")
+
+    def __init__(self, head: str, width: int) -> None:
+        self.head = head
+        self.width = width
+        self.row = "(" + ", ".join(["?"] * width) + ")"
+        self.texts: dict[int, str] = {}
+
+    def run(self, conn: sqlite3.Connection, fields: list[Any]) -> None:
+        """Insert the rows whose fields ``fields`` holds, flat, in column order."""
+        step = _ROWS_PER_STATEMENT * self.width
+        for start in range(0, len(fields), step):
+            chunk = fields if len(fields) <= step else fields[start : start + step]
+            rows = len(chunk) // self.width
+            text = self.texts.get(rows)
+            if text is None:
+                text = self.texts[rows] = self.head + ", ".join([self.row] * rows)
+            conn.execute(text, chunk)
+
+
+_NEW_DOCUMENTS = _Insert("INSERT INTO documents (ts, id, table_number, value) VALUES ", 4)
+_DOCUMENTS = _Insert("INSERT INTO documents (ts, id, table_number, value, prev_ts) VALUES ", 5)
+_INDEXES = _Insert("INSERT INTO indexes (index_id, key, ts, doc_id) VALUES ", 4)
 _DOCUMENT_WIDTH, _INDEX_WIDTH = 5, 4
 # The head (sqlite_schema.py): MAX(ts) of ``documents`` unless ``persistence_max_ts``
 # says more. A transaction raises that row only when its documents do not carry its
@@ -93,11 +124,10 @@ _RAISE_HEAD = (
     "INSERT INTO persistence_max_ts (id, ts) VALUES (0, ?) "
     "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
 )
-Batch: TypeAlias = (
-    "tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]], Sequence[Sequence[Any]], int]"
-)
-"""New documents' rows, other documents' rows, index entry rows, and the timestamp the
-head row must be raised to (0 when the batch's documents carry its newest one)."""
+Batch: TypeAlias = "tuple[list[Any], list[Any], list[Any], int]"
+"""The fields, flat, of new documents, of other documents and of index entries, and the
+timestamp the head row must be raised to (0 when the batch's documents carry its
+newest one)."""
 Fields: TypeAlias = "tuple[list[Any], list[Any], int]"
 """A ``write`` request: the document and index entry fields, flat, and the head."""
 # Retention: what no read at a timestamp >= :cutoff can see (see base.py). A version is
@@ -161,39 +191,32 @@ def _blob(value: bytes | None) -> bytearray | None:
 
 
 def fields_batch(request: Fields) -> Batch:
-    """A ``write`` request's rows (not the committer's path: backfills, migrations),
-    made by ``commits_batch`` from a one-row commit per row."""
+    """A ``write`` request's fields (not the committer's path: backfills, migrations);
+    its documents go through ``commits_batch`` as a one-document commit each."""
     documents, indexes, high = request
     commits: list[CommitRows] = [
         (ts, [(doc_id, table_number, value, prev_ts)], [])
         for ts, doc_id, table_number, value, prev_ts in _rows(documents, _DOCUMENT_WIDTH)
     ]
-    commits += [
-        (ts, [], [(index_id, key, doc_id)])
-        for index_id, key, ts, doc_id in _rows(indexes, _INDEX_WIDTH)
-    ]
-    if not commits:
-        return [], [], [], high
-    new, other, entries, _ = commits_batch(commits)
+    new, other, _, _ = commits_batch(commits) if commits else ([], [], [], 0)
+    indexes[1::_INDEX_WIDTH] = [bytearray(key) for key in indexes[1::_INDEX_WIDTH]]
     carried = max(documents[::_DOCUMENT_WIDTH], default=0)
-    return new, other, entries, 0 if carried >= high else high
+    return new, other, indexes, 0 if carried >= high else high
 
 
 def commits_batch(commits: Sequence[CommitRows]) -> Batch:
     """A ``commits`` request's rows, each commit's timestamp put into its own."""
-    new: list[tuple[Any, ...]] = []
-    other: list[tuple[Any, ...]] = []
-    for ts, docs, _ in commits:
+    new: list[Any] = []
+    other: list[Any] = []
+    indexes: list[Any] = []
+    for ts, docs, entries in commits:
         for doc_id, table_number, value, prev_ts in docs:
             if prev_ts is None and value is not None:
-                new.append((ts, doc_id, table_number, bytearray(value)))
+                new += (ts, doc_id, table_number, bytearray(value))
             else:
-                other.append((ts, doc_id, table_number, _blob(value), prev_ts))
-    indexes = [
-        (index_id, bytearray(key), ts, doc_id)
-        for ts, _, entries in commits
-        for index_id, key, doc_id in entries
-    ]
+                other += (ts, doc_id, table_number, _blob(value), prev_ts)
+        for index_id, key, points_to in entries:
+            indexes += (index_id, bytearray(key), ts, points_to)
     # Timestamps increase through the group: if its last commit wrote a document,
     # ``documents`` carries the group's newest timestamp.
     last_ts, last_documents, _ = commits[-1]
@@ -207,9 +230,8 @@ _WRITES: dict[str, Callable[[Any], Batch]] = {"write": fields_batch, "commits": 
 def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
     """One transaction, one fsync, for all of ``batches``: all or nothing.
 
-    The batches' rows go in through ONE ``executemany`` per statement: under load a
-    transaction merges several groups of commits, and each ``executemany`` call costs
-    more than a row."""
+    The batches' fields are joined first: under load a transaction merges several
+    groups of commits, and fewer, fuller statements cost less per row."""
     if len(batches) == 1:
         new, other, indexes, head = batches[0]
     else:
@@ -219,12 +241,9 @@ def write_batches(conn: sqlite3.Connection, batches: Sequence[Batch]) -> None:
         head = max(b[3] for b in batches)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        if new:
-            conn.executemany(_INSERT_NEW_DOCUMENTS, new)
-        if other:
-            conn.executemany(_INSERT_DOCUMENTS, other)
-        if indexes:
-            conn.executemany(_INSERT_INDEXES, indexes)
+        _NEW_DOCUMENTS.run(conn, new)
+        _DOCUMENTS.run(conn, other)
+        _INDEXES.run(conn, indexes)
         if head:
             conn.execute(_RAISE_HEAD, (head,))
         conn.execute("COMMIT")
