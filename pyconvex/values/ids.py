@@ -232,6 +232,8 @@ class _IdSource:
 
     def __init__(self) -> None:
         self._parts: list[tuple[int, str, int, int, int, bytes]] = []
+        self._slots = 0  # the fill's slots, for _short_digits
+        self._short: str | None = None  # the fill's 1-byte-table digits, once asked for
         self._next = _IDS_PER_FILL
         self._last = 0
         self._high: tuple[int, int, int] = (-1, 0, 0)
@@ -248,7 +250,8 @@ class _IdSource:
         each random part's last byte. Characters: each part's bits 8 to 67 (the id's
         characters 14 to 25 of a 2-byte table number, wholly random) go into a 128-bit
         slot, whose 5-bit groups four shift-and-mask steps spread into one byte each,
-        which one ``translate`` makes digits."""
+        which one ``translate`` makes digits. The slots are kept for
+        :meth:`_short_digits`."""
         count = _IDS_PER_FILL
         data = os.urandom(count * _RANDOM_BYTES)
         lanes = bytearray(2 * len(data))
@@ -263,12 +266,11 @@ class _IdSource:
             weighted.byteswap()
         last = slice(_RANDOM_BYTES - 1, len(data), _RANDOM_BYTES)
         slots = bytearray(16 * count)
-        for j in range(1, _RANDOM_BYTES):
+        for j in range(_RANDOM_BYTES):
             slots[7 + j :: 16] = data[j::_RANDOM_BYTES]
-        x = (int.from_bytes(slots, "big") >> 4) & _SLOT_MASK
-        for width, mask, lane in _SPREAD:
-            x = (x & mask) | (((x >> width) & mask) << lane)
-        digits = x.to_bytes(16 * count, "big").translate(_DIGITS).decode()
+        self._slots = whole = int.from_bytes(slots, "big")
+        self._short = None
+        digits = _digits((whole >> 4) & _SLOT_MASK, count)
         self._parts = list(zip(
             data[::_RANDOM_BYTES],
             (digits[i + 4 : i + 16] for i in range(0, len(digits), 16)),
@@ -279,6 +281,16 @@ class _IdSource:
             strict=True,
         ))
         self._next = 0
+
+    def _short_digits(self) -> str:
+        """The fill's random parts' bits 6 to 65 as digits (16 places each): characters
+        14 to 25 of an id of a 1-byte table number (every system table's, such as the
+        session record's in every WebSocket mutation), made once per fill on the first
+        such id, from the same slots shifted two bits less."""
+        short = self._short
+        if short is None:
+            short = self._short = _digits((self._slots >> 6) & _SLOT_MASK, _IDS_PER_FILL)
+        return short
 
     def make(self, table_number: int) -> str:
         """A new id of the table, entered in the decode cache (its table and internal
@@ -297,6 +309,8 @@ class _IdSource:
                 k = 0
             self._next = k + 1
             top, middle, bottom, r0, r1, random = self._parts[k]
+            if table.layout == 1:
+                middle = self._short_digits()[16 * k + 4 : 16 * k + 16]
         high = self._high
         if high[0] != now >> 16:
             high = self._high = _high_shares(now >> 16)
@@ -308,11 +322,19 @@ class _IdSource:
         head = table.head
         if head[0] != now >> table.head_shift:
             head = table.new_head(now)
-        if table.fast:  # 2-byte table number: 12 cached characters, 2, 12 random, 2
+        layout = table.layout
+        if layout == 2:  # 2-byte table number: 12 cached characters, 2, 2, 12 random, 2, 2
             p = _PAIRS
             doc_id = "".join((
                 head[1], p[(b6 >> 2) | ((b5 & 15) << 6)], p[((b6 & 3) << 8) | top], middle,
                 p[((bottom & 15) << 6) | (c0 >> 2)], p[((c0 & 3) << 8) | c1],
+            ))
+        elif layout == 1:  # 1-byte: 10 cached characters, 2, 2, 12 random, 2, 2, 1
+            p = _PAIRS
+            doc_id = "".join((
+                head[1], p[((b5 & 63) << 4) | (b6 >> 4)], p[((b6 & 15) << 6) | (top >> 2)],
+                middle, p[((bottom & 63) << 4) | (c0 >> 4)], p[((c0 & 15) << 6) | (c1 >> 2)],
+                ALPHABET[(c1 & 3) << 3],
             ))
         else:
             tail = _b32encode(table.prefix + internal + bytes((c0, c1)))[table.head_chars :]
@@ -321,6 +343,15 @@ class _IdSource:
             _decoded.clear()
         _decoded[doc_id] = (table_number, internal)
         return doc_id
+
+
+def _digits(x: int, count: int) -> str:
+    """The 60-bit slots of ``x`` (one per 128 bits) as twelve digits each, at the end of
+    16 places: four shift-and-mask steps spread each 5-bit group into a byte of its own,
+    one ``translate`` makes the bytes digits."""
+    for width, mask, lane in _SPREAD:
+        x = (x & mask) | (((x >> width) & mask) << lane)
+    return x.to_bytes(16 * count, "big").translate(_DIGITS).decode()
 
 
 def _high_shares(high: int) -> tuple[int, int, int]:
@@ -337,10 +368,10 @@ class _TableIds:
     __slots__ = (
         "c0",
         "c1",
-        "fast",
         "head",
         "head_chars",
         "head_shift",
+        "layout",
         "number",
         "prefix",
     )
@@ -350,10 +381,13 @@ class _TableIds:
         self.prefix, self.c0, self.c1 = _table_prefix(table_number)
         bits = 8 * len(self.prefix) + 8 * (INTERNAL_ID_LEN + 2)
         # Characters whose bits all lie in the prefix and the clock's bits above its
-        # lowest 12: they change once per 4,096 microseconds.
+        # lowest 12 (14 for a 1-byte prefix): they change once per 4,096 (16,384)
+        # microseconds.
         self.head_chars = (8 * len(self.prefix) + 8 * _CLOCK_BYTES - 12) // 5
         self.head_shift = bits - 5 * self.head_chars - 8 * (INTERNAL_ID_LEN - _CLOCK_BYTES + 2)
-        self.fast = len(self.prefix) == 2
+        # The prefix's length: ids of 1- and 2-byte table numbers (below 16,384) are
+        # made from cached characters; longer prefixes are encoded whole.
+        self.layout = len(self.prefix) if len(self.prefix) <= 2 else 0
         self.head = (-1, "")
 
     def new_head(self, now: int) -> tuple[int, str]:

@@ -75,3 +75,37 @@ def test_new_ids_are_what_encode_id_makes_of_their_bytes(table):
         ids._decoded.clear()  # decode the string itself, not the remembered bytes
         number, internal = decode_id(made)
         assert number == table and encode_id(table, internal) == made
+
+
+def test_new_ids_of_every_small_table_number_are_the_reference_encoding():
+    """Table numbers below 128 (a 1-byte prefix: every system table) and below 16,384
+    (2 bytes) take cached-character layouts of their own; numbers 0..300 cover both
+    and the change between them, each across random parts."""
+    from pyconvex.values import ids
+
+    with pytest.raises(ValueError):
+        new_id(0)
+    for table in range(1, 301):
+        for _ in range(40):
+            made = new_id(table)
+            ids._decoded.clear()
+            number, internal = decode_id(made)
+            assert number == table and encode_id(table, internal) == made
+
+
+@pytest.mark.parametrize("table", [10, 10001])
+def test_new_ids_are_the_reference_encoding_at_every_low_clock_value(table, monkeypatch):
+    """The clock's low 14 bits (those not in the cached characters of a 1-byte table
+    number's ids) all occur: one id per microsecond for 16,384 microseconds."""
+    import time
+
+    from pyconvex.values import ids
+
+    start = max(time.time_ns() // 1000, ids._source._last) + 1
+    ticks = iter(range(start, start + (1 << 14)))
+    monkeypatch.setattr(ids, "_clock_ns", lambda: next(ticks) * 1000)
+    for _ in range(1 << 14):
+        made = new_id(table)
+        ids._decoded.clear()
+        number, internal = decode_id(made)
+        assert number == table and encode_id(table, internal) == made
