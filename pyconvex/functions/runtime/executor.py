@@ -268,47 +268,41 @@ class FunctionRunner:
         self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction
     ) -> Any:
         """Validate, run and check a mutation handler inside a caller's transaction (the
-        scheduler commits a job's state change with the mutation's own writes)."""
-        path = fn.path or "?"
-        return await self._mutation_handler(fn, args, ctx, txn, path, display_path(path))
-
-    async def _mutation_handler(
-        self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
-        path: str, shown: str,
-    ) -> Any:
-        """A mutation's handler: arguments checked, deterministic, metered, result
-        checked. (``run_in_transaction`` does the same inline for ``run_mutation``.)"""
-        checked = self.check_args(fn, args, txn)
-        token = frozen.set(Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts)))
-        try:
-            done, value = start_metered(fn.handler(ctx, **checked), Budget(
-                shown, "mutation", self.limits.query_mutation_s, self.limits.query_mutation_memory
-            ))
-            if not done:
-                value = await value
-        finally:
-            frozen.reset(token)
-        return self.check_returns(fn, value, txn)
+        scheduler commits a job's state change with the mutation's own writes). Its log
+        lines and request id are the caller's execution's."""
+        done, value = self._start_handler(fn, args, ctx, txn, _Caller(
+            display_path(fn.path or "?"), current_log.get(), request_id_var.get(),
+        ))
+        return value if done else await value
 
     def _start_handler(
         self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
-        run: _Run, path: str,
+        run: _Run | _Caller,
     ) -> tuple[bool, Any]:
-        """``run_mutation``'s handler, arguments checked, started as ``start_metered``
-        starts it. Its steps run in a context of their own where the execution's context
-        variables (log lines, the I/O guard, request id, frozen clock, meter) are set
-        once and never reset: the context is dropped with the attempt. (Set and reset
-        in the caller's context, as ``_Scope`` does, they were five pairs of context
-        variable updates per mutation.)"""
+        """A mutation's handler, arguments checked, deterministic and metered, started as
+        ``start_metered`` starts it: ``(True, its checked result)`` when it returned in its
+        first step, else ``(False, an awaitable of the checked result)``. Its steps run in
+        a context of their own where the execution's context variables (log lines, the
+        I/O guard, request id, frozen clock, meter) are set once and never reset: the
+        context is dropped with the attempt. (Set and reset in the caller's context, as
+        ``_Scope`` does, they were five pairs of context variable updates per mutation.)"""
         checked = self.check_args(fn, args, txn)
         shown = run.display
         context = copy_context()
         context.run(_enter_mutation, run.lines, shown, run.request_id,
-                    Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts)))
+                    Frozen(shown, txn.now_ms, (fn.path or "?", checked, txn.begin_ts)))
         limits = self.limits
-        return start_metered(context.run(fn.handler, ctx, **checked), Budget(
+        done, value = start_metered(context.run(fn.handler, ctx, **checked), Budget(
             shown, "mutation", limits.query_mutation_s, limits.query_mutation_memory
         ), context)
+        if done:
+            return True, self.check_returns(fn, value, txn)
+        return False, self._checked(fn, value, txn)
+
+    async def _checked(self, fn: RegisteredFunction, rest: Awaitable[Any],
+                       txn: Transaction) -> Any:
+        """The result of a handler that suspended in its first step, checked."""
+        return self.check_returns(fn, await rest, txn)
 
     # ----------------------------------------------------------------- queries
     async def run_query(
@@ -364,25 +358,30 @@ class FunctionRunner:
         *,
         internal_ok: bool = False,
     ) -> FunctionResult:
+        """A client's mutation: its handler started straight from the OCC loop
+        (``_transact``), with no coroutine between that loop and the handler."""
         fn = self.resolve(ref, FunctionKind.MUTATION, internal_ok)
-        return await self.run_in_transaction(None, fn.path or "?", identity, fn=fn, args=args)
+        return await self._transact(fn.path or "?", identity, self._start_handler, fn, args)
 
     async def run_in_transaction(
         self,
-        body: Callable[[MutationCtx, Transaction], Awaitable[Any]] | None,
+        body: Callable[[MutationCtx, Transaction], Awaitable[Any]],
         name: str,
         identity: dict[str, Any] | None = None,
-        *,
-        fn: RegisteredFunction | None = None,
-        args: Any = None,
     ) -> FunctionResult:
-        """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts. With
-        ``fn`` (``run_mutation``) the body is that function's handler on ``args``,
-        checked, deterministic and metered as in :meth:`call_in_transaction`, run here
-        inline: a client's mutation passes through no coroutine between this one and
-        its handler."""
+        """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts. It runs
+        in the caller's context with the execution's log lines, I/O guard and request id
+        set around it (``_Scope``); a mutation handler it calls through
+        :meth:`call_in_transaction` is checked, deterministic and metered."""
+        return await self._transact(name, identity, _start_body, body, None)
+
+    async def _transact(
+        self, name: str, identity: dict[str, Any] | None, start: _Start, what: Any, args: Any,
+    ) -> FunctionResult:
+        """The OCC loop: each attempt begins a transaction and starts the mutation on it,
+        ``start(what, args, ...)`` (see :data:`_Start`), then commits; a lost commit
+        re-runs it as the module docstring says."""
         run = _Run(name, "mutation")
-        shown = run.display
         lines = self.conflict_lines
         held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
         guessed = lines.busy_key(name)  # a key this function lost on, busy now: line up first
@@ -394,30 +393,19 @@ class FunctionRunner:
                 held = guessed
             for attempt in range(MAX_OCC_ATTEMPTS):
                 txn = self.db.begin()
-                log: list[str] = []
-                run.lines = log
-                # A body runs in this context with _Scope's variables set around it (and
-                # its failure reported inside them); a function's handler in its own.
-                scope = _Scope(run, shown) if fn is None else None
-                if scope is not None:
-                    scope.__enter__()
+                run.lines = []
                 try:
                     self.executions += 1
-                    ctx = MutationCtx(txn, identity, self.registry, self.storage, runner=self)
-                    if fn is not None:
-                        done, value = self._start_handler(fn, args, ctx, txn, run, name)
-                        if not done:
-                            value = await value
-                        value = self.check_returns(fn, value, txn)
-                    else:
-                        assert body is not None
-                        value = await body(ctx, txn)
+                    done, value = start(
+                        what, args,
+                        MutationCtx(txn, identity, self.registry, self.storage, runner=self),
+                        txn, run,
+                    )
+                    if not done:
+                        value = await value
                 except BaseException as e:
                     self._finish(run, e, txn)
                     raise
-                finally:
-                    if scope is not None:
-                        scope.__exit__()
                 if guessed is not None:
                     if held == guessed and txn.reads.overlaps((guessed,)) is None:
                         lines.forget(name, guessed)  # waited for a key it does not read
@@ -537,7 +525,41 @@ class _Run:
         self.conflicts: list[tuple[int, bytes]] | None = None  # made on a first conflict
 
 
-def _enter_mutation(lines: list[str], shown: str, request_id: str, state: Frozen) -> None:
+class _Caller(NamedTuple):
+    """What a handler run by ``call_in_transaction`` takes from its caller's execution
+    (``_Run``'s fields of the same names)."""
+
+    display: str
+    lines: list[str] | None
+    request_id: str | None
+
+
+_Start = Callable[[Any, Any, MutationCtx, Transaction, _Run], tuple[bool, Any]]
+"""One attempt of a mutation, started on its transaction: ``(True, result)``, or
+``(False, an awaitable of the result)``: ``FunctionRunner._start_handler`` on a
+function and its arguments, or ``_start_body`` on a body (and no arguments). (Passed
+separately, not bound with ``functools.partial``: the partial and its bound method cost
+a client's mutation more instructions than the extra arguments.)"""
+
+
+def _start_body(
+    body: Callable[[MutationCtx, Transaction], Awaitable[Any]], args: None, ctx: MutationCtx,
+    txn: Transaction, run: _Run,
+) -> tuple[bool, Any]:
+    return False, _scoped(body, ctx, txn, run)
+
+
+async def _scoped(
+    body: Callable[[MutationCtx, Transaction], Awaitable[Any]], ctx: MutationCtx,
+    txn: Transaction, run: _Run,
+) -> Any:
+    with _Scope(run, run.display):
+        return await body(ctx, txn)
+
+
+def _enter_mutation(
+    lines: list[str] | None, shown: str, request_id: str | None, state: Frozen,
+) -> None:
     """The context variables of a mutation's handler (``_Scope``'s, and the frozen clock),
     set in the execution's own context."""
     current_log.set(lines)
