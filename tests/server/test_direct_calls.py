@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,6 +140,23 @@ def test_a_client_leaving_mid_body_runs_nothing(server: LiveServer) -> None:
     httpx.post(f"{server.url}/api/mutation",
                json={"path": "messages:send", "args": {"channelId": channel, "text": "kept"}})
     assert _messages(server.url, channel) == ["kept"]
+
+
+def test_a_body_arriving_in_pieces_is_waited_for(server: LiveServer) -> None:
+    """The call starts once the head is in; it waits for the rest of the body (each
+    piece wakes it) and runs on the whole of it."""
+    channel = _channel(server.url, "pieces")
+    request = _request({"path": "messages:send", "args": {"channelId": channel, "text": "whole"}})
+    head_end = request.index(b"\r\n\r\n") + 4
+    with _connect(server.url) as sock:
+        sock.sendall(request[:head_end])
+        for start in range(head_end, len(request), 7):
+            time.sleep(0.02)
+            sock.sendall(request[start:start + 7])
+        buffer = bytearray()
+        status, _, body = _read_response(sock, buffer)
+        assert status == "HTTP/1.1 200 OK" and json.loads(body)["status"] == "success"
+    assert _messages(server.url, channel) == ["whole"]
 
 
 def test_cors_headers_and_errors_match_the_asgi_path(server: LiveServer) -> None:
