@@ -355,7 +355,8 @@ class Database:
 
         Raises :class:`OccConflict` if something it read changed since it began.
         """
-        if not txn.has_writes:
+        request = txn.commit_request()
+        if request is None:  # nothing written
             return txn.begin_ts
         assert self._client is not None
         # Awaited here, not through a coroutine of the committer's (one frame fewer).
@@ -363,9 +364,9 @@ class Database:
         # committer skips a done future, so the commit happens once or not at all (a
         # cancel after acceptance only stops the caller waiting for the answer).
         if not self.commit_observers:
-            return await self._client.submit(txn.commit_request())
+            return await self._client.submit(request)
         start = time.perf_counter()
-        ts = await self._client.submit(txn.commit_request())
+        ts = await self._client.submit(request)
         for observe in self.commit_observers:  # /metrics: commit latency
             observe(time.perf_counter() - start)
         return ts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 
 import orjson
@@ -9,6 +10,8 @@ import orjson
 from pyconvex.database.catalog import IndexInfo
 from pyconvex.values import MISSING, Document, dumps, encode_key, get_path, loads
 from pyconvex.values.keys import encode_element
+
+_pack_double = struct.Struct(">d").pack
 
 
 def encode_document(doc: Document) -> bytes:
@@ -71,7 +74,12 @@ def new_index_keys(
     _creationTime)`` (None: ``by_id``): the same keys, from a recipe an insert keeps
     per table. An id is lowercase base32, so its string element needs no escaping."""
     id_part = b"\x06" + doc_id.encode() + b"\x00"
-    tail = encode_element(created) + id_part
+    # encode_element's own first cases, without its call: a positive float (every
+    # _creationTime) and a string without NUL (most indexed fields).
+    if type(created) is float and created > 0.0:
+        tail = b"\x04" + _pack_double(-created) + id_part
+    else:
+        tail = encode_element(created) + id_part
     keys: dict[int, bytes] = {}
     for index_id, fields in indexes:
         if fields is None:
@@ -81,7 +89,10 @@ def new_index_keys(
         elif len(fields) == 1:
             field = fields[0]
             value = doc.get(field, MISSING) if "." not in field else get_path(doc, field)
-            keys[index_id] = encode_element(value) + tail
+            if type(value) is str and "\x00" not in value:
+                keys[index_id] = b"\x06" + value.encode() + b"\x00" + tail
+            else:
+                keys[index_id] = encode_element(value) + tail
         else:
             keys[index_id] = b"".join([encode_element(get_path(doc, f)) for f in fields]) + tail
     return keys

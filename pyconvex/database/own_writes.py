@@ -76,14 +76,14 @@ def build_commit_request(
     indexes: list[tuple[int, bytes, str | None]] = []
     written: list[WrittenKey] = []
     written_indexes: set[int] = set()
+    by_number = catalog.tables_by_number
     for doc_id, update in updates.items():
         old, new = update.old, update.new
         if old is None and new is None:
             continue
-        table = update.table
-        if table.number not in catalog.tables_by_number:
+        table = by_number.get(update.table.number)
+        if table is None:
             continue
-        table = catalog.tables_by_number[table.number]
         value = update.encoded
         if value is None and new is not None:
             value = encode_document(new)
@@ -96,7 +96,8 @@ def build_commit_request(
             # keys, all computed then, are all new, so each is written and put down
             # (the key dict's items are the written keys as they are).
             written += known.items()
-            indexes += [(index_id, key, doc_id) for index_id, key in known.items()]
+            for index_id, key in known.items():  # a loop: a comprehension is a call
+                indexes.append((index_id, key, doc_id))
             written_indexes.update(known)
             continue
         for index in table.indexes.values():

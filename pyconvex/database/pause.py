@@ -33,16 +33,15 @@ class Hold:
 class PausePoints:
     def __init__(self) -> None:
         self._holds: dict[str, Hold] = {}
-
-    @property
-    def active(self) -> bool:
+        self.active = False
         """Whether a test holds any pause point (the engine then takes its slow paths,
-        which reach them)."""
-        return bool(self._holds)
+        which reach them). A plain attribute, kept by ``hold`` and ``reached``: every
+        commit reads it."""
 
     def hold(self, name: str) -> Hold:
         hold = Hold()
         self._holds[name] = hold
+        self.active = True
         return hold
 
     async def reached(self, name: str) -> None:
@@ -51,6 +50,7 @@ class PausePoints:
         hold = self._holds.pop(name, None)
         if hold is None:
             return
+        self.active = bool(self._holds)
         hold._loop = asyncio.get_running_loop()
         hold.arrived.set()
         await hold._release.wait()

@@ -59,6 +59,11 @@ class ReadSet:
         self._frozen = None
         return interval
 
+    def add_interval(self, index_id: int, interval: Interval) -> None:
+        """Record an interval that nobody moves (it may be shared by read sets)."""
+        self._by_index.setdefault(index_id, []).append(interval)
+        self._frozen = None
+
     def add_point(self, index_id: int, key: bytes) -> None:
         self.add(index_id, key, key_successor(key))
 

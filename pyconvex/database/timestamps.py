@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import time
 
+_time_ns = time.time_ns
+"""The real clock, taken at import (as ``values/ids.py`` does): inside a function
+``time.time_ns`` is the deterministic stand-in, a Python function that reads a context
+variable first, and the fast path stamps a commit from its caller's task."""
+
 
 class TimestampOracle:
     """Hands out commit timestamps; only the committer calls ``next``."""
@@ -27,7 +32,7 @@ class TimestampOracle:
             self._last = ts
 
     def next(self) -> int:
-        ts = time.time_ns()
+        ts = _time_ns()
         if ts <= self._last:
             ts = self._last + 1
         self._last = ts

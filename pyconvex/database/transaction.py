@@ -72,11 +72,11 @@ class Transaction(TransactionWrites):
         self.bytes_written = point.bytes_written
 
     # ------------------------------------------------------------------ commit
-    @property
-    def has_writes(self) -> bool:
-        return bool(self._updates)
-
-    def commit_request(self) -> CommitRequest:
+    def commit_request(self) -> CommitRequest | None:
+        """What the committer is handed; None if the transaction wrote nothing (one
+        call per commit, not a test and then the request)."""
+        if not self._updates:
+            return None
         return build_commit_request(
             self.begin_ts, self.reads, self._updates, self.catalog, self._catalog_changed,
             self.bytes_written,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pyconvex.database.catalog import (
     BY_ID,
+    SYSTEM_TABLES,
     TABLES_TABLE,
     Catalog,
     IndexInfo,
@@ -24,7 +25,7 @@ from pyconvex.database.catalog import (
 from pyconvex.database.documents import decode_document
 from pyconvex.database.limits import Limits
 from pyconvex.database.own_writes import Overlay, Update, own_rows
-from pyconvex.database.reads import ReadSet, key_successor
+from pyconvex.database.reads import Interval, ReadSet, key_successor
 from pyconvex.database.search_indexes import SearchManager
 from pyconvex.errors import (
     InvalidIdError,
@@ -46,12 +47,18 @@ _MAX_PAGE = 1024
 
 
 @functools.lru_cache(maxsize=4096)
-def _name_span(name: str) -> tuple[bytes, bytes]:
+def _name_span(name: str) -> Interval:
     """A table name's key range in ``_tables.by_name``, which every write reads (so a
-    concurrent change of the table conflicts): encoded once per name. Names that do not
-    exist are read too (any string a function passes), hence the bound."""
+    concurrent change of the table conflicts): encoded once per name, and one interval
+    shared by every read set that records it (nothing widens it: only a scan moves the
+    bounds of the intervals it added itself). Names that do not exist are read too (any
+    string a function passes), hence the bound."""
     prefix = encode_key([name])
-    return prefix, prefix_end(prefix)
+    return Interval(prefix, prefix_end(prefix))
+
+
+_TABLE_NAMES = next(t for t in SYSTEM_TABLES if t.name == TABLES_TABLE).indexes["by_name"].id
+"""The index id of ``_tables.by_name`` (system index ids are fixed forever)."""
 
 
 class TransactionHost(Protocol):
@@ -77,6 +84,17 @@ class _IdResolver:
 class TransactionReads:
     """The state of one transaction and its reads. Not shared between tasks."""
 
+    # Counters and flags start as these class defaults (the first ``+=`` or assignment
+    # makes the instance's own): a transaction is begun for every call, and most of
+    # these are never changed by one.
+    _catalog_changed = False
+    _last_creation_time = 0.0
+    _pending_size = 0
+    docs_read = 0
+    bytes_read = 0
+    ranges_read = 0
+    bytes_written = 0
+
     def __init__(
         self,
         db: TransactionHost,
@@ -100,13 +118,6 @@ class TransactionReads:
         self._overlay: Overlay = {}
         # Snapshot bytes of documents fetched by id, to derive old index keys on write.
         self._snapshot: dict[str, tuple[bytes, int]] = {}
-        self._catalog_changed = False
-        self._last_creation_time = 0.0
-        self._pending_size = 0
-        self.docs_read = 0
-        self.bytes_read = 0
-        self.ranges_read = 0
-        self.bytes_written = 0
 
     @property
     def documents_written(self) -> int:
@@ -116,10 +127,8 @@ class TransactionReads:
     # ----------------------------------------------------------------- catalog
     def table(self, name: str) -> TableInfo | None:
         """Look a table up by name, recording the read so a concurrent change conflicts."""
-        tables = self.catalog.tables_by_name[TABLES_TABLE]
-        start, end = _name_span(name)
-        self.reads.add(tables.indexes["by_name"].id, start, end)
-        return self.catalog.table(name)
+        self.reads.add_interval(_TABLE_NAMES, _name_span(name))
+        return self.catalog.tables_by_name.get(name)  # catalog.table(name), without its call
 
     def require_table(self, name: str) -> TableInfo:
         table = self.table(name)

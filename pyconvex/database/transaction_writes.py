@@ -11,6 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from pyconvex.database.catalog import (
     BY_ID,
     CREATION_TIME_FIELD,
@@ -72,6 +74,8 @@ def _check_top_level_name(name: str) -> None:
     validate_field_name(name, top_level=True)
 
 
+_str_new = str.__new__
+
 _known_names: set[str] = set()
 """Top-level field names found valid (bounded like ``_check_top_level_name``'s cache):
 an insert whose names are all here checks them with one ``issuperset``."""
@@ -82,7 +86,7 @@ class _InsertPlan:
     up by name each time: the compiled check (node) of the table's own fields (None:
     the document is checked whole, or not at all), and each index's key recipe."""
 
-    __slots__ = ("check", "indexes", "schema", "table", "uses_ids")
+    __slots__ = ("check", "indexes", "plain", "schema", "table", "uses_ids")
 
     def __init__(self, table: TableInfo, schema: SchemaDefinition | None) -> None:
         self.table = table
@@ -103,6 +107,29 @@ class _InsertPlan:
         # Only a v.id() field looks table numbers up (JSON {"type": "id", ...}).
         self.uses_ids = validator is not None and '"type": "id"' in json.dumps(validator.to_json())
         self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
+        # Every value the check passes is its own JSON (strings, ids, booleans, null):
+        # the checked document, with its positive finite _creationTime, encodes as
+        # orjson's dump of it, exactly the bytes ``encode_document`` gives, without its
+        # walk (``convex_to_json`` copies the document to turn each Id into a str).
+        self.plain = self.check is not None and isinstance(validator, ObjectValidator) and all(
+            _plain_json(field.to_json()) for field in validator.fields.values()
+        )
+
+
+_PLAIN_TYPES = frozenset({"string", "id", "boolean", "null"})
+
+
+def _plain_json(validator: Any) -> bool:
+    """Whether every value ``validator`` (its JSON form) accepts is its own Convex JSON
+    (no $integer, $float, $bytes; no nested object whose keys need checking)."""
+    kind = validator.get("type")
+    if kind in _PLAIN_TYPES:
+        return True
+    if kind == "literal":
+        return type(validator.get("value")) in (str, bool)
+    if kind == "union":
+        return all(_plain_json(member) for member in validator.get("value", ()))
+    return False
 
 
 _plans: dict[int, _InsertPlan] = {}
@@ -195,7 +222,8 @@ class TransactionWrites(TransactionReads):
         return self.create_table(name)
 
     async def insert(self, table_name: str, value: dict[str, Any]) -> str:
-        self._check_writable("insert")
+        if not self.writable:
+            self._check_writable("insert")
         if type(value) is not dict or not _known_names.issuperset(value):
             value = self._validate_user_fields(table_name, value, "insert")
             if ID_FIELD in value or CREATION_TIME_FIELD in value:
@@ -207,7 +235,9 @@ class TransactionWrites(TransactionReads):
                 if len(_known_names) >= 4096:
                     _known_names.clear()
                 _known_names.update(value)
-        table = self._ensure_table(table_name)
+        table = self.table(table_name)  # _ensure_table's look-up, without its call
+        if table is None:
+            table = self._ensure_table(table_name)
         if type(value) is not dict:
             return self._insert(table, value)
         schema = self.catalog.schema
@@ -243,8 +273,11 @@ class TransactionWrites(TransactionReads):
                     f"Document for table '{table.name}' does not match the schema: "
                     f"{e.message(e.full_path(''))}"
                 ) from None
-            # The caller's ``ctx.db.insert`` answers with this same Id (not a second one).
-            doc[ID_FIELD] = ident = Id(doc_id, table.name)
+            # The caller's ``ctx.db.insert`` answers with this same Id (not a second one),
+            # made as Id(doc_id, table.name) makes it, without its Python __new__.
+            ident = _str_new(Id, doc_id)
+            ident.table = table.name
+            doc[ID_FIELD] = ident
             doc[CREATION_TIME_FIELD] = created
         else:
             ident = doc_id
@@ -254,14 +287,24 @@ class TransactionWrites(TransactionReads):
             if schema is not None and schema.schema_validation and table.name in schema.tables:
                 doc = self._check_schema(table, doc, schema)
         keys = new_index_keys(plan.indexes, doc, doc_id, created)
-        self._updates[doc_id] = Update(table, None, None, doc, keys)
+        encoded = None
+        # (Every string was encoded as UTF-8 by the size check: orjson refuses none.)
+        if plan.plain and type(created) is float and created > 0.0 and created - created == 0.0:
+            encoded = orjson.dumps(doc)
+        self._updates[doc_id] = Update(table, None, None, doc, keys, encoded)
         overlay = self._overlay
         for index_id, key in keys.items():
             own = overlay.get(index_id)
             if own is None:
                 own = overlay[index_id] = {}
             own[key] = doc_id
-        self._count_write(doc)
+        limits = self.limits  # _count_write's checks inline; it raises their errors
+        if limits is not None:
+            written = self.bytes_written + self._pending_size
+            if (len(self._updates) > limits.max_documents_written
+                    or written > limits.max_bytes_written):
+                self._count_write(doc)
+            self.bytes_written = written
         return ident
 
     def _insert(self, table: TableInfo, value: dict[str, Any]) -> str:

@@ -29,6 +29,10 @@ SCHEMA = define_schema({
     }).index("by_channel", ["channel"]).index("by_n_tags", ["n", "tags"]),
     "refs": define_table({"ref": v.id("posts"), "other": v.optional(v.id("loose"))}),
     "loose": define_table(v.union(v.object({"a": v.string()}), v.object({"b": v.number()}))),
+    "plain": define_table({
+        "s": v.string(), "b": v.optional(v.boolean()),
+        "u": v.union(v.literal("x"), v.null(), v.literal(True)), "r": v.optional(v.id("posts")),
+    }),
 })
 
 GOOD: list[dict[str, Any]] = [
@@ -75,6 +79,10 @@ async def _compare(db: Database, table_name: str, value: dict[str, Any]) -> None
     assert got == expected
     if got[0] != "error":
         assert type(got[0][-2][1]) is type(expected[0][-2][1])  # an Id under a schema
+        # The bytes the commit sends: encoded at the insert (a table whose values are
+        # all their own JSON) or at commit, the same either way.
+        encoded = txn._updates[doc_id].encoded
+        assert encoded is None or encoded == expected[1]
 
 
 @pytest.mark.parametrize("value", GOOD + BAD)
@@ -116,3 +124,31 @@ async def test_ids_in_fields_are_checked_against_their_table(db: Database) -> No
                   {"ref": new_id(posts), "other": new_id(loose)},
                   {"ref": new_id(posts), "other": new_id(posts)}):
         await _compare(db, "refs", value)
+
+
+async def test_a_table_of_strings_ids_and_flags_is_encoded_at_the_insert(db: Database) -> None:
+    """Its documents' bytes are orjson's dump of the checked document (no walk), the same
+    bytes ``encode_document`` gives; a string orjson refuses (a lone surrogate) leaves the
+    encoding, and its error, to the commit as before."""
+
+    async def setup(txn: Any) -> None:
+        txn.set_schema(SCHEMA)
+        for name in ("posts", "plain"):
+            txn.create_table(name)
+
+    await write(db, setup)
+    posts = db.begin().catalog.tables_by_name["posts"].number
+    values_: list[dict[str, Any]] = [
+        {"s": "é\"\n\x00", "u": None}, {"s": "", "b": False, "u": "x", "r": new_id(posts)},
+        {"s": "x", "b": True, "u": True}, {"s": 1, "u": None}, {"s": "x", "u": "y"},
+    ]
+    for value in values_:
+        await _compare(db, "plain", value)
+    txn = db.begin()
+    doc_id = await txn.insert("plain", {"s": "a", "u": "x", "r": new_id(posts)})
+    update = txn._updates[doc_id]
+    assert update.new is not None and update.encoded == encode_document(update.new)
+    doc_id = await txn.insert("posts", {"channel": "c", "body": "b"})  # a v.number() field
+    assert txn._updates[doc_id].encoded is None
+    with pytest.raises(UnicodeEncodeError):
+        await db.begin().insert("plain", {"s": "\udc80", "u": None})
