@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,11 +57,16 @@ class RegisteredFunction:
     path: str | None = None
     args_check: Check | None = field(default=None, repr=False)
     returns_check: Check | None = field(default=None, repr=False)
+    args_use_ids: bool = field(default=False, repr=False)
+    """Whether ``args`` has a ``v.id()`` (the only check that looks up table numbers):
+    without one, the argument check gets no id resolver to make per call."""
     name: str | None = None
     """The name it is published under when not its attribute name (``auth:signIn``)."""
 
     def __post_init__(self) -> None:
         self.args_check = self.args.compile() if self.args is not None else None
+        self.args_use_ids = (self.args is not None
+                             and '"type": "id"' in json.dumps(self.args.to_json()))
         self.returns_check = self.returns.compile() if self.returns is not None else None
 
     @property

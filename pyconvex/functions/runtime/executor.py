@@ -19,6 +19,7 @@ its :class:`~pyconvex.functions.runtime.failures.Failure` (``failure_of(error)``
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from typing import Any, NamedTuple, Protocol
 from pyconvex.database import Catalog, Database, Transaction
 from pyconvex.database.conflict_lines import ConflictLines
 from pyconvex.database.query.pagination import QueryJournal, current_journal
+from pyconvex.database.system_work import current_meter
 from pyconvex.errors import (
     ArgumentValidationError,
     ConflictError,
@@ -58,6 +60,7 @@ from pyconvex.functions.runtime.limits import (
     FunctionLimits,
     interrupted_error,
     start_metered,
+    start_metered_in,
     start_watchdog,
 )
 from pyconvex.functions.runtime.logs import current_log, install_log_capture, outside_functions
@@ -100,6 +103,7 @@ class ExecutionRecord(NamedTuple):
 
 
 ExecutionListener = Callable[[ExecutionRecord], None]
+_new_record = tuple.__new__
 
 
 class ActionBackend(Protocol):
@@ -186,19 +190,21 @@ class FunctionRunner:
         error_text = traceback = None
         if failure is not None:
             error_text, traceback = failure.error, failure.traceback
+        # Every field given, the record is made as a tuple of them: no call of the named
+        # tuple's __new__ (a Python function taking 15 arguments) per execution.
         if txn is None:
-            record = ExecutionRecord(
+            record = _new_record(ExecutionRecord, (
                 run.display, run.kind, list(run.lines), error_text, run.started_ms, duration_ms,
-                run.request_id, traceback, 0, 0, 0, 0, 0, conflicts,
-            )
+                run.request_id, traceback, 0, 0, 0, 0, 0, conflicts, (),
+            ))
         else:
             tables = txn.unindexed_tables
-            record = ExecutionRecord(
+            record = _new_record(ExecutionRecord, (
                 run.display, run.kind, list(run.lines), error_text, run.started_ms, duration_ms,
                 run.request_id, traceback, txn.docs_read, txn.bytes_read,
                 txn.documents_written, txn.bytes_written, txn.docs_read_unindexed, conflicts,
                 tuple(tables.items()) if tables else (),
-            )
+            ))
         for listener in listeners[:]:  # a listener may remove itself
             listener(record)
 
@@ -226,35 +232,39 @@ class FunctionRunner:
     def check_args(
         self, fn: RegisteredFunction, args: Any, txn: Transaction | None
     ) -> dict[str, Any]:
-        path = display_path(fn.path or "?")
         if args is None:
             args = {}
+        path = fn.path or "?"
         if not isinstance(args, dict):
             raise ArgumentValidationError(
-                f"{path}: args must be an object (dict), got {type(args).__name__}"
+                f"{display_path(path)}: args must be an object (dict), got {type(args).__name__}"
             )
-        check_value_limits(args, of=f"the arguments of {path}")  # as documents' (values/)
+        check_value_limits(args, of=_arguments_of(path))  # as documents' (values/)
         if fn.args_check is None:
             try:
                 convex_to_json(args)
             except InvalidValueError as e:
-                raise ArgumentValidationError(f"{path}: args: {e}") from None
+                raise ArgumentValidationError(f"{display_path(path)}: args: {e}") from None
             return args
         try:
-            checked = fn.args_check(args, "args", _Ids(txn, self.db.catalog))
+            checked = fn.args_check(
+                args, "args", _Ids(txn, self.db.catalog) if fn.args_use_ids else None
+            )
         except ValidationFailure as e:
-            raise ArgumentValidationError(f"{path}: {e.message}") from None
+            raise ArgumentValidationError(f"{display_path(path)}: {e.message}") from None
         assert isinstance(checked, dict)
         return checked
 
     def check_returns(self, fn: RegisteredFunction, value: Any, txn: Transaction | None) -> Any:
-        path = display_path(fn.path or "?")
         if fn.returns_check is not None:
             try:
                 value = fn.returns_check(value, "returns", _Ids(txn, self.db.catalog))
             except ValidationFailure as e:
-                raise ReturnValueValidationError(f"{path}: {e.message}") from None
+                raise ReturnValueValidationError(
+                    f"{display_path(fn.path or '?')}: {e.message}"
+                ) from None
         if value is not None and not isinstance(value, (str, float, bool)):
+            path = display_path(fn.path or "?")
             check_value_limits(value, of=f"the return value of {path}")
             try:
                 convex_to_json(value)
@@ -288,13 +298,14 @@ class FunctionRunner:
         ``_Scope`` does, they were five pairs of context variable updates per mutation.)"""
         checked = self.check_args(fn, args, txn)
         shown = run.display
-        context = copy_context()
-        context.run(_enter_mutation, run.lines, shown, run.request_id,
-                    Frozen(shown, txn.now_ms, (fn.path or "?", checked, txn.begin_ts)))
         limits = self.limits
-        done, value = start_metered(context.run(fn.handler, ctx, **checked), Budget(
-            shown, "mutation", limits.query_mutation_s, limits.query_mutation_memory
-        ), context)
+        budget = Budget(shown, "mutation", limits.query_mutation_s, limits.query_mutation_memory)
+        context = copy_context()
+        done, value = start_metered_in(context, budget, context.run(
+            _enter_mutation, run.lines, shown, run.request_id,
+            Frozen(shown, txn.now_ms, (fn.path or "?", checked, txn.begin_ts)), budget,
+            fn.handler, ctx, checked,
+        ))
         if done:
             return True, self.check_returns(fn, value, txn)
         return False, self._checked(fn, value, txn)
@@ -558,14 +569,26 @@ async def _scoped(
 
 
 def _enter_mutation(
-    lines: list[str] | None, shown: str, request_id: str | None, state: Frozen,
-) -> None:
-    """The context variables of a mutation's handler (``_Scope``'s, and the frozen clock),
-    set in the execution's own context."""
+    lines: list[str] | None, shown: str, request_id: str | None, state: Frozen, budget: Budget,
+    handler: Callable[..., Any], ctx: MutationCtx, checked: dict[str, Any],
+) -> Any:
+    """A mutation's handler called (its coroutine made) in the execution's own context,
+    once its context variables are set there: ``_Scope``'s, the frozen clock and the meter
+    (one ``Context.run`` for all of it, not one for the variables, one for the meter and
+    one for the call)."""
     current_log.set(lines)
     forbid_io.set(shown)
     request_id_var.set(request_id)
     frozen.set(state)
+    current_meter.set(budget)  # system_work() pauses this budget
+    return handler(ctx, **checked)
+
+
+@functools.lru_cache(maxsize=4096)
+def _arguments_of(path: str) -> str:
+    """How errors about a function's arguments name them (made once per function, not
+    per call)."""
+    return f"the arguments of {display_path(path)}"
 
 
 class _Scope:

@@ -312,11 +312,17 @@ def start_metered(awaitable: Awaitable[Any], budget: Budget,
     execution's own: ``current_meter`` is set there once, to ``budget``, and never
     reset, as nothing else runs in that context. (A context variable set and reset
     around each step cost about as much as the rest of the step's bookkeeping.)"""
-    if type(awaitable) is not CoroutineType:
-        return False, awaitable
     if context is None:
         context = copy_context()
     context.run(current_meter.set, budget)  # system_work() pauses this budget
+    return start_metered_in(context, budget, awaitable)
+
+
+def start_metered_in(context: Context, budget: Budget, awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+    """:func:`start_metered` in ``context``, where ``current_meter`` is already
+    ``budget`` (set by the caller along with its own variables, in one ``Context.run``)."""
+    if type(awaitable) is not CoroutineType:
+        return False, awaitable
     done, out = _step(awaitable, budget, context, None, None, _on_main())
     return (True, out) if done else (False, _Metered(awaitable, budget, context, out))
 
