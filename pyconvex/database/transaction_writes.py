@@ -7,7 +7,6 @@ overlay that reads see (``own_writes.py``).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -32,9 +31,9 @@ from pyconvex.database.documents import (
     decode_document,
     index_key,
     index_keys,
-    index_recipe,
     new_index_keys,
 )
+from pyconvex.database.insert_plan import InsertPlan, new_plan, plans
 from pyconvex.database.own_writes import Update
 from pyconvex.database.transaction_reads import TransactionReads
 from pyconvex.errors import (
@@ -45,8 +44,7 @@ from pyconvex.errors import (
     NotFoundError,
     SchemaValidationError,
 )
-from pyconvex.schema import ObjectValidator, SchemaDefinition, ValidationFailure
-from pyconvex.schema.checks import Node
+from pyconvex.schema import SchemaDefinition, ValidationFailure
 from pyconvex.schema.failures import Invalid
 from pyconvex.values import (
     Document,
@@ -79,70 +77,6 @@ _str_new = str.__new__
 _known_names: set[str] = set()
 """Top-level field names found valid (bounded like ``_check_top_level_name``'s cache):
 an insert whose names are all here checks them with one ``issuperset``."""
-
-
-class _InsertPlan:
-    """What an insert into one table, under one schema, needs and would otherwise look
-    up by name each time: the compiled check (node) of the table's own fields (None:
-    the document is checked whole, or not at all), and each index's key recipe."""
-
-    __slots__ = ("check", "indexes", "plain", "schema", "table", "uses_ids")
-
-    def __init__(self, table: TableInfo, schema: SchemaDefinition | None) -> None:
-        self.table = table
-        self.schema = schema
-        self.check: Node | None = None
-        definition = (
-            schema.tables.get(table.name)
-            if schema is not None and schema.schema_validation else None
-        )
-        validator = definition.validator if definition is not None else None
-        if isinstance(validator, ObjectValidator) and not any(
-            name.startswith("_") for name in validator.fields
-        ):
-            # The document validator is this one with _id and _creationTime appended,
-            # which an insert's own values always pass: checking the given fields alone
-            # gives the same fields, in the same order, and the same failures.
-            self.check = validator.node()
-        # Only a v.id() field looks table numbers up (JSON {"type": "id", ...}).
-        self.uses_ids = validator is not None and '"type": "id"' in json.dumps(validator.to_json())
-        self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
-        # Every value the check passes is its own JSON (strings, ids, booleans, null):
-        # the checked document, with its positive finite _creationTime, encodes as
-        # orjson's dump of it, exactly the bytes ``encode_document`` gives, without its
-        # walk (``convex_to_json`` copies the document to turn each Id into a str).
-        self.plain = self.check is not None and isinstance(validator, ObjectValidator) and all(
-            _plain_json(field.to_json()) for field in validator.fields.values()
-        )
-
-
-_PLAIN_TYPES = frozenset({"string", "id", "boolean", "null"})
-
-
-def _plain_json(validator: Any) -> bool:
-    """Whether every value ``validator`` (its JSON form) accepts is its own Convex JSON
-    (no $integer, $float, $bytes; no nested object whose keys need checking)."""
-    kind = validator.get("type")
-    if kind in _PLAIN_TYPES:
-        return True
-    if kind == "literal":
-        return type(validator.get("value")) in (str, bool)
-    if kind == "union":
-        return all(_plain_json(member) for member in validator.get("value", ()))
-    return False
-
-
-_plans: dict[int, _InsertPlan] = {}
-
-
-def _insert_plan(table: TableInfo, schema: SchemaDefinition | None) -> _InsertPlan:
-    """A new plan of ``table`` under ``schema``, kept in ``_plans`` by the table's id.
-    Catalogs and schemas are immutable, so a plan is found by their identity (a plan
-    keeps both alive, so their ids are not reused while it is kept)."""
-    if len(_plans) >= 256:
-        _plans.clear()
-    plan = _plans[id(table)] = _InsertPlan(table, schema)
-    return plan
 
 
 _SYSTEM_WRITERS = {
@@ -241,12 +175,12 @@ class TransactionWrites(TransactionReads):
         if type(value) is not dict:
             return self._insert(table, value)
         schema = self.catalog.schema
-        plan = _plans.get(id(table))
+        plan = plans.get(id(table))
         if plan is None or plan.table is not table or plan.schema is not schema:
-            plan = _insert_plan(table, schema)
+            plan = new_plan(table, schema)
         return self._insert_fields(table, value, plan)
 
-    def _insert_fields(self, table: TableInfo, value: dict[str, Any], plan: _InsertPlan) -> str:
+    def _insert_fields(self, table: TableInfo, value: dict[str, Any], plan: InsertPlan) -> str:
         """``_insert`` of a user's fields (a plain dict of valid names, no system
         fields): the same document, size, checks, keys and messages, with less work.
         The size is taken of the fields plus the system fields' known share; under an
