@@ -15,7 +15,7 @@ answers from it. Records older than the retention window are deleted in the back
 from __future__ import annotations
 
 import struct
-from base64 import b64encode
+from binascii import b2a_base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import takewhile
@@ -118,17 +118,16 @@ def _encode_record(doc: dict[str, Any]) -> bytes:
     the result bytes in their ``$integer`` / ``$bytes`` forms), built directly: the
     generic walk cost a WebSocket mutation about 20K instructions more (callgrind), and
     every field's type is fixed here (``_creationTime`` is a finite float, the log lines
-    strings)."""
-    result = doc["result"]
-    request_id = doc["requestId"]
-    assert isinstance(result, bytes) and isinstance(request_id, int)
+    strings). Base64 by ``binascii`` directly (``base64.b64encode`` is a Python wrapper
+    around it; a request id or result of another type fails in ``pack`` or there):
+    16.0K -> 12.6K instructions a record (callgrind)."""
     return orjson.dumps({
         ID_FIELD: doc[ID_FIELD],
         CREATION_TIME_FIELD: doc[CREATION_TIME_FIELD],
         "sessionId": doc["sessionId"],
-        "requestId": {"$integer": b64encode(_INT64.pack(request_id)).decode("ascii")},
+        "requestId": {"$integer": b2a_base64(_INT64.pack(doc["requestId"]), newline=False).decode()},
         "identity": doc["identity"],
-        "result": {"$bytes": b64encode(result).decode("ascii")},
+        "result": {"$bytes": b2a_base64(doc["result"], newline=False).decode()},
         "logLines": doc["logLines"],
     })
 
