@@ -280,14 +280,12 @@ class FunctionRunner:
         """Validate, run and check a mutation handler inside a caller's transaction (the
         scheduler commits a job's state change with the mutation's own writes). Its log
         lines and request id are the caller's execution's."""
-        done, value = self._start_handler(fn, args, ctx, txn, _Caller(
-            display_path(fn.path or "?"), current_log.get(), request_id_var.get(),
-        ))
+        done, value = self._start_handler(fn, args, ctx, txn, None)
         return value if done else await value
 
     def _start_handler(
         self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
-        run: _Run | _Caller,
+        run: _Run | None,
     ) -> tuple[bool, Any]:
         """A mutation's handler, arguments checked, deterministic and metered, started as
         ``start_metered`` starts it: ``(True, its checked result)`` when it returned in its
@@ -295,16 +293,20 @@ class FunctionRunner:
         a context of their own where the execution's context variables (log lines, the
         I/O guard, request id, frozen clock, meter) are set once and never reset: the
         context is dropped with the attempt. (Set and reset in the caller's context, as
-        ``_Scope`` does, they were five pairs of context variable updates per mutation.)"""
+        ``_Scope`` does, they were five pairs of context variable updates per mutation.)
+        ``run`` None: ``call_in_transaction``'s handler, which keeps its caller's log
+        lines, I/O guard and request id (already in the copy) and sets the rest."""
         checked = self.check_args(fn, args, txn)
-        shown = run.display
+        path = fn.path or "?"
+        shown = display_path(path) if run is None else run.display
         limits = self.limits
         budget = Budget(shown, "mutation", limits.query_mutation_s, limits.query_mutation_memory)
+        state = Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
         context = copy_context()
-        done, value = start_metered_in(context, budget, context.run(
-            _enter_mutation, run.lines, shown, run.request_id,
-            Frozen(shown, txn.now_ms, (fn.path or "?", checked, txn.begin_ts)), budget,
-            fn.handler, ctx, checked,
+        done, value = start_metered_in(context, budget, (
+            context.run(_enter_call, state, budget, fn.handler, ctx, checked) if run is None
+            else context.run(_enter_mutation, run.lines, shown, run.request_id, state, budget,
+                             fn.handler, ctx, checked)
         ))
         if done:
             return True, self.check_returns(fn, value, txn)
@@ -536,15 +538,6 @@ class _Run:
         self.conflicts: list[tuple[int, bytes]] | None = None  # made on a first conflict
 
 
-class _Caller(NamedTuple):
-    """What a handler run by ``call_in_transaction`` takes from its caller's execution
-    (``_Run``'s fields of the same names)."""
-
-    display: str
-    lines: list[str] | None
-    request_id: str | None
-
-
 _Start = Callable[[Any, Any, MutationCtx, Transaction, _Run], tuple[bool, Any]]
 """One attempt of a mutation, started on its transaction: ``(True, result)``, or
 ``(False, an awaitable of the result)``: ``FunctionRunner._start_handler`` on a
@@ -581,6 +574,17 @@ def _enter_mutation(
     request_id_var.set(request_id)
     frozen.set(state)
     current_meter.set(budget)  # system_work() pauses this budget
+    return handler(ctx, **checked)
+
+
+def _enter_call(
+    state: Frozen, budget: Budget, handler: Callable[..., Any], ctx: MutationCtx,
+    checked: dict[str, Any],
+) -> Any:
+    """``_enter_mutation`` for ``call_in_transaction``: the log lines, I/O guard and
+    request id are the caller's execution's, already in the copied context."""
+    frozen.set(state)
+    current_meter.set(budget)
     return handler(ctx, **checked)
 
 
