@@ -19,7 +19,6 @@ its :class:`~pyconvex.functions.runtime.failures.Failure` (``failure_of(error)``
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +28,6 @@ from typing import Any, NamedTuple, Protocol
 from pyconvex.database import Catalog, Database, Transaction
 from pyconvex.database.conflict_lines import ConflictLines
 from pyconvex.database.query.pagination import QueryJournal, current_journal
-from pyconvex.database.system_work import current_meter
 from pyconvex.errors import (
     ArgumentValidationError,
     ConflictError,
@@ -42,18 +40,25 @@ from pyconvex.functions.api import function_path
 from pyconvex.functions.registration import FunctionKind, RegisteredFunction
 from pyconvex.functions.registry import Registry, canonicalize_path, display_path
 from pyconvex.functions.runtime.ctx_impl import ActionCtx, MutationCtx, QueryCtx
-from pyconvex.functions.runtime.determinism import Frozen, frozen, install_determinism, real_time
+from pyconvex.functions.runtime.determinism import Frozen, frozen, install_determinism
+from pyconvex.functions.runtime.execution import (
+    Run,
+    Scope,
+    Start,
+    arguments_of,
+    enter_call,
+    enter_mutation,
+    start_body,
+)
 from pyconvex.functions.runtime.failures import (
     Failure,
     attach,
     describe,
     failure_of,
     log_failure,
-    new_request_id,
-    request_id_var,
     user_traceback,
 )
-from pyconvex.functions.runtime.guard import forbid_io, install_io_guard
+from pyconvex.functions.runtime.guard import install_io_guard
 from pyconvex.functions.runtime.limits import (
     DEFAULT_FUNCTION_LIMITS,
     Budget,
@@ -63,7 +68,7 @@ from pyconvex.functions.runtime.limits import (
     start_metered_in,
     start_watchdog,
 )
-from pyconvex.functions.runtime.logs import current_log, install_log_capture, outside_functions
+from pyconvex.functions.runtime.logs import install_log_capture, outside_functions
 from pyconvex.functions.runtime.runner_api import FunctionResult
 from pyconvex.functions.runtime.services import StorageService
 from pyconvex.schema import ValidationFailure
@@ -167,7 +172,7 @@ class FunctionRunner:
         start_watchdog()
 
     def _finish(
-        self, run: _Run, error: BaseException | None, txn: Transaction | None = None,
+        self, run: Run, error: BaseException | None, txn: Transaction | None = None,
     ) -> None:
         """Report one execution to the listeners; log and attach a failure."""
         duration_ms = (time.perf_counter() - run.perf) * 1000
@@ -239,7 +244,7 @@ class FunctionRunner:
             raise ArgumentValidationError(
                 f"{display_path(path)}: args must be an object (dict), got {type(args).__name__}"
             )
-        check_value_limits(args, of=_arguments_of(path))  # as documents' (values/)
+        check_value_limits(args, of=arguments_of(path))  # as documents' (values/)
         if fn.args_check is None:
             try:
                 convex_to_json(args)
@@ -285,7 +290,7 @@ class FunctionRunner:
 
     def _start_handler(
         self, fn: RegisteredFunction, args: Any, ctx: MutationCtx, txn: Transaction,
-        run: _Run | None,
+        run: Run | None,
     ) -> tuple[bool, Any]:
         """A mutation's handler, arguments checked, deterministic and metered, started as
         ``start_metered`` starts it: ``(True, its checked result)`` when it returned in its
@@ -293,7 +298,7 @@ class FunctionRunner:
         a context of their own where the execution's context variables (log lines, the
         I/O guard, request id, frozen clock, meter) are set once and never reset: the
         context is dropped with the attempt. (Set and reset in the caller's context, as
-        ``_Scope`` does, they were five pairs of context variable updates per mutation.)
+        ``Scope`` does, they were five pairs of context variable updates per mutation.)
         ``run`` None: ``call_in_transaction``'s handler, which keeps its caller's log
         lines, I/O guard and request id (already in the copy) and sets the rest."""
         checked = self.check_args(fn, args, txn)
@@ -304,8 +309,8 @@ class FunctionRunner:
         state = Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
         context = copy_context()
         done, value = start_metered_in(context, budget, (
-            context.run(_enter_call, state, budget, fn.handler, ctx, checked) if run is None
-            else context.run(_enter_mutation, run.lines, shown, run.request_id, state, budget,
+            context.run(enter_call, state, budget, fn.handler, ctx, checked) if run is None
+            else context.run(enter_mutation, run.lines, shown, run.request_id, state, budget,
                              fn.handler, ctx, checked)
         ))
         if done:
@@ -332,10 +337,10 @@ class FunctionRunner:
         path = fn.path or "?"
         txn = self.db.begin(writable=False, ts=ts)
         query_journal = QueryJournal(journal)  # a live page re-run ends where it ended
-        run = _Run(path, "query")
+        run = Run(path, "query")
         budget = Budget(run.display, "query", self.limits.query_mutation_s,
                         self.limits.query_mutation_memory)
-        with _Scope(run, run.display):
+        with Scope(run, run.display):
             try:
                 checked = self.check_args(fn, args, txn)
                 self.executions += 1
@@ -384,17 +389,17 @@ class FunctionRunner:
     ) -> FunctionResult:
         """Run ``body`` as a mutation: one transaction, re-run on OCC conflicts. It runs
         in the caller's context with the execution's log lines, I/O guard and request id
-        set around it (``_Scope``); a mutation handler it calls through
+        set around it (``Scope``); a mutation handler it calls through
         :meth:`call_in_transaction` is checked, deterministic and metered."""
-        return await self._transact(name, identity, _start_body, body, None)
+        return await self._transact(name, identity, start_body, body, None)
 
     async def _transact(
-        self, name: str, identity: dict[str, Any] | None, start: _Start, what: Any, args: Any,
+        self, name: str, identity: dict[str, Any] | None, start: Start, what: Any, args: Any,
     ) -> FunctionResult:
         """The OCC loop: each attempt begins a transaction and starts the mutation on it,
-        ``start(what, args, ...)`` (see :data:`_Start`), then commits; a lost commit
+        ``start(what, args, ...)`` (see :data:`Start`), then commits; a lost commit
         re-runs it as the module docstring says."""
-        run = _Run(name, "mutation")
+        run = Run(name, "mutation")
         lines = self.conflict_lines
         held: tuple[int, bytes] | None = None  # the key whose line this run is at the front of
         guessed = lines.busy_key(name)  # a key this function lost on, busy now: line up first
@@ -476,8 +481,8 @@ class FunctionRunner:
     ) -> Any:
         """An HTTP action: an action's ctx, network allowed, logs captured and reported.
         With worker processes, ``route`` (method, path) names the handler there."""
-        run = _Run(name, "http")
-        with _Scope(run, None):
+        run = Run(name, "http")
+        with Scope(run, None):
             try:
                 self.executions += 1
                 if self.actions is not None and route is not None:
@@ -503,8 +508,8 @@ class FunctionRunner:
     ) -> FunctionResult:
         fn = self.resolve(ref, FunctionKind.ACTION, internal_ok)
         path = fn.path or "?"
-        run = _Run(path, "action")
-        with _Scope(run, None):
+        run = Run(path, "action")
+        with Scope(run, None):
             try:
                 checked = self.check_args(fn, args, None)
                 self.executions += 1
@@ -518,99 +523,3 @@ class FunctionRunner:
                 raise
         self._finish(run, None)
         return FunctionResult(value, run.lines)
-
-
-class _Run:
-    """One execution's bookkeeping: request id, log lines, start time, and the context
-    variables set while it runs."""
-
-    __slots__ = ("conflicts", "display", "kind", "lines", "path", "perf", "request_id",
-                 "started_ms")
-
-    def __init__(self, path: str, kind: str) -> None:
-        self.path = path
-        self.display = display_path(path)
-        self.kind = kind
-        self.lines: list[str] = []
-        self.request_id = request_id_var.get() or new_request_id()
-        self.started_ms = real_time() * 1000
-        self.perf = time.perf_counter()
-        self.conflicts: list[tuple[int, bytes]] | None = None  # made on a first conflict
-
-
-_Start = Callable[[Any, Any, MutationCtx, Transaction, _Run], tuple[bool, Any]]
-"""One attempt of a mutation, started on its transaction: ``(True, result)``, or
-``(False, an awaitable of the result)``: ``FunctionRunner._start_handler`` on a
-function and its arguments, or ``_start_body`` on a body (and no arguments). (Passed
-separately, not bound with ``functools.partial``: the partial and its bound method cost
-a client's mutation more instructions than the extra arguments.)"""
-
-
-def _start_body(
-    body: Callable[[MutationCtx, Transaction], Awaitable[Any]], args: None, ctx: MutationCtx,
-    txn: Transaction, run: _Run,
-) -> tuple[bool, Any]:
-    return False, _scoped(body, ctx, txn, run)
-
-
-async def _scoped(
-    body: Callable[[MutationCtx, Transaction], Awaitable[Any]], ctx: MutationCtx,
-    txn: Transaction, run: _Run,
-) -> Any:
-    with _Scope(run, run.display):
-        return await body(ctx, txn)
-
-
-def _enter_mutation(
-    lines: list[str] | None, shown: str, request_id: str | None, state: Frozen, budget: Budget,
-    handler: Callable[..., Any], ctx: MutationCtx, checked: dict[str, Any],
-) -> Any:
-    """A mutation's handler called (its coroutine made) in the execution's own context,
-    once its context variables are set there: ``_Scope``'s, the frozen clock and the meter
-    (one ``Context.run`` for all of it, not one for the variables, one for the meter and
-    one for the call)."""
-    current_log.set(lines)
-    forbid_io.set(shown)
-    request_id_var.set(request_id)
-    frozen.set(state)
-    current_meter.set(budget)  # system_work() pauses this budget
-    return handler(ctx, **checked)
-
-
-def _enter_call(
-    state: Frozen, budget: Budget, handler: Callable[..., Any], ctx: MutationCtx,
-    checked: dict[str, Any],
-) -> Any:
-    """``_enter_mutation`` for ``call_in_transaction``: the log lines, I/O guard and
-    request id are the caller's execution's, already in the copied context."""
-    frozen.set(state)
-    current_meter.set(budget)
-    return handler(ctx, **checked)
-
-
-@functools.lru_cache(maxsize=4096)
-def _arguments_of(path: str) -> str:
-    """How errors about a function's arguments name them (made once per function, not
-    per call)."""
-    return f"the arguments of {display_path(path)}"
-
-
-class _Scope:
-    """The context variables set while an execution runs (a class: a generator-based
-    context manager costs several times more, on every function call)."""
-
-    __slots__ = ("_forbid", "_run", "_tokens")
-
-    def __init__(self, run: _Run, forbid: str | None) -> None:
-        self._run = run
-        self._forbid = forbid
-
-    def __enter__(self) -> None:
-        self._tokens = (current_log.set(self._run.lines), forbid_io.set(self._forbid),
-                        request_id_var.set(self._run.request_id))
-
-    def __exit__(self, *exc: object) -> None:
-        log_token, io_token, rid_token = self._tokens
-        request_id_var.reset(rid_token)
-        forbid_io.reset(io_token)
-        current_log.reset(log_token)
