@@ -225,13 +225,7 @@ class TransactionWrites(TransactionReads):
         # (Every string was encoded as UTF-8 by the size check: orjson refuses none.)
         if plan.plain and type(created) is float and created > 0.0 and created - created == 0.0:
             encoded = orjson.dumps(doc)
-        self._updates[doc_id] = Update(table, None, None, doc, keys, encoded)
-        overlay = self._overlay
-        for index_id, key in keys.items():
-            own = overlay.get(index_id)
-            if own is None:
-                own = overlay[index_id] = {}
-            own[key] = doc_id
+        self._put_new(table, doc_id, doc, keys, encoded)
         limits = self.limits  # _count_write's checks inline; it raises their errors
         if limits is not None:
             written = self.bytes_written + self._pending_size
@@ -240,6 +234,18 @@ class TransactionWrites(TransactionReads):
                 self._count_write(doc)
             self.bytes_written = written
         return ident
+
+    def _put_new(self, table: TableInfo, doc_id: str, doc: Document,
+                 keys: dict[int, bytes], encoded: bytes | None) -> None:
+        """A new document's update and its overlay entries, for an id no update has yet
+        (the insert plan's and the fixed-shape system records' shortcut past ``_write``)."""
+        self._updates[doc_id] = Update(table, None, None, doc, keys, encoded)
+        overlay = self._overlay
+        for index_id, key in keys.items():
+            own = overlay.get(index_id)
+            if own is None:
+                own = overlay[index_id] = {}
+            own[key] = doc_id
 
     def _insert(self, table: TableInfo, value: dict[str, Any]) -> str:
         doc_id = new_id(table.number)
@@ -519,14 +525,7 @@ class TransactionWrites(TransactionReads):
         doc: Document = {ID_FIELD: doc_id, CREATION_TIME_FIELD: self._next_creation_time()}
         doc.update(value)
         if keys is not None and encode is not None:  # a fresh id: no prior Update
-            new_keys = keys(doc)
-            self._updates[doc_id] = Update(table, None, None, doc, new_keys, encode(doc))
-            overlay = self._overlay
-            for index_id, key in new_keys.items():
-                own = overlay.get(index_id)
-                if own is None:
-                    own = overlay[index_id] = {}
-                own[key] = doc_id
+            self._put_new(table, doc_id, doc, keys(doc), encode(doc))
             return doc_id
         limits, self.limits = self.limits, None
         try:
