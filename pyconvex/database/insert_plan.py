@@ -67,14 +67,16 @@ def _plain_json(validator: Any) -> bool:
     return False
 
 
-plans: dict[int, InsertPlan] = {}
+_plans: dict[int, InsertPlan] = {}
 
 
-def new_plan(table: TableInfo, schema: SchemaDefinition | None) -> InsertPlan:
-    """A new plan of ``table`` under ``schema``, kept in ``plans`` by the table's id.
-    Catalogs and schemas are immutable, so a plan is found by their identity (a plan
-    keeps both alive, so their ids are not reused while it is kept)."""
-    if len(plans) >= 256:
-        plans.clear()
-    plan = plans[id(table)] = InsertPlan(table, schema)
+def plan_of(table: TableInfo, schema: SchemaDefinition | None) -> InsertPlan:
+    """The plan of ``table`` under ``schema``, kept by the table's id. Catalogs and
+    schemas are immutable, so a plan is found by their identity (a plan keeps both
+    alive, so their ids are not reused while it is kept)."""
+    plan = _plans.get(id(table))
+    if plan is None or plan.table is not table or plan.schema is not schema:
+        if len(_plans) >= 256:
+            _plans.clear()
+        plan = _plans[id(table)] = InsertPlan(table, schema)
     return plan

@@ -23,19 +23,12 @@ from typing import Any
 
 import orjson
 
-from pyconvex.database.catalog import (
-    BY_ID,
-    CREATION_TIME_FIELD,
-    ID_FIELD,
-    SESSION_REQUESTS_TABLE,
-    SYSTEM_TABLES,
-)
+from pyconvex.database.catalog import BY_ID, CREATION_TIME_FIELD, ID_FIELD, SESSION_REQUESTS_TABLE
 from pyconvex.database.database import Database
 from pyconvex.database.query import Query
 from pyconvex.database.transaction import Transaction
 from pyconvex.errors import OccConflict
 from pyconvex.values import convex_to_json, encode_key, json_to_convex, prefix_end
-from pyconvex.values.keys import encode_element
 
 BY_REQUEST = "by_session_id_and_request_id"
 SESSION_REQUEST_RETENTION_MS = 14 * 24 * 3600 * 1000
@@ -106,7 +99,6 @@ def record_session_request(
         },
         metered=False,
         encode=_encode_record,
-        keys=_record_keys,
     )
 
 
@@ -130,30 +122,6 @@ def _encode_record(doc: dict[str, Any]) -> bytes:
         "result": {"$bytes": b2a_base64(doc["result"], newline=False).decode()},
         "logLines": doc["logLines"],
     })
-
-
-_TABLE = next(t for t in SYSTEM_TABLES if t.name == SESSION_REQUESTS_TABLE)
-_BY_ID_INDEX = _TABLE.indexes[BY_ID].id
-_BY_REQUEST_INDEX = _TABLE.indexes[BY_REQUEST].id
-_KEY_INT = struct.Struct(">Q")
-_KEY_INT_BIAS = 1 << 63
-
-
-def _record_keys(doc: dict[str, Any]) -> dict[int, bytes]:
-    """The record's ``by_id`` and ``by_session_id_and_request_id`` keys, as
-    ``index_keys`` makes them (values/keys.py: an id is a string without NUL, the
-    request id an int64 key), built directly: the generic walk cost every WebSocket
-    mutation ~14K instructions more (callgrind)."""
-    id_part = b"\x06" + doc[ID_FIELD].encode() + b"\x00"
-    return {
-        _BY_ID_INDEX: id_part,
-        _BY_REQUEST_INDEX: b"".join((
-            encode_element(doc["sessionId"]),
-            b"\x03", _KEY_INT.pack(doc["requestId"] + _KEY_INT_BIAS),
-            encode_element(doc[CREATION_TIME_FIELD]),
-            id_part,
-        )),
-    }
 
 
 def _created_before(cutoff: float) -> Callable[[dict[str, Any]], bool]:

@@ -33,7 +33,7 @@ from pyconvex.database.documents import (
     index_keys,
     new_index_keys,
 )
-from pyconvex.database.insert_plan import InsertPlan, new_plan, plans
+from pyconvex.database.insert_plan import InsertPlan, plan_of
 from pyconvex.database.own_writes import Update
 from pyconvex.database.transaction_reads import TransactionReads
 from pyconvex.errors import (
@@ -174,11 +174,7 @@ class TransactionWrites(TransactionReads):
             table = self._ensure_table(table_name)
         if type(value) is not dict:
             return self._insert(table, value)
-        schema = self.catalog.schema
-        plan = plans.get(id(table))
-        if plan is None or plan.table is not table or plan.schema is not schema:
-            plan = new_plan(table, schema)
-        return self._insert_fields(table, value, plan)
+        return self._insert_fields(table, value, plan_of(table, self.catalog.schema))
 
     def _insert_fields(self, table: TableInfo, value: dict[str, Any], plan: InsertPlan) -> str:
         """``_insert`` of a user's fields (a plain dict of valid names, no system
@@ -504,7 +500,6 @@ class TransactionWrites(TransactionReads):
         *,
         metered: bool = True,
         encode: Callable[[Document], bytes] | None = None,
-        keys: Callable[[Document], dict[int, bytes]] | None = None,
     ) -> str:
         """Insert into a system table (used by the system-table models).
 
@@ -514,26 +509,19 @@ class TransactionWrites(TransactionReads):
         large as any return value), not by the document size limit. ``encode``: the
         caller's encoder for a document of a fixed shape, which must give exactly what
         ``encode_document`` would, faster (one such record rides in every WebSocket
-        mutation). ``keys`` (with ``encode``): the caller's index keys of such a
-        document, by index id, exactly what ``index_keys`` gives for every index of the
-        table: its generic walk cost the record ~20K instructions, hand-built keys ~6K."""
+        mutation). Unmetered, it is a new document and nothing else: its keys come from
+        the table's insert plan, as a user insert's do (the generic ``_write`` walk cost
+        the record ~20K instructions more)."""
         self._check_writable("insert")
         if metered:
             return self._system_insert(table_name, value)
         table = self.catalog.tables_by_name[table_name]
         doc_id = new_id(table.number)
-        doc: Document = {ID_FIELD: doc_id, CREATION_TIME_FIELD: self._next_creation_time()}
+        created = self._next_creation_time()
+        doc: Document = {ID_FIELD: doc_id, CREATION_TIME_FIELD: created}
         doc.update(value)
-        if keys is not None and encode is not None:  # a fresh id: no prior Update
-            self._put_new(table, doc_id, doc, keys(doc), encode(doc))
-            return doc_id
-        limits, self.limits = self.limits, None
-        try:
-            self._write(table, doc_id, doc, old=None, old_ts=None)
-        finally:
-            self.limits = limits
-        if encode is not None:
-            self._updates[doc_id].encoded = encode(doc)
+        keys = new_index_keys(plan_of(table, self.catalog.schema).indexes, doc, doc_id, created)
+        self._put_new(table, doc_id, doc, keys, encode(doc) if encode is not None else None)
         return doc_id
 
     async def update_system(self, doc_id: str, new: Document | None) -> None:
