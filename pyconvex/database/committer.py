@@ -193,16 +193,7 @@ class Committer:
                 self.enqueue(request, fut)
                 return fut
             group = None
-        # _validate's first tests, without its call when they decide: no index read
-        # was written since the begin timestamp, which is not too old (every insert).
-        newest = self._newest
-        begin_ts = request.begin_ts
-        for index_id in request.reads.index_ids():
-            if newest.get(index_id, 0) > begin_ts:
-                conflict = self._validate(request, ())
-                break
-        else:
-            conflict = None if begin_ts >= self._write_log.floor else self._validate(request, ())
+        conflict = None if self._unchanged(request) else self._validate(request, ())
         if conflict is not None:
             fut.set_exception(conflict)
             return fut
@@ -215,6 +206,7 @@ class Committer:
         group.committed.append(committed)
         group.futures.append(fut)
         self._unpublished.append(committed)
+        newest = self._newest
         for index_id in request.written_indexes:
             newest[index_id] = ts
         return fut
@@ -318,22 +310,29 @@ class Committer:
                 newest[index_id] = ts
         return accepted
 
+    def _unchanged(self, request: CommitRequest) -> bool:
+        """Nothing ``request`` read can conflict: it is not too old to validate, and no
+        index it read was written since it began. Every commit after its begin
+        timestamp (published, in flight or earlier in this group) is in ``_newest``, so
+        this is one dict look-up per index read (the common case, every insert)."""
+        begin_ts = request.begin_ts
+        if begin_ts < self._write_log.floor:
+            return False
+        newest = self._newest
+        for index_id in request.reads.index_ids():  # noqa: SIM110 (a loop: all() of a generator costs a frame per commit)
+            if newest.get(index_id, 0) > begin_ts:
+                return False
+        return True
+
     def _validate(
         self, request: CommitRequest, accepted: Sequence[Committed]
     ) -> OccConflict | None:
         begin_ts = request.begin_ts
         if begin_ts < self._write_log.floor:
             return OccConflict("transaction too old to validate; retry")
-        reads = request.reads
-        # Every commit after begin_ts (published, in flight or earlier in this group)
-        # is in ``_newest``: if none wrote an index this read set read, nothing
-        # conflicts (the common case: one dict look-up per index read).
-        newest = self._newest
-        for index_id in reads.index_ids():
-            if newest.get(index_id, 0) > begin_ts:
-                break
-        else:
+        if self._unchanged(request):
             return None
+        reads = request.reads
         hit = self._write_log.first_conflict(begin_ts, reads)
         if hit is not None:
             return OccConflict(f"conflicting commit at {hit[0]}", conflicting_ts=hit[0], key=hit[1])
