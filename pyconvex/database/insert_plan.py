@@ -7,7 +7,6 @@ one (documents, bytes, keys, sizes and messages).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pyconvex.database.catalog import TableInfo
@@ -39,8 +38,7 @@ class InsertPlan:
             # which an insert's own values always pass: checking the given fields alone
             # gives the same fields, in the same order, and the same failures.
             self.check = validator.node()
-        # Only a v.id() field looks table numbers up (JSON {"type": "id", ...}).
-        self.uses_ids = validator is not None and '"type": "id"' in json.dumps(validator.to_json())
+        self.uses_ids = validator is not None and validator.uses_ids()
         self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
         # Every value the check passes is its own JSON (strings, ids, booleans, null):
         # the checked document, with its positive finite _creationTime, encodes as

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import inspect
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,8 +64,7 @@ class RegisteredFunction:
 
     def __post_init__(self) -> None:
         self.args_check = self.args.compile() if self.args is not None else None
-        self.args_use_ids = (self.args is not None
-                             and '"type": "id"' in json.dumps(self.args.to_json()))
+        self.args_use_ids = self.args is not None and self.args.uses_ids()
         self.returns_check = self.returns.compile() if self.returns is not None else None
 
     @property

@@ -87,6 +87,12 @@ class Validator(abc.ABC):
         """Convex's validator JSON (``{"type": "string"}``, ...)."""
         return {"type": self.kind}
 
+    def uses_ids(self) -> bool:
+        """Whether a ``v.id()`` is anywhere inside: the only check that looks table
+        numbers up, so a compiled check of a validator without one needs no
+        :class:`IdResolver` (read from the JSON form, once per validator's user)."""
+        return '"type": "id"' in json.dumps(self.to_json())
+
     def __repr__(self) -> str:
         return f"v.{self.kind}()"
 

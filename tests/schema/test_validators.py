@@ -282,3 +282,13 @@ def test_reprs_equality_and_immutability():
     with pytest.raises(TypeError):
         validator.fields["b"] = v.string()  # type: ignore[index]
     assert validator.compile() is validator.compile()
+
+
+def test_uses_ids_finds_an_id_anywhere_inside_and_only_then():
+    """What decides whether a compiled check is given an id resolver (arguments and
+    insert plans): a missed ``v.id()`` would check ids without their table numbers."""
+    assert v.id("users").uses_ids()
+    assert v.object({"xs": v.array(v.union(v.string(), v.id("users")))}).uses_ids()
+    assert v.optional(v.record(v.string(), v.id("posts"))).uses_ids()
+    assert not v.object({"type": v.literal("id"), "id": v.string()}).uses_ids()
+    assert not v.any().uses_ids()
