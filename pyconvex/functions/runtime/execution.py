@@ -74,9 +74,7 @@ def enter_mutation(
     current_log.set(lines)
     forbid_io.set(shown)
     request_id_var.set(request_id)
-    frozen.set(state)
-    current_meter.set(budget)  # system_work() pauses this budget
-    return handler(ctx, **checked)
+    return enter_call(state, budget, handler, ctx, checked)
 
 
 def enter_call(
@@ -86,7 +84,7 @@ def enter_call(
     """``enter_mutation`` for ``call_in_transaction``: the log lines, I/O guard and
     request id are the caller's execution's, already in the copied context."""
     frozen.set(state)
-    current_meter.set(budget)
+    current_meter.set(budget)  # system_work() pauses this budget
     return handler(ctx, **checked)
 
 
