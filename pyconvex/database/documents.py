@@ -93,8 +93,12 @@ def new_index_keys(
                 keys[index_id] = b"\x06" + value.encode() + b"\x00" + tail
             else:
                 keys[index_id] = encode_element(value) + tail
-        else:
-            keys[index_id] = b"".join([encode_element(get_path(doc, f)) for f in fields]) + tail
+        else:  # (a loop, not a comprehension and a join: one frame fewer per key)
+            key = b""
+            for field in fields:
+                key += encode_element(
+                    doc.get(field, MISSING) if "." not in field else get_path(doc, field))
+            keys[index_id] = key + tail
     return keys
 
 

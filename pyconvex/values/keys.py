@@ -111,11 +111,11 @@ def encode_value(value: Value | Missing) -> bytes:
 
 
 def encode_element(value: Value | Missing) -> bytes:
-    """``encode_value(value)``, with strings (an ``Id`` too) and floats (most indexed
-    fields, every ``_id`` and ``_creationTime``) encoded without a list and a join, and
-    the common cases without a call (a string without NUL needs no escaping; a
-    positive float's key is the big-endian bits of its negation): every write encodes a
-    few."""
+    """``encode_value(value)``, with strings (an ``Id`` too), floats (most indexed
+    fields, every ``_id`` and ``_creationTime``) and int64s encoded without a list and a
+    join, and the common cases without a call (a string without NUL needs no escaping;
+    a positive float's key is the big-endian bits of its negation): every write encodes
+    a few."""
     if isinstance(value, str):
         if "\x00" in value:
             return b"\x06" + _escape(value.encode("utf-8"))
@@ -126,6 +126,8 @@ def encode_element(value: Value | Missing) -> bytes:
             # every _creationTime, most numbers.
             return b"\x04" + _D.pack(-value)
         return b"\x04" + _U64.pack(float_sort_bits(value))
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+        return b"\x03" + _U64.pack(value + _SIGN)  # an int64 (a request id, a counter)
     return encode_value(value)
 
 
