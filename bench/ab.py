@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before <commit>
     .venv/bin/python bench/ab.py /tmp/before . --runs 4 --seconds 3 [--fan-out 1000]
+        [--python-before PYTHON] [--python-after PYTHON]
 
 On a noisy machine a figure measured at one commit and later at another compares the
 machine as much as the code. Here every run starts a `pyconvex serve` from each tree in
@@ -11,6 +12,8 @@ turn (which goes first alternates), with `PYTHONPATH` set to that tree, and meas
   - with --fan-out N: commit-to-last-subscriber latency for N WebSocket subscribers,
     next to the raw `websockets` broadcast floor of the same run.
 Raw SQLite single-document commits/s are measured once per run, for the ratios.
+``--python-before`` / ``--python-after`` serve a side with another interpreter (a venv's
+python with the same dependencies): the same tree twice then compares interpreters.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from cpu import cpu_seconds
 from wire import Server, broadcast_floor, fan_out, node_load
 
 
-def _check_tree(tree: str) -> None:
-    out = subprocess.run([sys.executable, "-c", "import pyconvex; print(pyconvex.__file__)"],
+def _check_tree(tree: str, python: str) -> None:
+    out = subprocess.run([python, "-c", "import pyconvex; print(pyconvex.__file__)"],
                          capture_output=True, text=True, check=True).stdout.strip()
     if not out.startswith(tree):
         raise SystemExit(f"pyconvex was imported from {out}, not from {tree}")
@@ -45,7 +48,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--fan-out", type=int, default=0)
+    parser.add_argument("--python-before", default=sys.executable)
+    parser.add_argument("--python-after", default=sys.executable)
     args = parser.parse_args()
+    pythons = {"before": args.python_before, "after": args.python_after}
     trees = {"before": str(Path(args.before).resolve()), "after": str(Path(args.after).resolve())}
     modes = ("ws", "http")
     rates: dict[tuple[str, str], list[float]] = {(t, m): [] for t in trees for m in modes}
@@ -61,9 +67,9 @@ def main() -> None:
             floors.append(asyncio.run(broadcast_floor(args.fan_out)))
         for name in list(trees) if run % 2 == 0 else list(reversed(trees)):
             os.environ["PYTHONPATH"] = trees[name]
-            _check_tree(trees[name])
+            _check_tree(trees[name], pythons[name])
             with tempfile.TemporaryDirectory() as tmp:
-                server = Server(Path(tmp))
+                server = Server(Path(tmp), python=pythons[name])
                 try:
                     pid = server.proc.pid
                     for mode in modes:

@@ -56,11 +56,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: Path, app: Path = APP, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, tmp: Path, app: Path = APP, extra: tuple[str, ...] = (),
+                 python: str = sys.executable) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyconvex.cli.main", "serve", "--functions", str(app),
+            [python, "-m", "pyconvex.cli.main", "serve", "--functions", str(app),
              "--db", f"sqlite:///{tmp / 'db.sqlite3'}", "--port", str(self.port), "--site-port", "0",
              *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
