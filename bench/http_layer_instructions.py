@@ -38,9 +38,13 @@ ANSWER = b'{"status":"success","value":"j57a2c7m5z6h0q7zv2dz0e4cx57b0x1n","logLi
 
 
 class Calls(FunctionCalls):
+    # (a tree's protocol calls one or the other)
     async def answer(self, kind, scope, chunks, size):
         return 200, [(b"content-type", b"application/json"),
                      (b"content-length", str(len(ANSWER)).encode())], ANSWER
+
+    async def reply(self, kind, scope, chunks, size):
+        return 200, ANSWER, None
 
 
 class Transport:
@@ -66,7 +70,7 @@ async def app(scope, receive, send):
 
 
 async def main():
-    config = uvicorn.Config(app, timeout_keep_alive=5)
+    config = uvicorn.Config(app, timeout_keep_alive=5, access_log=False)  # (as runner.py)
     config.load()
     protocol_class = direct_calls_protocol(Calls(app, None, call_routes()))
     protocol = protocol_class(config, UvicornState(), {}, asyncio.get_running_loop())

@@ -44,8 +44,9 @@ UVICORN_CYCLE_INTERNALS = (
     "response_started", "response_complete", "waiting_for_100_continue", "on_response",
 )
 
-_500 = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-        b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
+INTERNAL_ERROR_RESPONSE = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
 
 
 class BodyEvent:
@@ -189,7 +190,7 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
                 # of that poll (tens of µs each) ran before the woken callers of the
                 # durable group could answer, and their clients waited to send again.
                 # Closed loop, 16 clients: +8-10% inserts/s (bench/RESULTS.md).
-                await _next_step()
+                await next_step()
                 while cycle.more_body and not cycle.disconnected:
                     await cycle.message_event.wait()
                     cycle.message_event.clear()
@@ -202,12 +203,12 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
                 log.exception("answering %s %s", cycle.scope["method"], cycle.scope["path"])
                 if not cycle.disconnected and not cycle.response_started:
                     cycle.response_started = cycle.response_complete = True
-                    self.transport.write(_500)
+                    self.transport.write(INTERNAL_ERROR_RESPONSE)
                     self.transport.close()
                 return
             if cycle.disconnected:
                 return  # the call ran (a mutation stays committed); no one to tell
-            parts = [_status_and_defaults(status, self.server_state.default_headers)]
+            parts = [status_and_defaults(status, self.server_state.default_headers)]
             for name, value in headers:
                 parts += (name, b": ", value, b"\r\n")
             if not cycle.keep_alive:
@@ -226,7 +227,7 @@ class DirectCallsProtocol(CorkedHttpToolsProtocol):
 
 
 @types.coroutine
-def _next_step() -> Generator[None, None, None]:
+def next_step() -> Generator[None, None, None]:
     """Yield to the event loop once (``asyncio.sleep(0)``, without its two layers)."""
     yield
 
@@ -234,7 +235,7 @@ def _next_step() -> Generator[None, None, None]:
 _HEADS: dict[int, tuple[list[tuple[bytes, bytes]], bytes]] = {}
 
 
-def _status_and_defaults(status: int, defaults: list[tuple[bytes, bytes]]) -> bytes:
+def status_and_defaults(status: int, defaults: list[tuple[bytes, bytes]]) -> bytes:
     """A response's status line and the server's default headers (``date``, ``server``),
     joined once per status while uvicorn keeps the same list (it makes a new one when
     the second of its date header changes)."""
@@ -256,8 +257,13 @@ def _small_body(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def direct_calls_protocol(calls: FunctionCalls) -> type[DirectCallsProtocol]:
-    """The HTTP protocol class of a deployment server answering ``calls`` directly."""
+    """The HTTP protocol class of a deployment server answering ``calls`` directly: plain
+    keep-alive calls read from the raw bytes (``server/http_fast.py``), everything else
+    through uvicorn's parsing and this module's protocol."""
+    from pyconvex.server.http_fast import RawCallsProtocol  # (it builds on this module)
+
     raw_calls = {path.encode("ascii"): (kind, path) for path, kind in calls.calls.items()}
-    return type("DeploymentHttpProtocol", (DirectCallsProtocol,),
-                {"calls": calls, "raw_calls": raw_calls})
+    raw_lines = {b"POST %s HTTP/1.1" % target: found for target, found in raw_calls.items()}
+    return type("DeploymentHttpProtocol", (RawCallsProtocol,),
+                {"calls": calls, "raw_calls": raw_calls, "raw_lines": raw_lines})
 

@@ -121,9 +121,24 @@ class FunctionCalls:
         self, kind: FunctionKind, scope: Scope, chunks: list[bytes], size: int,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Run the call whose body arrived as ``chunks`` (``size`` bytes in all, only
-        the first ``MAX_BODY`` kept): status, headers and content of the response. Both
-        this middleware and the direct protocol (``server/direct_calls.py``) answer
-        through it."""
+        the first ``MAX_BODY`` kept): status, headers and content of the response, for
+        ASGI (this middleware) and the protocol's uvicorn-parsed calls
+        (``server/direct_calls.py``)."""
+        status, content, origin = await self.reply(kind, scope, chunks, size)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+        ]
+        if origin is not None:  # what the CORS middleware would add (server/cors.py)
+            headers += simple_response_headers(origin)
+        return status, headers, content
+
+    async def reply(
+        self, kind: FunctionKind, scope: Scope, chunks: list[bytes], size: int,
+    ) -> tuple[int, bytes, bytes | None]:
+        """:meth:`answer` before its headers: status, JSON content and the request's
+        ``Origin`` (None without one), for a protocol that writes the head's bytes
+        itself (``server/http_fast.py``, :func:`response_fields`)."""
         authorization, origin, user_agent = _call_headers(scope["headers"])
         admin_param = None
         query = scope.get("query_string", b"")
@@ -141,14 +156,19 @@ class FunctionCalls:
                 self.state, kind, body.get("path"), body, authorization, admin_param,
                 RequestOrigin(client_ip(scope, self.state.trusted_proxies), user_agent),
             )
-        status, content = reply
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(content)).encode()),
-        ]
-        if origin is not None:  # what the CORS middleware would add (server/cors.py)
-            headers += simple_response_headers(origin)
-        return status, headers, content
+        return reply[0], reply[1], origin
+
+
+def response_fields(content: bytes, origin: bytes | None) -> bytes:
+    """The header lines of :meth:`FunctionCalls.reply`'s response, as bytes: what
+    :meth:`FunctionCalls.answer` lists, in the same order."""
+    if origin is None:
+        return _JSON_FIELDS % len(content)
+    return _JSON_FIELDS % len(content) + b"".join(
+        name + b": " + value + b"\r\n" for name, value in simple_response_headers(origin))
+
+
+_JSON_FIELDS = b"content-type: application/json\r\ncontent-length: %d\r\n"
 
 
 def _call_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bytes | None, str | None]:

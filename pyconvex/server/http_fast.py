@@ -1,0 +1,293 @@
+"""Plain keep-alive client calls read from the connection's bytes, without httptools'
+callbacks and without uvicorn's request cycle.
+
+Under 16 keep-alive clients' inserts the main process is the bound, and the HTTP
+protocol around a call (``DirectCallsProtocol``, ``server/direct_calls.py``) was about a
+quarter of its work: httptools calls back into Python for every parser event (message
+begin, URL, each header, headers complete, body, message complete), and uvicorn builds
+its scope, header list and cycle from them, for a request whose head is a few fixed
+lines. :class:`RawCallsProtocol` recognises such a request itself: one search for the
+end of the head, one regular expression that accepts only a well-formed ``POST`` to a
+call route over HTTP/1.1 (token header names, no control characters in values), one
+that lists the header fields, and a dict of them for the few that matter
+(``Content-Length``, ``Connection``; ``Authorization``, ``Origin``, ``User-Agent`` and
+``X-Forwarded-For`` are read by ``FunctionCalls.answer`` from the scope's headers as
+before). It answers through the same :meth:`FunctionCalls.answer` and writes the
+response bytes at once.
+
+Whatever it is not sure of goes to uvicorn unchanged: another method or target (a GET, a
+WebSocket upgrade, a query string, a doubled slash), HTTP/1.0, a chunked body, no or a
+non-numeric ``Content-Length``, one over 64 KiB (uvicorn's read-pause mark), ``Expect``,
+``Upgrade``, a ``Connection`` other than ``keep-alive`` or ``close``, a repeated header
+name, anything the expression does not match (malformed input gets uvicorn's 400), a
+head past ``MAX_HEADER_BYTES`` (uvicorn's path answers 431). The connection then
+switches to uvicorn's parsing for good, fed the bytes not yet consumed first, so
+pipelined requests reach it whole and in order; from there it is
+:class:`DirectCallsProtocol`, which still answers plain calls without ASGI.
+
+What uvicorn's cycle gave is kept here: one request answered at a time (pipelined ones
+wait in the buffer, reading pauses past 64 KiB of them), the body awaited before the
+call runs (a client gone before it is whole runs nothing), the keep-alive timeout and
+the head deadline on the connection's one watch timer (``server/corked.py``), writes
+that wait while the transport is paused, graceful shutdown (a call in flight, or one
+whose head is in, finishes with ``connection: close``; an idle connection closes),
+the connection counted in uvicorn's set, the task in its task set, the access line if
+access logging is on, and a 500 with the traceback in the server log if the answer
+raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
+
+from pyconvex.functions import FunctionKind
+from pyconvex.server.direct_calls import (
+    INTERNAL_ERROR_RESPONSE,
+    DirectCallsProtocol,
+    next_step,
+    status_and_defaults,
+)
+from pyconvex.server.fast_path import response_fields
+from pyconvex.server.limits import MAX_HEADER_BYTES
+
+log = logging.getLogger(__name__)
+
+_CHECK = bytes(0 if (byte < 32 and byte != 9) or byte >= 127 else byte for byte in range(256))
+"""``bytes.translate`` table: tab and printable ASCII as themselves, every other byte (a
+control character, CR or LF among them, or one past ASCII) as NUL."""
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+"""The bytes of a (lowercased) header name (RFC 9110's token)."""
+_UNSURE = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
+"""Headers that take a request to uvicorn's parsing whatever their value."""
+_FIELDS: dict[bytes, tuple[bytes, bytes]] = {}
+"""A header line seen before (``Content-Type: application/json``) -> its lowercased name
+and its value without surrounding whitespace: a client sends the same few lines with
+every call, so each is checked and split once, and a head's lines are looked up with
+``map`` in C. Only lines :func:`_field` accepts are kept, at most ``_MAX_FIELDS``."""
+_MAX_FIELDS = 1024
+
+
+def _field(line: bytes) -> tuple[bytes, bytes] | None:
+    """A header line's name (lowercased) and value, if this protocol is sure of it: a
+    token name, a value of tab and printable ASCII; a ``Content-Length`` of at most six
+    digits; a ``Connection`` of ``keep-alive`` or ``close`` (kept lowercased); none of
+    ``_UNSURE``. Remembered in ``_FIELDS`` while it has room."""
+    name, colon, value = line.partition(b":")
+    name = name.lower()
+    value = value.strip(b" \t")
+    if (
+        not colon
+        or not name
+        or name.translate(None, _TOKEN)
+        or b"\x00" in value.translate(_CHECK)
+        or name in _UNSURE
+    ):
+        return None
+    if name == b"content-length" and not (value.isdigit() and len(value) <= 6):
+        return None
+    if name == b"connection":
+        value = value.lower()
+        if value not in (b"keep-alive", b"close"):
+            return None
+    field = (name, value)
+    if len(_FIELDS) < _MAX_FIELDS:
+        _FIELDS[line] = field
+    return field
+
+
+def _fields(lines: list[bytes]) -> list[tuple[bytes, bytes]] | None:
+    """The header lines ``_FIELDS`` did not know, each checked by :func:`_field`: the
+    head's fields, or None if one is not sure."""
+    fields = []
+    for line in lines:
+        field = _field(line)
+        if field is None:
+            return None
+        fields.append(field)
+    return fields
+
+
+class RawCallsProtocol(DirectCallsProtocol):
+    """:class:`DirectCallsProtocol` reading plain calls from the raw bytes until the
+    first request it is not sure of (see the module's docstring)."""
+
+    _raw = False
+    """Whether the connection still reads requests itself (else it is uvicorn's)."""
+    raw_lines: dict[bytes, tuple[FunctionKind, str]] = {}
+    """A call route's request line (``POST /api/mutation HTTP/1.1``) -> its kind and path."""
+    _buffer: bytes | bytearray = b""
+    """Bytes received and not yet answered: the request in progress, pipelined ones."""
+    _scanned = 0
+    """How much of an incomplete head was already searched for its end."""
+    _waiting: tuple[FunctionKind, dict[str, Any], bool, int, int] | None = None
+    """A head whose body is still arriving: kind, scope, keep-alive, head end, end."""
+    _busy = False
+    """A call of this connection is running (the next request waits its turn)."""
+    _lost = False
+    _closing = False
+    """The server is stopping: the call in progress is the connection's last."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # uvicorn's path for a root path or a concurrency cap (which it counts per request).
+        self._raw = self.calls is not None and not self.root_path and self.limit_concurrency is None
+
+    def data_received(self, data: bytes) -> None:
+        if not self._raw:
+            super().data_received(data)
+            return
+        self._idle_deadline = None
+        if self._buffer:
+            buffer = self._buffer
+            if isinstance(buffer, bytes):
+                buffer = self._buffer = bytearray(buffer)
+            buffer += data
+        else:
+            self._buffer = data
+        if self._busy:  # a call is running: the next request waits for its answer
+            if len(self._buffer) > HIGH_WATER_LIMIT:
+                self.flow.pause_reading()
+            return
+        self._next_request()
+
+    def _next_request(self) -> None:
+        """Start the call at the head of the buffer, wait for the rest of it, or hand
+        the buffer to uvicorn's parsing."""
+        buffer = self._buffer
+        waiting = self._waiting
+        if waiting is not None:
+            kind, scope, keep_alive, head_end, end = waiting
+            if len(buffer) < end:
+                return
+            self._waiting = None
+        else:
+            head_end = buffer.find(b"\r\n\r\n", self._scanned)
+            if head_end < 0:  # the head is not all in
+                if len(buffer) > MAX_HEADER_BYTES or not b"POST /".startswith(buffer[:6]):
+                    self._to_uvicorn()
+                    return
+                self._scanned = max(0, len(buffer) - 3)
+                self._start_head()
+                return
+            self._scanned = 0
+            # (bytes: a bytearray's lines are not hashable)
+            lines = bytes(buffer[:head_end]).split(b"\r\n")
+            found = self.raw_lines.get(lines[0])
+            del lines[0]
+            headers: list[Any] | None = list(map(_FIELDS.get, lines))
+            if None in headers:  # type: ignore[operator]
+                headers = _fields(lines)
+            named = {} if headers is None else dict(headers)
+            length = named.get(b"content-length")
+            if (
+                found is None
+                or length is None
+                or len(named) != len(headers)  # type: ignore[arg-type]  # a name repeated
+                or head_end > MAX_HEADER_BYTES
+            ):
+                self._to_uvicorn()
+                return
+            head_end += 4
+            end = head_end + int(length)
+            if end - head_end > HIGH_WATER_LIMIT:
+                self._to_uvicorn()
+                return
+            self._head_deadline = None
+            kind, path = found
+            keep_alive = named.get(b"connection") != b"close"
+            scope = {
+                "type": "http", "method": "POST", "path": path, "headers": headers,
+                "query_string": b"", "client": self.client,
+            }
+            if len(buffer) < end:
+                self._waiting = (kind, scope, keep_alive, head_end, end)
+                return
+        body = bytes(buffer[head_end:end])
+        self._buffer = buffer[end:] if len(buffer) > end else b""
+        self._busy = True
+        own: list[asyncio.Task[None]] = []
+        task = self.loop.create_task(self._answer_raw(kind, scope, body, keep_alive, own))
+        own.append(task)
+        self.tasks.add(task)
+
+    def _to_uvicorn(self) -> None:
+        """Hand the connection to uvicorn's parsing for good, from the first byte of the
+        request in progress (the buffer holds it and everything after it)."""
+        self._raw = False
+        buffer, self._buffer = self._buffer, b""
+        self._waiting = None
+        self._in_head, self._head_bytes = True, 0
+        super().data_received(bytes(buffer))
+
+    async def _answer_raw(
+        self, kind: FunctionKind, scope: dict[str, Any], body: bytes, keep_alive: bool,
+        own: list[asyncio.Task[None]],
+    ) -> None:
+        try:
+            calls = self.calls
+            assert calls is not None
+            try:
+                await next_step()  # (why: DirectCallsProtocol._answer)
+                if self._lost:
+                    return  # the client left before its call started: nothing ran
+                status, content, origin = await calls.reply(kind, scope, [body], len(body))
+            except Exception:
+                log.exception("answering POST %s", scope["path"])
+                if not self._lost:
+                    self.transport.write(INTERNAL_ERROR_RESPONSE)
+                    self.transport.close()
+                return
+            if self.flow.write_paused and not self._lost:
+                await self.flow.drain()  # the client is not reading: wait as uvicorn does
+            if self._lost:
+                return  # the call ran (a mutation stays committed); no one to tell
+            if self.access_log:
+                self.access_logger.info('%s - "%s %s HTTP/%s" %d',  # (uvicorn's line)
+                                        f"{self.client[0]}:{self.client[1]}" if self.client else "",
+                                        "POST", scope["path"], "1.1", status)
+            head = (status_and_defaults(status, self.server_state.default_headers)
+                    + response_fields(content, origin))
+            if keep_alive and not self._closing:
+                self.transport.write_now(head + b"\r\n", content)  # type: ignore[attr-defined]
+                self._answered()
+                return
+            self.transport.write_now(  # type: ignore[attr-defined]
+                head + b"connection: close\r\n\r\n", content)
+            self.transport.close()
+            self.server_state.total_requests += 1
+        finally:
+            self.tasks.discard(own[0])
+
+    def _answered(self) -> None:
+        """A kept-alive response is out: the next request in the buffer, or the
+        keep-alive wait (what ``on_response_complete`` does for uvicorn's cycles)."""
+        self._busy = False
+        self.server_state.total_requests += 1
+        if self._lost:
+            return
+        if self.flow.read_paused:
+            self.flow.resume_reading()
+        if self._buffer:
+            self._next_request()
+            return
+        self._idle_deadline = self.loop.time() + self.timeout_keep_alive
+        if self._watch is None:
+            self._watch = self.loop.call_later(self._watch_period, self._on_watch)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown: a call running, or whose head is in, finishes
+        (its answer closes the connection); an idle connection closes now."""
+        if not self._raw:
+            super().shutdown()
+        elif self._busy or self._waiting is not None:
+            self._closing = True
+        else:
+            self.transport.close()
