@@ -232,18 +232,18 @@ def next_step() -> Generator[None, None, None]:
     yield
 
 
-_HEADS: dict[int, tuple[list[tuple[bytes, bytes]], bytes]] = {}
+HEADS: dict[int, tuple[list[tuple[bytes, bytes]], bytes]] = {}
 
 
 def status_and_defaults(status: int, defaults: list[tuple[bytes, bytes]]) -> bytes:
     """A response's status line and the server's default headers (``date``, ``server``),
     joined once per status while uvicorn keeps the same list (it makes a new one when
     the second of its date header changes)."""
-    cached = _HEADS.get(status)
+    cached = HEADS.get(status)
     if cached is not None and cached[0] is defaults:
         return cached[1]
     head = STATUS_LINE[status] + b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
-    _HEADS[status] = (defaults, head)
+    HEADS[status] = (defaults, head)
     return head
 
 

@@ -163,12 +163,12 @@ def response_fields(content: bytes, origin: bytes | None) -> bytes:
     """The header lines of :meth:`FunctionCalls.reply`'s response, as bytes: what
     :meth:`FunctionCalls.answer` lists, in the same order."""
     if origin is None:
-        return _JSON_FIELDS % len(content)
-    return _JSON_FIELDS % len(content) + b"".join(
+        return JSON_FIELDS % len(content)
+    return JSON_FIELDS % len(content) + b"".join(
         name + b": " + value + b"\r\n" for name, value in simple_response_headers(origin))
 
 
-_JSON_FIELDS = b"content-type: application/json\r\ncontent-length: %d\r\n"
+JSON_FIELDS = b"content-type: application/json\r\ncontent-length: %d\r\n"
 
 
 def _call_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bytes | None, str | None]:

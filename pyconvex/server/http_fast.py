@@ -46,12 +46,13 @@ from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
 from pyconvex.functions import FunctionKind
 from pyconvex.server.direct_calls import (
+    HEADS,
     INTERNAL_ERROR_RESPONSE,
     DirectCallsProtocol,
     next_step,
     status_and_defaults,
 )
-from pyconvex.server.fast_path import response_fields
+from pyconvex.server.fast_path import JSON_FIELDS, response_fields
 from pyconvex.server.limits import MAX_HEADER_BYTES
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,16 @@ every call, so each is checked and split once, and a head's lines are looked up 
 ``map`` in C. Only lines :func:`_field` accepts are kept, at most ``_MAX_FIELDS``."""
 _MAX_FIELDS = 1024
 
+_Request = tuple[FunctionKind, dict[str, Any], bytes, bool]
+"""A call read whole: its kind, scope, body and whether the connection stays open."""
+
 
 def _field(line: bytes) -> tuple[bytes, bytes] | None:
     """A header line's name (lowercased) and value, if this protocol is sure of it: a
-    token name, a value of tab and printable ASCII; a ``Content-Length`` of at most six
-    digits; a ``Connection`` of ``keep-alive`` or ``close`` (kept lowercased); none of
-    ``_UNSURE``. Remembered in ``_FIELDS`` while it has room."""
+    token name, a value of tab and printable ASCII; a ``Content-Length`` of at most
+    ``HIGH_WATER_LIMIT`` (64 KiB, uvicorn's read-pause mark, so reading never pauses
+    under a body), in at most six digits; a ``Connection`` of ``keep-alive`` or
+    ``close`` (kept lowercased); none of ``_UNSURE``. Remembered in ``_FIELDS`` while it has room."""
     name, colon, value = line.partition(b":")
     name = name.lower()
     value = value.strip(b" \t")
@@ -87,7 +92,9 @@ def _field(line: bytes) -> tuple[bytes, bytes] | None:
         or name in _UNSURE
     ):
         return None
-    if name == b"content-length" and not (value.isdigit() and len(value) <= 6):
+    if name == b"content-length" and not (
+        value.isdigit() and len(value) <= 6 and int(value) <= HIGH_WATER_LIMIT
+    ):
         return None
     if name == b"connection":
         value = value.lower()
@@ -127,6 +134,10 @@ class RawCallsProtocol(DirectCallsProtocol):
     """A head whose body is still arriving: kind, scope, keep-alive, head end, end."""
     _busy = False
     """A call of this connection is running (the next request waits its turn)."""
+    _worker: asyncio.Task[None]
+    """The connection's worker (:meth:`_serve`), from its first call on."""
+    _waiter: asyncio.Future[_Request] | None = None
+    """What the idle worker waits on for the connection's next call."""
     _lost = False
     _closing = False
     """The server is stopping: the call in progress is the connection's last."""
@@ -152,27 +163,36 @@ class RawCallsProtocol(DirectCallsProtocol):
             if len(self._buffer) > HIGH_WATER_LIMIT:
                 self.flow.pause_reading()
             return
-        self._next_request()
+        request = self._next_request()
+        if request is None:
+            return
+        self._busy = True
+        waiter = self._waiter
+        if waiter is None:  # the connection's first call
+            self._worker = self.loop.create_task(self._serve(request))
+        else:
+            waiter.set_result(request)
+        self.tasks.add(self._worker)  # (uvicorn's set: graceful shutdown waits for it)
 
-    def _next_request(self) -> None:
-        """Start the call at the head of the buffer, wait for the rest of it, or hand
-        the buffer to uvicorn's parsing."""
+    def _next_request(self) -> _Request | None:
+        """The call at the head of the buffer, if it is all in (else None: wait for
+        the rest of it, or the buffer went to uvicorn's parsing)."""
         buffer = self._buffer
         waiting = self._waiting
         if waiting is not None:
             kind, scope, keep_alive, head_end, end = waiting
             if len(buffer) < end:
-                return
+                return None
             self._waiting = None
         else:
             head_end = buffer.find(b"\r\n\r\n", self._scanned)
             if head_end < 0:  # the head is not all in
                 if len(buffer) > MAX_HEADER_BYTES or not b"POST /".startswith(buffer[:6]):
                     self._to_uvicorn()
-                    return
+                    return None
                 self._scanned = max(0, len(buffer) - 3)
                 self._start_head()
-                return
+                return None
             self._scanned = 0
             # (bytes: a bytearray's lines are not hashable)
             lines = bytes(buffer[:head_end]).split(b"\r\n")
@@ -187,15 +207,11 @@ class RawCallsProtocol(DirectCallsProtocol):
                 found is None
                 or length is None
                 or len(named) != len(headers)  # type: ignore[arg-type]  # a name repeated
-                or head_end > MAX_HEADER_BYTES
             ):
                 self._to_uvicorn()
-                return
+                return None
             head_end += 4
             end = head_end + int(length)
-            if end - head_end > HIGH_WATER_LIMIT:
-                self._to_uvicorn()
-                return
             self._head_deadline = None
             kind, path = found
             keep_alive = named.get(b"connection") != b"close"
@@ -205,14 +221,9 @@ class RawCallsProtocol(DirectCallsProtocol):
             }
             if len(buffer) < end:
                 self._waiting = (kind, scope, keep_alive, head_end, end)
-                return
-        body = bytes(buffer[head_end:end])
+                return None
         self._buffer = buffer[end:] if len(buffer) > end else b""
-        self._busy = True
-        own: list[asyncio.Task[None]] = []
-        task = self.loop.create_task(self._answer_raw(kind, scope, body, keep_alive, own))
-        own.append(task)
-        self.tasks.add(task)
+        return kind, scope, bytes(buffer[head_end:end]), keep_alive
 
     def _to_uvicorn(self) -> None:
         """Hand the connection to uvicorn's parsing for good, from the first byte of the
@@ -220,66 +231,86 @@ class RawCallsProtocol(DirectCallsProtocol):
         self._raw = False
         buffer, self._buffer = self._buffer, b""
         self._waiting = None
+        if self._waiter is not None:
+            self._waiter.cancel()  # the worker ends (or, if it is the caller, returns)
         self._in_head, self._head_bytes = True, 0
         super().data_received(bytes(buffer))
 
-    async def _answer_raw(
-        self, kind: FunctionKind, scope: dict[str, Any], body: bytes, keep_alive: bool,
-        own: list[asyncio.Task[None]],
-    ) -> None:
+    async def _serve(self, request: _Request) -> None:
+        """The connection's worker: answers its calls one after the other, and waits
+        for the next between them (one task for the connection's life instead of one
+        per call, which asyncio registers and unregisters in its weak set of tasks
+        each time). It is in uvicorn's task set only while a call runs."""
+        calls = self.calls
+        worker = self._worker
+        assert calls is not None
         try:
-            calls = self.calls
-            assert calls is not None
-            try:
-                await next_step()  # (why: DirectCallsProtocol._answer)
+            while True:
+                kind, scope, body, keep_alive = request
+                try:
+                    await next_step()  # (why: DirectCallsProtocol._answer)
+                    if self._lost:
+                        return  # the client left before its call started: nothing ran
+                    status, content, origin = await calls.reply(kind, scope, [body], len(body))
+                except Exception:
+                    log.exception("answering POST %s", scope["path"])
+                    if not self._lost:
+                        self.transport.write(INTERNAL_ERROR_RESPONSE)
+                        self.transport.close()
+                    return
+                if self.flow.write_paused and not self._lost:
+                    await self.flow.drain()  # the client is not reading: wait as uvicorn does
                 if self._lost:
-                    return  # the client left before its call started: nothing ran
-                status, content, origin = await calls.reply(kind, scope, [body], len(body))
-            except Exception:
-                log.exception("answering POST %s", scope["path"])
-                if not self._lost:
-                    self.transport.write(INTERNAL_ERROR_RESPONSE)
+                    return  # the call ran (a mutation stays committed); no one to tell
+                if self.access_log:
+                    self.access_logger.info(
+                        '%s - "%s %s HTTP/%s" %d',  # (uvicorn's line)
+                        f"{self.client[0]}:{self.client[1]}" if self.client else "",
+                        "POST", scope["path"], "1.1", status)
+                defaults = self.server_state.default_headers
+                cached = HEADS.get(status)
+                head = (cached[1] if cached is not None and cached[0] is defaults
+                        else status_and_defaults(status, defaults))
+                head += (JSON_FIELDS % len(content) if origin is None
+                         else response_fields(content, origin))
+                self.server_state.total_requests += 1
+                if not keep_alive or self._closing:
+                    self.transport.write_now(  # type: ignore[attr-defined]
+                        head + b"connection: close\r\n\r\n", content)
                     self.transport.close()
-                return
-            if self.flow.write_paused and not self._lost:
-                await self.flow.drain()  # the client is not reading: wait as uvicorn does
-            if self._lost:
-                return  # the call ran (a mutation stays committed); no one to tell
-            if self.access_log:
-                self.access_logger.info('%s - "%s %s HTTP/%s" %d',  # (uvicorn's line)
-                                        f"{self.client[0]}:{self.client[1]}" if self.client else "",
-                                        "POST", scope["path"], "1.1", status)
-            head = (status_and_defaults(status, self.server_state.default_headers)
-                    + response_fields(content, origin))
-            if keep_alive and not self._closing:
+                    return
                 self.transport.write_now(head + b"\r\n", content)  # type: ignore[attr-defined]
-                self._answered()
-                return
-            self.transport.write_now(  # type: ignore[attr-defined]
-                head + b"connection: close\r\n\r\n", content)
-            self.transport.close()
-            self.server_state.total_requests += 1
+                # What ``on_response_complete`` does for uvicorn's cycles: the next
+                # request in the buffer, or the keep-alive wait.
+                if self.flow.read_paused:
+                    self.flow.resume_reading()
+                if self._buffer:
+                    following = self._next_request()
+                    if following is not None:
+                        request = following
+                        continue
+                    if not self._raw:
+                        return  # the connection is uvicorn's now
+                self._busy = False
+                self.tasks.discard(worker)
+                self._idle_deadline = self.loop.time() + self.timeout_keep_alive
+                if self._watch is None:
+                    self._watch = self.loop.call_later(self._watch_period, self._on_watch)
+                waiter = self._waiter = self.loop.create_future()
+                request = await waiter
+                self._waiter = None
+        except asyncio.CancelledError:
+            if self._waiter is None or not self._waiter.cancelled():
+                raise
         finally:
-            self.tasks.discard(own[0])
-
-    def _answered(self) -> None:
-        """A kept-alive response is out: the next request in the buffer, or the
-        keep-alive wait (what ``on_response_complete`` does for uvicorn's cycles)."""
-        self._busy = False
-        self.server_state.total_requests += 1
-        if self._lost:
-            return
-        if self.flow.read_paused:
-            self.flow.resume_reading()
-        if self._buffer:
-            self._next_request()
-            return
-        self._idle_deadline = self.loop.time() + self.timeout_keep_alive
-        if self._watch is None:
-            self._watch = self.loop.call_later(self._watch_period, self._on_watch)
+            self._busy = False
+            self._waiter = None
+            self.tasks.discard(worker)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if self._waiter is not None:
+            self._waiter.cancel()  # the worker ends
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
