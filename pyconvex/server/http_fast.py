@@ -144,6 +144,10 @@ class RawCallsProtocol(DirectCallsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # A kept-alive answer is written to the socket's transport itself: in raw mode
+        # nothing else writes through the cork (``self.transport``), so nothing is ever
+        # held there to go first, and the response is whole.
+        self._socket = transport
         # uvicorn's path for a root path or a concurrency cap (which it counts per request).
         self._raw = self.calls is not None and not self.root_path and self.limit_concurrency is None
 
@@ -279,7 +283,7 @@ class RawCallsProtocol(DirectCallsProtocol):
                         head + b"connection: close\r\n\r\n", content)
                     self.transport.close()
                     return
-                self.transport.write_now(head + b"\r\n", content)  # type: ignore[attr-defined]
+                self._socket.write(head + b"\r\n" + content)
                 # What ``on_response_complete`` does for uvicorn's cycles: the next
                 # request in the buffer, or the keep-alive wait.
                 if self.flow.read_paused:
