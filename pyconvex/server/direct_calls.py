@@ -16,6 +16,11 @@ at most 64 KiB (uvicorn's read-pause mark, so reading is never paused under it),
 ``Expect: 100-continue``, not an upgrade. Everything else, including a call with a
 chunked or larger body, goes to the ASGI application unchanged and is answered there by
 the same :meth:`FunctionCalls.answer`.
+
+The class a deployment serves with (:func:`direct_calls_protocol`) goes one step further
+for plain keep-alive calls: it reads them from the raw bytes, without httptools and this
+module's cycle (``server/http_fast.py``), until the first request it is not sure of;
+from then on the connection is this module's protocol, as described above.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ class FunctionCalls:
     ``CallRoute`` and ``SyncRoute`` entries of the route table it is given). As ASGI
     middleware it answers the call routes; ``DeploymentApp`` hands sync connections to
     ``server/ws.py`` before any middleware, and the HTTP protocol answers plain calls
-    through :meth:`answer` (``server/direct_calls.py``)."""
+    through :meth:`answer` (``server/direct_calls.py``) or :meth:`reply`
+    (``server/http_fast.py``)."""
 
     def __init__(self, app: ASGIApp, state: ServerState, routes: list[BaseRoute]) -> None:
         self.app = app

@@ -4,36 +4,39 @@ callbacks and without uvicorn's request cycle.
 Under 16 keep-alive clients' inserts the main process is the bound, and the HTTP
 protocol around a call (``DirectCallsProtocol``, ``server/direct_calls.py``) was about a
 quarter of its work: httptools calls back into Python for every parser event (message
-begin, URL, each header, headers complete, body, message complete), and uvicorn builds
-its scope, header list and cycle from them, for a request whose head is a few fixed
-lines. :class:`RawCallsProtocol` recognises such a request itself: one search for the
-end of the head, one regular expression that accepts only a well-formed ``POST`` to a
-call route over HTTP/1.1 (token header names, no control characters in values), one
-that lists the header fields, and a dict of them for the few that matter
-(``Content-Length``, ``Connection``; ``Authorization``, ``Origin``, ``User-Agent`` and
-``X-Forwarded-For`` are read by ``FunctionCalls.answer`` from the scope's headers as
-before). It answers through the same :meth:`FunctionCalls.answer` and writes the
-response bytes at once.
+begin, URL, each header, headers complete, body, message complete), and the protocol
+built a scope, a header list, a cycle and a task from them, for a request whose head is
+a few lines a client sends the same way every time. :class:`RawCallsProtocol` reads
+such a request itself, with C doing the work: one search for the end of the head, one
+split into lines, the request line looked up whole (``POST /api/mutation HTTP/1.1``),
+the header lines mapped through ``_FIELDS``, a bounded dict of lines already checked
+and split (a line not seen before is checked once by :func:`_field`), a dict of the
+fields for ``Content-Length`` and ``Connection``. ``Authorization``, ``Origin``,
+``User-Agent`` and ``X-Forwarded-For`` are read from the scope's headers by
+:meth:`FunctionCalls.reply`, as before. Each connection has one worker task
+(:meth:`RawCallsProtocol._serve`) that answers its calls one after the other and writes
+each response in one write.
 
 Whatever it is not sure of goes to uvicorn unchanged: another method or target (a GET, a
 WebSocket upgrade, a query string, a doubled slash), HTTP/1.0, a chunked body, no or a
 non-numeric ``Content-Length``, one over 64 KiB (uvicorn's read-pause mark), ``Expect``,
 ``Upgrade``, a ``Connection`` other than ``keep-alive`` or ``close``, a repeated header
-name, anything the expression does not match (malformed input gets uvicorn's 400), a
-head past ``MAX_HEADER_BYTES`` (uvicorn's path answers 431). The connection then
-switches to uvicorn's parsing for good, fed the bytes not yet consumed first, so
-pipelined requests reach it whole and in order; from there it is
-:class:`DirectCallsProtocol`, which still answers plain calls without ASGI.
+name, a line without a colon, a name that is not a token, a byte that is not tab or
+printable ASCII (malformed input gets uvicorn's 400), an unfinished head past
+``MAX_HEADER_BYTES`` (uvicorn's path answers 431). The connection then switches to
+uvicorn's parsing for good, fed the bytes not yet consumed first, so pipelined requests
+reach it whole and in order; from there it is :class:`DirectCallsProtocol`, which still
+answers plain calls without ASGI.
 
 What uvicorn's cycle gave is kept here: one request answered at a time (pipelined ones
 wait in the buffer, reading pauses past 64 KiB of them), the body awaited before the
-call runs (a client gone before it is whole runs nothing), the keep-alive timeout and
-the head deadline on the connection's one watch timer (``server/corked.py``), writes
-that wait while the transport is paused, graceful shutdown (a call in flight, or one
-whose head is in, finishes with ``connection: close``; an idle connection closes),
-the connection counted in uvicorn's set, the task in its task set, the access line if
-access logging is on, and a 500 with the traceback in the server log if the answer
-raises.
+call runs (a client gone before it is whole, or before its call starts, runs nothing),
+the keep-alive timeout and the head deadline on the connection's one watch timer
+(``server/corked.py``), writes that wait while the transport is paused, graceful
+shutdown (a call in flight, or one whose head is in, finishes with ``connection:
+close``; an idle connection closes), the connection counted in uvicorn's set, the worker
+in its task set while a call runs, the access line if access logging is on, and a 500
+with the traceback in the server log if the answer raises.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ from pyconvex.server.fast_path import JSON_FIELDS, response_fields
 from pyconvex.server.limits import MAX_HEADER_BYTES
 
 log = logging.getLogger(__name__)
+
+# What this module reads or calls of uvicorn's HTTP protocol beyond what corked.py and
+# direct_calls.py list (not API): tests/server/test_http_fast.py fails, naming it, when
+# one moves.
+UVICORN_RAW_INTERNALS = (
+    "root_path", "limit_concurrency", "access_log", "access_logger", "client", "flow",
+    "server_state", "tasks", "timeout_keep_alive", "loop", "shutdown", "data_received",
+)
 
 _CHECK = bytes(0 if (byte < 32 and byte != 9) or byte >= 127 else byte for byte in range(256))
 """``bytes.translate`` table: tab and printable ASCII as themselves, every other byte (a

@@ -19,10 +19,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from pyconvex.functions import FunctionKind
 from pyconvex.server.direct_calls import direct_calls_protocol
 from pyconvex.server.fast_path import FunctionCalls, call_routes
+from pyconvex.server.http_fast import UVICORN_RAW_INTERNALS
 from tests.server.inprocess import uvicorn_in_loop
 
 
@@ -225,3 +228,11 @@ async def test_shutdown_finishes_the_call_in_flight_and_closes_idle_connections(
         assert await busy_reader.read() == b""
         busy_writer.close()
         idle_writer.close()
+
+
+async def test_uvicorns_protocol_still_has_what_the_raw_path_uses():
+    config = uvicorn.Config(_inner)
+    config.load()
+    protocol = HttpToolsProtocol(config, ServerState(), {}, asyncio.get_running_loop())
+    missing = [n for n in UVICORN_RAW_INTERNALS if not hasattr(protocol, n)]
+    assert not missing, f"uvicorn's HttpToolsProtocol no longer has {missing}: see server/http_fast.py"
