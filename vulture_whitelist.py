@@ -89,6 +89,7 @@ _.head_conflicts  # committer, several processes on PostgreSQL
 # server/ws_protocol.py sets, as uvicorn's WebSocketsSansIOProtocol.__init__ does, what
 # uvicorn's own methods read; and reads its per-class cache through cls.__dict__.
 _.handshake_initiated
+_.initial_response
 _.close_timer
 _.ping_timer
 _.pong_timer

@@ -13,7 +13,8 @@ sender says the response is complete:
 
 A callback per loop iteration sends whatever is still held, so nothing waits longer than
 the rest of the step even if no one flushes. A connection upgraded to a WebSocket hands
-the same (corked) transport to the WebSocket protocol.
+the same (corked) transport to the WebSocket protocol, which also reads the client's
+common frame (one whole masked text frame) straight from the bytes it receives.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from websockets.protocol import State
 from pyconvex.server.limits import HEADER_TIMEOUT_S, MAX_HEADER_BYTES
 from pyconvex.sync.fanout import PerLoop
 
+try:  # websockets' C unmasking, as its own parser uses
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover  (websockets built without its extension)
+    from websockets.utils import apply_mask
+
 # What this module reads or overrides of uvicorn's and websockets' private internals.
 # They are not API: pyproject.toml pins the uvicorn range this was tested with, and
 # tests/server/test_corked_internals.py fails, naming the attribute, when one moves.
@@ -45,9 +51,16 @@ UVICORN_WS_INTERNALS = (
     "handle_connect", "send_receive_event_to_app", "send", "scope", "curr_msg_data_type",
     "close_sent", "queue", "frames", "transport", "conn", "disconnected",
     "handshake_complete", "initial_response", "writable", "request", "response",
+    "logger", "handle_parser_exception", "read_paused",
 )
-WEBSOCKETS_CONNECTION_INTERNALS = ("state", "extensions", "expect_continuation_frame", "writes")
+WEBSOCKETS_CONNECTION_INTERNALS = (
+    "_state", "extensions", "expect_continuation_frame", "writes", "reader", "current_size",
+    "max_message_size", "max_fragment_size",
+)
 
+_OPEN = State.OPEN
+# A text frame's head: FIN + text, the length (a server's frames are not masked).
+_TEXT_HEAD_7 = [bytes((0x81, n)) for n in range(126)]
 _TEXT_HEAD_16 = struct.Struct("!BBH")
 _TEXT_HEAD_64 = struct.Struct("!BBQ")
 
@@ -105,6 +118,13 @@ class CorkedTransport:
         self._pending.clear()
         if not self._transport.is_closing():
             self._transport.write(data)
+
+    def hold(self, head: bytes, data: bytes) -> None:
+        """Keep ``head + data`` for the next send (``write_now``, ``flush``, or the
+        step's end), as two ``write`` calls would, in one call."""
+        if not self._pending:
+            self._flusher.mark(self)
+        self._pending += (head, data)
 
     def write_now(self, head: bytes, data: bytes) -> None:
         """Send ``head + data`` with whatever is held, at once (one system call)."""
@@ -285,6 +305,10 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
     extension negotiated and nothing else pending). It returns False when not, and the
     caller sends through ASGI as usual. Every mutation sends two frames; this halves
     what sending them costs.
+
+    Incoming, a whole masked text frame is read from the socket's bytes here
+    (``data_received``), not by websockets' parser, while the connection is plainly
+    open; every other frame, and every frame while it is not, goes to websockets.
     """
 
     _take_text: Callable[[str], bool] | None = None
@@ -300,51 +324,104 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
     def _set_take_text(self, take: Callable[[str], bool] | None) -> None:
         self._take_text = take
 
-    def send_receive_event_to_app(self) -> None:
-        take = self._take_text
+    def data_received(self, data: bytes) -> None:
+        """The client's frames read straight from ``data`` while each is one whole masked
+        text message (FIN, no RSV bit, opcode 1, a 7- or 16-bit length within the
+        message limit, all of it in this read) and the connection is plainly open: no
+        extension negotiated, no message half received, nothing buffered in websockets'
+        parser, no close sent. From the first frame that is anything else (a ping, a
+        fragment, a binary, a close, a partial or oversized frame, an unmasked one)
+        the rest of the read goes to websockets' parser, as all of it did before, so
+        it and uvicorn answer, close (1002, 1009...) or buffer as they always have.
+        Each frame taken here skips websockets' parser generators, their four reads, a
+        ``Frame`` and its checks, and uvicorn's event dispatch."""
+        conn = self.conn
         if (
-            take is not None
-            and self.curr_msg_data_type == "text"
-            and not self.close_sent
-            and self.queue.empty()  # nothing earlier is still waiting for receive()
+            conn._state is not _OPEN  # (``state`` is a property: a call)
+            or conn.extensions
+            or conn.reader.buffer
+            or conn.current_size is not None
+            or self.close_sent
         ):
-            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
-            try:
-                taken = take(data.decode())
-            except UnicodeDecodeError:
-                taken = False  # uvicorn's own path reports it
-            if taken:
-                self.frames = []
-                return
-        super().send_receive_event_to_app()
+            super().data_received(data)
+            return
+        limit = conn.max_message_size
+        if limit is None or conn.max_fragment_size is not None:
+            super().data_received(data)
+            return
+        end, pos = len(data), 0
+        while end - pos >= 6 and data[pos] == 0x81:
+            n = data[pos + 1] ^ 0x80  # the mask bit, set by every client: 0..127 if so
+            if n < 126:
+                start = pos + 6
+            elif n == 126 and end - pos >= 8:
+                n, start = (data[pos + 2] << 8) | data[pos + 3], pos + 8
+            else:
+                break  # unmasked, 64-bit length, or the 16-bit one not all here
+            stop = start + n
+            if stop > end or n > limit:
+                break
+            payload = apply_mask(data[start:stop], data[start - 4:start])
+            pos = stop
+            self.deliver_text(payload)
+            if self.close_sent or conn._state is not _OPEN:
+                break
+        if pos < end:
+            super().data_received(data[pos:] if pos else data)
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type != "text":
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        self.deliver_text(data)
+
+    def deliver_text(self, data: bytes) -> None:
+        """One whole text message, as received: to the app's take-text hook, else to
+        ``receive()`` as uvicorn's ``send_receive_event_to_app`` queues it (reading
+        paused while it waits); not valid UTF-8, the connection closes with 1007."""
+        if self.close_sent:
+            return  # the app is past its close: discarded, as uvicorn does
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            self.logger.exception("Invalid UTF-8 sequence received from client.")
+            self.conn.send_close(1007)
+            self.handle_parser_exception()
+            return
+        take = self._take_text
+        if take is not None and self.queue.empty() and take(text):
+            return  # (only with nothing earlier still waiting for receive())
+        self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def _send_text_now(self, data: bytes, more: bool = False) -> bool:
         transport = self.transport
         conn = self.conn
         if (
-            self.close_sent
+            conn._state is not _OPEN  # (so accepted, and no close sent or received)
+            or self.close_sent
             or self.disconnected
-            or not self.handshake_complete
-            or self.initial_response is not None
-            or not self.writable.is_set()
-            or conn.state is not State.OPEN
             or conn.extensions
             or conn.expect_continuation_frame
             or conn.writes
+            or not self.writable.is_set()
             or not isinstance(transport, CorkedTransport)
             or transport.is_closing()
         ):
             return False
         n = len(data)
         if n < 126:
-            head = bytes((0x81, n))  # FIN + text; a server's frames are not masked
+            head = _TEXT_HEAD_7[n]
         elif n < 65536:
             head = _TEXT_HEAD_16.pack(0x81, 126, n)
         else:
             head = _TEXT_HEAD_64.pack(0x81, 127, n)
         if more:
-            transport.write(head)
-            transport.write(data)
+            transport.hold(head, data)
         else:
             transport.write_now(head, data)
         return True

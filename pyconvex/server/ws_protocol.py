@@ -198,8 +198,11 @@ class WebSocketProtocol(CorkedWebSocketProtocol):
         if request is not None and self.request is None:
             # Accepted: the handshake's request is not read again, but websockets'
             # parser generator keeps it in its frame for the connection's lifetime;
-            # its headers (a dict, a list and their strings) need not stay.
+            # its headers (a dict, a list and their strings) need not stay. Nor need
+            # the generator itself, once the parser is between frames (it is, unless
+            # the client has already sent part of one).
             request.headers.clear()
+            _drop_handshake_parser(self.conn)
 
     # ------------------------------------------------------------------ keepalive
     # uvicorn pings every ws_ping_interval and fails a connection whose pong has not

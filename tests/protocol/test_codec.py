@@ -139,6 +139,23 @@ def test_parse_authenticate(text: str, expected: dict[str, Any]):
     assert parse_client_message(text) == {"type": "Authenticate", **expected}
 
 
+@pytest.mark.parametrize("args", [
+    [{}], [], [{"body": "x" * 100}], [{"n": 1, "f": 2.5, "t": True, "z": None, "s": ""}],
+    [{"i": {"$integer": "BQAAAAAAAAA="}, "b": {"$bytes": "aGVsbG8="}, "nan": {"$float": "AAAAAAAA+H8="}}],
+    [{"deep": {"a": [1, {"b": [{"$integer": "AQAAAAAAAAA="}]}]}, "list": [[], {}]}],
+    [{"$integer": "BQAAAAAAAAA="}],
+])
+@pytest.mark.parametrize("request_id", [0, 7, 2**32 - 1])
+def test_a_mutation_reads_as_the_same_message_as_an_action(args: list[Any], request_id: int):
+    """A Mutation is read by a shortcut, an Action by the general checks: the same
+    fields give the same message (a NaN compares by its repr)."""
+    fields = {"requestId": request_id, "udfPath": "m:f", "args": args}
+    mutation = parse_client_message(json.dumps({"type": "Mutation", **fields}))
+    action = parse_client_message(json.dumps({"type": "Action", **fields}))
+    assert repr({**mutation, "type": "Action"}) == repr(action)
+    assert type(mutation["requestId"]) is int  # type: ignore[typeddict-item]
+
+
 def test_event_is_accepted():
     msg = parse_client_message('{"type":"Event","eventType":"ClientConnect","event":{"a":1}}')
     assert msg == {"type": "Event", "eventType": "ClientConnect", "event": {"a": 1}}
@@ -179,6 +196,17 @@ def test_unknown_keys_and_key_order_do_not_matter():
         ({"type": "Mutation", "requestId": -1, "udfPath": "x:y", "args": [{}]}, "Mutation: field 'requestId' out of range"),
         ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": {"a": 1}}, "Mutation: field 'args' must be an array"),
         ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{}, {}]}, "args must be an array of one object"),
+        ({"type": "Mutation", "requestId": 2**32, "udfPath": "x:y", "args": [{}]}, "Mutation: field 'requestId' out of range"),
+        ({"type": "Mutation", "requestId": True, "udfPath": "x:y", "args": [{}]}, "field 'requestId' must be an integer"),
+        ({"type": "Mutation", "requestId": 1.0, "udfPath": "x:y", "args": [{}]}, "field 'requestId' must be an integer"),
+        ({"type": "Mutation", "udfPath": "x:y", "args": [{}]}, "Mutation: missing field 'requestId'"),
+        ({"type": "Mutation", "requestId": 0, "udfPath": None, "args": [{}]}, "field 'udfPath' must be a string"),
+        ({"type": "Mutation", "requestId": 0, "args": [{}]}, "Mutation: missing field 'udfPath'"),
+        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [5]}, "Mutation: args must be an object"),
+        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"$bad": 1}]}, "Mutation: invalid args"),
+        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"a": {"b": {"$c": 1}}}]}, "Mutation: invalid args"),
+        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"$key": 1, "b": 2}]}, "Mutation: invalid args"),
+        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y"}, "Mutation: missing field 'args'"),
         ({"type": "Action", "requestId": 0, "udfPath": "x:y", "args": [5]}, "Action: args must be an object"),
         ({"type": "Action", "requestId": 0, "udfPath": "x:y", "args": [{"$bad": 1}]}, "Action: invalid args"),
         ({"type": "Action", "requestId": 0, "udfPath": 7, "args": [{}]}, "Action: field 'udfPath' must be a string"),
@@ -189,6 +217,8 @@ def test_unknown_keys_and_key_order_do_not_matter():
     ],
 )
 def test_malformed_client_messages_name_the_problem(message: Any, names: str):
+    """(A Mutation's well-formed case is read by a shortcut: its every wrong field
+    still gets the general path's error.)"""
     text = message if isinstance(message, str) else json.dumps(message)
     with pytest.raises(ProtocolError) as info:
         parse_client_message(text)
