@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from itertools import islice
 from typing import Any
 
 from pyconvex.functions import ExecutionRecord
+from pyconvex.functions.runtime.journal import Journal
 
 CAPACITY = 10_000
 
 
 class LogBuffer:
+    """The last ``capacity`` records; the one at ``_entries[i]`` has sequence number
+    ``_seq - len(_entries) + 1 + i`` (numbers are not stored: a batch of records is
+    one ``extend``)."""
+
     def __init__(self, capacity: int = CAPACITY) -> None:
-        self._entries: deque[tuple[int, ExecutionRecord]] = deque(maxlen=capacity)
+        self._entries: deque[ExecutionRecord] = deque(maxlen=capacity)
         self._seq = 0
         self._event = asyncio.Event()
         self._waiting = 0
@@ -26,22 +32,48 @@ class LogBuffer:
         and set the event (an ``asyncio.Event`` made per execution was a microsecond of
         every call's cost)."""
         self._stopping = False
+        self._journal: Journal | None = None
+
+    def attach(self, journal: Journal) -> None:
+        """Take a runner's records from its journal (read through to it, and handed
+        them within their loop step while a follower waits)."""
+        self._journal = journal
+        journal.consumers.append(self.extend)
+
+    def detach(self) -> None:
+        if self._journal is not None:
+            self._journal.flush()
+            self._journal.consumers.remove(self.extend)
+            self._journal.want_prompt(self, False)
+            self._journal = None
 
     @property
     def last_seq(self) -> int:
+        if self._journal is not None:
+            self._journal.flush()
         return self._seq
 
     def append(self, record: ExecutionRecord) -> None:
-        self._seq += 1
-        self._entries.append((self._seq, record))
+        self.extend([record])
+
+    def extend(self, records: list[ExecutionRecord]) -> None:
+        """A journal consumer (``functions/runtime/journal.py``)."""
+        self._seq += len(records)
+        self._entries.extend(records)
         if self._waiting:
             event, self._event = self._event, asyncio.Event()
             event.set()
 
     def after(self, seq: int, limit: int = 1000) -> list[tuple[int, ExecutionRecord]]:
-        if not self._entries or self._entries[-1][0] <= seq:
+        if self._journal is not None:
+            self._journal.flush()
+        entries, last = self._entries, self._seq
+        if not entries or last <= seq:
             return []
-        return [(n, r) for n, r in self._entries if n > seq][:limit]
+        first = last - len(entries) + 1
+        skip = max(0, seq + 1 - first)
+        return list(zip(range(first + skip, last + 1),
+                        islice(entries, skip, min(len(entries), skip + limit)), strict=False))
 
     def release_waiters(self) -> None:
         """The server is stopping: followers get what there is now instead of holding the
@@ -54,12 +86,16 @@ class LogBuffer:
         if entries or self._stopping:
             return entries
         self._waiting += 1
+        if self._journal is not None:
+            self._journal.want_prompt(self, True)
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
         except TimeoutError:
             return []
         finally:
             self._waiting -= 1
+            if self._journal is not None and not self._waiting:
+                self._journal.want_prompt(self, False)
         return self.after(seq)
 
 

@@ -44,6 +44,7 @@ from pyconvex.database.state import find_state
 from pyconvex.errors import BadRequestError, OccConflict
 from pyconvex.functions import ExecutionRecord
 from pyconvex.functions.runtime.failures import failure_fields
+from pyconvex.functions.runtime.journal import Journal
 from pyconvex.functions.runtime.logs import OutsideFunctions
 from pyconvex.server import log_streams_otlp
 
@@ -375,6 +376,26 @@ class LogStreams:
         self._handler = _ServerLogHandler(self)
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the sinks run on: records logged from other threads are handed to it."""
+        self._journal: Journal | None = None
+
+    def attach(self, journal: Journal) -> None:
+        """Take a runner's executions from its journal, within the loop step each
+        finishes in while there is a sink (``functions/runtime/journal.py``)."""
+        self._journal = journal
+        journal.consumers.append(self.on_executions)
+        self._want_prompt()
+
+    def detach(self) -> None:
+        journal = self._journal
+        if journal is not None:
+            journal.flush()
+            journal.consumers.remove(self.on_executions)
+            journal.want_prompt(self, False)
+            self._journal = None
+
+    def _want_prompt(self) -> None:
+        if self._journal is not None:
+            self._journal.want_prompt(self, bool(self.sinks))
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -392,12 +413,14 @@ class LogStreams:
     async def stop(self) -> None:
         logging.getLogger().removeHandler(self._handler)
         sinks, self.sinks = list(self.sinks.values()), {}
+        self._want_prompt()
         await asyncio.gather(*(s.close() for s in sinks))
 
     def _add(self, config: SinkConfig, *, persistent: bool) -> Sink:
         sink = Sink(config, persistent=persistent)
         sink.start()
         self.sinks[config.id] = sink
+        self._want_prompt()
         return sink
 
     def offer(self, events: list[dict[str, Any]]) -> None:
@@ -406,9 +429,14 @@ class LogStreams:
                 sink.offer(event)
 
     def on_execution(self, record: ExecutionRecord) -> None:
-        """A ``FunctionRunner`` listener."""
+        """One execution (as ``on_executions``)."""
+        self.on_executions([record])
+
+    def on_executions(self, records: list[ExecutionRecord]) -> None:
+        """A journal consumer: each execution's events to every sink."""
         if self.sinks:
-            self.offer(execution_events(record))
+            for record in records:
+                self.offer(execution_events(record))
 
     async def add(self, config: SinkConfig) -> Sink:
         """Add a sink and keep it in the deployment."""
@@ -428,6 +456,7 @@ class LogStreams:
             configs = await load_configs(self.db)
             await save_configs(self.db, [c for c in configs if c.id != sink_id])
         del self.sinks[sink_id]
+        self._want_prompt()
         await sink.close()
 
     def stats(self) -> list[dict[str, Any]]:

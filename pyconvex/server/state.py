@@ -82,23 +82,24 @@ class ServerState:
             self._unlisten.append(self.deployment.add_change_listener(self.manager.invalidate_all))
             self.logs = LogBuffer()
             runner = self.deployment.runner
-            runner.listeners.append(self.logs.append)
-            self._unlisten.append(lambda: runner.listeners.remove(self.logs.append))
+            self.logs.attach(runner.journal)  # the runner's records, in batches
+            self._unlisten.append(self.logs.detach)
             self._start_observability()
         return self.manager
 
     def _start_observability(self) -> None:
-        """Metrics and log streams: a runner listener and a commit observer each."""
+        """Metrics and log streams: consumers of the runner's journal (its records in
+        batches, ``functions/runtime/journal.py``), and a commit observer."""
         runner, db = self.deployment.runner, self.deployment.db
         metrics = self.metrics = Metrics(self)
-        runner.listeners.append(metrics.on_execution)
+        metrics.attach(runner.journal)
         db.commit_observers.append(metrics.on_commit)
         streams = self.log_streams = LogStreams(db, self.log_stream_configs)
-        runner.listeners.append(streams.on_execution)
+        streams.attach(runner.journal)
         self._streams_started = asyncio.get_running_loop().create_task(streams.start())
-        self._unlisten.append(lambda: runner.listeners.remove(metrics.on_execution))
+        self._unlisten.append(metrics.detach)
         self._unlisten.append(lambda: db.commit_observers.remove(metrics.on_commit))
-        self._unlisten.append(lambda: runner.listeners.remove(streams.on_execution))
+        self._unlisten.append(streams.detach)
 
     async def streams(self) -> LogStreams:
         """The log streams, once their stored configuration is loaded."""

@@ -11,7 +11,11 @@ reads them at scrape time.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Sequence
+from functools import reduce
+from itertools import repeat
+from operator import add
 
 # Commit-to-push: well under a millisecond idle, tens of milliseconds to a thousand clients.
 TRANSITION_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
@@ -34,6 +38,15 @@ class Histogram:
         self.counts[bisect_left(self.bounds, seconds)] += 1  # a bucket holds value <= bound
         self.count += 1
         self.sum += seconds
+
+    def observe_all(self, seconds: list[float]) -> None:
+        """``observe`` each of ``seconds`` in turn (the same counts and sum), by C
+        iterators: no Python step per value."""
+        counts = self.counts
+        for bucket, n in Counter(map(bisect_left, repeat(self.bounds), seconds)).items():
+            counts[bucket] += n
+        self.count += len(seconds)
+        self.sum = reduce(add, seconds, self.sum)  # added in order, as ``observe`` adds
 
     def cumulative(self) -> list[tuple[str, float]]:
         """Prometheus' ``le`` buckets: how many took at most each bound, then ``+Inf``."""

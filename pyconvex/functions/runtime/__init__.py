@@ -9,13 +9,9 @@ from pyconvex.functions.runtime.ctx_impl import (
     MutationCtx,
     QueryCtx,
 )
-from pyconvex.functions.runtime.executor import (
-    ActionBackend,
-    ExecutionListener,
-    ExecutionRecord,
-    FunctionRunner,
-)
+from pyconvex.functions.runtime.executor import ActionBackend, FunctionRunner
 from pyconvex.functions.runtime.failures import Failure, failure_of, log_lines_of, new_request_id
+from pyconvex.functions.runtime.journal import ExecutionListener, ExecutionRecord
 from pyconvex.functions.runtime.limits import DEFAULT_FUNCTION_LIMITS, FunctionLimits
 from pyconvex.functions.runtime.runner_api import FunctionResult
 

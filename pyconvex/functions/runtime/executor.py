@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import copy_context
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from pyconvex.database import Catalog, Database, Transaction
 from pyconvex.database.conflict_lines import ConflictLines
@@ -59,6 +59,12 @@ from pyconvex.functions.runtime.failures import (
     user_traceback,
 )
 from pyconvex.functions.runtime.guard import install_io_guard
+from pyconvex.functions.runtime.journal import (
+    FLUSH_AT,
+    ExecutionListener,
+    ExecutionRecord,
+    Journal,
+)
 from pyconvex.functions.runtime.limits import (
     DEFAULT_FUNCTION_LIMITS,
     Budget,
@@ -79,35 +85,9 @@ MAX_OCC_ATTEMPTS = 64
 BACKOFF_BASE_S = 0.0005
 BACKOFF_CAP_S = 0.05
 UNPUBLISHED_WAIT_S = 1.0  # a failed write is never published: then retry anyway
+RESOLVED_PATHS = 4096  # path strings remembered by ``resolve`` (cleared when full)
 
 
-class ExecutionRecord(NamedTuple):
-    """One finished execution, for log followers (``pyconvex logs``, the dev console, the
-    dashboard), metrics and insights: Convex's function log entry. A named tuple, as
-    immutable as the frozen dataclass it was and a quarter of its cost to build (every
-    call makes one when the server listens)."""
-
-    path: str
-    kind: str
-    log_lines: list[str]
-    error: str | None
-    started_ms: float
-    duration_ms: float
-    request_id: str = ""
-    traceback: str | None = None
-    docs_read: int = 0
-    bytes_read: int = 0
-    docs_written: int = 0
-    bytes_written: int = 0
-    docs_read_unindexed: int = 0
-    """Of ``docs_read``, those read by queries with no index range."""
-    conflicts: tuple[tuple[int, bytes], ...] = ()
-    """The ``(index id, key)`` of each OCC conflict a mutation lost before this run."""
-    unindexed_tables: tuple[tuple[str, int], ...] = ()
-    """``docs_read_unindexed`` by table."""
-
-
-ExecutionListener = Callable[[ExecutionRecord], None]
 _new_record = tuple.__new__
 
 
@@ -164,7 +144,12 @@ class FunctionRunner:
         self.occ_retries = 0
         self.conflict_lines = ConflictLines()
         """Re-runs that lost on one key wait their turn (database/conflict_lines.py)."""
+        self._resolved: dict[str, tuple[Registry, RegisteredFunction, bool]] = {}
+        """Path strings resolved before: the registry, the function, whether public."""
         self.listeners: list[ExecutionListener] = []
+        """Called with each execution's record as it finishes (the dev console, tests)."""
+        self.journal = Journal()
+        """The server's observers take the records in batches (``journal.py``)."""
         self.storage = storage if storage is not None else StorageService()
         install_log_capture()
         install_io_guard()
@@ -189,7 +174,8 @@ class FunctionRunner:
                 with outside_functions():  # the server's record, not a function log line
                     log_failure(failure, duration_ms)
         listeners = self.listeners
-        if not listeners:
+        journal = self.journal
+        if not listeners and not journal.consumers:
             return
         conflicts = tuple(run.conflicts) if run.conflicts else ()
         error_text = traceback = None
@@ -210,11 +196,34 @@ class FunctionRunner:
                 txn.documents_written, txn.bytes_written, txn.docs_read_unindexed, conflicts,
                 tuple(tables.items()) if tables else (),
             ))
+        pending = journal.pending
+        pending.append(record)
+        if journal.prompt:
+            if not journal.scheduled:
+                journal.schedule()
+        elif len(pending) >= FLUSH_AT:
+            journal.flush()
         for listener in listeners[:]:  # a listener may remove itself
             listener(record)
 
     # ----------------------------------------------------------------- resolve
     def resolve(self, ref: Any, kind: FunctionKind, internal_ok: bool) -> RegisteredFunction:
+        """The function ``ref`` names, of ``kind`` (and public unless ``internal_ok``). A
+        path string this registry resolved before comes from ``_resolved`` (a dict
+        lookup in place of canonicalising, looking up and checking it again)."""
+        if type(ref) is str:
+            found = self._resolved.get(ref)
+            if (found is not None and found[0] is self.registry and found[1].kind is kind
+                    and (found[2] or internal_ok)):
+                return found[1]
+            fn = self._resolve(ref, kind, internal_ok)
+            if len(self._resolved) >= RESOLVED_PATHS:
+                self._resolved.clear()
+            self._resolved[ref] = (self.registry, fn, fn.is_public)
+            return fn
+        return self._resolve(ref, kind, internal_ok)
+
+    def _resolve(self, ref: Any, kind: FunctionKind, internal_ok: bool) -> RegisteredFunction:
         path = canonicalize_path(function_path(ref))
         fn = self.registry.lookup(path)
         if fn is None or (not fn.is_public and not internal_ok):
