@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
+from binascii import b2a_base64
 from typing import Any, cast
 
 from pyconvex.errors import BadRequestError, InvalidValueError
@@ -43,9 +44,18 @@ def encode_ts(ts: int) -> str:
     >>> encode_ts(1)
     'AQAAAAAAAAA='
     """
-    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_U64:
+    return ts_bytes(ts).decode("ascii")
+
+
+def ts_bytes(ts: int) -> bytes:
+    """:func:`encode_ts` as ASCII bytes, for frames built from byte templates
+    (``server_codec.py``). Base64 by ``binascii`` directly (``base64.b64encode`` is a
+    Python wrapper around it): three timestamps go out with every mutation."""
+    if type(ts) is not int and (isinstance(ts, bool) or not isinstance(ts, int)):
         raise ValueError(f"timestamp must be an int in the u64 range, got {ts!r}")
-    return base64.b64encode(_U64.pack(ts)).decode("ascii")
+    if not 0 <= ts <= MAX_U64:
+        raise ValueError(f"timestamp must be an int in the u64 range, got {ts!r}")
+    return b2a_base64(_U64.pack(ts), newline=False)
 
 
 def decode_ts(text: str) -> int:

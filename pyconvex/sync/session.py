@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NamedTuple
+from typing import Any
 
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner
-from pyconvex.functions.runtime import FunctionResult
-from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
+from pyconvex.functions.runtime.request_meta import RequestOrigin
 from pyconvex.protocol import ProtocolError, parse_client_message
 from pyconvex.protocol import messages as wire
 from pyconvex.sync.authenticate import (
@@ -36,14 +35,12 @@ from pyconvex.sync.authenticate import (
     auth_error,
     credentials_of,
 )
-from pyconvex.sync.expiry import check_not_expired
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.invariants import SessionInvariantError, session_problems
 from pyconvex.sync.mutation_queue import MutationQueue
-from pyconvex.sync.requests import run_session_mutation
-from pyconvex.sync.responses import action_response, mutation_response
+from pyconvex.sync.session_calls import QueuedMutation, SessionCalls
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
-from pyconvex.sync.transitions import ClientQuery, Plan, plan, transition_message
+from pyconvex.sync.transitions import ClientQuery, Plan, plan, transition_message, transition_of
 
 # ``send(message, more)``: ``more`` says another message follows at once (the shell may
 # then send both in one write).
@@ -65,15 +62,7 @@ _NONE_HELD: dict[Subscription, Outcome] = {}
 """Likewise the catch-up results a session holds (``transitions.py``): never written to."""
 
 
-class _QueuedMutation(NamedTuple):
-    msg: wire.Mutation
-    identity: dict[str, Any] | None
-    is_admin: bool
-    expires_at: float | None = None
-    token: str | None = None  # the user token in force when it arrived (ctx.meta)
-
-
-class SyncSession:
+class SyncSession(SessionCalls):
     # Slots, and every part an idle subscriber does not use made only when first
     # needed: a server holds thousands of these, and each object the garbage collector
     # tracks lengthens every full collection (a pause in a fan-out round).
@@ -123,7 +112,7 @@ class SyncSession:
         # it arrived: an Authenticate after it does not change who runs it), the action
         # slots, the task set, the pusher's flag and the flag a confirmation waits on.
         self._lock: asyncio.Lock | None = None
-        self._mutations: MutationQueue[_QueuedMutation] | None = None
+        self._mutations: MutationQueue[QueuedMutation] | None = None
         self._action_slots: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
         self._clock_skew: int | None = None
@@ -250,11 +239,11 @@ class SyncSession:
         if msg["type"] != "Mutation":
             return False
         self._worker_needed().put_nowait(
-            _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
+            QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
         )
         return True
 
-    def _worker_needed(self) -> MutationQueue[_QueuedMutation]:
+    def _worker_needed(self) -> MutationQueue[QueuedMutation]:
         if self._mutations is None:
             self._mutations = MutationQueue(MAX_QUEUED_MUTATIONS)
             self.spawn(self._mutation_worker(self._mutations), "mutations")
@@ -281,7 +270,7 @@ class SyncSession:
             await self._modify_query_set(msg)
         elif msg["type"] == "Mutation":
             await self._worker_needed().put(
-                _QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
+                QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
             )
         elif msg["type"] == "Action":
             if self._action_slots is None:
@@ -478,6 +467,35 @@ class SyncSession:
             self._held = _NONE_HELD
         self._transitions_sent += 1
 
+    async def _confirm_now(self, ts: int | None) -> bool:
+        """The Transition confirming a mutation committed at ``ts`` (None: it failed),
+        sent under the lock that sent its response, when it can go at once: the commit
+        is taken in (the manager's listener runs as it is published, so it usually is)
+        and every query of the client has a result at or past ``ts`` (a client with no
+        queries always has). Then it is exactly the one the general path would send
+        (its ``_reach`` and forced Transition), without the second lock, the wait and
+        the progress event. False: nothing sent, the general path follows."""
+        newest = self.manager.processed_ts
+        if self._closed or (ts is not None and newest < ts):
+            return False
+        current = self.current
+        if not self.queries and not self._removed and not self._held:
+            # No queries: a version move to the newest commit, as ``plan`` finds it,
+            # and nothing to record of results (``_moved``).
+            end: wire.StateVersion = {
+                "querySet": self.query_set_version, "identity": self.identity_version,
+                "ts": newest if newest > current["ts"] else current["ts"],
+            }
+            self.current = end
+            self._transitions_sent += 1
+            await self.send(transition_of(current, end, [], self._clock_skew))
+            return True
+        step = plan(self.queries, current["ts"], newest, self._held)
+        if step.missing or (ts is not None and step.ts < ts):
+            return False
+        await self._send_transition(step, True, True)
+        return True
+
     # ------------------------------------------------------- fan-out (fanout.py)
     def push_now(self, fanout: FanOut) -> bool:
         """What the pusher would send now, sent without a task switch (True), or False
@@ -537,61 +555,3 @@ class SyncSession:
         problems = session_problems(self)
         if problems:
             raise SessionInvariantError("; ".join(problems))
-
-    # ---------------------------------------------------------------- requests
-    async def _mutation_worker(self, mutations: MutationQueue[_QueuedMutation]) -> None:
-        while True:
-            queued = await mutations.get()
-            await self._mutation(queued)
-
-    async def _mutation(self, queued: _QueuedMutation) -> None:
-        msg = queued.msg
-        outcome: FunctionResult | BaseException
-        # Answered from its durable record if it already ran (sync/requests.py).
-        try:
-            check_not_expired(queued.expires_at)
-            with origin_scope(self._origin(queued.token)):
-                outcome, _ = await run_session_mutation(
-                    self.runner, self.session_id, msg["requestId"], msg["udfPath"],
-                    msg["args"], queued.identity, is_admin=queued.is_admin,
-                    may_be_resent=self._resumed,
-                )
-        except Exception as e:
-            outcome = e
-        response = mutation_response(self.session_id, msg, outcome)
-        ts = response["ts"]
-        async with self._locked():
-            # The covering Transition usually follows at once (sent together, one write).
-            await self.send(response, more=True)
-            sent = self._transitions_sent
-        if ts is not None:
-            await self.manager.wait_for(ts)
-            await self._reach(ts)
-        if self._transitions_sent == sent:
-            # Clients settle a mutation on a Transition after its response (the PyPI
-            # client waits for one even after a failure), so one follows, however bare.
-            await self.send_transition(force=True)
-
-    def _origin(self, token: str | None) -> RequestOrigin | None:
-        return self.origin.with_token(token) if self.origin is not None else None
-
-    async def _action(self, msg: wire.Action) -> None:
-        try:
-            await self._run_action(msg)
-        finally:
-            assert self._action_slots is not None
-            self._action_slots.release()
-
-    async def _run_action(self, msg: wire.Action) -> None:
-        outcome: FunctionResult | BaseException
-        try:
-            check_not_expired(self.expires_at)
-            with origin_scope(self._origin(self.token)):
-                outcome = await self.runner.run_action(
-                    msg["udfPath"], msg["args"], self.identity, internal_ok=self.is_admin
-                )
-        except Exception as e:
-            outcome = e
-        response = action_response(self.session_id, msg, outcome)
-        async with self._locked():
-            await self.send(response)

@@ -153,13 +153,24 @@ def transition_message(
     """The Transition from ``current`` to ``end`` with the ``chosen`` results, or None
     when it would change nothing for the client: no result differs and the version
     stays (unless ``force``), or only the timestamp moves (unless ``send_bare``)."""
-    mods = modifications(queries, chosen)
-    mods.extend(QueryRemoved(type="QueryRemoved", queryId=qid) for qid in removed)
+    mods = modifications(queries, chosen) if queries else []
+    if removed:
+        mods.extend(QueryRemoved(type="QueryRemoved", queryId=qid) for qid in removed)
     if not mods and not force and (end == current or not send_bare):
         return None
+    return transition_of(current, end, mods, clock_skew)
+
+
+def transition_of(
+    current: StateVersion, end: StateVersion, mods: list[StateModification],
+    clock_skew: int | None,
+) -> Transition:
+    """The Transition message from ``current`` to ``end``. Its start version is
+    ``current`` itself, not a copy: a session replaces its version, never changes it
+    in place (sessions of one fan-out pass share their end version)."""
     transition: Transition = {
         "type": "Transition",
-        "startVersion": current.copy(),
+        "startVersion": current,
         "endVersion": end,
         "modifications": mods,
         "serverTs": time.time_ns(),

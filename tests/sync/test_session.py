@@ -9,17 +9,14 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from pyconvex.protocol import parse_client_message
-from pyconvex.sync import SessionInvariantError, SubscriptionManager, SyncSession, format_function_error
+from pyconvex.sync import SessionInvariantError, SubscriptionManager, SyncSession
 from pyconvex.testing import ConvexTest
-
-LIVEAPP = Path(__file__).resolve().parents[1] / "fixtures" / "liveapp" / "convex"
 
 
 @dataclass
@@ -99,17 +96,6 @@ async def connect(manager: SubscriptionManager, t: ConvexTest, name: str,
     await client.handle({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
                          "lastCloseReason": "InitialConnect", "clientTs": 0})
     return client
-
-
-@pytest.fixture
-async def live():
-    async with ConvexTest(LIVEAPP) as t:
-        manager = SubscriptionManager(t.deployment.db, t.deployment.runner, format_function_error)
-        manager.start()
-        try:
-            yield t, manager
-        finally:
-            await manager.stop()
 
 
 async def test_a_client_is_not_held_up_by_another_clients_slow_query(live):
