@@ -79,7 +79,8 @@ _FIELDS: dict[bytes, tuple[bytes, bytes]] = {}
 """A header line seen before (``Content-Type: application/json``) -> its lowercased name
 and its value without surrounding whitespace: a client sends the same few lines with
 every call, so each is checked and split once, and a head's lines are looked up with
-``map`` in C. Only lines :func:`_field` accepts are kept, at most ``_MAX_FIELDS``."""
+``map`` in C. Only lines :func:`_field` accepts are kept, at most ``_MAX_FIELDS`` (then
+the dict starts empty again)."""
 _MAX_FIELDS = 1024
 
 _Request = tuple[FunctionKind, dict[str, Any], bytes, bool]
@@ -112,8 +113,11 @@ def _field(line: bytes) -> tuple[bytes, bytes] | None:
         if value not in (b"keep-alive", b"close"):
             return None
     field = (name, value)
-    if len(_FIELDS) < _MAX_FIELDS:
-        _FIELDS[line] = field
+    if len(_FIELDS) >= _MAX_FIELDS:
+        # Full (many bodies' lengths, many callers' tokens): start again rather than
+        # stop learning, so the lines clients send now are the ones kept.
+        _FIELDS.clear()
+    _FIELDS[line] = field
     return field
 
 

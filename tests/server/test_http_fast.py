@@ -25,7 +25,7 @@ from uvicorn.server import ServerState
 from pyconvex.functions import FunctionKind
 from pyconvex.server.direct_calls import direct_calls_protocol
 from pyconvex.server.fast_path import FunctionCalls, call_routes
-from pyconvex.server.http_fast import UVICORN_RAW_INTERNALS
+from pyconvex.server.http_fast import _FIELDS, _MAX_FIELDS, UVICORN_RAW_INTERNALS
 from tests.server.inprocess import uvicorn_in_loop
 
 
@@ -127,6 +127,23 @@ async def test_requests_after_the_switch_point_all_reach_uvicorn_in_order():
         writer.write(chunked + _call(b"after"))
         assert json.loads((await _response(reader))[2])["size"] == 5
         assert json.loads((await _response(reader))[2])["size"] == 5
+        writer.close()
+
+
+async def test_the_line_cache_stays_bounded_and_keeps_learning():
+    """More distinct header lines than the cache holds (callers' tokens, bodies'
+    lengths): every call is answered with its own header, the cache never passes its
+    bound, and the lines sent last are ones it knows (it starts again when full rather
+    than stop learning)."""
+    async with _serving() as (calls, _, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(_MAX_FIELDS + 50):
+            writer.write(_call(b"{}", fields=f"Authorization: Bearer t{i}\r\n"))
+            status, _, _ = await _response(reader)
+            assert status == "HTTP/1.1 200 OK"
+            assert len(_FIELDS) <= _MAX_FIELDS
+            assert (b"authorization", b"Bearer t%d" % i) in calls.seen[-1][2]
+        assert b"Authorization: Bearer t%d" % (_MAX_FIELDS + 49) in _FIELDS
         writer.close()
 
 
