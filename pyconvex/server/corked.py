@@ -51,7 +51,7 @@ UVICORN_WS_INTERNALS = (
     "handle_connect", "send_receive_event_to_app", "send", "scope", "curr_msg_data_type",
     "close_sent", "queue", "frames", "transport", "conn", "disconnected",
     "handshake_complete", "initial_response", "writable", "request", "response",
-    "logger", "handle_parser_exception", "read_paused",
+    "logger", "handle_parser_exception", "read_paused", "handshake_initiated",
 )
 WEBSOCKETS_CONNECTION_INTERNALS = (
     "_state", "extensions", "expect_continuation_frame", "writes", "reader", "current_size",
@@ -59,6 +59,37 @@ WEBSOCKETS_CONNECTION_INTERNALS = (
 )
 
 _OPEN = State.OPEN
+
+
+def frame_gap(owed: int, head: bytes, data: bytes) -> tuple[int, bytes]:
+    """Where a client frame parser stands after it is given ``data``, having stood at
+    ``owed`` bytes before the end of a frame (0: at a boundary) with ``head`` (the first
+    bytes of a frame head, not all of it): the same two again. A frame's head is 2
+    bytes, then 2 or 8 of extended length, then 4 of mask if the mask bit is set; its
+    payload follows. (websockets' parser takes a head only once all of it is in, so
+    its buffer can be empty in the middle of a frame: only this count says where the
+    next frame starts.)"""
+    n = len(data)
+    i = min(owed, n)
+    owed -= i
+    while i < n:
+        chunk = head + data[i : i + 14]
+        if len(chunk) < 2:
+            return 0, chunk
+        size = chunk[1] & 0x7F
+        need = 2 + (2 if size == 126 else 8 if size == 127 else 0) + (4 if chunk[1] & 0x80 else 0)
+        if len(chunk) < need:
+            return 0, chunk  # (then ``data[i:]`` is all in ``chunk``: need <= 14)
+        if size == 126:
+            size = int.from_bytes(chunk[2:4], "big")
+        elif size == 127:
+            size = int.from_bytes(chunk[2:10], "big")
+        i += need - len(head)
+        head = b""
+        take = min(size, n - i)
+        i += take
+        owed = size - take
+    return owed, head
 # A text frame's head: FIN + text, the length (a server's frames are not masked).
 _TEXT_HEAD_7 = [bytes((0x81, n)) for n in range(126)]
 _TEXT_HEAD_16 = struct.Struct("!BBH")
@@ -312,6 +343,10 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
     """
 
     _take_text: Callable[[str], bool] | None = None
+    _owed = 0
+    """Bytes websockets' parser still needs to end the frame it is in (:func:`frame_gap`)."""
+    _head = b""
+    """The start of a frame head websockets' parser holds without the rest."""
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -339,16 +374,17 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
         if (
             conn._state is not _OPEN  # (``state`` is a property: a call)
             or conn.extensions
+            or self._owed  # websockets' parser is inside a frame (its buffer may be empty)
+            or self._head
             or conn.reader.buffer
             or conn.current_size is not None
             or self.close_sent
+            or conn.max_message_size is None
+            or conn.max_fragment_size is not None
         ):
-            super().data_received(data)
+            self._to_parser(data)
             return
         limit = conn.max_message_size
-        if limit is None or conn.max_fragment_size is not None:
-            super().data_received(data)
-            return
         end, pos = len(data), 0
         while end - pos >= 6 and data[pos] == 0x81:
             n = data[pos + 1] ^ 0x80  # the mask bit, set by every client: 0..127 if so
@@ -367,7 +403,17 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
             if self.close_sent or conn._state is not _OPEN:
                 break
         if pos < end:
-            super().data_received(data[pos:] if pos else data)
+            self._to_parser(data[pos:] if pos else data)
+
+    def _to_parser(self, data: bytes) -> None:
+        """``data`` to websockets' parser, counting where its frames end. The first bytes
+        a connection gets are the handshake's request alone (uvicorn hands it over
+        rebuilt from its own parse), after which the parser stands at a frame boundary."""
+        if self.handshake_initiated:
+            owed, head = frame_gap(self._owed, self._head, data)
+            if owed != self._owed or head != self._head:  # (idle connections stay unset)
+                self._owed, self._head = owed, head
+        super().data_received(data)
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type != "text":

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import websockets
 
+from pyconvex.server.corked import frame_gap
 from pyconvex.server.ws_protocol import WebSocketProtocol
 from tests.server.inprocess import uvicorn_in_loop
 
@@ -245,3 +246,38 @@ async def test_a_websockets_client_with_or_without_compression(compression: str 
             await ws.send(message)
         expected = [m[::-1] if isinstance(m, str) else "".join(m)[::-1] for m in messages]
         assert [await asyncio.wait_for(ws.recv(), 10) for _ in messages] == expected
+
+
+async def test_a_read_that_ends_inside_a_frame_head_or_mask_is_not_taken_for_a_new_frame() -> None:
+    """websockets' parser takes a frame's head only once all of it is in, so after a
+    read that ends right behind a head (or its extended length) its buffer is empty
+    while it waits for the mask: the next read's first bytes are that mask, not a new
+    frame, even when they look like one (0x81 0x85: a whole 5-byte masked text frame's
+    head)."""
+    lookalike = b"\x81\x85\x10\x20"
+    async with echo() as port, raw(port) as (reader, writer):
+        for payload in (b"second" * 3, b"long" * 40):
+            first, second = frame(b"first"), frame(payload, mask=lookalike)
+            for cut in range(1, 10):
+                writer.write(first + second[:cut])
+                await writer.drain()
+                await asyncio.sleep(0.005)
+                writer.write(second[cut:] + first)
+                assert await texts(reader, 3) == ["tsrif", payload.decode()[::-1], "tsrif"]
+
+
+@pytest.mark.parametrize(("chunks", "after"), [
+    ([b"\x81\x85", b"\x01\x02\x03\x04abcde"], (0, b"")),
+    ([b"\x81\x85\x01\x02", b"\x03\x04ab"], (3, b"")),
+    ([b"\x81\xfe\x01", b"\x00" + b"\x00" * 4 + b"x" * 256 + b"\x89\x80"], (0, b"\x89\x80")),
+    ([b"\x82\xff" + (70000).to_bytes(8, "big")[:5], (70000).to_bytes(8, "big")[5:], b"mask" + b"y" * 10], (69990, b"")),
+    ([b"\x01\x83mask", b"abc\x80", b"\x83mask", b"def"], (0, b"")),
+    ([b"", b"\x81"], (0, b"\x81")),
+])
+def test_frame_gap_follows_every_byte_given_to_the_parser(
+        chunks: list[bytes], after: tuple[int, bytes]) -> None:
+    """Where the parser stands after each read: the same as after the bytes given whole."""
+    owed, head = 0, b""
+    for chunk in chunks:
+        owed, head = frame_gap(owed, head, chunk)
+    assert (owed, head) == after == frame_gap(0, b"", b"".join(chunks))
