@@ -151,3 +151,17 @@ async def uvicorn_in_loop(app: Any, **settings: Any) -> AsyncIterator[tuple[uvic
     finally:
         server.should_exit = True
         await task
+
+
+async def reversing_ws_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app for the WebSocket protocol tests: accepts, then answers each text
+    message with it reversed (and a binary one with its length)."""
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] != "websocket.disconnect":
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"][::-1]})
+        else:
+            await send({"type": "websocket.send", "text": str(len(message["bytes"]))})

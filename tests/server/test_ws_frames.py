@@ -17,7 +17,7 @@ import websockets
 
 from pyconvex.server.corked import frame_gap
 from pyconvex.server.ws_protocol import WebSocketProtocol
-from tests.server.inprocess import uvicorn_in_loop
+from tests.server.inprocess import reversing_ws_app, uvicorn_in_loop
 
 HANDSHAKE = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -74,20 +74,8 @@ async def close_code(reader: asyncio.StreamReader) -> int:
 async def echo(**settings: Any) -> AsyncIterator[int]:
     """A uvicorn server, over the server's WebSocket protocol, of an app that answers
     each text message with it reversed (and a binary one with its length)."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket":
-            return
-        await receive()
-        await send({"type": "websocket.accept"})
-        while (message := await receive())["type"] != "websocket.disconnect":
-            if message.get("text") is not None:
-                await send({"type": "websocket.send", "text": message["text"][::-1]})
-            else:
-                await send({"type": "websocket.send", "text": str(len(message["bytes"]))})
-
     settings.setdefault("ws_per_message_deflate", False)
-    async with uvicorn_in_loop(app, ws=WebSocketProtocol, **settings) as (server, port):
+    async with uvicorn_in_loop(reversing_ws_app, ws=WebSocketProtocol, **settings) as (server, port):
         SERVERS[port] = server
         yield port
         del SERVERS[port]

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import uvicorn
@@ -18,7 +17,7 @@ import websockets
 from uvicorn.server import ServerState
 
 from pyconvex.server.ws_protocol import UVICORN_WS_IDLE_INTERNALS, Flag, Inbox, WebSocketProtocol
-from tests.server.inprocess import live_server, uvicorn_in_loop
+from tests.server.inprocess import live_server, reversing_ws_app, uvicorn_in_loop
 
 
 async def test_the_inbox_hands_messages_over_in_order_and_wakes_its_reader() -> None:
@@ -95,16 +94,7 @@ async def test_a_sync_connection_is_served_in_order_through_the_inbox(tmp_path: 
 async def _idle(ping_s: float) -> AsyncIterator[tuple[uvicorn.Server, int]]:
     """A uvicorn server of an app that echoes WebSocket text reversed, over this
     protocol, pinging every ``ping_s`` (pong deadline the same)."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket":
-            return
-        await receive()
-        await send({"type": "websocket.accept"})
-        while (message := await receive())["type"] != "websocket.disconnect":
-            await send({"type": "websocket.send", "text": message["text"][::-1]})
-
-    async with uvicorn_in_loop(app, ws=WebSocketProtocol, ws_ping_interval=ping_s,
+    async with uvicorn_in_loop(reversing_ws_app, ws=WebSocketProtocol, ws_ping_interval=ping_s,
                                ws_ping_timeout=ping_s) as served:
         yield served
 
