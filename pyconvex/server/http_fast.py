@@ -49,7 +49,6 @@ from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
 from pyconvex.functions import FunctionKind
 from pyconvex.server.direct_calls import (
-    HEADS,
     INTERNAL_ERROR_RESPONSE,
     DirectCallsProtocol,
     next_step,
@@ -286,10 +285,7 @@ class RawCallsProtocol(DirectCallsProtocol):
                         '%s - "%s %s HTTP/%s" %d',  # (uvicorn's line)
                         f"{self.client[0]}:{self.client[1]}" if self.client else "",
                         "POST", scope["path"], "1.1", status)
-                defaults = self.server_state.default_headers
-                cached = HEADS.get(status)
-                head = (cached[1] if cached is not None and cached[0] is defaults
-                        else status_and_defaults(status, defaults))
+                head = status_and_defaults(status, self.server_state.default_headers)
                 head += (JSON_FIELDS % len(content) if origin is None
                          else response_fields(content, origin))
                 self.server_state.total_requests += 1

@@ -60,7 +60,6 @@ from pyconvex.functions.runtime.failures import (
 )
 from pyconvex.functions.runtime.guard import install_io_guard
 from pyconvex.functions.runtime.journal import (
-    FLUSH_AT,
     ExecutionListener,
     ExecutionRecord,
     Journal,
@@ -196,13 +195,7 @@ class FunctionRunner:
                 txn.documents_written, txn.bytes_written, txn.docs_read_unindexed, conflicts,
                 tuple(tables.items()) if tables else (),
             ))
-        pending = journal.pending
-        pending.append(record)
-        if journal.prompt:
-            if not journal.scheduled:
-                journal.schedule()
-        elif len(pending) >= FLUSH_AT:
-            journal.flush()
+        journal.add(record)
         for listener in listeners[:]:  # a listener may remove itself
             listener(record)
 

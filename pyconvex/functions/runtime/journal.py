@@ -81,6 +81,17 @@ class Journal:
         else:
             self.prompt.discard(owner)
 
+    def add(self, record: ExecutionRecord) -> None:
+        """One finished execution: handed over at this loop step's end if an observer
+        wants it at once, else with ``FLUSH_AT`` records, else to the next reader."""
+        pending = self.pending
+        pending.append(record)
+        if self.prompt:
+            if not self.scheduled:
+                self.schedule()
+        elif len(pending) >= FLUSH_AT:
+            self.flush()
+
     def schedule(self) -> None:
         """Hand the pending records over at the end of this loop step."""
         if not self.scheduled:
