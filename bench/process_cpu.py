@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer import PocketBase
-from wire import CHANNELS, Server, node_load
+from wire import APP, CHANNELS, Server, node_load
 
 Sample = dict[int, tuple[str, float, float]]
 
@@ -56,10 +56,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pocketbase", action="store_true", help="measure PocketBase instead")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--mode", choices=["channels", "http", "ws"], default="channels",
+                        help="bench/load.mjs load for pyconvex: channels (peer.py's), or "
+                        "wire.py's HTTP or WebSocket inserts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = PocketBase(Path(tmp)) if args.pocketbase else Server(Path(tmp), CHANNELS)
-        mode = "pocketbase" if args.pocketbase else "channels"
+        if args.pocketbase:
+            server: PocketBase | Server = PocketBase(Path(tmp))
+        else:
+            server = Server(Path(tmp), CHANNELS if args.mode == "channels" else APP)
+        mode = "pocketbase" if args.pocketbase else args.mode
         try:
             node_load(mode, server.url, 1.0)
             rate: list[float] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pyconvex.database.catalog import Catalog
 from pyconvex.database.reads import ReadSet, WrittenKey
+from pyconvex.persistence.base import SessionRecord
 
 
 class CommitRequest:
@@ -16,8 +17,8 @@ class CommitRequest:
     usually has its index ids at hand already (an insert's are its key dict's keys)."""
 
     __slots__ = (
-        "begin_ts", "catalog", "documents", "indexes", "reads", "write_bytes", "written",
-        "written_indexes",
+        "begin_ts", "catalog", "documents", "indexes", "reads", "record", "write_bytes",
+        "written", "written_indexes",
     )
 
     def __init__(
@@ -30,6 +31,7 @@ class CommitRequest:
         catalog: Catalog | None = None,
         write_bytes: int = 0,
         written_indexes: frozenset[int] | None = None,
+        record: SessionRecord | None = None,
     ) -> None:
         self.begin_ts = begin_ts
         self.reads = reads
@@ -49,10 +51,13 @@ class CommitRequest:
         """The index ids in ``written``: a read set sharing none of them cannot conflict,
         which a set test tells without looking at a key (the committer's checks against
         commits not yet published, the write log, the scheduler's hook)."""
+        self.record = record
+        """The sync-session mutation's outcome, stored beside the commit's rows
+        (``session_requests``), not as a document; its lookup key is in ``written``."""
 
     @property
     def is_empty(self) -> bool:
-        return not self.documents and not self.indexes
+        return not self.documents and not self.indexes and self.record is None
 
     def __repr__(self) -> str:
         return (

@@ -56,6 +56,7 @@ from pyconvex.persistence.base import (
     LogCommit,
     Persistence,
     PipelinedLog,
+    SessionRequestRow,
     SharedLog,
 )
 
@@ -270,8 +271,11 @@ class Committer:
             documents, indexes = _entries(accepted.committed)
             commits = [LogCommit(ts, r.written, r.catalog is not None)
                        for ts, r in accepted.committed]
+            sessions = [SessionRequestRow(ts, *r.record)
+                        for ts, r in accepted.committed if r.record is not None]
             try:
-                ok = await shared.log.commit_shared(documents, indexes, commits, shared.head())
+                ok = await shared.log.commit_shared(
+                    documents, indexes, commits, shared.head(), sessions)
             except Exception as e:
                 _fail(accepted.futures, e)
                 return
@@ -360,7 +364,8 @@ class Committer:
         when durable."""
         # Each commit as its timestamp and the request's own row lists: what the SQLite
         # writer process is sent, and its child (not this process) makes the rows.
-        commits = [(ts, request.documents, request.indexes) for ts, request in group.committed]
+        commits = [(ts, request.documents, request.indexes, request.record)
+                   for ts, request in group.committed]
         assert self._pipelined is not None, "a backend is a SharedLog or a PipelinedLog"
         try:
             self._pipelined.write_commits_then(commits, partial(self._on_written, group))

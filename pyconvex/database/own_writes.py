@@ -17,6 +17,7 @@ from pyconvex.database.catalog import Catalog, TableInfo
 from pyconvex.database.commit_request import CommitRequest
 from pyconvex.database.documents import encode_document, index_key
 from pyconvex.database.reads import ReadSet, WrittenKey
+from pyconvex.persistence.base import SessionRecord
 from pyconvex.values import Document
 
 Overlay = dict[int, dict[bytes, str | None]]
@@ -69,13 +70,21 @@ def build_commit_request(
     catalog: Catalog,
     catalog_changed: bool,
     bytes_written: int,
+    session: tuple[WrittenKey, SessionRecord] | None = None,
 ) -> CommitRequest:
     """The committer's view of ``updates``: document versions, index entries put down or
-    removed, and every key written (old and new, for conflict detection)."""
+    removed, and every key written (old and new, for conflict detection). ``session``:
+    a sync-session mutation's record and its lookup key, which counts as written (a
+    copy of the request that looked it up conflicts) though no index entry is stored."""
     documents: list[tuple[str, int, bytes | None, int | None]] = []
     indexes: list[tuple[int, bytes, str | None]] = []
     written: list[WrittenKey] = []
     written_indexes: set[int] = set()
+    record = None
+    if session is not None:
+        session_key, record = session
+        written.append(session_key)
+        written_indexes.add(session_key[0])
     by_number = catalog.tables_by_number
     for doc_id, update in updates.items():
         old, new = update.old, update.new
@@ -129,4 +138,5 @@ def build_commit_request(
         catalog if catalog_changed else None,
         bytes_written,
         frozenset(written_indexes),
+        record,
     )

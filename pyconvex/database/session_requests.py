@@ -1,4 +1,4 @@
-"""The record of each sync-session mutation's outcome (``_session_requests``), for replays.
+"""The record of each sync-session mutation's outcome, for replays.
 
 A client that loses its connection resends every mutation it has no answer for, with the
 same ``(sessionId, requestId)``; the server it reaches may be a restarted one, or another
@@ -6,16 +6,21 @@ process sharing the database. The outcome is therefore recorded durably, in the
 mutation's own transaction: the mutation is committed together with its record or not at
 all, so a resend finds either nothing (and runs) or the record (and is answered from it).
 
-The lookup reads the record's key range, so two copies of one request running at once
+The record is a row of its own beside the commit (``session_requests`` in storage, see
+``persistence.base.SessionRequestRow``), not a document: one WebSocket mutation in every
+one carries it, and as a document of ``_session_requests`` it cost an id, an encoding and
+three index entries (decision 0018). Its lookup key, ``(sessionId, requestId)`` in the
+old table's ``by_session_id_and_request_id`` index, still takes part in OCC: the lookup
+reads it and the record's commit writes it, so two copies of one request running at once
 (on two processes) conflict at commit: the loser re-runs, finds the winner's record and
 answers from it. Records older than the retention window are deleted in the background
-(:func:`collect_session_requests`): by then no client can still be resending.
+(:func:`collect_session_requests`): by then no client can still be resending. Records
+written as documents by an earlier version are still found and collected.
 """
 
 from __future__ import annotations
 
-import struct
-from binascii import b2a_base64
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import takewhile
@@ -23,14 +28,23 @@ from typing import Any
 
 import orjson
 
-from pyconvex.database.catalog import BY_ID, CREATION_TIME_FIELD, ID_FIELD, SESSION_REQUESTS_TABLE
+from pyconvex.database.catalog import (
+    BY_ID,
+    CREATION_TIME_FIELD,
+    SESSION_REQUESTS_TABLE,
+    SYSTEM_TABLES,
+)
 from pyconvex.database.database import Database
 from pyconvex.database.query import Query
 from pyconvex.database.transaction import Transaction
 from pyconvex.errors import OccConflict
+from pyconvex.persistence.base import SessionRequestRow
 from pyconvex.values import convex_to_json, encode_key, json_to_convex, prefix_end
 
 BY_REQUEST = "by_session_id_and_request_id"
+REQUEST_INDEX_ID = next(
+    t for t in SYSTEM_TABLES if t.name == SESSION_REQUESTS_TABLE).indexes[BY_REQUEST].id
+"""The index id a record's lookup key is read and written under (for conflicts)."""
 SESSION_REQUEST_RETENTION_MS = 14 * 24 * 3600 * 1000
 """Two weeks, Convex's default for how long these records live."""
 CLEANUP_CHUNK = 64
@@ -48,19 +62,64 @@ class SessionRequestRecord:
     """When it committed (a replay answers with this timestamp, as the first run did)."""
 
 
+def request_key(session_id: str, request_id: int) -> bytes:
+    """The record's lookup key: the start of the old document index's keys of the same
+    request (no key is a prefix of another's: the string is terminated, the int fixed)."""
+    return encode_key([session_id, request_id])
+
+
+_NO_OLD_RECORDS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Persistences known to hold no record written as a document (by an earlier version):
+a lookup there skips the old index. Nothing writes such records any more."""
+
+
 async def find_session_request(
     txn: Transaction, session_id: str, request_id: int
 ) -> SessionRequestRecord | None:
-    """The recorded outcome of this request, if it committed. The read joins the
-    transaction's read set (a concurrent copy of the request then conflicts); it is not
-    charged to the function's read limits, which are the user's."""
+    """The recorded outcome of this request, if it committed at or before the
+    transaction's snapshot. The lookup key joins the read set (a concurrent copy of the
+    request then conflicts: a record committed after the snapshot is not answered from
+    but makes this commit fail and re-run); it is not charged to the function's read
+    limits, which are the user's."""
+    key = request_key(session_id, request_id)
+    # The key's whole prefix range: it also holds the old documents' keys of the request.
+    txn.reads.add(REQUEST_INDEX_ID, key, prefix_end(key))
+    persistence = txn.db.persistence
+    row = await persistence.get_session_request(session_id, request_id)
+    if row is not None:
+        return decode_record(row) if row.ts <= txn.begin_ts else None
+    if persistence in _NO_OLD_RECORDS:
+        return None
+    return await _find_old_record(txn, session_id, request_id)
+
+
+def encode_record(identity: str, value: Any, log_lines: list[str]) -> bytes:
+    """A record's stored bytes: one JSON array, the value as its Convex JSON (any
+    return value can be stored, whatever its field names)."""
+    return orjson.dumps([identity, convex_to_json(value), log_lines])
+
+
+def decode_record(row: SessionRequestRow) -> SessionRequestRecord:
+    identity, value, lines = orjson.loads(row.record)
+    return SessionRequestRecord(str(identity), json_to_convex(value), list(lines), row.ts)
+
+
+async def _find_old_record(
+    txn: Transaction, session_id: str, request_id: int
+) -> SessionRequestRecord | None:
+    """A record an earlier version wrote as a document of ``_session_requests``."""
     counters = (txn.ranges_read, txn.docs_read, txn.bytes_read)
-    index = txn.catalog.tables_by_name[SESSION_REQUESTS_TABLE].indexes[BY_REQUEST]
-    lo = encode_key([session_id, request_id])  # the index scanned directly: a hot path
+    table = txn.catalog.tables_by_name[SESSION_REQUESTS_TABLE]
+    lo = request_key(session_id, request_id)  # the index scanned directly: a hot path
     doc = None
-    async for _, found in txn.scan(index, lo, prefix_end(lo), page_hint=1):
+    async for _, found in txn.scan(table.indexes[BY_REQUEST], lo, prefix_end(lo), page_hint=1):
         doc = found
         break
+    if doc is None:
+        async for _ in txn.scan(table.indexes[BY_ID], b"", None, page_hint=1):
+            break
+        else:  # the old table is empty: no lookup needs it again
+            _NO_OLD_RECORDS.add(txn.db.persistence)
     txn.ranges_read, txn.docs_read, txn.bytes_read = counters
     if doc is None:
         return None
@@ -84,44 +143,12 @@ def record_session_request(
     value: Any,
     log_lines: list[str],
 ) -> None:
-    """Record a mutation's outcome in its own transaction (call after the handler ran).
-
-    The value is kept as its Convex JSON (any return value can be stored, whatever its
-    field names), so a replay answers exactly what the first run answered."""
-    txn.insert_system(
-        SESSION_REQUESTS_TABLE,
-        {
-            "sessionId": session_id,
-            "requestId": request_id,
-            "identity": identity,
-            "result": orjson.dumps(convex_to_json(value)),
-            "logLines": list(log_lines),
-        },
-        metered=False,
-        encode=_encode_record,
+    """Record a mutation's outcome in its own transaction (call after the handler ran),
+    so a replay answers exactly what the first run answered."""
+    txn.record_session(
+        (REQUEST_INDEX_ID, request_key(session_id, request_id)),
+        (session_id, request_id, txn.now_ms, encode_record(identity, value, list(log_lines))),
     )
-
-
-_INT64 = struct.Struct("<q")
-
-
-def _encode_record(doc: dict[str, Any]) -> bytes:
-    """The record as ``encode_document`` writes it (Convex JSON: the int64 request id and
-    the result bytes in their ``$integer`` / ``$bytes`` forms), built directly: the
-    generic walk cost a WebSocket mutation about 20K instructions more (callgrind), and
-    every field's type is fixed here (``_creationTime`` is a finite float, the log lines
-    strings). Base64 by ``binascii`` directly (``base64.b64encode`` is a Python wrapper
-    around it; a request id or result of another type fails in ``pack`` or there):
-    16.0K -> 12.6K instructions a record (callgrind)."""
-    return orjson.dumps({
-        ID_FIELD: doc[ID_FIELD],
-        CREATION_TIME_FIELD: doc[CREATION_TIME_FIELD],
-        "sessionId": doc["sessionId"],
-        "requestId": {"$integer": b2a_base64(_INT64.pack(doc["requestId"]), newline=False).decode()},
-        "identity": doc["identity"],
-        "result": {"$bytes": b2a_base64(doc["result"], newline=False).decode()},
-        "logLines": doc["logLines"],
-    })
 
 
 def _created_before(cutoff: float) -> Callable[[dict[str, Any]], bool]:
@@ -135,20 +162,43 @@ def _created_before(cutoff: float) -> Callable[[dict[str, Any]], bool]:
 async def collect_session_requests(
     db: Database, older_than_ms: float, *, chunk: int = CLEANUP_CHUNK, limit: int | None = None
 ) -> int:
-    """Delete records created more than ``older_than_ms`` ago, ``chunk`` per transaction
-    (oldest first); returns how many went. ``limit`` bounds one call's work.
+    """Delete records created more than ``older_than_ms`` ago, ``chunk`` per storage
+    transaction (oldest first); returns how many went. ``limit`` bounds one call's work.
 
-    The table has no ``by_creation_time`` index (every WebSocket mutation would pay for
-    its entry): records are walked in ``by_id`` order, which is creation order (ids
-    begin with their process's clock), up to the first one still inside the window. A
-    record of a process whose clock ran behind may wait for a later pass behind a newer
-    one; none is kept longer than that."""
+    Records are walked in commit order (their rows are keyed by their commit's
+    timestamp, so a chunk is a leading range) up to the first one still inside the
+    window; one committed by a process whose clock ran behind may wait for a later pass
+    behind a newer one; none is kept longer than that. Then the same for records an
+    earlier version wrote as documents (walked in ``by_id`` order, which is creation
+    order: ids begin with their process's clock)."""
     removed = 0
+    persistence = db.persistence
     while limit is None or removed < limit:
+        cutoff = db.clock() - older_than_ms
+        size = chunk if limit is None else min(chunk, limit - removed)
+        last = None
+        for row in await persistence.oldest_session_requests(size):
+            if row.created >= cutoff:
+                break
+            last = row.ts
+        if last is None:
+            break
+        removed += await persistence.delete_session_requests_through(last)
+    return removed + await _collect_old_documents(
+        db, older_than_ms, chunk, None if limit is None else limit - removed)
+
+
+async def _collect_old_documents(
+    db: Database, older_than_ms: float, chunk: int, limit: int | None
+) -> int:
+    removed = 0
+    while (limit is None or removed < limit) and db.persistence not in _NO_OLD_RECORDS:
         txn = db.begin(limits=None)
         cutoff = txn.now_ms - older_than_ms
         size = chunk if limit is None else min(chunk, limit - removed)
         page = await Query(txn, SESSION_REQUESTS_TABLE).with_index(BY_ID).take(size)
+        if not page:
+            _NO_OLD_RECORDS.add(db.persistence)
         old = list(takewhile(_created_before(cutoff), page))
         if not old:
             return removed

@@ -26,7 +26,9 @@ import copy
 
 from pyconvex.database.commit_request import CommitRequest
 from pyconvex.database.own_writes import Savepoint, build_commit_request
+from pyconvex.database.reads import WrittenKey
 from pyconvex.database.transaction_writes import TransactionWrites
+from pyconvex.persistence.base import SessionRecord
 
 __all__ = ["CommitRequest", "Savepoint", "Transaction"]
 
@@ -40,6 +42,16 @@ class Transaction(TransactionWrites):
     index" insight. A class default, so a transaction that never scans pays nothing."""
     unindexed_tables: dict[str, int] | None = None
     """The same documents by table (None until a query reads one)."""
+    session_record: tuple[WrittenKey, SessionRecord] | None = None
+    """A sync-session mutation's outcome and its lookup key (``record_session``)."""
+
+    def record_session(self, key: WrittenKey, record: SessionRecord) -> None:
+        """Store ``record`` with this transaction's commit, in its own storage row
+        (``session_requests``) rather than as a document: a WebSocket mutation carries
+        one, and a document cost an id, an encoding and three index entries (decision
+        0018). ``key`` is what a resend's lookup reads, written for conflicts only."""
+        self._check_writable("insert")
+        self.session_record = (key, record)
 
     def note_unindexed(self, table: str, n: int) -> None:
         """``n`` documents of ``table`` were read by a query with no index range."""
@@ -75,9 +87,9 @@ class Transaction(TransactionWrites):
     def commit_request(self) -> CommitRequest | None:
         """What the committer is handed; None if the transaction wrote nothing (one
         call per commit, not a test and then the request)."""
-        if not self._updates:
+        if not self._updates and self.session_record is None:
             return None
         return build_commit_request(
             self.begin_ts, self.reads, self._updates, self.catalog, self._catalog_changed,
-            self.bytes_written,
+            self.bytes_written, self.session_record,
         )

@@ -55,6 +55,20 @@ class IndexRow(NamedTuple):
     value: bytes
 
 
+class SessionRequestRow(NamedTuple):
+    """The outcome of one sync-session mutation, kept for replays (a resend after a
+    reconnect is answered from it). Written in its mutation's own storage transaction,
+    one row per commit (``ts`` is that commit's, so no two rows share it); outside the
+    document log: it is never read at a snapshot, never versioned, and deleted by age
+    (``created``, ms on the deployment's clock)."""
+
+    ts: int
+    session_id: str
+    request_id: int
+    created: float
+    record: bytes
+
+
 class LogCommit(NamedTuple):
     """One commit as other processes learn of it: its timestamp and the index keys it
     wrote (what OCC validation and subscriptions need), and whether it changed tables,
@@ -129,17 +143,37 @@ class Persistence(Protocol):
         """Deployment metadata (instance name, admin key hash, ...) outside the log."""
         ...
 
+    async def get_session_request(self, session_id: str, request_id: int) -> SessionRequestRow | None:
+        """The recorded outcome of one session mutation, if one committed."""
+        ...
+
+    async def oldest_session_requests(self, limit: int) -> list[SessionRequestRow]:
+        """Up to ``limit`` session request rows, oldest commit first."""
+        ...
+
+    async def delete_session_requests_through(self, ts: int) -> int:
+        """Delete the session request rows of commits at or before ``ts``; how many."""
+        ...
+
     async def set_global(self, key: str, value: str) -> None: ...
 
     async def close(self) -> None: ...
 
 
+SessionRecord = tuple[str, int, float, bytes]
+"""A commit's :class:`SessionRequestRow` without its timestamp: ``(session_id,
+request_id, created, record)``."""
+
 CommitRows = tuple[
-    int, Sequence[tuple[str, int, bytes | None, int | None]], Sequence[tuple[int, bytes, str | None]]
+    int,
+    Sequence[tuple[str, int, bytes | None, int | None]],
+    Sequence[tuple[int, bytes, str | None]],
+    SessionRecord | None,
 ]
 """One commit for :meth:`PipelinedLog.write_commits_then`: its timestamp, its document
-versions ``(id, table_number, value, prev_ts)`` and its index entries ``(index_id, key,
-doc_id)``, both without the timestamp, which every row of the commit shares."""
+versions ``(id, table_number, value, prev_ts)``, its index entries ``(index_id, key,
+doc_id)`` and its session request record, if any, all without the timestamp, which every
+row of the commit shares."""
 
 
 @runtime_checkable
@@ -176,6 +210,7 @@ class SharedLog(Protocol):
         indexes: Sequence[IndexEntry],
         commits: Sequence[LogCommit],
         expected_head: int,
+        session_requests: Sequence[SessionRequestRow] = (),
     ) -> bool: ...
 
     async def commits_after(self, ts: int) -> list[LogCommit]: ...

@@ -26,7 +26,14 @@ import psycopg
 from psycopg import pq, sql
 from psycopg_pool import AsyncConnectionPool
 
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, IndexRow, LogCommit, Order
+from pyconvex.persistence.base import (
+    DocumentLogEntry,
+    IndexEntry,
+    IndexRow,
+    LogCommit,
+    Order,
+    SessionRequestRow,
+)
 from pyconvex.persistence.errors import StorageError
 from pyconvex.persistence.postgres_connections import (
     _bytes,
@@ -34,8 +41,10 @@ from pyconvex.persistence.postgres_connections import (
     _Listener,
 )
 from pyconvex.persistence.postgres_sql import (
+    _DELETE_SESSION_REQUESTS,
     _GET_DOCUMENT,
     _GET_GLOBAL,
+    _GET_SESSION_REQUEST,
     _LOAD_DOCUMENTS_FIRST,
     _LOAD_DOCUMENTS_NEXT,
     _LOAD_INDEX_FIRST,
@@ -44,6 +53,7 @@ from pyconvex.persistence.postgres_sql import (
     _OLD_COMMITS,
     _OLD_DOCUMENTS,
     _OLD_INDEX_ENTRIES,
+    _OLDEST_SESSION_REQUESTS,
     _SCANS,
     _SET_GLOBAL,
     _TABLES,
@@ -58,6 +68,7 @@ from pyconvex.persistence.postgres_sql import (
     _ints,
     decode_written,
     encode_written,
+    session_params,
     split_url,
 )
 
@@ -138,11 +149,13 @@ class PostgresPersistence:
         indexes: Sequence[IndexEntry],
         commits: Sequence[LogCommit],
         expected_head: int,
+        session_requests: Sequence[SessionRequestRow] = (),
     ) -> bool:
         self._check_open()
         high = max(c.ts for c in commits)
         params = {
             **_batch_params(documents, indexes),
+            **session_params(session_requests),
             "c_ts": _ints([c.ts for c in commits]),
             "c_written": _byteas([encode_written(c.written) for c in commits]),
             "c_catalog": _bools([c.catalog_changed for c in commits]),
@@ -262,6 +275,15 @@ class PostgresPersistence:
     async def set_global(self, key: str, value: str) -> None:
         await self._run("set_global", _SET_GLOBAL, (key, value))
 
+    async def delete_session_requests_through(self, ts: int) -> int:
+        self._check_open()
+        try:
+            async with self.pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(_DELETE_SESSION_REQUESTS, (ts,))
+                return int(max(cur.rowcount, 0))
+        except psycopg.Error as e:
+            raise _error("session request retention", e) from None
+
     # ------------------------------------------------------------------ reads
     async def max_ts(self) -> int:
         rows = await self._run("max_ts", _MAX_TS, ())
@@ -322,6 +344,17 @@ class PostgresPersistence:
     async def get_global(self, key: str) -> str | None:
         rows = await self._run("get_global", _GET_GLOBAL, (key,))
         return None if not rows else str(rows[0][0])
+
+    async def get_session_request(self, session_id: str, request_id: int) -> SessionRequestRow | None:
+        rows = await self._run("read", _GET_SESSION_REQUEST, (session_id, request_id))
+        if not rows:
+            return None
+        ts, created, record = rows[0]
+        return SessionRequestRow(ts, session_id, request_id, created, bytes(record))
+
+    async def oldest_session_requests(self, limit: int) -> list[SessionRequestRow]:
+        rows = await self._run("read", _OLDEST_SESSION_REQUESTS, (limit,))
+        return [SessionRequestRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
     async def close(self) -> None:
         """Wait for operations already handed over, then close the pool. Idempotent."""

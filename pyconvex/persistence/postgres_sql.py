@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 
 from pyconvex.errors import NO_SPACE_SIGNS, StorageFullError, storage_full
-from pyconvex.persistence.base import DocumentLogEntry, IndexEntry
+from pyconvex.persistence.base import DocumentLogEntry, IndexEntry, SessionRequestRow
 from pyconvex.persistence.errors import StorageError
 
 CHUNK = 1000
@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS persistence_max_ts (
 INSERT INTO persistence_max_ts (id, ts) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS commit_log (
     ts BIGINT PRIMARY KEY, written BYTEA NOT NULL, catalog_changed BOOLEAN NOT NULL);
+CREATE TABLE IF NOT EXISTS session_requests (
+    ts BIGINT PRIMARY KEY, session_id TEXT NOT NULL, request_id BIGINT NOT NULL,
+    created DOUBLE PRECISION NOT NULL, record BYTEA NOT NULL, UNIQUE (session_id, request_id));
 """
 
 _WRITE = """
@@ -71,6 +74,12 @@ WITH head AS (
     INSERT INTO commit_log (ts, written, catalog_changed)
     SELECT * FROM unnest(%(c_ts)s::bigint[], %(c_written)s::bytea[], %(c_catalog)s::bool[])
     WHERE EXISTS (SELECT 1 FROM head)
+), s AS (
+    INSERT INTO session_requests (ts, session_id, request_id, created, record)
+    SELECT * FROM unnest(%(s_ts)s::bigint[], %(s_session)s::text[], %(s_request)s::bigint[],
+                         %(s_created)s::float8[], %(s_record)s::bytea[])
+    WHERE EXISTS (SELECT 1 FROM head)
+    ON CONFLICT DO NOTHING
 ), n AS (
     SELECT pg_notify(%(channel)s, ts::text) FROM head WHERE %(notify)s
 )
@@ -144,6 +153,14 @@ DELETE FROM indexes WHERE (index_id, key, ts) IN (
     LIMIT %(limit)s)
 """
 _OLD_COMMITS = "DELETE FROM commit_log WHERE ts < %(cutoff)s"
+_GET_SESSION_REQUEST = (
+    "SELECT ts, created, record FROM session_requests WHERE session_id = %s AND request_id = %s"
+)
+_OLDEST_SESSION_REQUESTS = (
+    "SELECT ts, session_id, request_id, created, record FROM session_requests "
+    "ORDER BY ts LIMIT %s"
+)
+_DELETE_SESSION_REQUESTS = "DELETE FROM session_requests WHERE ts <= %s"
 _GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = %s"
 _SET_GLOBAL = (
     "INSERT INTO persistence_globals (key, value) VALUES (%s, %s) "
@@ -170,6 +187,20 @@ def _byteas(values: Sequence[bytes | None]) -> str:
 
 def _bools(values: Sequence[bool]) -> str:
     return "{" + ",".join("t" if v else "f" for v in values) + "}"
+
+
+def _floats(values: Sequence[float]) -> str:
+    return "{" + ",".join(repr(float(v)) for v in values) + "}"
+
+
+def session_params(rows: Sequence[SessionRequestRow]) -> dict[str, Any]:
+    """The session request rows of a commit group, as the commit statement's arrays."""
+    return {
+        "s_ts": _ints([r.ts for r in rows]), "s_session": _texts([r.session_id for r in rows]),
+        "s_request": _ints([r.request_id for r in rows]),
+        "s_created": _floats([r.created for r in rows]),
+        "s_record": _byteas([r.record for r in rows]),
+    }
 
 
 def _batch_params(

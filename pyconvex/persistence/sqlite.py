@@ -39,9 +39,17 @@ from typing import Any
 
 from pyconvex.errors import NO_SPACE_SIGNS, StorageFullError, storage_full
 from pyconvex.persistence import sqlite_schema as schema
-from pyconvex.persistence.base import CommitRows, DocumentLogEntry, IndexEntry, IndexRow, Order
+from pyconvex.persistence.base import (
+    CommitRows,
+    DocumentLogEntry,
+    IndexEntry,
+    IndexRow,
+    Order,
+    SessionRequestRow,
+)
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
-from pyconvex.persistence.sqlite_writer import WriterProcess, fields
+from pyconvex.persistence.sqlite_batches import fields
+from pyconvex.persistence.sqlite_writer import WriterProcess
 
 #: Rows fetched per statement by the log-loading generators.
 CHUNK = 1000
@@ -89,6 +97,13 @@ _LOAD_INDEX_NEXT = (
     "AND ts >= ? ORDER BY key, ts LIMIT ?"
 )
 _GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = ?"
+_GET_SESSION_REQUEST = (
+    "SELECT ts, created, record FROM session_requests WHERE session_id = ? AND request_id = ?"
+)
+_OLDEST_SESSION_REQUESTS = (
+    "SELECT ts, session_id, request_id, created, record FROM session_requests "
+    "ORDER BY ts LIMIT ?"
+)
 _TS_MAX = 2**63 - 1
 
 
@@ -179,6 +194,10 @@ class SqlitePersistence:
         self._check_open()
         await self._writer.call("set_global", key, value)
 
+    async def delete_session_requests_through(self, ts: int) -> int:
+        self._check_open()
+        return int(await self._writer.call("delete_session_requests_through", ts))
+
     # ------------------------------------------------------------------ reads
     def _query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         self._check_open()
@@ -245,6 +264,17 @@ class SqlitePersistence:
     async def get_global(self, key: str) -> str | None:
         rows = self._query(_GET_GLOBAL, (key,))
         return None if not rows else str(rows[0][0])
+
+    async def get_session_request(self, session_id: str, request_id: int) -> SessionRequestRow | None:
+        rows = self._query(_GET_SESSION_REQUEST, (session_id, request_id))
+        if not rows:
+            return None
+        ts, created, record = rows[0]
+        return SessionRequestRow(ts, session_id, request_id, created, record)
+
+    async def oldest_session_requests(self, limit: int) -> list[SessionRequestRow]:
+        rows = self._query(_OLDEST_SESSION_REQUESTS, (limit,))
+        return [SessionRequestRow(*r) for r in rows]
 
     # ---------------------------------------------------------------- closing
     def _check_open(self) -> None:

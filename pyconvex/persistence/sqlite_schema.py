@@ -20,12 +20,20 @@ Kept apart from ``sqlite.py`` so the layout can be read (and changed) in one pla
   transactions leave the row alone: before version 3 each rewrote it, one more WAL page
   per transaction (``MAX(ts)`` over ``indexes`` would be a full scan: its key starts with
   ``index_id``).
+- ``session_requests``: the outcome of each sync-session mutation, for replays (layout
+  4; see ``base.SessionRequestRow``). The rowid is the commit's timestamp, so rows are
+  appended at the B-tree's right edge and retention deletes a leading rowid range; the
+  unique index on ``(session_id, request_id)`` answers a resend's lookup. Before layout 4
+  the outcome was a document of the ``_session_requests`` system table: a document row,
+  its ``documents_by_ts`` entry and two index entries per mutation, against one row and
+  one index entry here (decision 0018).
 
 ``PRAGMA user_version`` is the layout version. Version 1 (the first prototype) lacked
 ``persistence_max_ts``; version 2 kept the head itself in it. Both upgrade in place (2 to
 3 changes no table: the row only stops being the head; the version is raised so that an
-older pyconvex, which would read the row as the head, refuses the file). A newer version
-is refused.
+older pyconvex, which would read the row as the head, refuses the file; 3 to 4 adds
+``session_requests``, and an older pyconvex, which would not write it, refuses the
+file). A newer version is refused.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from pathlib import Path
 
 from pyconvex.persistence.errors import StorageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -55,7 +63,14 @@ INSERT INTO persistence_max_ts (id, ts)
                             UNION ALL SELECT MAX(ts) FROM indexes)
     HAVING MAX(ts) IS NOT NULL;
 """
-_UPGRADES = {0: _V1 + _V2, 1: _V2, 2: ""}
+_V4 = """
+CREATE TABLE IF NOT EXISTS session_requests (
+    ts INTEGER PRIMARY KEY, session_id TEXT NOT NULL, request_id INTEGER NOT NULL,
+    created REAL NOT NULL, record BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS session_requests_by_request
+    ON session_requests (session_id, request_id);
+"""
+_UPGRADES = {0: _V1 + _V2 + _V4, 1: _V2 + _V4, 2: _V4, 3: _V4}
 
 # Per connection. synchronous=FULL: in WAL mode, fsync the log at every commit, so an
 # acknowledged commit survives power loss (NORMAL would only survive a process crash).

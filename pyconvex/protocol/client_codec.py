@@ -126,10 +126,27 @@ def _well_formed_mutation(msg: dict[str, Any]) -> ClientMessage | None:
     )
 
 
+MAX_SESSION_ID = 256
+"""Characters in a session id (the clients send a 36-character UUID)."""
+
+
+def _session_id(msg: dict[str, Any]) -> str:
+    """The session id keys the session's mutation records in storage: a NUL (which
+    PostgreSQL's text refuses) or an unbounded length would fail the commit group the
+    record rides in, so either is refused here, at the Connect."""
+    session_id: str = field(msg, "sessionId", str, "Connect")
+    if "\x00" in session_id or not 0 < len(session_id) <= MAX_SESSION_ID:
+        raise ProtocolError(
+            f"Connect: sessionId must be 1 to {MAX_SESSION_ID} characters without NUL "
+            f"(got {len(session_id)} characters)"
+        )
+    return session_id
+
+
 def _parse_connect(msg: dict[str, Any]) -> Connect:
     return {
         "type": "Connect",
-        "sessionId": field(msg, "sessionId", str, "Connect"),
+        "sessionId": _session_id(msg),
         "connectionCount": u32(msg, "connectionCount", "Connect"),
         "lastCloseReason": optional(msg, "lastCloseReason", str, "Connect"),
         "maxObservedTimestamp": ts_field(msg, "maxObservedTimestamp", "Connect", required=False),

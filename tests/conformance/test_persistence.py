@@ -13,6 +13,7 @@ import pytest
 from pyconvex.persistence import DocumentLogEntry as D
 from pyconvex.persistence import IndexEntry as I
 from pyconvex.persistence import Persistence
+from pyconvex.persistence.base import LogCommit, PipelinedLog, SessionRecord, SessionRequestRow, SharedLog
 from pyconvex.persistence.errors import StorageError
 
 TABLE = 10001
@@ -303,3 +304,45 @@ async def test_reads_proceed_while_a_write_is_in_flight(store: Persistence):
     assert reads_during_write > 0
     assert await keys(store, 9, b"", None, 10) == [b"first", b"last"]
     assert await value_at(store, f"b{n - 1:05}", 2) == b"x" * 200
+
+
+# --- session request rows (beside the commits, outside the document log) -------------
+
+async def _commit(store: Persistence, ts: int, documents: list[D], record: SessionRecord | None) -> None:
+    """One commit as the committer hands it to the backend: through the write pipeline
+    (SQLite) or the shared head (PostgreSQL)."""
+    if isinstance(store, PipelinedLog):
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        rows = [(d.id, d.table_number, d.value, d.prev_ts) for d in documents]
+        store.write_commits_then(
+            [(ts, rows, [], record)],
+            lambda e: done.set_exception(e) if e is not None else done.set_result(None))
+        await done
+        return
+    assert isinstance(store, SharedLog)
+    sessions = [SessionRequestRow(ts, *record)] if record is not None else []
+    assert await store.commit_shared(documents, [], [LogCommit(ts, ())], await store.max_ts(),
+                                     sessions)
+
+
+async def test_session_request_rows_commit_with_their_commit(make_store):
+    store = await make_store()
+    await _commit(store, 10, [doc(10, "a", b"v")], ("s", 1, 5.0, b"first"))
+    await _commit(store, 20, [], ("s", 2, 6.5, b"second"))  # a commit with nothing else
+    first, second = SessionRequestRow(10, "s", 1, 5.0, b"first"), SessionRequestRow(20, "s", 2, 6.5, b"second")
+    assert await store.get_session_request("s", 1) == first
+    assert await store.get_session_request("s", 3) is None
+    assert await store.get_session_request("t", 1) is None
+    assert await store.max_ts() == 20  # the record-only commit is the head
+    # A second record of one request (a client that broke the protocol) does not fail
+    # the commit it rides in: the commit lands, the first record stays.
+    await _commit(store, 30, [doc(30, "b", b"w")], ("s", 1, 7.0, b"again"))
+    assert await value_at(store, "b", 30) == b"w"
+    assert await store.get_session_request("s", 1) == first
+    await store.close()
+    again = await make_store()
+    assert await again.oldest_session_requests(10) == [first, second]
+    assert await again.oldest_session_requests(1) == [first]
+    assert await again.delete_session_requests_through(10) == 1
+    assert await again.oldest_session_requests(10) == [second]
+    assert await again.get_session_request("s", 1) is None

@@ -1,20 +1,27 @@
-"""The session record's own encoder writes exactly the bytes the generic document
-encoder would, for any recorded value, log lines and request id: a replay decodes it
-with the generic decoder. Its index keys, from the insert plan, are exactly the generic ones."""
+"""The session record's stored form: any recorded value, log lines and identity come
+back exactly; its lookup key is the start of every key the record's old document index gave the same
+request (so the lookup's range covers both forms, and copies of one request conflict
+whichever form recorded it)."""
 
 from __future__ import annotations
 
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pyconvex.database.catalog import SESSION_REQUESTS_TABLE, SYSTEM_TABLES
-from pyconvex.database.documents import decode_document, encode_document, index_keys, new_index_keys
-from pyconvex.database.insert_plan import plan_of
-from pyconvex.database.session_requests import _encode_record
-from pyconvex.values import INT64_MAX, INT64_MIN, convex_to_json, new_id
+from pyconvex.database.documents import index_key
+from pyconvex.database.session_requests import (
+    BY_REQUEST,
+    REQUEST_INDEX_ID,
+    decode_record,
+    encode_record,
+    request_key,
+)
+from pyconvex.persistence.base import SessionRequestRow
+from pyconvex.values import INT64_MAX, INT64_MIN, encode_key
 from tests.values.strategies import texts, values
+from tests.values.test_ordering_props import same
 
 pytestmark = pytest.mark.one_backend
 
@@ -22,36 +29,22 @@ pytestmark = pytest.mark.one_backend
 @given(
     value=values,
     lines=st.lists(texts, max_size=4),
-    request_id=st.integers(INT64_MIN, INT64_MAX),
-    created=st.floats(min_value=0, max_value=4e12, allow_nan=False),
-    session=texts,
     identity=texts,
+    ts=st.integers(1, INT64_MAX),
+    created=st.floats(min_value=0, max_value=4e12, allow_nan=False),
 )
-def test_the_record_encodes_as_any_document(value, lines, request_id, created, session, identity):
-    doc = {
-        "_id": new_id(10),
-        "_creationTime": created,
-        "sessionId": session,
-        "requestId": request_id,
-        "identity": identity,
-        "result": orjson.dumps(convex_to_json(value)),
-        "logLines": lines,
-    }
-    encoded = _encode_record(doc)
-    assert encoded == encode_document(doc)
-    assert decode_document(encoded) == doc
+def test_a_record_decodes_to_what_was_recorded(value, lines, identity, ts, created):
+    row = SessionRequestRow(ts, "s", 0, created, encode_record(identity, value, lines))
+    record = decode_record(row)
+    assert (record.identity, record.log_lines, record.ts) == (identity, lines, ts)
+    assert same(record.value, value)  # NaN, -0.0 and int/float kept apart
 
 
-@given(
-    request_id=st.integers(INT64_MIN, INT64_MAX),
-    created=st.floats(min_value=0.001, max_value=4e12, allow_nan=False),
-    session=texts,
-)
-def test_the_records_own_keys_are_the_generic_ones(request_id, created, session):
-    """The record's keys come from its table's insert plan (``insert_system``): session
-    ids may hold any text (a NUL is escaped); the request id is any int64."""
+@given(request_id=st.integers(INT64_MIN, INT64_MAX), session=texts)
+def test_the_lookup_key_is_the_old_indexs_key(request_id, session):
     table = next(t for t in SYSTEM_TABLES if t.name == SESSION_REQUESTS_TABLE)
-    doc = {"_id": new_id(10), "_creationTime": created, "sessionId": session,
-           "requestId": request_id, "identity": "user:", "result": b"null", "logLines": []}
-    keys = new_index_keys(plan_of(table, None).indexes, doc, doc["_id"], created)
-    assert keys == index_keys(table.indexes.values(), doc)
+    index = table.indexes[BY_REQUEST]
+    assert index.id == REQUEST_INDEX_ID
+    doc = {"_id": "x", "_creationTime": 1.0, "sessionId": session, "requestId": request_id}
+    # The old document's key is the lookup key followed by its creation time and id.
+    assert index_key(index, doc) == request_key(session, request_id) + encode_key([1.0, "x"])

@@ -157,8 +157,8 @@ async def test_the_committers_transactions_leave_the_head_row_alone(tmp_path: Pa
     try:
         done: list[BaseException | None] = []
         store.write_commits_then(
-            [(5, [("a", 1, b"{}", None)], [(2, b"ka", "a")]),
-             (6, [("a", 1, b"{1}", 5), ("b", 1, None, None)], [(2, b"ka", None)])],
+            [(5, [("a", 1, b"{}", None)], [(2, b"ka", "a")], None),
+             (6, [("a", 1, b"{1}", 5), ("b", 1, None, None)], [(2, b"ka", None)], None)],
             done.append,
         )
         await store.write([], [])
@@ -177,7 +177,8 @@ async def test_the_committers_transactions_leave_the_head_row_alone(tmp_path: Pa
         assert [e async for e in store.load_documents(0)] == [
             D(5, "a", 1, b"{}"), D(6, "a", 1, b"{1}", 5), D(6, "b", 1, None)]
         store.write_commits_then(
-            [(7, [("c", 1, b"{}", None)], []), (8, [], [(3, b"k", "c")])], done.append
+            [(7, [("c", 1, b"{}", None)], [], None), (8, [], [(3, b"k", "c")], None)],
+            done.append
         )
         while len(done) < 2:
             await asyncio.sleep(0.001)

@@ -1,15 +1,23 @@
-"""A session's mutation runs once however often it is resent: its outcome is recorded in
-``_session_requests`` in the mutation's own transaction and a resend is answered from it."""
+"""A session's mutation runs once however often it is resent: its outcome is recorded
+(a ``session_requests`` row in storage) in the mutation's own transaction and a resend
+is answered from it."""
 
 from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from pyconvex import api
 from pyconvex.database import Query
-from pyconvex.database.session_requests import collect_session_requests
+from pyconvex.database.catalog import SESSION_REQUESTS_TABLE
+from pyconvex.database.commit_request import CommitRequest
+from pyconvex.database.session_requests import (
+    REQUEST_INDEX_ID,
+    collect_session_requests,
+    request_key,
+)
 from pyconvex.errors import ArgumentValidationError
 from pyconvex.sync.requests import (
     CLEANUP_PASS,
@@ -18,14 +26,15 @@ from pyconvex.sync.requests import (
     run_session_mutation,
 )
 from pyconvex.testing import ConvexTest
+from pyconvex.values import convex_to_json
 
 ALICE = {"tokenIdentifier": "https://issuer.example|alice", "subject": "alice",
          "issuer": "https://issuer.example", "role": "admin"}
 
 
 async def _records(t: ConvexTest) -> list[dict[str, object]]:
-    txn = t.deployment.db.begin(writable=False, limits=None)
-    return await Query(txn, "_session_requests").with_index("by_id").collect()
+    rows = await t.deployment.db.persistence.oldest_session_requests(100_000)
+    return [{"sessionId": r.session_id, "requestId": r.request_id} for r in rows]
 
 
 async def _channels(t: ConvexTest, name: str) -> int:
@@ -130,25 +139,73 @@ async def test_records_past_the_retention_window_are_collected(app_dir):
         assert len(await t.query(api.channels.list, {})) == 71
 
 
-async def test_the_record_adds_two_index_entries_to_its_mutation(app_dir):
-    """The record's commit cost: its document, its by_id entry and the key a resend is
-    looked up by; no by_creation_time entry (retention walks by_id)."""
+async def test_the_record_adds_one_written_key_and_no_document_to_its_mutation(app_dir):
+    """The record's commit cost: a row beside the commit and the key a resend is looked
+    up by (for conflicts); no document and no index entry (decision 0018)."""
     async with ConvexTest(app_dir) as t:
         db = t.deployment.db
-        table = db.catalog.tables_by_name["_session_requests"]
-        assert set(table.indexes) == {"by_id", "by_session_id_and_request_id"}
-        written: list[tuple[int, bytes]] = []
-        remove = db.add_listener(lambda done: written.extend(k for c in done for k in c.request.written))
+        requests: list[CommitRequest] = []
+        remove = db.add_listener(lambda done: requests.extend(c.request for c in done))
         await t.mutation(api.channels.create, {"name": "plain"})
-        plain, written[:] = list(written), []
         await run_session_mutation(
             t.deployment.runner, "s", 0, "channels:create", {"name": "recorded"}, None,
             is_admin=False, may_be_resent=False,
         )
         remove()
-        record_indexes = {i.id for i in table.indexes.values()}
-        assert len(written) == len(plain) + 2
-        assert sorted(i for i, _ in written if i in record_indexes) == sorted(record_indexes)
+        plain, recorded = requests
+        assert plain.record is None
+        assert (len(recorded.documents), len(recorded.indexes)) == (
+            len(plain.documents), len(plain.indexes))
+        assert len(recorded.written) == len(plain.written) + 1
+        assert (REQUEST_INDEX_ID, request_key("s", 0)) in recorded.written
+        assert recorded.record is not None and recorded.record[:2] == ("s", 0)
+        assert [(r["sessionId"], r["requestId"]) for r in await _records(t)] == [("s", 0)]
+
+
+async def test_a_mutation_that_writes_nothing_still_commits_its_record(app_dir):
+    """A no-op mutation's only write is its record: it commits (and its timestamp
+    becomes the head, so a restarted server never hands that timestamp out again)."""
+    async with ConvexTest(app_dir) as t:
+        db = t.deployment.db
+        before = db.latest_ts
+        result, _ = await run_session_mutation(
+            t.deployment.runner, "n", 0, "counters:noop", {}, None, is_admin=False,
+            may_be_resent=False,
+        )
+        assert result.ts > before and db.latest_ts == result.ts
+        assert await db.persistence.max_ts() == result.ts
+        again, replayed = await run_session_mutation(
+            t.deployment.runner, "n", 0, "counters:noop", {}, None, is_admin=False
+        )
+        assert replayed and again.ts == result.ts
+
+
+async def test_a_record_written_as_a_document_by_an_earlier_version_still_answers(app_dir):
+    """Before layout 4 a record was a ``_session_requests`` document; a resend after the
+    upgrade is answered from it, and retention still collects it."""
+    async with ConvexTest(app_dir) as t:
+        db, runner = t.deployment.db, t.deployment.runner
+        # What the earlier version wrote (its table and fields are unchanged).
+        txn = db.begin(limits=None)
+        txn.insert_system(SESSION_REQUESTS_TABLE, {
+            "sessionId": "old", "requestId": 1, "identity": "user:",
+            "result": orjson.dumps(convex_to_json("made before")), "logLines": ["was logged"],
+        }, metered=False)
+        old_ts = await db.commit(txn)
+        again, replayed = await run_session_mutation(
+            runner, "old", 1, "channels:create", {"name": "resent"}, None, is_admin=False
+        )
+        assert replayed and again.value == "made before" and again.ts == old_ts
+        assert again.log_lines == ["was logged"]
+        assert await _channels(t, "resent") == 0
+        await run_session_mutation(
+            runner, "old", 2, "channels:create", {"name": "new"}, None, is_admin=False
+        )
+        await t.advance_time(60_000)
+        assert await collect_session_requests(db, 30_000) == 2  # the row and the document
+        txn = db.begin(writable=False, limits=None)
+        assert await Query(txn, SESSION_REQUESTS_TABLE).with_index("by_id").collect() == []
+        assert await _records(t) == []
 
 
 async def test_records_are_collected_oldest_first_up_to_the_first_young_one(app_dir):

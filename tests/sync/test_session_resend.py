@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 
-from pyconvex.database import Query
 from pyconvex.database.catalog import SESSION_REQUESTS_TABLE
 from pyconvex.database.committer import Committed
 from pyconvex.protocol import parse_client_message
@@ -77,9 +76,8 @@ async def test_the_connection_count_decides_the_lookup_and_a_reconnect_is_answer
             answered = [await first.mutate(0), await first.mutate(1)]
             await first.session.close()
             assert looked_up == [False, False]  # the first connection skipped the lookup
-            txn = db.begin(writable=False, limits=None)
-            records = await Query(txn, SESSION_REQUESTS_TABLE).with_index("by_id").collect()
-            assert [(r["sessionId"], r["requestId"]) for r in records] == [
+            records = await db.persistence.oldest_session_requests(10)
+            assert [(r.session_id, r.request_id) for r in records] == [
                 (session_id, 0), (session_id, 1)]
 
             # The client reconnects (its count says so) and resends both, then sends a
