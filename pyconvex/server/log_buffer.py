@@ -13,12 +13,12 @@ from itertools import islice
 from typing import Any
 
 from pyconvex.functions import ExecutionRecord
-from pyconvex.functions.runtime.journal import Journal
+from pyconvex.functions.runtime.journal import JournalObserver
 
 CAPACITY = 10_000
 
 
-class LogBuffer:
+class LogBuffer(JournalObserver):
     """The last ``capacity`` records; the one at ``_entries[i]`` has sequence number
     ``_seq - len(_entries) + 1 + i`` (numbers are not stored: a batch of records is
     one ``extend``)."""
@@ -32,20 +32,10 @@ class LogBuffer:
         and set the event (an ``asyncio.Event`` made per execution was a microsecond of
         every call's cost)."""
         self._stopping = False
-        self._journal: Journal | None = None
-
-    def attach(self, journal: Journal) -> None:
-        """Take a runner's records from its journal (read through to it, and handed
-        them within their loop step while a follower waits)."""
-        self._journal = journal
-        journal.consumers.append(self.extend)
-
-    def detach(self) -> None:
-        if self._journal is not None:
-            self._journal.flush()
-            self._journal.consumers.remove(self.extend)
-            self._journal.want_prompt(self, False)
-            self._journal = None
+        self._journal = None
+        """The runner's journal once attached (``JournalObserver``): reads take what it
+        holds first, and it hands records over within their loop step while a follower
+        waits."""
 
     @property
     def last_seq(self) -> int:
@@ -63,6 +53,8 @@ class LogBuffer:
         if self._waiting:
             event, self._event = self._event, asyncio.Event()
             event.set()
+
+    on_executions = extend  # the journal consumer's name (JournalObserver)
 
     def after(self, seq: int, limit: int = 1000) -> list[tuple[int, ExecutionRecord]]:
         if self._journal is not None:

@@ -44,7 +44,7 @@ from pyconvex.database.state import find_state
 from pyconvex.errors import BadRequestError, OccConflict
 from pyconvex.functions import ExecutionRecord
 from pyconvex.functions.runtime.failures import failure_fields
-from pyconvex.functions.runtime.journal import Journal
+from pyconvex.functions.runtime.journal import Journal, JournalObserver
 from pyconvex.functions.runtime.logs import OutsideFunctions
 from pyconvex.server import log_streams_otlp
 
@@ -366,7 +366,7 @@ class _ServerLogHandler(logging.Handler):
 
 
 # ----------------------------------------------------------------- streams
-class LogStreams:
+class LogStreams(JournalObserver):
     """The deployment's sinks, fed by the function runner and the root logger."""
 
     def __init__(self, db: Database, extra: list[SinkConfig] | None = None) -> None:
@@ -376,22 +376,13 @@ class LogStreams:
         self._handler = _ServerLogHandler(self)
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the sinks run on: records logged from other threads are handed to it."""
-        self._journal: Journal | None = None
+        self._journal = None
 
     def attach(self, journal: Journal) -> None:
         """Take a runner's executions from its journal, within the loop step each
         finishes in while there is a sink (``functions/runtime/journal.py``)."""
-        self._journal = journal
-        journal.consumers.append(self.on_executions)
+        super().attach(journal)
         self._want_prompt()
-
-    def detach(self) -> None:
-        journal = self._journal
-        if journal is not None:
-            journal.flush()
-            journal.consumers.remove(self.on_executions)
-            journal.want_prompt(self, False)
-            self._journal = None
 
     def _want_prompt(self) -> None:
         if self._journal is not None:
@@ -427,10 +418,6 @@ class LogStreams:
         for sink in self.sinks.values():
             for event in events:
                 sink.offer(event)
-
-    def on_execution(self, record: ExecutionRecord) -> None:
-        """One execution (as ``on_executions``)."""
-        self.on_executions([record])
 
     def on_executions(self, records: list[ExecutionRecord]) -> None:
         """A journal consumer: each execution's events to every sink."""

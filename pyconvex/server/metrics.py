@@ -40,7 +40,7 @@ from pyconvex.database import Query
 from pyconvex.database.catalog import SCHEDULED_FUNCTIONS_TABLE
 from pyconvex.errors import AuthError, PyConvexError
 from pyconvex.functions import ExecutionRecord
-from pyconvex.functions.runtime.journal import Journal
+from pyconvex.functions.runtime.journal import Journal, JournalObserver
 from pyconvex.server.errors import request_error
 from pyconvex.server.insights import Insights, groups
 from pyconvex.sync.latency import Histogram
@@ -57,7 +57,7 @@ _error = attrgetter("error")
 _duration_ms = attrgetter("duration_ms")
 
 
-class Metrics:
+class Metrics(JournalObserver):
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.registry = CollectorRegistry(auto_describe=True)
@@ -67,26 +67,17 @@ class Metrics:
         self.registry.register(self.sampled)
         self.insights = Insights()
         """The last hour per minute, for the dashboard (fed by ``on_executions``)."""
-        self._journal: Journal | None = None
+        self._journal = None
 
     def attach(self, journal: Journal) -> None:
         """Take a runner's executions from its journal in batches, and have every read
         (``render``, the dashboard's insights) take what is pending first."""
-        self._journal = journal
+        super().attach(journal)
         self.insights.pending = journal.flush
-        journal.consumers.append(self.on_executions)
 
     def detach(self) -> None:
-        journal = self._journal
-        if journal is not None:
-            journal.flush()
-            journal.consumers.remove(self.on_executions)
-            self.insights.pending = None
-            self._journal = None
-
-    def on_execution(self, record: ExecutionRecord) -> None:
-        """One execution (as ``on_executions``)."""
-        self.on_executions([record])
+        super().detach()
+        self.insights.pending = None
 
     def on_executions(self, records: list[ExecutionRecord]) -> None:
         """A journal consumer (``functions/runtime/journal.py``): executions by function,

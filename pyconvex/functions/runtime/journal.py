@@ -13,6 +13,9 @@ Python call per observer per execution. A batch is handed over:
 - and when ``FLUSH_AT`` records are pending, which bounds the memory an unread server
   holds for them.
 
+The observers take a journal through :class:`JournalObserver`'s ``attach`` and give it
+up through its ``detach``.
+
 Failures still reach the server's log synchronously, when they happen (``failures.py``):
 the journal only carries the records.
 """
@@ -106,3 +109,40 @@ class Journal:
             self.pending = []
             for consumer in self.consumers[:]:  # a consumer may remove itself
                 consumer(pending)
+
+
+class JournalObserver:
+    """A consumer of a runner's journal (the log buffer, metrics, log streams): its
+    ``on_executions`` is handed each batch. ``attach``/``detach`` are the one place the
+    consumer joins and leaves a journal, so that leaving always hands over what is
+    pending first and takes back any wish for prompt records; an observer that does
+    more on either (insights' read-through, a log stream's prompt) extends them.
+
+    Nothing of this class runs per batch: the journal calls the subclass's own bound
+    ``on_executions`` (the per-call path costs what it did before the class)."""
+
+    _journal: Journal | None
+    """Set to None by each subclass's ``__init__``, so that it is in the instance's
+    dict from the start (not a class default found on a miss)."""
+
+    def on_executions(self, records: list[ExecutionRecord]) -> None:
+        """A batch of records, oldest first (the journal's consumer)."""
+        raise NotImplementedError
+
+    def on_execution(self, record: ExecutionRecord) -> None:
+        """One execution (as ``on_executions``)."""
+        self.on_executions([record])
+
+    def attach(self, journal: Journal) -> None:
+        """Take the runner's records from ``journal`` in batches."""
+        self._journal = journal
+        journal.consumers.append(self.on_executions)
+
+    def detach(self) -> None:
+        """Take what is pending, then no more records (nor prompt ones)."""
+        journal = self._journal
+        if journal is not None:
+            journal.flush()
+            journal.consumers.remove(self.on_executions)
+            journal.want_prompt(self, False)
+            self._journal = None
