@@ -139,7 +139,7 @@ class FunctionCalls:
     ) -> tuple[int, bytes, bytes | None]:
         """:meth:`answer` before its headers: status, JSON content and the request's
         ``Origin`` (None without one), for a protocol that writes the head's bytes
-        itself (``server/http_fast.py``, :func:`response_fields`)."""
+        itself (``server/http_fast.py``, ``JSON_FIELDS`` and :func:`origin_fields`)."""
         authorization, origin, user_agent = _call_headers(scope["headers"])
         admin_param = None
         query = scope.get("query_string", b"")
@@ -160,16 +160,18 @@ class FunctionCalls:
         return reply[0], reply[1], origin
 
 
-def response_fields(content: bytes, origin: bytes | None) -> bytes:
-    """The header lines of :meth:`FunctionCalls.reply`'s response, as bytes: what
-    :meth:`FunctionCalls.answer` lists, in the same order."""
-    if origin is None:
-        return JSON_FIELDS % len(content)
-    return JSON_FIELDS % len(content) + b"".join(
-        name + b": " + value + b"\r\n" for name, value in simple_response_headers(origin))
-
-
 JSON_FIELDS = b"content-type: application/json\r\ncontent-length: %d\r\n"
+"""The first header lines of :meth:`FunctionCalls.reply`'s response as bytes, ``%`` the
+length of its content: what :meth:`FunctionCalls.answer` lists first, in the same order.
+A constant and not a function so that the protocol's head (``server/http_fast.py``)
+costs no call for a request without an ``Origin`` (any client but a browser)."""
+
+
+def origin_fields(origin: bytes) -> bytes:
+    """The header lines that follow ``JSON_FIELDS`` for a request from ``origin``: what
+    :meth:`FunctionCalls.answer` adds after them, in the same order."""
+    return b"".join(
+        name + b": " + value + b"\r\n" for name, value in simple_response_headers(origin))
 
 
 def _call_headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bytes | None, str | None]:

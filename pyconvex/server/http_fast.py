@@ -54,7 +54,7 @@ from pyconvex.server.direct_calls import (
     next_step,
     status_and_defaults,
 )
-from pyconvex.server.fast_path import JSON_FIELDS, response_fields
+from pyconvex.server.fast_path import JSON_FIELDS, origin_fields
 from pyconvex.server.limits import MAX_HEADER_BYTES
 
 log = logging.getLogger(__name__)
@@ -286,8 +286,9 @@ class RawCallsProtocol(DirectCallsProtocol):
                         f"{self.client[0]}:{self.client[1]}" if self.client else "",
                         "POST", scope["path"], "1.1", status)
                 head = status_and_defaults(status, self.server_state.default_headers)
-                head += (JSON_FIELDS % len(content) if origin is None
-                         else response_fields(content, origin))
+                head += JSON_FIELDS % len(content)
+                if origin is not None:
+                    head += origin_fields(origin)
                 self.server_state.total_requests += 1
                 if not keep_alive or self._closing:
                     self.transport.write_now(  # type: ignore[attr-defined]

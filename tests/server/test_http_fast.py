@@ -24,7 +24,7 @@ from uvicorn.server import ServerState
 
 from pyconvex.functions import FunctionKind
 from pyconvex.server.direct_calls import direct_calls_protocol
-from pyconvex.server.fast_path import FunctionCalls, call_routes
+from pyconvex.server.fast_path import JSON_FIELDS, FunctionCalls, call_routes, origin_fields
 from pyconvex.server.http_fast import _FIELDS, _MAX_FIELDS, UVICORN_RAW_INTERNALS
 from tests.server.inprocess import uvicorn_in_loop
 
@@ -165,6 +165,20 @@ async def test_odd_case_and_extra_headers():
         writer.write(_call(b"again"))  # still open
         assert json.loads((await _response(reader))[2])["size"] == 5
         writer.close()
+
+
+async def test_the_raw_head_has_the_fields_answer_lists_in_its_order():
+    """The raw path writes ``JSON_FIELDS`` and ``origin_fields``; ASGI and uvicorn's
+    cycles send ``FunctionCalls.answer``'s list: the same lines in the same order, with
+    an ``Origin`` and without."""
+    calls = _Calls()
+    for headers in ([], [(b"origin", b"https://app.example")]):
+        _, fields, content = await calls.answer(FunctionKind.QUERY, {"headers": headers}, [b"{}"], 2)
+        raw = JSON_FIELDS % len(content)
+        if headers:
+            raw += origin_fields(headers[0][1])
+        assert raw == b"".join(name + b": " + value + b"\r\n" for name, value in fields)
+        assert (b"access-control-allow-origin: https://app.example\r\n" in raw) == bool(headers)
 
 
 async def test_a_body_over_64_kib_is_read_by_uvicorn():
