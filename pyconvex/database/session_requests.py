@@ -39,7 +39,8 @@ from pyconvex.database.query import Query
 from pyconvex.database.transaction import Transaction
 from pyconvex.errors import OccConflict
 from pyconvex.persistence.base import SessionRequestRow
-from pyconvex.values import convex_to_json, encode_key, json_to_convex, prefix_end
+from pyconvex.values import convex_to_json, json_to_convex, prefix_end
+from pyconvex.values.keys import encode_element
 
 BY_REQUEST = "by_session_id_and_request_id"
 REQUEST_INDEX_ID = next(
@@ -64,8 +65,10 @@ class SessionRequestRecord:
 
 def request_key(session_id: str, request_id: int) -> bytes:
     """The record's lookup key: the start of the old document index's keys of the same
-    request (no key is a prefix of another's: the string is terminated, the int fixed)."""
-    return encode_key([session_id, request_id])
+    request (no key is a prefix of another's: the string is terminated, the int fixed).
+    Built from its two elements directly (``encode_key`` walks a list): one per
+    WebSocket mutation."""
+    return encode_element(session_id) + encode_element(request_id)
 
 
 _NO_OLD_RECORDS: weakref.WeakSet[Any] = weakref.WeakSet()
