@@ -14,6 +14,10 @@ Contract (every backend, checked by ``tests/conformance/test_persistence.py``):
    range scan is a byte-range scan. ``hi=None`` means "no upper bound".
 5. Timestamps are int64, and the writer of a batch guarantees they only grow.
 
+Beside the log, one kind of row that is not versioned: a sync-session mutation's
+outcome (:class:`SessionRequestRow`), written in its commit's storage transaction and
+deleted by age.
+
 Document values are opaque bytes to this layer (the database layer stores Convex JSON).
 SQL lives only in this package. The records below are named tuples, not dataclasses:
 the commit path builds several per mutation and a tuple is several times cheaper to make.
