@@ -11,7 +11,7 @@ the same start-up, and reports the difference divided by the count. Only the ser
 process is counted unless ``--writer`` is given (then the SQLite writer process is traced
 too and counted in a column of its own). ``--session``: each task is a sync session and
 its mutations run as the WebSocket path runs them (``run_session_mutation``: the durable
-``_session_requests`` record in each transaction), without the socket. ``--server``: the
+session record (a ``session_requests`` row) in each transaction), without the socket. ``--server``: the
 mutation HTTP and WebSocket calls share, as ``pyconvex serve`` runs it: bench/channels_app's
 ``channels:post`` (a schema and an index), with the server's execution listeners (log
 buffer, metrics, log streams) and its garbage collector settings, without the HTTP layer;

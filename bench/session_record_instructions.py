@@ -1,6 +1,6 @@
 """Instructions per WebSocket session record, counted by valgrind (callgrind): a loop
 of ``db.begin()`` and ``record_session_request(...)`` (the record every WebSocket
-mutation writes: its id, encoding and index keys), no commit, main thread only. The
+mutation writes: its lookup key and encoded outcome), no commit, main thread only. The
 whole-path counts spread by a few percent run to run; this one does not.
 
     .venv/bin/python bench/session_record_instructions.py TREE [TREE ...] [--count 4000]
