@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pyconvex.schema import ValidationFailure, Validator, v, validator_from_json
@@ -135,6 +135,8 @@ def test_compiled_agrees_with_walk_on_matching_values(data, validator, with_ids)
 
 @settings(max_examples=300, deadline=None)
 @given(validators, convex_values, st.booleans())
+@example(v.union(v.int64()), 0.0, False)  # an integral float for an int64: the hint
+@example(v.int64(), -3.0, False)
 def test_compiled_agrees_with_walk_on_arbitrary_values(validator, value, with_ids):
     _agree(validator, value, Ids() if with_ids else None)
 

@@ -30,7 +30,14 @@ from pyconvex.values import INT64_MAX, INT64_MIN, Id, decode_id
 
 
 def _fail(path: str, desc: str, value: Any) -> ValidationFailure:
-    return ValidationFailure(path, f"{path or 'value'}: expected {desc}, got {short_repr(value)}")
+    hint = ""
+    if desc == "int64" and type(value) is float and value.is_integer() and path.startswith("args"):
+        # What a float64-only client (JavaScript) sends for an int64: the message names
+        # the fix on either side (failures.py, issue of 2026-12-04).
+        hint = (f" (a float64, as JavaScript numbers are: pass {int(value)}n (BigInt) from "
+                "JavaScript, or declare the argument float / v.float64())")
+    return ValidationFailure(
+        path, f"{path or 'value'}: expected {desc}, got {short_repr(value)}{hint}")
 
 
 def _join(path: str, key: str) -> str:
