@@ -147,13 +147,13 @@ def transition_frame(msg: Transition) -> bytes:
     gives: its versions from a template (``%d`` writes an int as JSON does; a version
     that is not a plain int goes the generic way), its modifications as JSON."""
     start, end = msg["startVersion"], msg["endVersion"]
-    versions = (start["querySet"], start["identity"], end["querySet"], end["identity"])
-    if any(type(v) is not int for v in versions):
+    set0, id0, set1, id1 = start["querySet"], start["identity"], end["querySet"], end["identity"]
+    # One condition, not ``any`` over a generator (its frame and four resumptions).
+    if not (type(set0) is int and type(id0) is int and type(set1) is int and type(id1) is int):
         return orjson.dumps(server_message_json(msg))
     mods = msg["modifications"]
     frame = _VERSIONS % (
-        versions[0], versions[1], ts_bytes(start["ts"]),
-        versions[2], versions[3], ts_bytes(end["ts"]),
+        set0, id0, ts_bytes(start["ts"]), set1, id1, ts_bytes(end["ts"]),
     ) + (orjson.dumps([_modification_json(x) for x in mods]) if mods else b"[]")
     skew, server_ts = msg.get("clientClockSkew"), msg.get("serverTs")
     if skew is not None:
@@ -180,7 +180,8 @@ def _mutation_response_frame(msg: MutationResponse) -> bytes | None:
         request_id,
         orjson.dumps(convex_to_json(msg["result"])),
         b'"%s"' % ts_bytes(ts) if ts is not None else b"null",
-        orjson.dumps(msg.get("logLines", [])),
+        b"[]" if type(lines := msg.get("logLines", [])) is list and not lines
+        else orjson.dumps(lines),
     )
 
 

@@ -76,6 +76,16 @@ class MutationQueue(OneReader[T]):
         items = self._items
         while not items:
             await self.wait()
+        item = self.take()
+        assert item is not None
+        return item
+
+    def take(self) -> T | None:
+        """The first item, or None when there is none (then ``wait``): the reader's
+        ``get`` without a coroutine per item. (Items are never None.)"""
+        items = self._items
+        if not items:
+            return None
         item = items.popleft()
         room = self._room
         if room is not None:

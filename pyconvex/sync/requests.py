@@ -20,6 +20,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from pyconvex.database import Database, Transaction
@@ -36,6 +37,7 @@ from pyconvex.functions.registration import FunctionKind
 from pyconvex.functions.runtime import FunctionResult
 from pyconvex.functions.runtime.ctx_impl import MutationCtx
 from pyconvex.functions.runtime.logs import current_log
+from pyconvex.protocol import messages as wire
 
 log = logging.getLogger("pyconvex.sync")
 
@@ -61,6 +63,33 @@ def identity_binding(identity: dict[str, Any] | None, is_admin: bool) -> str:
     return f"{'admin' if is_admin else 'user'}:{who}"
 
 
+def session_mutation(
+    runner: FunctionRunner, session_id: str, msg: wire.Mutation,
+    identity: dict[str, Any] | None, is_admin: bool, may_be_resent: bool,
+) -> Awaitable[FunctionResult]:
+    """The result of a session's Mutation message, as :func:`run_session_mutation` gives
+    it, for the session's mutation worker. On a first connection it is the OCC loop's
+    own coroutine: the handler starts straight from that loop, the record is written once
+    it returned, and no coroutine of this module stays suspended while the mutation
+    commits. Raises a resolution error at once."""
+    request_id, path, args = msg["requestId"], msg["udfPath"], msg["args"]
+    if may_be_resent:
+        return _result_of(run_session_mutation(
+            runner, session_id, request_id, path, args, identity, is_admin=is_admin
+        ))
+    fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
+    binding = identity_binding(identity, is_admin)
+
+    def record(txn: Transaction, value: Any, lines: list[str]) -> None:
+        record_session_request(txn, session_id, request_id, binding, value, lines)
+
+    return runner.run_mutation_then(fn, args, identity, record)
+
+
+async def _result_of(ran: Awaitable[tuple[FunctionResult, bool]]) -> FunctionResult:
+    return (await ran)[0]
+
+
 async def run_session_mutation(
     runner: FunctionRunner,
     session_id: str,
@@ -78,15 +107,17 @@ async def run_session_mutation(
     ``may_be_resent=False``: the session's first connection (``connectionCount`` 0) can
     carry no resend, so the lookup is skipped (the record is still written); it halves
     what the record costs a mutation. A client that reconnects says so in its count."""
+    if not may_be_resent:
+        msg: wire.Mutation = {"type": "Mutation", "requestId": request_id, "udfPath": path,
+                              "args": args}
+        return await session_mutation(runner, session_id, msg, identity, is_admin, False), False
     fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
     binding = identity_binding(identity, is_admin)
     replay: SessionRequestRecord | None = None
 
     async def body(ctx: MutationCtx, txn: Transaction) -> Any:
         nonlocal replay
-        record = (
-            await find_session_request(txn, session_id, request_id) if may_be_resent else None
-        )
+        record = await find_session_request(txn, session_id, request_id)
         if record is not None:
             if record.identity != binding:
                 raise SessionRequestMismatch(

@@ -213,9 +213,21 @@ class SyncSession(SessionCalls):
         self.queries.clear()
         self._held = _NONE_HELD
 
-    async def send(self, message: wire.ServerMessage, *, more: bool = False) -> None:
+    def send(self, message: wire.ServerMessage, *, more: bool = False) -> Awaitable[None]:
+        """The shell's send of ``message``, to await (returned, not awaited here: no
+        coroutine of this method per message)."""
         self.last_send = time.monotonic()
-        await self._send(message, more)
+        return self._send(message, more)
+
+    def _origin(self, token: str | None) -> RequestOrigin | None:
+        """The connection's origin with ``token`` (the token a request arrived with):
+        kept as the session's, so a token that did not change since the last request
+        makes no new ``RequestOrigin``."""
+        origin = self.origin
+        if origin is None or origin.auth_token == token:
+            return origin
+        origin = self.origin = origin.with_token(token)
+        return origin
 
     # ----------------------------------------------------------------- messages
     def take_text(self, text: str) -> bool:

@@ -14,13 +14,14 @@ set and transitions). Rules kept (docs/protocol.md §6):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyconvex.functions.runtime import FunctionResult
 from pyconvex.functions.runtime.request_meta import RequestOrigin, origin_scope
 from pyconvex.protocol import messages as wire
 from pyconvex.sync.expiry import check_not_expired
-from pyconvex.sync.requests import run_session_mutation
+from pyconvex.sync.requests import session_mutation
 from pyconvex.sync.responses import action_response, mutation_response
 
 if TYPE_CHECKING:
@@ -56,15 +57,20 @@ class SessionCalls:
         _action_slots: asyncio.Semaphore | None
 
         def _locked(self) -> asyncio.Lock: ...
-        async def send(self, message: wire.ServerMessage, *, more: bool = False) -> None: ...
+        def send(self, message: wire.ServerMessage, *, more: bool = False) -> Awaitable[None]: ...
+        def _origin(self, token: str | None) -> RequestOrigin | None: ...
         async def send_transition(self, *, force: bool = False, bare: bool = True) -> None: ...
         async def _confirm_now(self, ts: int | None) -> bool: ...
         async def _reach(self, ts: int) -> None: ...
 
     async def _mutation_worker(self, mutations: MutationQueue[QueuedMutation]) -> None:
+        take = mutations.take
         while True:
-            queued = await mutations.get()
-            await self._mutation(queued)
+            queued = take()  # no coroutine of ``get`` per mutation: one only to wait
+            if queued is None:
+                await mutations.wait()
+            else:
+                await self._mutation(queued)
 
     async def _mutation(self, queued: QueuedMutation) -> None:
         msg = queued.msg
@@ -73,21 +79,26 @@ class SessionCalls:
         try:
             check_not_expired(queued.expires_at)
             with origin_scope(self._origin(queued.token)):
-                outcome, _ = await run_session_mutation(
-                    self.runner, self.session_id, msg["requestId"], msg["udfPath"],
-                    msg["args"], queued.identity, is_admin=queued.is_admin,
-                    may_be_resent=self._resumed,
+                outcome = await session_mutation(
+                    self.runner, self.session_id, msg, queued.identity,
+                    queued.is_admin, self._resumed,
                 )
         except Exception as e:
             outcome = e
         response = mutation_response(self.session_id, msg, outcome)
         ts = response["ts"]
-        async with self._locked():
+        # The lock taken and released directly, not through ``async with``: its
+        # ``__aenter__`` and ``__aexit__`` are two coroutines per mutation.
+        lock = self._locked()
+        await lock.acquire()
+        try:
             # The covering Transition usually follows at once (sent together, one write).
             await self.send(response, more=True)
             if await self._confirm_now(ts):
                 return
             sent = self._transitions_sent
+        finally:
+            lock.release()
         if ts is not None:
             await self.manager.wait_for(ts)
             await self._reach(ts)
@@ -95,9 +106,6 @@ class SessionCalls:
             # Clients settle a mutation on a Transition after its response (the PyPI
             # client waits for one even after a failure), so one follows, however bare.
             await self.send_transition(force=True)
-
-    def _origin(self, token: str | None) -> RequestOrigin | None:
-        return self.origin.with_token(token) if self.origin is not None else None
 
     async def _action(self, msg: wire.Action) -> None:
         try:

@@ -34,6 +34,8 @@ FRAMES: list[dict[str, Any]] = [
      "logLines": [], "errorData": None},
     {"type": "MutationResponse", "requestId": True, "success": True, "result": 1, "ts": 5,
      "logLines": []},
+    {"type": "MutationResponse", "requestId": 6, "success": True, "result": 1, "ts": 5,
+     "logLines": None},
     {"type": "Transition", "startVersion": {"querySet": 0, "identity": 0, "ts": 0},
      "endVersion": {"querySet": 1, "identity": 2, "ts": 2**64 - 1}, "modifications": [],
      "serverTs": time.time_ns()},
@@ -48,6 +50,8 @@ FRAMES: list[dict[str, Any]] = [
      "endVersion": {"querySet": 1, "identity": 2, "ts": 5}, "modifications": []},
     {"type": "Transition", "startVersion": {"querySet": True, "identity": 0, "ts": 0},
      "endVersion": {"querySet": 1, "identity": 2, "ts": 5}, "modifications": []},
+    {"type": "Transition", "startVersion": {"querySet": 0, "identity": 0, "ts": 0},
+     "endVersion": {"querySet": 1, "identity": 2.0, "ts": 5}, "modifications": []},
 ]
 
 

@@ -41,3 +41,15 @@ async def test_a_cancelled_reader_does_not_lose_the_next_item() -> None:
     await asyncio.gather(reader, return_exceptions=True)
     queue.put_nowait("a")
     assert await queue.get() == "a"
+
+
+async def test_take_returns_the_first_item_or_none_and_makes_room() -> None:
+    queue: MutationQueue[int] = MutationQueue(1)
+    assert queue.take() is None
+    await queue.put(1)
+    writer = asyncio.create_task(queue.put(2))
+    await asyncio.sleep(0)
+    assert not writer.done()
+    assert queue.take() == 1
+    await writer  # the take made room
+    assert queue.take() == 2 and queue.take() is None

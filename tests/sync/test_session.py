@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from pyconvex.functions.runtime.request_meta import RequestOrigin
 from pyconvex.protocol import parse_client_message
 from pyconvex.sync import SessionInvariantError, SubscriptionManager, SyncSession
 from pyconvex.testing import ConvexTest
@@ -311,3 +312,22 @@ async def test_every_mutation_response_is_followed_by_a_transition(live):
     assert kinds == [("Transition", None), ("MutationResponse", False), ("Transition", None),
                      ("MutationResponse", True), ("Transition", None)]
     await client.session.close()
+
+
+async def test_a_request_origin_is_made_only_when_the_token_changes(live):
+    """Each mutation runs with the connection's origin and the token in force when it
+    arrived; a token that did not change reuses the origin made for it."""
+    t, manager = live
+
+    async def send(message: Any, more: bool) -> None:
+        pass
+
+    connection = RequestOrigin("203.0.113.9", "probe/1")
+    session = SyncSession(manager, t.deployment.runner, send, origin=connection)
+    assert session._origin(None) is connection
+    first = session._origin("token-1")
+    assert first == RequestOrigin("203.0.113.9", "probe/1", "token-1")
+    assert session._origin("token-1") is first
+    assert session._origin("token-2") == RequestOrigin("203.0.113.9", "probe/1", "token-2")
+    assert session._origin(None) == connection
+    assert SyncSession(manager, t.deployment.runner, send)._origin("token-1") is None

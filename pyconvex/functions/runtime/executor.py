@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import copy_context
 from typing import Any, Protocol
 
@@ -88,6 +88,10 @@ RESOLVED_PATHS = 4096  # path strings remembered by ``resolve`` (cleared when fu
 
 
 _new_record = tuple.__new__
+
+Then = Callable[[Transaction, Any, list[str]], None]
+"""What ``run_mutation_then`` writes after a handler returned: ``then(txn, value,
+log_lines)``, in the handler's transaction."""
 
 
 class ActionBackend(Protocol):
@@ -382,6 +386,37 @@ class FunctionRunner:
         (``_transact``), with no coroutine between that loop and the handler."""
         fn = self.resolve(ref, FunctionKind.MUTATION, internal_ok)
         return await self._transact(fn.path or "?", identity, self._start_handler, fn, args)
+
+    def run_mutation_then(
+        self, fn: RegisteredFunction, args: Any, identity: dict[str, Any] | None,
+        then: Then,
+    ) -> Coroutine[Any, Any, FunctionResult]:
+        """A resolved mutation, run as :meth:`run_mutation` runs it, with ``then(txn,
+        value, log_lines)`` called in its transaction once the handler returned, before
+        the commit (a sync session's exactly-once record, ``sync/requests.py``). Against
+        :meth:`run_in_transaction` with a body calling :meth:`call_in_transaction`, it
+        saves the body's coroutine, the caller's ``Scope`` and a second context copy per
+        mutation: the handler starts straight from the OCC loop, as a client's does. (The
+        OCC loop's coroutine itself is returned: no frame of this one stays suspended
+        while it commits.)"""
+        return self._transact(fn.path or "?", identity, self._start_then, (fn, then), args)
+
+    def _start_then(
+        self, what: tuple[RegisteredFunction, Then], args: Any, ctx: MutationCtx,
+        txn: Transaction, run: Run,
+    ) -> tuple[bool, Any]:
+        fn, then = what
+        done, value = self._start_handler(fn, args, ctx, txn, run)
+        if done:
+            then(txn, value, run.lines)
+            return True, value
+        return False, self._then(value, then, txn, run)
+
+    @staticmethod
+    async def _then(rest: Awaitable[Any], then: Then, txn: Transaction, run: Run) -> Any:
+        value = await rest
+        then(txn, value, run.lines)
+        return value
 
     async def run_in_transaction(
         self,

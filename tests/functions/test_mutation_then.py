@@ -1,0 +1,89 @@
+"""``FunctionRunner.run_mutation_then``: a mutation whose caller writes beside it (a sync
+session's exactly-once record, ``sync/requests.py``). ``then`` runs once per attempt, in
+the attempt's transaction, after the handler returned (whether it returned in its first
+step or suspended first) and before the commit; a handler that fails, or a ``then`` that
+fails, commits nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyconvex.database import Transaction
+from pyconvex.errors import ConvexError
+from pyconvex.functions.registration import FunctionKind
+from pyconvex.testing import ConvexTest
+
+SOURCE = '''
+import asyncio
+
+from pyconvex import ConvexError, mutation, query, v
+
+
+@mutation(args={"body": v.string(), "wait": v.boolean()})
+async def post(ctx, body, wait):
+    if wait:
+        await asyncio.sleep(0)  # suspends: the rest of the handler runs in later steps
+    print("posting", body)
+    if body == "refused":
+        raise ConvexError("refused")
+    return await ctx.db.insert("posts", {"body": body})
+
+
+@query
+async def count(ctx):
+    return len(await ctx.db.query("posts").collect())
+'''
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    (tmp_path / "convex").mkdir()
+    (tmp_path / "convex" / "posts.py").write_text(SOURCE)
+    return tmp_path / "convex"
+
+
+@pytest.mark.parametrize("wait", [False, True])
+async def test_then_runs_in_the_transaction_after_the_handler(app: Path, wait: bool) -> None:
+    async with ConvexTest(app) as t:
+        runner, db = t.deployment.runner, t.deployment.db
+        fn = runner.resolve("posts:post", FunctionKind.MUTATION, False)
+        seen: list[tuple[Any, list[str], int]] = []
+
+        def then(txn: Transaction, value: Any, lines: list[str]) -> None:
+            seen.append((value, list(lines), db.latest_ts))
+            assert txn.writable
+
+        result = await runner.run_mutation_then(fn, {"body": "hi", "wait": wait}, None, then)
+        [(value, lines, head)] = seen
+        assert value == result.value and lines == result.log_lines == ["[LOG] 'posting' 'hi'"]
+        assert head < result.ts  # before the commit
+        assert await t.query("posts:count", {}) == 1
+
+
+@pytest.mark.parametrize("wait", [False, True])
+async def test_a_failed_handler_never_reaches_then(app: Path, wait: bool) -> None:
+    async with ConvexTest(app) as t:
+        runner = t.deployment.runner
+        fn = runner.resolve("posts:post", FunctionKind.MUTATION, False)
+        seen: list[Any] = []
+        with pytest.raises(ConvexError):
+            await runner.run_mutation_then(
+                fn, {"body": "refused", "wait": wait}, None, lambda *a: seen.append(a))
+        assert seen == [] and await t.query("posts:count", {}) == 0
+
+
+@pytest.mark.parametrize("wait", [False, True])
+async def test_a_failed_then_commits_nothing(app: Path, wait: bool) -> None:
+    async with ConvexTest(app) as t:
+        runner = t.deployment.runner
+        fn = runner.resolve("posts:post", FunctionKind.MUTATION, False)
+
+        def then(txn: Transaction, value: Any, lines: list[str]) -> None:
+            raise RuntimeError("no room for the record")
+
+        with pytest.raises(RuntimeError, match="no room"):
+            await runner.run_mutation_then(fn, {"body": "hi", "wait": wait}, None, then)
+        assert await t.query("posts:count", {}) == 0
