@@ -96,3 +96,6 @@ _.pong_timer
 _.ping_sent_at
 _.last_ping_rtt
 _._last_bound
+
+# The SQLite writer child's operations: called by name over its socket (sqlite_writer.py).
+_.index_session_requests  # sqlite.py: WriterProcess.call("index_session_requests", ...)

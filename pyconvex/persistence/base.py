@@ -148,7 +148,9 @@ class Persistence(Protocol):
         ...
 
     async def get_session_request(self, session_id: str, request_id: int) -> SessionRequestRow | None:
-        """The recorded outcome of one session mutation, if one committed."""
+        """The recorded outcome of one session mutation, if one committed. A second
+        record of one request (a client that broke the protocol) never fails its commit,
+        and this answers the first."""
         ...
 
     async def oldest_session_requests(self, limit: int) -> list[SessionRequestRow]:

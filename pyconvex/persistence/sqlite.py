@@ -31,9 +31,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,11 @@ from pyconvex.persistence.base import (
     SessionRequestRow,
 )
 from pyconvex.persistence.errors import DeploymentLockedError, StorageError
-from pyconvex.persistence.sqlite_batches import fields
+from pyconvex.persistence.sqlite_batches import INDEXED_THROUGH, fields
+from pyconvex.persistence.sqlite_recent import SESSION_INDEX_BATCH, RecentRequests
 from pyconvex.persistence.sqlite_writer import WriterProcess
+
+log = logging.getLogger("pyconvex.persistence")
 
 #: Rows fetched per statement by the log-loading generators.
 CHUNK = 1000
@@ -97,8 +102,13 @@ _LOAD_INDEX_NEXT = (
     "AND ts >= ? ORDER BY key, ts LIMIT ?"
 )
 _GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = ?"
+_SESSION_REQUEST_AT = "SELECT created, record FROM session_requests WHERE ts = ?"
 _GET_SESSION_REQUEST = (
-    "SELECT ts, created, record FROM session_requests WHERE session_id = ? AND request_id = ?"
+    "SELECT r.ts, r.created, r.record FROM session_request_keys AS k "
+    "JOIN session_requests AS r ON r.ts = k.ts WHERE k.session_id = ? AND k.request_id = ?"
+)
+_UNINDEXED_SESSION_REQUESTS = (
+    "SELECT ts, session_id, request_id FROM session_requests WHERE ts > ? ORDER BY ts"
 )
 _OLDEST_SESSION_REQUESTS = (
     "SELECT ts, session_id, request_id, created, record FROM session_requests "
@@ -123,7 +133,8 @@ class SqlitePersistence:
     """
 
     def __init__(
-        self, path: Path, reader: sqlite3.Connection, writer: WriterProcess, lock_fd: int
+        self, path: Path, reader: sqlite3.Connection, writer: WriterProcess, lock_fd: int,
+        session_index_batch: int = SESSION_INDEX_BATCH,
     ) -> None:
         self.path = path
         self._reader = reader
@@ -131,11 +142,15 @@ class SqlitePersistence:
         self._lock_fd = lock_fd
         self._closed = False
         self._close_done: asyncio.Event | None = None
+        self._recent = RecentRequests(session_index_batch)
+        self._indexing = False
 
     @classmethod
-    async def open(cls, path: str | Path) -> SqlitePersistence:
+    async def open(
+        cls, path: str | Path, *, session_index_batch: int = SESSION_INDEX_BATCH
+    ) -> SqlitePersistence:
         """Lock the file, start the writer process (which creates or upgrades the
-        tables), open the reader."""
+        tables), open the reader, and read back the session requests not yet indexed."""
         path = Path(path)
         lock_fd = _lock(path)
         reader: sqlite3.Connection | None = None
@@ -152,7 +167,16 @@ class SqlitePersistence:
         finally:
             if reader is None:
                 _unlock(lock_fd)
-        return cls(path, reader, writer, lock_fd)
+        store = cls(path, reader, writer, lock_fd, session_index_batch)
+        try:
+            done = await store.get_global(INDEXED_THROUGH)
+            for ts, session_id, request_id in store._query(
+                    _UNINDEXED_SESSION_REQUESTS, (int(done) if done is not None else 0,)):
+                store._recent.add(ts, session_id, request_id)
+        except BaseException:
+            await store.close()
+            raise
+        return store
 
     # ----------------------------------------------------------------- writes
     # Batches go to the writer process in call order and it commits every batch waiting
@@ -184,7 +208,39 @@ class SqlitePersistence:
         in call order (the committer publishes from there, without waiting for a task
         to wake up)."""
         self._check_open()
-        self._writer.call_then("commits", (commits,), on_done)
+        requests = [(ts, record[0], record[1])
+                    for ts, _, _, record in commits if record is not None]
+        if not requests:
+            self._writer.call_then("commits", (commits,), on_done)
+            return
+
+        def durable(error: BaseException | None) -> None:
+            if error is None:  # found by a lookup from before the commit is published
+                for ts, session_id, request_id in requests:
+                    self._recent.add(ts, session_id, request_id)
+                self._index_if_due()
+            on_done(error)
+
+        self._writer.call_then("commits", (commits,), durable)
+
+    def _index_if_due(self) -> None:
+        through = self._recent.due()
+        if through is None or self._indexing or self._closed:
+            return
+        self._indexing = True
+        self._writer.call("index_session_requests", through).add_done_callback(
+            partial(self._indexed, through))
+
+    def _indexed(self, through: int, done: asyncio.Future[Any]) -> None:
+        self._indexing = False
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None:  # kept in memory; the next batch tries again
+            log.error("indexing session requests failed: %s", error)
+            return
+        self._recent.forget_through(through)
+        self._index_if_due()
 
     async def delete_versions_before(self, cutoff: int, limit: int) -> int:
         self._check_open()
@@ -196,7 +252,9 @@ class SqlitePersistence:
 
     async def delete_session_requests_through(self, ts: int) -> int:
         self._check_open()
-        return int(await self._writer.call("delete_session_requests_through", ts))
+        n = int(await self._writer.call("delete_session_requests_through", ts))
+        self._recent.forget_through(ts)
+        return n
 
     # ------------------------------------------------------------------ reads
     def _query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
@@ -266,11 +324,18 @@ class SqlitePersistence:
         return None if not rows else str(rows[0][0])
 
     async def get_session_request(self, session_id: str, request_id: int) -> SessionRequestRow | None:
+        # The index first: it holds the older requests, and the first record answers.
         rows = self._query(_GET_SESSION_REQUEST, (session_id, request_id))
-        if not rows:
+        if rows:
+            ts, created, record = rows[0]
+            return SessionRequestRow(ts, session_id, request_id, created, record)
+        ts = self._recent.get(session_id, request_id)  # durable, not indexed yet
+        if ts is None:
             return None
-        ts, created, record = rows[0]
-        return SessionRequestRow(ts, session_id, request_id, created, record)
+        found = self._query(_SESSION_REQUEST_AT, (ts,))
+        if not found:  # deleted meanwhile (retention)
+            return None
+        return SessionRequestRow(ts, session_id, request_id, found[0][0], found[0][1])
 
     async def oldest_session_requests(self, limit: int) -> list[SessionRequestRow]:
         rows = self._query(_OLDEST_SESSION_REQUESTS, (limit,))

@@ -26,11 +26,10 @@ more than copying a ~300-byte blob into a bytearray. So blobs are bound as bytea
 statement without that column instead of binding None. A tombstone's None still takes
 the slow way; it is rare.
 
-Session request rows (``session_requests``, layout 4) go in with ``INSERT OR IGNORE``: a
-client that breaks the protocol by sending one request id twice on a first connection
-(which skips the lookup) must not fail the other commits of its group at a unique
-constraint; its second record is dropped, as a second run of such a request is in any
-case (decision 0018).
+Session request rows (``session_requests``, layout 4) are keyed by their commit's
+timestamp; their lookup keys go in later, in batches (``INSERT OR IGNORE``, oldest first:
+a client that breaks the protocol by sending one request id twice on a first connection,
+which skips the lookup, keeps its first record; decision 0018).
 """
 
 from __future__ import annotations
@@ -73,8 +72,7 @@ _NEW_DOCUMENTS = _Insert("INSERT INTO documents (ts, id, table_number, value) VA
 _DOCUMENTS = _Insert("INSERT INTO documents (ts, id, table_number, value, prev_ts) VALUES ", 5)
 _INDEXES = _Insert("INSERT INTO indexes (index_id, key, ts, doc_id) VALUES ", 4)
 _SESSION_REQUESTS = _Insert(
-    "INSERT OR IGNORE INTO session_requests (ts, session_id, request_id, created, record) "
-    "VALUES ", 5)
+    "INSERT INTO session_requests (ts, session_id, request_id, created, record) VALUES ", 5)
 _DOCUMENT_WIDTH, _INDEX_WIDTH = 5, 4
 # The head (sqlite_schema.py): MAX(ts) of ``documents`` unless ``persistence_max_ts``
 # says more. A transaction raises that row only when its documents do not carry its
@@ -120,7 +118,20 @@ PIN_HEAD = (
     "WHERE true HAVING MAX(ts) IS NOT NULL "
     "ON CONFLICT (id) DO UPDATE SET ts = max(ts, excluded.ts)"
 )
-# Session request retention (``session_requests``' rowid is the commit's timestamp).
+# Session requests (``session_requests``' rowid is the commit's timestamp): their lookup
+# keys are put down in batches, in key order (one page touched per session and batch, not
+# per commit), up to a timestamp kept as a global; retention deletes a leading range.
+INDEXED_THROUGH = "session_requests_indexed_through"
+GET_GLOBAL = "SELECT value FROM persistence_globals WHERE key = ?"
+INDEX_SESSION_REQUESTS = (
+    "INSERT OR IGNORE INTO session_request_keys (session_id, request_id, ts) "
+    "SELECT session_id, request_id, ts FROM session_requests WHERE ts > ? AND ts <= ? "
+    "ORDER BY session_id, request_id, ts"
+)
+DELETE_SESSION_REQUEST_KEYS = (
+    "DELETE FROM session_request_keys WHERE ts <= ?1 AND (session_id, request_id) IN "
+    "(SELECT session_id, request_id FROM session_requests WHERE ts <= ?1)"
+)
 DELETE_SESSION_REQUESTS = "DELETE FROM session_requests WHERE ts <= ?"
 SET_GLOBAL = (
     "INSERT INTO persistence_globals (key, value) VALUES (?, ?) "

@@ -22,11 +22,14 @@ Kept apart from ``sqlite.py`` so the layout can be read (and changed) in one pla
   ``index_id``).
 - ``session_requests``: the outcome of each sync-session mutation, for replays (layout
   4; see ``base.SessionRequestRow``). The rowid is the commit's timestamp, so rows are
-  appended at the B-tree's right edge and retention deletes a leading rowid range; the
-  unique index on ``(session_id, request_id)`` answers a resend's lookup. Before layout 4
-  the outcome was a document of the ``_session_requests`` system table: a document row,
-  its ``documents_by_ts`` entry and two index entries per mutation, against one row and
-  one index entry here (decision 0018).
+  appended at the B-tree's right edge and retention deletes a leading rowid range.
+  ``session_request_keys`` maps ``(session_id, request_id)`` to that timestamp for a
+  resend's lookup. It is filled in batches, not per commit (``sqlite.py``: the rows after
+  the ``session_requests_indexed_through`` global are looked up in memory): its key begins
+  with a random session id, so an entry per commit put a page per session into every
+  transaction's WAL. Before layout 4 the outcome was a document of the
+  ``_session_requests`` system table: a document row, its ``documents_by_ts`` entry and
+  two index entries per mutation (decision 0018).
 
 ``PRAGMA user_version`` is the layout version. Version 1 (the first prototype) lacked
 ``persistence_max_ts``; version 2 kept the head itself in it. Both upgrade in place (2 to
@@ -67,8 +70,9 @@ _V4 = """
 CREATE TABLE IF NOT EXISTS session_requests (
     ts INTEGER PRIMARY KEY, session_id TEXT NOT NULL, request_id INTEGER NOT NULL,
     created REAL NOT NULL, record BLOB NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS session_requests_by_request
-    ON session_requests (session_id, request_id);
+CREATE TABLE IF NOT EXISTS session_request_keys (
+    session_id TEXT NOT NULL, request_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+    PRIMARY KEY (session_id, request_id)) WITHOUT ROWID;
 """
 _UPGRADES = {0: _V1 + _V2 + _V4, 1: _V2 + _V4, 2: _V4, 3: _V4}
 

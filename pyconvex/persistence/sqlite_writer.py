@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fcntl
 import marshal
 import os
@@ -41,7 +42,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -58,6 +59,7 @@ OnDone: TypeAlias = "Callable[[BaseException | None], None]"
 _LABELS = {
     "write": "write", "commits": "write", "delete_versions_before": "retention", "open": "open",
     "delete_session_requests_through": "session request retention",
+    "index_session_requests": "session request indexing",
 }
 WRITER_LOCK_WAIT_S = 30.0  # how long a new writer waits for a previous one to exit
 
@@ -94,30 +96,44 @@ class _Writer:
             self.checkpointer.committed(self.conn, self.conn.total_changes - before)
         return replies
 
-    def delete_versions_before(self, cutoff: int, limit: int) -> int:
-        assert self.conn is not None
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction of a maintenance operation: committed, or rolled back."""
+        conn = self.conn
+        assert conn is not None
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute(sql.PIN_HEAD)
-            args = {"cutoff": cutoff, "limit": limit}
-            n = self.conn.execute(sql.OLD_DOCUMENTS, args).rowcount
-            n += self.conn.execute(sql.OLD_INDEX_ENTRIES, args).rowcount
-            self.conn.execute("COMMIT")
-            return int(n)
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            schema.rollback(self.conn)
+            schema.rollback(conn)
             raise
 
+    def delete_versions_before(self, cutoff: int, limit: int) -> int:
+        with self._transaction() as conn:
+            conn.execute(sql.PIN_HEAD)
+            args = {"cutoff": cutoff, "limit": limit}
+            n = conn.execute(sql.OLD_DOCUMENTS, args).rowcount
+            n += conn.execute(sql.OLD_INDEX_ENTRIES, args).rowcount
+        return int(n)
+
     def delete_session_requests_through(self, ts: int) -> int:
-        assert self.conn is not None
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            n = self.conn.execute(sql.DELETE_SESSION_REQUESTS, (ts,)).rowcount
-            self.conn.execute("COMMIT")
-            return int(n)
-        except BaseException:
-            schema.rollback(self.conn)
-            raise
+        with self._transaction() as conn:
+            conn.execute(sql.DELETE_SESSION_REQUEST_KEYS, (ts,))
+            n = conn.execute(sql.DELETE_SESSION_REQUESTS, (ts,)).rowcount
+        return int(n)
+
+    def index_session_requests(self, through: int) -> int:
+        """Put down the lookup keys of the session requests up to ``through`` not yet
+        indexed, in key order, and move the watermark, in one transaction."""
+        n = 0
+        with self._transaction() as conn:
+            row = conn.execute(sql.GET_GLOBAL, (sql.INDEXED_THROUGH,)).fetchone()
+            done = int(row[0]) if row is not None else 0
+            if through > done:
+                n = conn.execute(sql.INDEX_SESSION_REQUESTS, (done, through)).rowcount
+                conn.execute(sql.SET_GLOBAL, (sql.INDEXED_THROUGH, str(through)))
+        return int(n)
 
     def set_global(self, key: str, value: str) -> None:
         assert self.conn is not None

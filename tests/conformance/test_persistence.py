@@ -334,15 +334,17 @@ async def test_session_request_rows_commit_with_their_commit(make_store):
     assert await store.get_session_request("s", 3) is None
     assert await store.get_session_request("t", 1) is None
     assert await store.max_ts() == 20  # the record-only commit is the head
-    # A second record of one request (a client that broke the protocol) does not fail
-    # the commit it rides in: the commit lands, the first record stays.
-    await _commit(store, 30, [doc(30, "b", b"w")], ("s", 1, 7.0, b"again"))
-    assert await value_at(store, "b", 30) == b"w"
-    assert await store.get_session_request("s", 1) == first
     await store.close()
     again = await make_store()
+    assert await again.get_session_request("s", 1) == first
     assert await again.oldest_session_requests(10) == [first, second]
     assert await again.oldest_session_requests(1) == [first]
     assert await again.delete_session_requests_through(10) == 1
     assert await again.oldest_session_requests(10) == [second]
     assert await again.get_session_request("s", 1) is None
+    assert await again.get_session_request("s", 2) == second
+    # A second record of one request (a client that broke the protocol) does not fail
+    # the commit it rides in: the commit lands, and the lookup answers the first record.
+    await _commit(again, 30, [doc(30, "b", b"w")], ("s", 2, 7.0, b"again"))
+    assert await value_at(again, "b", 30) == b"w"
+    assert await again.get_session_request("s", 2) == second

@@ -517,3 +517,66 @@ async def test_the_writer_process_exits_when_its_parent_is_killed(tmp_path: Path
     while _writers_of(path) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _writers_of(path) == []  # no orphan keeps writing (or holding the file)
+
+
+async def _record(store: SqlitePersistence, ts: int, session_id: str, request_id: int) -> None:
+    """A commit carrying only a session request record, as the committer hands it over."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    store.write_commits_then(
+        [(ts, [], [], (session_id, request_id, float(ts), b"r%d" % ts))],
+        lambda e: done.set_exception(e) if e is not None else done.set_result(None))
+    await done
+
+
+async def _settle(store: SqlitePersistence) -> None:
+    """Everything queued on the writer before this call (an indexing batch) is done."""
+    await store.set_global("settle", "1")
+    await asyncio.sleep(0)
+
+
+def _keys(path: Path) -> list[tuple[str, int, int]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(
+            "SELECT session_id, request_id, ts FROM session_request_keys ORDER BY ts").fetchall()
+
+
+async def test_session_request_keys_go_in_by_batch_and_every_request_is_found(tmp_path: Path):
+    """A request's lookup key is written with its batch (here 3 requests), not with its
+    commit; before that the persistence finds it from memory, also after a reopen (it
+    reads back every row past the watermark), and a duplicate never shadows the first."""
+    path = tmp_path / "db.sqlite3"
+    store = await SqlitePersistence.open(path, session_index_batch=3)
+    try:
+        await _record(store, 1, "a", 1)
+        await _record(store, 2, "b", 1)
+        await _settle(store)
+        assert _keys(path) == []  # not a batch yet: found from memory
+        assert [(await store.get_session_request(s, 1)).ts for s in "ab"] == [1, 2]  # type: ignore[union-attr]
+        await _record(store, 3, "a", 2)
+        await _settle(store)
+        assert _keys(path) == [("a", 1, 1), ("b", 1, 2), ("a", 2, 3)]
+        assert await store.get_global("session_requests_indexed_through") == "3"
+        await _record(store, 4, "c", 1)
+        await _record(store, 5, "a", 1)  # a duplicate of request ("a", 1)
+        await _settle(store)
+        assert len(_keys(path)) == 3
+    finally:
+        await store.close()
+    again = await SqlitePersistence.open(path, session_index_batch=3)
+    try:
+        found = {(s, r): await again.get_session_request(s, r)
+                 for s, r in (("a", 1), ("b", 1), ("a", 2), ("c", 1))}
+        assert {k: (row.ts, row.record) for k, row in found.items() if row is not None} == {
+            ("a", 1): (1, b"r1"), ("b", 1): (2, b"r2"), ("a", 2): (3, b"r3"), ("c", 1): (4, b"r4")}
+        assert await again.get_session_request("c", 2) is None
+        await _record(again, 6, "d", 1)  # three past the watermark again: a batch
+        await _settle(again)
+        assert _keys(path)[3:] == [("c", 1, 4), ("d", 1, 6)]  # ("a", 1) keeps its first
+        assert (await again.get_session_request("a", 1)).ts == 1  # type: ignore[union-attr]
+        # Retention deletes rows and keys alike, indexed or not.
+        assert await again.delete_session_requests_through(4) == 4
+        assert await again.get_session_request("c", 1) is None
+        assert (await again.get_session_request("d", 1)).ts == 6  # type: ignore[union-attr]
+        assert [k[:2] for k in _keys(path)] == [("d", 1)]
+    finally:
+        await again.close()
