@@ -85,6 +85,18 @@ def test_parse_reconnect_connect_decodes_max_observed_timestamp():
     assert msg["lastCloseReason"] is None  # type: ignore[typeddict-item]
 
 
+@pytest.mark.parametrize("session_id", ["", "a\x00b", "x" * 257])
+def test_connect_refuses_a_session_id_that_cannot_key_stored_rows(session_id: str):
+    """The session id keys each mutation's stored record: empty, over 256 characters or
+    with a NUL (which PostgreSQL's text refuses) is a protocol error naming the field."""
+    with pytest.raises(ProtocolError, match="sessionId must be 1 to 256 characters"):
+        parse_client_message(json.dumps({"type": "Connect", "sessionId": session_id,
+                                         "connectionCount": 0}))
+    ok = parse_client_message(json.dumps({"type": "Connect", "sessionId": "x" * 256,
+                                          "connectionCount": 0}))
+    assert ok["sessionId"] == "x" * 256  # type: ignore[typeddict-item]
+
+
 def test_parse_modify_query_set_example():
     msg = parse_client_message(
         '{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":['
