@@ -93,7 +93,7 @@ async def find_session_request(
         return decode_record(row) if row.ts <= txn.begin_ts else None
     if persistence in _NO_OLD_RECORDS:
         return None
-    return await _find_old_record(txn, session_id, request_id)
+    return await _find_old_record(txn, key)
 
 
 def encode_record(identity: str, value: Any, log_lines: list[str]) -> bytes:
@@ -107,15 +107,13 @@ def decode_record(row: SessionRequestRow) -> SessionRequestRecord:
     return SessionRequestRecord(str(identity), json_to_convex(value), list(lines), row.ts)
 
 
-async def _find_old_record(
-    txn: Transaction, session_id: str, request_id: int
-) -> SessionRequestRecord | None:
-    """A record an earlier version wrote as a document of ``_session_requests``."""
+async def _find_old_record(txn: Transaction, key: bytes) -> SessionRequestRecord | None:
+    """A record an earlier version wrote as a document of ``_session_requests``, under
+    the request's lookup key (the start of its document's key in that index)."""
     counters = (txn.ranges_read, txn.docs_read, txn.bytes_read)
     table = txn.catalog.tables_by_name[SESSION_REQUESTS_TABLE]
-    lo = request_key(session_id, request_id)  # the index scanned directly: a hot path
     doc = None
-    async for _, found in txn.scan(table.indexes[BY_REQUEST], lo, prefix_end(lo), page_hint=1):
+    async for _, found in txn.scan(table.indexes[BY_REQUEST], key, prefix_end(key), page_hint=1):
         doc = found
         break
     if doc is None:

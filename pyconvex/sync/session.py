@@ -89,7 +89,9 @@ class SyncSession(SessionCalls):
         self.manager = manager
         self._send_frame = send_frame  # the shell's synchronous write (fanout.py)
         self.fanout_noted = False
-        self.origin = origin  # the connection's address and User-Agent (ctx.meta)
+        # The connection's address and User-Agent (ctx.meta), with the token of the last
+        # request that asked for it (``_origin``).
+        self.origin = origin
         self.token: str | None = None
         self.runner = runner
         self._send = send

@@ -22,6 +22,7 @@ the journal only carries the records.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import Callable
 from typing import NamedTuple
@@ -111,7 +112,7 @@ class Journal:
                 consumer(pending)
 
 
-class JournalObserver:
+class JournalObserver(abc.ABC):
     """A consumer of a runner's journal (the log buffer, metrics, log streams): its
     ``on_executions`` is handed each batch. ``attach``/``detach`` are the one place the
     consumer joins and leaves a journal, so that leaving always hands over what is
@@ -125,9 +126,9 @@ class JournalObserver:
     """Set to None by each subclass's ``__init__``, so that it is in the instance's
     dict from the start (not a class default found on a miss)."""
 
+    @abc.abstractmethod
     def on_executions(self, records: list[ExecutionRecord]) -> None:
         """A batch of records, oldest first (the journal's consumer)."""
-        raise NotImplementedError
 
     def on_execution(self, record: ExecutionRecord) -> None:
         """One execution (as ``on_executions``)."""
