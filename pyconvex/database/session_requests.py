@@ -20,6 +20,7 @@ written as documents by an earlier version are still found and collected.
 
 from __future__ import annotations
 
+import struct
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from pyconvex.database.transaction import Transaction
 from pyconvex.errors import OccConflict
 from pyconvex.persistence.base import SessionRequestRow
 from pyconvex.values import convex_to_json, json_to_convex, prefix_end
-from pyconvex.values.keys import encode_element
+from pyconvex.values.keys import TAG_INT, encode_element
 
 BY_REQUEST = "by_session_id_and_request_id"
 REQUEST_INDEX_ID = next(
@@ -63,12 +64,30 @@ class SessionRequestRecord:
     """When it committed (a replay answers with this timestamp, as the first run did)."""
 
 
+_SESSION_KEYS: dict[str, bytes] = {}
+_SESSION_KEYS_KEPT = 1024
+_INT_ELEMENT = struct.Struct(">BQ")
+_INT_OFFSET = 2**63
+"""An int64 key element (``values/keys.py``): its tag, then ``n + 2**63`` big-endian,
+packed here in one call for a request id (``encode_element``'s checks cost more)."""
+_U32_MAX = 2**32 - 1
+
+
 def request_key(session_id: str, request_id: int) -> bytes:
     """The record's lookup key: the start of the old document index's keys of the same
     request (no key is a prefix of another's: the string is terminated, the int fixed).
     Built from its two elements directly (``encode_key`` walks a list): one per
-    WebSocket mutation."""
-    return encode_element(session_id) + encode_element(request_id)
+    WebSocket mutation. A session's part is kept for the sessions mutating now (a
+    session sends many mutations; escaping its id again for each cost as much as the
+    lookup and the int's part together)."""
+    head = _SESSION_KEYS.get(session_id)
+    if head is None:
+        if len(_SESSION_KEYS) >= _SESSION_KEYS_KEPT:
+            _SESSION_KEYS.clear()
+        head = _SESSION_KEYS[session_id] = encode_element(session_id)
+    if type(request_id) is int and 0 <= request_id <= _U32_MAX:  # every protocol request id
+        return head + _INT_ELEMENT.pack(TAG_INT, request_id + _INT_OFFSET)
+    return head + encode_element(request_id)
 
 
 _NO_OLD_RECORDS: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -148,7 +167,8 @@ def record_session_request(
     so a replay answers exactly what the first run answered."""
     txn.record_session(
         (REQUEST_INDEX_ID, request_key(session_id, request_id)),
-        (session_id, request_id, txn.now_ms, encode_record(identity, value, list(log_lines))),
+        # (``log_lines`` is written out here and now: no copy of it is kept.)
+        (session_id, request_id, txn.now_ms, encode_record(identity, value, log_lines)),
     )
 
 

@@ -19,6 +19,7 @@ from pyconvex.protocol.client_codec import (
     client_message_json,
     encode_client_message,
     parse_client_message,
+    parse_mutation,
 )
 from pyconvex.protocol.encoding import (
     ProtocolError,
@@ -91,6 +92,7 @@ __all__ = [
     "encode_server_message",
     "encode_ts",
     "parse_client_message",
+    "parse_mutation",
     "parse_server_message",
     "server_message_json",
 ]

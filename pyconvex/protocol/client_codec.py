@@ -37,6 +37,7 @@ from pyconvex.protocol.messages import (
     ClientMessage,
     Connect,
     ModifyQuerySet,
+    Mutation,
     QuerySetModification,
     RemoveQuery,
 )
@@ -101,7 +102,22 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     raise ProtocolError(f"unknown message type {kind!r}")
 
 
-def _well_formed_mutation(msg: dict[str, Any]) -> ClientMessage | None:
+def parse_mutation(text: str | bytes) -> Mutation | None:
+    """``parse_client_message(text)`` for a Mutation as every client sends it (see
+    ``_well_formed_mutation``), without its dispatch: the message a sync session takes
+    as it arrives (``SyncSession.take_text``). None for anything else, a malformed
+    message included: ``parse_client_message`` then reads it (and reports what is
+    wrong)."""
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(msg) is dict and msg.get("type") == "Mutation":
+        return _well_formed_mutation(msg)
+    return None
+
+
+def _well_formed_mutation(msg: dict[str, Any]) -> Mutation | None:
     """A Mutation as every client sends it (a u32 ``requestId``, a string ``udfPath``,
     ``args`` one object), read without the general checks' calls: the message a sync
     session gets most. None for anything else, which the general path then reads (and
@@ -116,14 +132,12 @@ def _well_formed_mutation(msg: dict[str, Any]) -> ClientMessage | None:
         or type(args[0]) is not dict
     ):
         return None
+    value: Any  # (an object's Convex value: the args dict)
     try:
         value = json_to_convex(args[0])
     except (InvalidValueError, RecursionError):
         return None  # decode_args says what is wrong
-    return cast(
-        ClientMessage,
-        {"type": "Mutation", "requestId": request_id, "udfPath": path, "args": value},
-    )
+    return {"type": "Mutation", "requestId": request_id, "udfPath": path, "args": value}
 
 
 MAX_SESSION_ID = 256

@@ -136,10 +136,34 @@ def encode_server_frame(msg: ServerMessage) -> bytes:
     return orjson.dumps(server_message_json(msg))
 
 
+_TS_TEXT: dict[int, bytes] = {}
+_TS_TEXT_KEPT = 256
+
+
+def _ts_text(ts: int) -> bytes:
+    """``ts_bytes(ts)``, remembered for the few timestamps in flight: a mutation's
+    three are mostly one another's (its response's commit ts is the end of the
+    Transition that covers it, whose start is the end of the one before), and every
+    session confirming in one commit group shares them. Only a plain int is looked up
+    (``True`` would find ``1``); anything else is ``ts_bytes``'s to check."""
+    if type(ts) is int:
+        text = _TS_TEXT.get(ts)
+        if text is None:
+            if len(_TS_TEXT) >= _TS_TEXT_KEPT:
+                _TS_TEXT.clear()
+            text = _TS_TEXT[ts] = ts_bytes(ts)
+        return text
+    return ts_bytes(ts)
+
+
 _VERSIONS = (
     b'{"type":"Transition","startVersion":{"querySet":%d,"identity":%d,"ts":"%s"},'
-    b'"endVersion":{"querySet":%d,"identity":%d,"ts":"%s"},"modifications":'
+    b'"endVersion":{"querySet":%d,"identity":%d,"ts":"%s"},"modifications":%s'
 )
+# The two forms a session sends (it always stamps ``serverTs``; ``clientClockSkew`` when
+# the client sent its clock), each filled in one formatting.
+_TRANSITION_SKEW_TS = _VERSIONS + b',"clientClockSkew":%d,"serverTs":%d}'
+_TRANSITION_TS = _VERSIONS + b',"serverTs":%d}'
 
 
 def transition_frame(msg: Transition) -> bytes:
@@ -152,21 +176,26 @@ def transition_frame(msg: Transition) -> bytes:
     if not (type(set0) is int and type(id0) is int and type(set1) is int and type(id1) is int):
         return orjson.dumps(server_message_json(msg))
     mods = msg["modifications"]
-    frame = _VERSIONS % (
-        set0, id0, ts_bytes(start["ts"]), set1, id1, ts_bytes(end["ts"]),
-    ) + (orjson.dumps([_modification_json(x) for x in mods]) if mods else b"[]")
+    fields = (
+        set0, id0, _ts_text(start["ts"]), set1, id1, _ts_text(end["ts"]),
+        orjson.dumps([_modification_json(x) for x in mods]) if mods else b"[]",
+    )
     skew, server_ts = msg.get("clientClockSkew"), msg.get("serverTs")
+    if server_ts is not None:
+        if skew is not None:
+            return _TRANSITION_SKEW_TS % (*fields, int(skew), int(server_ts))
+        return _TRANSITION_TS % (*fields, int(server_ts))
+    frame = _VERSIONS % fields
     if skew is not None:
         frame += b',"clientClockSkew":%d' % int(skew)
-    if server_ts is not None:
-        frame += b',"serverTs":%d' % int(server_ts)
     return frame + b"}"
 
 
 _MUTATION_RESPONSE = (
-    b'{"type":"MutationResponse","requestId":%d,"success":true,"result":%s,"ts":%s,'
+    b'{"type":"MutationResponse","requestId":%d,"success":true,"result":%s,"ts":"%s",'
     b'"logLines":%s}'
 )
+_MUTATION_RESPONSE_NO_TS = _MUTATION_RESPONSE.replace(b'"ts":"%s"', b'"ts":null')
 
 
 def _mutation_response_frame(msg: MutationResponse) -> bytes | None:
@@ -175,14 +204,14 @@ def _mutation_response_frame(msg: MutationResponse) -> bytes | None:
     request_id = msg["requestId"]
     if type(request_id) is not int:
         return None
+    result = orjson.dumps(convex_to_json(msg["result"]))
     ts = msg.get("ts")
-    return _MUTATION_RESPONSE % (
-        request_id,
-        orjson.dumps(convex_to_json(msg["result"])),
-        b'"%s"' % ts_bytes(ts) if ts is not None else b"null",
-        b"[]" if type(lines := msg.get("logLines", [])) is list and not lines
-        else orjson.dumps(lines),
-    )
+    ts_text = None if ts is None else _ts_text(ts)
+    lines = msg.get("logLines", [])
+    lines_json = b"[]" if type(lines) is list and not lines else orjson.dumps(lines)
+    if ts_text is None:
+        return _MUTATION_RESPONSE_NO_TS % (request_id, result, lines_json)
+    return _MUTATION_RESPONSE % (request_id, result, ts_text, lines_json)
 
 
 # --------------------------------------------------------------------------- parse

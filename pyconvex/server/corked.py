@@ -96,6 +96,15 @@ _TEXT_HEAD_16 = struct.Struct("!BBH")
 _TEXT_HEAD_64 = struct.Struct("!BBQ")
 
 
+def _text_head(n: int) -> bytes:
+    """The head of an unmasked, unfragmented text frame of ``n`` bytes."""
+    if n < 126:
+        return _TEXT_HEAD_7[n]
+    if n < 65536:
+        return _TEXT_HEAD_16.pack(0x81, 126, n)
+    return _TEXT_HEAD_64.pack(0x81, 127, n)
+
+
 class _Flusher:
     """One per event loop: the connections with pending writes, flushed together."""
 
@@ -157,13 +166,21 @@ class CorkedTransport:
             self._flusher.mark(self)
         self._pending += (head, data)
 
-    def write_now(self, head: bytes, data: bytes) -> None:
-        """Send ``head + data`` with whatever is held, at once (one system call)."""
-        if self._pending:
-            self._pending += (head, data)
-            self.flush()
-        elif not self._transport.is_closing():
+    def write_now(self, head: bytes, data: bytes) -> bool:
+        """Send ``head + data`` with whatever is held, at once (one system call); False
+        if the transport is closing (then nothing is sent, as ``flush`` sends nothing)."""
+        if self._transport.is_closing():
+            self._pending.clear()
+            return False
+        pending = self._pending
+        if pending:
+            pending += (head, data)
+            data = b"".join(pending)
+            pending.clear()
+            self._transport.write(data)
+        else:
             self._transport.write(head + data)
+        return True
 
     def is_closing(self) -> bool:  # called per frame: not through __getattr__
         return self._transport.is_closing()
@@ -329,13 +346,15 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
     sync endpoint takes mutations this way when it has nothing else in hand, which saves
     the event-loop step of waking the receiving task (see ``SyncSession.take_text``).
 
-    And the other way: ``"pyconvex.send_text"`` is ``send_text(utf8, more) -> bool``,
-    which writes one unfragmented text frame at once, without an ASGI message, the
-    websockets frame objects and an await, when uvicorn's ``send`` would write exactly
-    those bytes now (the connection is open, not paused for flow control, with no
-    extension negotiated and nothing else pending). It returns False when not, and the
-    caller sends through ASGI as usual. Every mutation sends two frames; this halves
-    what sending them costs.
+    And the other way: ``"pyconvex.send_text"`` is ``send_text(utf8, more, first=None)
+    -> bool``, which writes one unfragmented text frame at once, without an ASGI
+    message, the websockets frame objects and an await, when uvicorn's ``send`` would
+    write exactly those bytes now (the connection is open, not paused for flow control,
+    with no extension negotiated and nothing else pending); with ``first``, that
+    frame's text goes just before it, in the same write. It returns False when not
+    (nothing written), and the caller sends through ASGI as usual. Every mutation sends
+    two frames; this halves what sending them costs, and both in one call save the
+    second frame's checks and the hold until the end of the step.
 
     Incoming, a whole masked text frame is read from the socket's bytes here
     (``data_received``), not by websockets' parser, while the connection is plainly
@@ -444,7 +463,7 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
             self.read_paused = True
             self.transport.pause_reading()
 
-    def _send_text_now(self, data: bytes, more: bool = False) -> bool:
+    def _send_text_now(self, data: bytes, more: bool = False, first: bytes | None = None) -> bool:
         transport = self.transport
         conn = self.conn
         if (
@@ -456,20 +475,17 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
             or conn.writes
             or not self.writable.is_set()
             or not isinstance(transport, CorkedTransport)
-            or transport.is_closing()
         ):
             return False
         n = len(data)
-        if n < 126:
-            head = _TEXT_HEAD_7[n]
-        elif n < 65536:
-            head = _TEXT_HEAD_16.pack(0x81, 126, n)
-        else:
-            head = _TEXT_HEAD_64.pack(0x81, 127, n)
-        if more:
-            transport.hold(head, data)
-        else:
-            transport.write_now(head, data)
+        head = _TEXT_HEAD_7[n] if n < 126 else _text_head(n)
+        if first is not None:  # its frame first, in the same write
+            head = _text_head(len(first)) + first + head
+        if not more:
+            return transport.write_now(head, data)  # (False if the transport is closing)
+        if transport.is_closing():
+            return False
+        transport.hold(head, data)
         return True
 
     async def send(self, message: Any) -> None:

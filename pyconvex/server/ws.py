@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -28,7 +28,7 @@ from pyconvex.sync.fanout import PerLoop
 
 log = logging.getLogger("pyconvex.server")
 PING_AFTER_S = 15.0
-SendNow = Callable[[bytes, bool], bool]
+SendNow = Callable[[bytes, bool, "bytes | None"], bool]  # server/corked.py's send_text
 
 
 def _reason(text: str) -> str:
@@ -40,31 +40,52 @@ class _Shell:
     locals cost a function and a cell per variable, each tracked by the garbage
     collector, for every idle connection a server holds."""
 
-    __slots__ = ("_lock", "_send", "_send_now")
+    __slots__ = ("_held", "_lock", "_send", "_send_now")
 
     def __init__(self, send: Send, send_now: SendNow | None) -> None:
         self._send = send
         self._send_now = send_now  # server/corked.py: a text frame written at once
         self._lock: asyncio.Lock | None = None  # made when a send must wait
+        self._held: bytes | None = None  # a frame to write with the next one (``more``)
 
-    async def send_message(self, message: ServerMessage, more: bool = False) -> None:
+    def send_message(self, message: ServerMessage, more: bool = False) -> Awaitable[None] | None:
+        """The session's send (``sync/session.py``'s ``Send``): None when the frame is
+        written at once, in order (nothing is waiting to send before it), as nearly
+        every frame is; else the coroutine that sends it through ASGI, to await. (No
+        coroutine of this method per frame: two go out per mutation.) With ``more``
+        the frame is kept, and written with the next one in one call and one write
+        (the session sends that one next, before it awaits anything)."""
         data = encode_server_frame(message)
+        first, self._held = self._held, None
         lock = self._lock
-        if self._send_now is not None and (lock is None or not lock.locked()) \
-                and self._send_now(data, more):
-            return  # written at once, in order: nothing is waiting to send before it
+        if self._send_now is not None and (lock is None or not lock.locked()):
+            if more and first is None:
+                self._held = data
+                return None
+            if self._send_now(data, more, first):
+                return None
+        return self._send_in_turn(data, more, first)
+
+    async def _send_in_turn(self, data: bytes, more: bool, first: bytes | None) -> None:
+        lock = self._lock
         if lock is None:
             lock = self._lock = asyncio.Lock()
         async with lock:
             # "pyconvex.more": another frame follows at once; send both in one write.
+            if first is not None:
+                await self._send(
+                    {"type": "websocket.send", "text": first.decode(), "pyconvex.more": True}
+                )
             await self._send(
                 {"type": "websocket.send", "text": data.decode(), "pyconvex.more": more}
             )
 
     def send_frame(self, data: bytes) -> bool:
-        # A Transition of a fan-out pass (sync/fanout.py): written now, or not at all.
-        return self._send_now is not None and (self._lock is None or not self._lock.locked()) \
-            and bool(self._send_now(data, False))
+        # A Transition of a fan-out pass (sync/fanout.py): written now, or not at all
+        # (not while a frame is kept for the next one: that one goes first).
+        return self._send_now is not None and self._held is None \
+            and (self._lock is None or not self._lock.locked()) \
+            and bool(self._send_now(data, False, None))
 
 
 def _text(event: Message) -> str | None:
@@ -136,7 +157,9 @@ async def sync_endpoint(state: ServerState, scope: Scope, receive: Receive, send
     except ProtocolError as e:
         close_code, close_reason = 1008, _reason(e.message)
         with contextlib.suppress(Exception):
-            await shell.send_message({"type": "FatalError", "error": e.message})
+            sending = shell.send_message({"type": "FatalError", "error": e.message})
+            if sending is not None:
+                await sending
     except CloseAfterAuthError as e:
         close_code, close_reason = 1000, _reason(str(e))
     except OSError:  # the client went away while we were sending (ClientDisconnected)

@@ -66,19 +66,23 @@ def identity_binding(identity: dict[str, Any] | None, is_admin: bool) -> str:
 def session_mutation(
     runner: FunctionRunner, session_id: str, msg: wire.Mutation,
     identity: dict[str, Any] | None, is_admin: bool, may_be_resent: bool,
+    binding: str | None = None,
 ) -> Awaitable[FunctionResult]:
     """The result of a session's Mutation message, as :func:`run_session_mutation` gives
     it, for the session's mutation worker. On a first connection it is the OCC loop's
     own coroutine: the handler starts straight from that loop, the record is written once
     it returned, and no coroutine of this module stays suspended while the mutation
-    commits. Raises a resolution error at once."""
+    commits. Raises a resolution error at once. ``binding``: the caller's
+    ``identity_binding``, if it has it already (a session works it out once per
+    identity, not per mutation)."""
     request_id, path, args = msg["requestId"], msg["udfPath"], msg["args"]
     if may_be_resent:
         return _result_of(run_session_mutation(
             runner, session_id, request_id, path, args, identity, is_admin=is_admin
         ))
     fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
-    binding = identity_binding(identity, is_admin)
+    if binding is None:
+        binding = identity_binding(identity, is_admin)
 
     def record(txn: Transaction, value: Any, lines: list[str]) -> None:
         record_session_request(txn, session_id, request_id, binding, value, lines)

@@ -26,7 +26,7 @@ from typing import Any
 from pyconvex.errors import AuthError
 from pyconvex.functions import FunctionRunner
 from pyconvex.functions.runtime.request_meta import RequestOrigin
-from pyconvex.protocol import ProtocolError, parse_client_message
+from pyconvex.protocol import ProtocolError, parse_mutation
 from pyconvex.protocol import messages as wire
 from pyconvex.sync.authenticate import (
     TOKEN_EXPIRED,
@@ -38,13 +38,17 @@ from pyconvex.sync.authenticate import (
 from pyconvex.sync.fanout import FanOut, SendFrame, fanout_of
 from pyconvex.sync.invariants import SessionInvariantError, session_problems
 from pyconvex.sync.mutation_queue import MutationQueue
-from pyconvex.sync.session_calls import QueuedMutation, SessionCalls
+from pyconvex.sync.requests import identity_binding
+from pyconvex.sync.session_calls import Caller, QueuedMutation, SessionCalls
+from pyconvex.sync.session_lock import SessionLock
 from pyconvex.sync.subscriptions import Outcome, Subscription, SubscriptionManager
 from pyconvex.sync.transitions import ClientQuery, Plan, plan, transition_message, transition_of
 
-# ``send(message, more)``: ``more`` says another message follows at once (the shell may
-# then send both in one write).
-Send = Callable[[wire.ServerMessage, bool], Awaitable[None]]
+# ``send(message, more)``: ``more`` says the caller sends another message next, before
+# it awaits anything (a mutation's response, then the Transition covering it): the
+# shell may keep this one and write both at once. It returns None when the message is
+# written (or kept so), else what to await until it is (see ``SyncSession.send``).
+Send = Callable[[wire.ServerMessage, bool], Awaitable[None] | None]
 
 MAX_TAKEN_MUTATIONS = 16  # queued mutations a session takes past its receive loop
 # What one socket may make the server hold (see also server/limits.py): live queries,
@@ -67,7 +71,7 @@ class SyncSession(SessionCalls):
     # needed: a server holds thousands of these, and each object the garbage collector
     # tracks lengthens every full collection (a pause in a fan-out round).
     __slots__ = (
-        "_action_slots", "_admin_key", "_clock_skew", "_closed", "_dirty", "_failure",
+        "_action_slots", "_admin_key", "_caller", "_clock_skew", "_closed", "_dirty", "_failure",
         "_held", "_lock", "_mutations", "_progress", "_removed", "_resumed", "_send",
         "_send_frame", "_serving", "_tasks", "_transitions_sent", "_verify_token",
         "_watcher", "connected", "current", "expires_at", "fanout_noted", "identity",
@@ -104,6 +108,7 @@ class SyncSession(SessionCalls):
         self.identity: dict[str, Any] | None = None
         self.is_admin = False
         self.expires_at: float | None = None  # the identity's token ends then (expiry.py)
+        self._caller = self._caller_now()  # the above, for mutations (session_calls.py)
         self._resumed = True  # until Connect says this is the session's first connection
         self.current: wire.StateVersion = {"querySet": 0, "identity": 0, "ts": 0}
         self.queries: dict[int, ClientQuery] = {}
@@ -113,7 +118,7 @@ class SyncSession(SessionCalls):
         # mutation queue and its worker (each mutation with the identity in force when
         # it arrived: an Authenticate after it does not change who runs it), the action
         # slots, the task set, the pusher's flag and the flag a confirmation waits on.
-        self._lock: asyncio.Lock | None = None
+        self._lock: SessionLock | None = None
         self._mutations: MutationQueue[QueuedMutation] | None = None
         self._action_slots: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
@@ -128,9 +133,9 @@ class SyncSession(SessionCalls):
         self.last_send = time.monotonic()
         self.receiving = False  # the shell is waiting for a frame, with nothing in hand
 
-    def _locked(self) -> asyncio.Lock:
+    def _locked(self) -> SessionLock:
         if self._lock is None:
-            self._lock = asyncio.Lock()
+            self._lock = SessionLock()
         return self._lock
 
     # ---------------------------------------------------------------- lifecycle
@@ -215,9 +220,10 @@ class SyncSession(SessionCalls):
         self.queries.clear()
         self._held = _NONE_HELD
 
-    def send(self, message: wire.ServerMessage, *, more: bool = False) -> Awaitable[None]:
-        """The shell's send of ``message``, to await (returned, not awaited here: no
-        coroutine of this method per message)."""
+    def send(self, message: wire.ServerMessage, *, more: bool = False) -> Awaitable[None] | None:
+        """The shell's send of ``message``: None when it is written already (the common
+        case: no coroutine to make and await per frame), else what to await until it
+        is. (Returned, not awaited here: no coroutine of this method per message.)"""
         self.last_send = time.monotonic()
         return self._send(message, more)
 
@@ -238,23 +244,22 @@ class SyncSession(SessionCalls):
         earlier message, an Authenticate included, is fully handled) and few mutations
         are queued (beyond that, the receive path's flow control applies). Anything else
         is declined and goes the usual way."""
+        mutations = self._mutations
         if (
             not self.receiving
             or not self.connected
             or self._closed
-            or (self._mutations is not None and self._mutations.qsize() >= MAX_TAKEN_MUTATIONS)
+            or (mutations is not None and mutations.qsize() >= MAX_TAKEN_MUTATIONS)
             or '"Mutation"' not in text
         ):
             return False
-        try:
-            msg = parse_client_message(text)
-        except ProtocolError:
-            return False  # the receive loop reports it
-        if msg["type"] != "Mutation":
-            return False
-        self._worker_needed().put_nowait(
-            QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
-        )
+        msg = parse_mutation(text)
+        if msg is None:
+            return False  # not a plain Mutation: the receive loop reads (or reports) it
+        queued: QueuedMutation = (msg, self._caller)
+        if mutations is None:
+            mutations = self._worker_needed()
+        mutations.put_nowait(queued)
         return True
 
     def _worker_needed(self) -> MutationQueue[QueuedMutation]:
@@ -283,9 +288,7 @@ class SyncSession(SessionCalls):
         if msg["type"] == "ModifyQuerySet":
             await self._modify_query_set(msg)
         elif msg["type"] == "Mutation":
-            await self._worker_needed().put(
-                QueuedMutation(msg, self.identity, self.is_admin, self.expires_at, self.token)
-            )
+            await self._worker_needed().put((msg, self._caller))
         elif msg["type"] == "Action":
             if self._action_slots is None:
                 self._action_slots = asyncio.Semaphore(MAX_ACTIONS_IN_FLIGHT)
@@ -368,11 +371,12 @@ class SyncSession(SessionCalls):
                 msg, self._admin_key, self._verify_token
             )
         except AuthError as e:
-            await self.send(auth_error(e.message, msg["baseVersion"], attempted=True))
+            await self.sent(auth_error(e.message, msg["baseVersion"], attempted=True))
             raise CloseAfterAuthError(e.message) from None
         self.identity, self.is_admin, self.token = identity, admin, token
         self.identity_version += 1
         self.expires_at = expires_at
+        self._caller = self._caller_now()
         if expires_at is not None:
             self.spawn(self._expire(self.identity_version, expires_at), "token expiry")
         # Queries run per identity: move every query to the new identity's subscription.
@@ -386,6 +390,11 @@ class SyncSession(SessionCalls):
             query.sent = None
         await self.send_transition(force=True)
 
+    def _caller_now(self) -> Caller:
+        """Who a mutation arriving now runs as (``session_calls.Caller``)."""
+        return Caller(self.identity, self.is_admin, self.expires_at,
+                      identity_binding(self.identity, self.is_admin), self._origin(self.token))
+
     async def _expire(self, version: int, expires_at: float) -> None:
         """When the token of identity ``version`` runs out (and no Authenticate replaced
         it): AuthError, which the clients answer with a fresh token, and the socket
@@ -394,7 +403,7 @@ class SyncSession(SessionCalls):
         if self.identity_version != version:
             return
         async with self._locked():
-            await self.send(auth_error(TOKEN_EXPIRED, version - 1, attempted=False))
+            await self.sent(auth_error(TOKEN_EXPIRED, version - 1, attempted=False))
         raise CloseAfterAuthError(TOKEN_EXPIRED)
 
     # -------------------------------------------------------------- transitions
@@ -453,7 +462,9 @@ class SyncSession(SessionCalls):
         transition = self._next_transition(step, force, bare)
         if transition is not None:
             self._moved(step, transition["endVersion"])
-            await self.send(transition)
+            sending = self.send(transition)
+            if sending is not None:
+                await sending
 
     def _next_transition(self, step: Plan, force: bool, bare: bool) -> wire.Transition | None:
         """The Transition to ``step`` (None: nothing to send); changes no state."""
@@ -481,17 +492,19 @@ class SyncSession(SessionCalls):
             self._held = _NONE_HELD
         self._transitions_sent += 1
 
-    async def _confirm_now(self, ts: int | None) -> bool:
+    def _confirmation(self, ts: int | None) -> wire.Transition | None:
         """The Transition confirming a mutation committed at ``ts`` (None: it failed),
-        sent under the lock that sent its response, when it can go at once: the commit
-        is taken in (the manager's listener runs as it is published, so it usually is)
-        and every query of the client has a result at or past ``ts`` (a client with no
-        queries always has). Then it is exactly the one the general path would send
-        (its ``_reach`` and forced Transition), without the second lock, the wait and
-        the progress event. False: nothing sent, the general path follows."""
+        for the caller to send at once under the lock that sent its response, when it
+        can go at once: the commit is taken in (the manager's listener runs as it is
+        published, so it usually is) and every query of the client has a result at or
+        past ``ts`` (a client with no queries always has). Then it is exactly the one
+        the general path would send (its ``_reach`` and forced Transition), without the
+        second lock, the wait and the progress event, and the session has moved to its
+        end. None: nothing changed, the general path follows. (Not a coroutine: it
+        awaits nothing.)"""
         newest = self.manager.processed_ts
         if self._closed or (ts is not None and newest < ts):
-            return False
+            return None
         current = self.current
         if not self.queries and not self._removed and not self._held:
             # No queries: a version move to the newest commit, as ``plan`` finds it,
@@ -502,13 +515,14 @@ class SyncSession(SessionCalls):
             }
             self.current = end
             self._transitions_sent += 1
-            await self.send(transition_of(current, end, [], self._clock_skew))
-            return True
+            return transition_of(current, end, [], self._clock_skew)
         step = plan(self.queries, current["ts"], newest, self._held)
         if step.missing or (ts is not None and step.ts < ts):
-            return False
-        await self._send_transition(step, True, True)
-        return True
+            return None
+        transition = self._next_transition(step, True, True)
+        assert transition is not None  # (forced: never None)
+        self._moved(step, transition["endVersion"])
+        return transition
 
     # ------------------------------------------------------- fan-out (fanout.py)
     def push_now(self, fanout: FanOut) -> bool:

@@ -48,3 +48,12 @@ def test_the_lookup_key_is_the_old_indexs_key(request_id, session):
     doc = {"_id": "x", "_creationTime": 1.0, "sessionId": session, "requestId": request_id}
     # The old document's key is the lookup key followed by its creation time and id.
     assert index_key(index, doc) == request_key(session, request_id) + encode_key([1.0, "x"])
+
+
+@pytest.mark.parametrize("request_id", [0, 1, 255, 2**31, 2**32 - 1, 2**32, -1, INT64_MAX])
+@pytest.mark.parametrize("session", ["s", "0b6a4c1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b", "a\x00b"])
+def test_the_lookup_key_is_its_two_elements_whichever_way_each_is_made(request_id, session):
+    """A session's part is remembered and a request id packed directly: the same bytes
+    as encoding both, first time or again."""
+    for _ in range(2):
+        assert request_key(session, request_id) == encode_key([session, request_id])

@@ -23,6 +23,7 @@ from pyconvex.protocol import (
     encode_server_message,
     encode_ts,
     parse_client_message,
+    parse_mutation,
     parse_server_message,
 )
 
@@ -181,53 +182,53 @@ def test_unknown_keys_and_key_order_do_not_matter():
 
 
 # ------------------------------------------------------------------ client messages: strictness
-@pytest.mark.parametrize(
-    ("message", "names"),
-    [
-        ("not json", "not JSON"),
-        ([1, 2], "JSON object"),
-        ({"sessionId": "s"}, "no 'type'"),
-        ({"type": "Teleport"}, "unknown message type 'Teleport'"),
-        ({"type": "Connect", "connectionCount": 0}, "Connect: missing field 'sessionId'"),
-        ({"type": "Connect", "sessionId": 5, "connectionCount": 0}, "Connect: field 'sessionId' must be a string"),
-        ({"type": "Connect", "sessionId": "s", "connectionCount": -1}, "Connect: field 'connectionCount' out of range"),
-        ({"type": "Connect", "sessionId": "s", "connectionCount": 0, "maxObservedTimestamp": "xx"},
-         "Connect: field 'maxObservedTimestamp'"),
-        ({"type": "Connect", "sessionId": "s", "connectionCount": True}, "field 'connectionCount' must be an integer"),
-        ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1}, "ModifyQuerySet: missing field 'modifications'"),
-        ({"type": "ModifyQuerySet", "baseVersion": "0", "newVersion": 1, "modifications": []},
-         "ModifyQuerySet: field 'baseVersion' must be an integer"),
-        ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Add", "queryId": 0, "args": [{}]}]},
-         "Add: missing field 'udfPath'"),
-        ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Add", "queryId": 0, "udfPath": "a:b"}]},
-         "Add: missing field 'args'"),
-        ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Remove"}]},
-         "Remove: missing field 'queryId'"),
-        ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Swap"}]},
-         "modifications[0] has unknown type 'Swap'"),
-        ({"type": "Mutation", "requestId": -1, "udfPath": "x:y", "args": [{}]}, "Mutation: field 'requestId' out of range"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": {"a": 1}}, "Mutation: field 'args' must be an array"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{}, {}]}, "args must be an array of one object"),
-        ({"type": "Mutation", "requestId": 2**32, "udfPath": "x:y", "args": [{}]}, "Mutation: field 'requestId' out of range"),
-        ({"type": "Mutation", "requestId": True, "udfPath": "x:y", "args": [{}]}, "field 'requestId' must be an integer"),
-        ({"type": "Mutation", "requestId": 1.0, "udfPath": "x:y", "args": [{}]}, "field 'requestId' must be an integer"),
-        ({"type": "Mutation", "udfPath": "x:y", "args": [{}]}, "Mutation: missing field 'requestId'"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": None, "args": [{}]}, "field 'udfPath' must be a string"),
-        ({"type": "Mutation", "requestId": 0, "args": [{}]}, "Mutation: missing field 'udfPath'"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [5]}, "Mutation: args must be an object"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"$bad": 1}]}, "Mutation: invalid args"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"a": {"b": {"$c": 1}}}]}, "Mutation: invalid args"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"$key": 1, "b": 2}]}, "Mutation: invalid args"),
-        ({"type": "Mutation", "requestId": 0, "udfPath": "x:y"}, "Mutation: missing field 'args'"),
-        ({"type": "Action", "requestId": 0, "udfPath": "x:y", "args": [5]}, "Action: args must be an object"),
-        ({"type": "Action", "requestId": 0, "udfPath": "x:y", "args": [{"$bad": 1}]}, "Action: invalid args"),
-        ({"type": "Action", "requestId": 0, "udfPath": 7, "args": [{}]}, "Action: field 'udfPath' must be a string"),
-        ({"type": "Authenticate", "baseVersion": 0, "tokenType": "Bearer", "value": "x"}, "field 'tokenType'"),
-        ({"type": "Authenticate", "baseVersion": 0, "tokenType": "User"}, "tokenType User needs a string 'value'"),
-        ({"type": "Authenticate", "tokenType": "None"}, "Authenticate: missing field 'baseVersion'"),
-        ({"type": "Event", "event": {}}, "Event: missing field 'eventType'"),
-    ],
-)
+_MALFORMED: list[tuple[Any, str]] = [
+    ("not json", "not JSON"),
+    ([1, 2], "JSON object"),
+    ({"sessionId": "s"}, "no 'type'"),
+    ({"type": "Teleport"}, "unknown message type 'Teleport'"),
+    ({"type": "Connect", "connectionCount": 0}, "Connect: missing field 'sessionId'"),
+    ({"type": "Connect", "sessionId": 5, "connectionCount": 0}, "Connect: field 'sessionId' must be a string"),
+    ({"type": "Connect", "sessionId": "s", "connectionCount": -1}, "Connect: field 'connectionCount' out of range"),
+    ({"type": "Connect", "sessionId": "s", "connectionCount": 0, "maxObservedTimestamp": "xx"},
+     "Connect: field 'maxObservedTimestamp'"),
+    ({"type": "Connect", "sessionId": "s", "connectionCount": True}, "field 'connectionCount' must be an integer"),
+    ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1}, "ModifyQuerySet: missing field 'modifications'"),
+    ({"type": "ModifyQuerySet", "baseVersion": "0", "newVersion": 1, "modifications": []},
+     "ModifyQuerySet: field 'baseVersion' must be an integer"),
+    ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Add", "queryId": 0, "args": [{}]}]},
+     "Add: missing field 'udfPath'"),
+    ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Add", "queryId": 0, "udfPath": "a:b"}]},
+     "Add: missing field 'args'"),
+    ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Remove"}]},
+     "Remove: missing field 'queryId'"),
+    ({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [{"type": "Swap"}]},
+     "modifications[0] has unknown type 'Swap'"),
+    ({"type": "Mutation", "requestId": -1, "udfPath": "x:y", "args": [{}]}, "Mutation: field 'requestId' out of range"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": {"a": 1}}, "Mutation: field 'args' must be an array"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{}, {}]}, "args must be an array of one object"),
+    ({"type": "Mutation", "requestId": 2**32, "udfPath": "x:y", "args": [{}]}, "Mutation: field 'requestId' out of range"),
+    ({"type": "Mutation", "requestId": True, "udfPath": "x:y", "args": [{}]}, "field 'requestId' must be an integer"),
+    ({"type": "Mutation", "requestId": 1.0, "udfPath": "x:y", "args": [{}]}, "field 'requestId' must be an integer"),
+    ({"type": "Mutation", "udfPath": "x:y", "args": [{}]}, "Mutation: missing field 'requestId'"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": None, "args": [{}]}, "field 'udfPath' must be a string"),
+    ({"type": "Mutation", "requestId": 0, "args": [{}]}, "Mutation: missing field 'udfPath'"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [5]}, "Mutation: args must be an object"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"$bad": 1}]}, "Mutation: invalid args"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"a": {"b": {"$c": 1}}}]}, "Mutation: invalid args"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y", "args": [{"$key": 1, "b": 2}]}, "Mutation: invalid args"),
+    ({"type": "Mutation", "requestId": 0, "udfPath": "x:y"}, "Mutation: missing field 'args'"),
+    ({"type": "Action", "requestId": 0, "udfPath": "x:y", "args": [5]}, "Action: args must be an object"),
+    ({"type": "Action", "requestId": 0, "udfPath": "x:y", "args": [{"$bad": 1}]}, "Action: invalid args"),
+    ({"type": "Action", "requestId": 0, "udfPath": 7, "args": [{}]}, "Action: field 'udfPath' must be a string"),
+    ({"type": "Authenticate", "baseVersion": 0, "tokenType": "Bearer", "value": "x"}, "field 'tokenType'"),
+    ({"type": "Authenticate", "baseVersion": 0, "tokenType": "User"}, "tokenType User needs a string 'value'"),
+    ({"type": "Authenticate", "tokenType": "None"}, "Authenticate: missing field 'baseVersion'"),
+    ({"type": "Event", "event": {}}, "Event: missing field 'eventType'"),
+]
+
+
+@pytest.mark.parametrize(("message", "names"), _MALFORMED)
 def test_malformed_client_messages_name_the_problem(message: Any, names: str):
     """(A Mutation's well-formed case is read by a shortcut: its every wrong field
     still gets the general path's error.)"""
@@ -235,6 +236,27 @@ def test_malformed_client_messages_name_the_problem(message: Any, names: str):
     with pytest.raises(ProtocolError) as info:
         parse_client_message(text)
     assert names in info.value.message
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["not json", '{"type":"Mutation"', "[1]", '"Mutation"',
+     '{"type":"Action","requestId":0,"udfPath":"x:y","args":[{}]}',
+     '{"type":"Mutation","requestId":0,"udfPath":"x:y","args":[]}',
+     *(json.dumps(m) for m, _ in _MALFORMED if isinstance(m, dict) and m.get("type") == "Mutation")],
+)
+def test_parse_mutation_declines_all_but_a_plain_mutation(message: str):
+    """What a session takes as it arrives: anything else goes the general way."""
+    assert parse_mutation(message) is None
+
+
+@pytest.mark.parametrize("text", [
+    '{"type":"Mutation","requestId":7,"udfPath":"m:f","args":[{"a":{"$integer":"BQAAAAAAAAA="}}]}',
+    '{"args":[{}],"udfPath":"m:f","requestId":4,"type":"Mutation","componentPath":null}',
+])
+def test_parse_mutation_reads_a_plain_mutation_as_the_general_parse_does(text: str):
+    assert parse_mutation(text) == parse_client_message(text)
+    assert parse_mutation(text.encode()) == parse_client_message(text)
 
 
 # ------------------------------------------------------------------ client messages: round trips

@@ -4,7 +4,7 @@ closing sends what is pending first; aborting drops it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -89,6 +89,44 @@ async def test_an_explicit_flush_sends_at_once_and_leaves_nothing_for_the_step_e
         recorder.corked.close()
 
 
+async def test_write_now_sends_what_is_held_with_it_and_nothing_once_closing():
+    async with _Pair() as (recorder, reader):
+        recorder.corked.hold(b"1", b"2")
+        assert recorder.corked.write_now(b"3", b"4")
+        assert recorder.sends == [b"1234"]
+        assert await reader.readexactly(4) == b"1234"
+        recorder.corked.hold(b"5", b"6")
+        recorder.corked.close()  # sends what is held
+        assert not recorder.corked.write_now(b"7", b"8")
+        assert await reader.read() == b"56"
+        assert recorder.sends == [b"1234", b"56"]
+
+
+async def ws_frames_received(
+    body: Callable[[dict[str, Any], Any], Awaitable[None]], compression: str | None, count: int,
+) -> list[str]:
+    """The ``count`` frames a websockets client receives from a corked WebSocket app that
+    accepts, then runs ``body(scope, send)``, which sends them and closes."""
+    import websockets
+
+    from pyconvex.server.corked import CorkedWebSocketProtocol
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        await body(scope, send)
+
+    async with uvicorn_in_loop(app, http=CorkedHttpToolsProtocol,
+                               ws=CorkedWebSocketProtocol) as (_, port), websockets.connect(
+            f"ws://127.0.0.1:{port}", max_size=None, compression=compression) as ws:
+        got = [str(await ws.recv()) for _ in range(count)]
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await ws.recv()
+    return got
+
+
 @pytest.mark.parametrize("compression", [None, "deflate"])
 async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_in_order(
     compression: str | None,
@@ -96,18 +134,10 @@ async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_i
     """``pyconvex.send_text`` writes frames without ASGI (every length encoding); with
     permessage-deflate negotiated, or once the connection is closing, it declines and
     the caller sends through ASGI. Either way the client gets every frame, in order."""
-    import websockets
-
-    from pyconvex.server.corked import CorkedWebSocketProtocol
-
     frames = [b'{"n":1}', b'{"n":2}', b'"' + b"y" * 300 + b'"', b'"' + b"x" * 70_000 + b'"']
     taken: list[bool] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket":
-            return
-        await receive()
-        await send({"type": "websocket.accept"})
+    async def body(scope: dict[str, Any], send: Any) -> None:
         send_text = scope["extensions"]["pyconvex.send_text"]
         for i, frame in enumerate(frames):
             if i == 1:  # one through ASGI between them: order is kept
@@ -120,14 +150,34 @@ async def test_websocket_text_frames_written_at_once_reach_a_client_intact_and_i
         await send({"type": "websocket.close", "code": 1000})
         taken.append(send_text(b"too late"))
 
-    async with uvicorn_in_loop(app, http=CorkedHttpToolsProtocol,
-                               ws=CorkedWebSocketProtocol) as (_, port), websockets.connect(
-            f"ws://127.0.0.1:{port}", max_size=None, compression=compression) as ws:
-        got = [await ws.recv() for _ in frames]
-        with pytest.raises(websockets.ConnectionClosedOK):
-            await ws.recv()
+    got = await ws_frames_received(body, compression, len(frames))
     assert got == [f.decode() for f in frames]
     assert taken == ([True, True, True, False] if compression is None else [False] * 4)
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_two_websocket_frames_written_in_one_call_reach_a_client_in_order(
+    compression: str | None,
+):
+    """``send_text(data, more, first)``: ``first``'s frame, then ``data``'s, in one write
+    (every length encoding for either), or neither (then the caller sends both through
+    ASGI)."""
+    sizes = [5, 300, 70_000]
+    pairs = [(b'"' + b"a" * m + b'"', b'"' + b"b" * n + b'"') for m in sizes for n in sizes]
+    taken: list[bool] = []
+
+    async def body(scope: dict[str, Any], send: Any) -> None:
+        send_text = scope["extensions"]["pyconvex.send_text"]
+        for first, data in pairs:
+            taken.append(send_text(data, False, first))
+            if not taken[-1]:
+                await send({"type": "websocket.send", "text": first.decode()})
+                await send({"type": "websocket.send", "text": data.decode()})
+        await send({"type": "websocket.close", "code": 1000})
+
+    got = await ws_frames_received(body, compression, 2 * len(pairs))
+    assert got == [frame.decode() for pair in pairs for frame in pair]
+    assert taken == [compression is None] * len(pairs)
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """A mutation's two frames: the MutationResponse and the Transition that confirms it.
 
 The confirming Transition is sent at once, under the lock that sent the response, when
-it can be (``SyncSession._confirm_now``), and both frames are made from byte templates
+it can be (``SyncSession._confirmation``), and both frames are made from byte templates
 (``encode_server_frame``): the frames must be byte for byte what the generic encoding
 gives, and each response must be followed by exactly one Transition that starts where
 the last one ended and reaches the commit."""
@@ -48,6 +48,12 @@ FRAMES: list[dict[str, Any]] = [
      "clientClockSkew": -12, "serverTs": 7},
     {"type": "Transition", "startVersion": {"querySet": 0, "identity": 0, "ts": 0},
      "endVersion": {"querySet": 1, "identity": 2, "ts": 5}, "modifications": []},
+    {"type": "Transition", "startVersion": {"querySet": 0, "identity": 0, "ts": 0},
+     "endVersion": {"querySet": 1, "identity": 2, "ts": 5}, "modifications": [],
+     "clientClockSkew": 3.0},
+    {"type": "Transition", "startVersion": {"querySet": 0, "identity": 0, "ts": 0},
+     "endVersion": {"querySet": 1, "identity": 2, "ts": 5}, "modifications": [],
+     "clientClockSkew": 0, "serverTs": 1765000000123456789},
     {"type": "Transition", "startVersion": {"querySet": True, "identity": 0, "ts": 0},
      "endVersion": {"querySet": 1, "identity": 2, "ts": 5}, "modifications": []},
     {"type": "Transition", "startVersion": {"querySet": 0, "identity": 0, "ts": 0},
@@ -68,6 +74,19 @@ def test_a_transition_with_a_bad_timestamp_is_refused(ts: Any) -> None:
         encode_server_frame(message)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="u64"):
         encode_ts(ts)
+
+
+@pytest.mark.parametrize("bad", [True, 1.0])
+def test_a_remembered_timestamp_is_only_found_for_a_plain_int(bad: Any) -> None:
+    """Frames remember the text of recent timestamps; ``True`` and ``1.0`` equal ``1``
+    as keys, yet are no timestamps."""
+    version = {"querySet": 0, "identity": 0, "ts": 1}
+    message = {"type": "Transition", "startVersion": version, "endVersion": version,
+               "modifications": []}
+    first = encode_server_frame(message)  # type: ignore[arg-type]
+    assert encode_server_frame(message) == first == orjson.dumps(server_message_json(message))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="u64"):
+        encode_server_frame({**message, "endVersion": {**version, "ts": bad}})  # type: ignore[arg-type]
 
 
 def test_encode_ts_is_base64_of_the_little_endian_bytes() -> None:
