@@ -37,6 +37,7 @@ from contextvars import Context, copy_context
 from dataclasses import dataclass
 from pathlib import Path
 from types import CoroutineType
+from types import coroutine as types_coroutine
 from typing import Any
 
 from pyconvex.database.system_work import current_meter
@@ -209,10 +210,52 @@ def _on_main() -> bool:
     return watchdog.can_signal and threading.get_ident() == watchdog.main_ident
 
 
-def _step(coro: Any, budget: Budget, context: Context, value: Any,
-          thrown: BaseException | None, on_main: bool) -> tuple[bool, Any]:
-    """One synchronous step of ``coro`` within ``budget``, run in ``context``:
-    ``(True, result)`` when it returned, ``(False, what it yielded)`` when it suspended."""
+_RETURNED = object()
+"""What a driver yields once its coroutine has returned (the value is in its box)."""
+
+_IDLE_DRIVERS = 64
+"""Idle drivers kept for reuse (one per handler in flight at once, up to this)."""
+
+_idle: list[tuple[Generator[Any, Any, None], list[Any]]] = []
+
+
+@types_coroutine
+def _drive(box: list[Any]) -> Generator[Any, Any, None]:
+    """Runs handler coroutines one after another, each sent in at its idle ``yield``:
+    their steps go through its ``yield from``, and a returned value is put in ``box``
+    while it yields :data:`_RETURNED`.
+
+    Why: a coroutine driven by ``send`` ends by raising ``StopIteration``, whose
+    catching in :func:`_step` costs an exception object, a frame object for the
+    traceback and its entry (~2,500 instructions a handler, more than the step's
+    bookkeeping). ``yield from`` takes a return value without any exception, and the
+    driver itself never returns. (A generator of the runtime directory: its frame is
+    left out of a user's traceback, as the executor's are.)"""
+    coro = yield None
+    while True:
+        box[0] = yield from coro
+        coro = yield _RETURNED
+
+
+def _driver() -> tuple[Generator[Any, Any, None], list[Any]]:
+    """An idle driver (reused, or new and at its first ``yield``)."""
+    try:
+        return _idle.pop()
+    except IndexError:  # (pop, not a test first: another thread may take the last)
+        box: list[Any] = [None]
+        gen = _drive(box)
+        gen.send(None)
+        return gen, box
+
+
+def _step(driver: tuple[Generator[Any, Any, None], list[Any]], budget: Budget,
+          context: Context, value: Any, thrown: BaseException | None,
+          on_main: bool) -> tuple[bool, Any]:
+    """One synchronous step of the coroutine ``driver`` runs (see :func:`_drive`; its
+    first step is the coroutine itself sent in as ``value``) within ``budget``, run in
+    ``context``: ``(True, result)`` when it returned, ``(False, what it yielded)`` when
+    it suspended. A driver whose coroutine returned is idle again and kept for reuse;
+    one that raised is done with."""
     watchdog = _watchdog
     start = time.perf_counter()
     budget.step_started = start
@@ -222,48 +265,57 @@ def _step(coro: Any, budget: Budget, context: Context, value: Any,
     outer = watchdog.active  # a function called inside another's step
     if on_main:
         watchdog.active = budget
+    gen = driver[0]
     try:
         try:
-            yielded = (context.run(coro.send, value) if thrown is None
-                       else context.run(coro.throw, thrown))
+            yielded = (context.run(gen.send, value) if thrown is None
+                       else context.run(gen.throw, thrown))
         finally:
             watchdog.active = outer
             end = time.perf_counter()
             budget.used_s += end - start
             if budget.paused:  # suspended inside the server's own work
                 budget._exclude(end)
-    except StopIteration as stop:
-        if budget.used_s > budget.limit_s or budget.over_memory:
-            raise budget.error() from None
-        return True, stop.value
     except _Interrupted:
-        coro.close()
+        gen.close()
         raise budget.error() from None
     except BaseException:
         if budget.used_s > budget.limit_s or budget.over_memory:
             raise budget.error() from None
         raise
+    if yielded is _RETURNED:
+        box = driver[1]
+        result = box[0]
+        box[0] = None
+        if len(_idle) < _IDLE_DRIVERS:
+            _idle.append(driver)
+        if budget.used_s > budget.limit_s or budget.over_memory:
+            raise budget.error() from None
+        return True, result
     if budget.used_s > budget.limit_s or budget.over_memory:
-        coro.close()
+        gen.close()  # (and the coroutine it runs)
         raise budget.error()
     return False, yielded
 
 
 class _Metered:
     """The rest of a handler that suspended in its first step: yields what that step
-    yielded, then runs each further step as :func:`_step`."""
+    yielded, then runs each further step as :func:`_step`, through the same driver."""
 
-    __slots__ = ("_budget", "_context", "_coro", "_yielded")
+    __slots__ = ("_budget", "_context", "_coro", "_driver", "_yielded")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], budget: Budget, context: Context,
-                 yielded: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any],
+                 driver: tuple[Generator[Any, Any, None], list[Any]], budget: Budget,
+                 context: Context, yielded: Any) -> None:
         self._coro = coro
+        self._driver = driver
         self._budget = budget
         self._context = context
         self._yielded = yielded
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        coro, budget, context, yielded = self._coro, self._budget, self._context, self._yielded
+        coro, driver, budget, context, yielded = (
+            self._coro, self._driver, self._budget, self._context, self._yielded)
         on_main = _on_main()
         while True:
             timer = None
@@ -286,9 +338,9 @@ class _Metered:
                     task = asyncio.current_task()
                     if task is not None:
                         task.uncancel()
-                    coro.close()
+                    driver[0].close()  # (and the coroutine it runs)
                     raise budget.error()
-            done, out = _step(coro, budget, context, value, thrown, on_main)
+            done, out = _step(driver, budget, context, value, thrown, on_main)
             if done:
                 return out
             yielded = out
@@ -323,8 +375,9 @@ def start_metered_in(context: Context, budget: Budget, awaitable: Awaitable[Any]
     ``budget`` (set by the caller along with its own variables, in one ``Context.run``)."""
     if type(awaitable) is not CoroutineType:
         return False, awaitable
-    done, out = _step(awaitable, budget, context, None, None, _on_main())
-    return (True, out) if done else (False, _Metered(awaitable, budget, context, out))
+    driver = _driver()
+    done, out = _step(driver, budget, context, awaitable, None, _on_main())
+    return (True, out) if done else (False, _Metered(awaitable, driver, budget, context, out))
 
 
 def interrupted_error(e: BaseException, budget: Budget) -> BaseException:
