@@ -139,7 +139,8 @@ class FunctionCalls:
     ) -> tuple[int, bytes, bytes | None]:
         """:meth:`answer` before its headers: status, JSON content and the request's
         ``Origin`` (None without one), for a protocol that writes the head's bytes
-        itself (``server/http_fast.py``, ``JSON_FIELDS`` and :func:`origin_fields`)."""
+        itself (``server/http_fast.py``, ``JSON_FIELDS`` and :func:`origin_fields`). A
+        scope with :data:`KEEP_ORIGIN` is a connection worker's call."""
         authorization, origin, user_agent = _call_headers(scope["headers"])
         admin_param = None
         query = scope.get("query_string", b"")
@@ -156,9 +157,17 @@ class FunctionCalls:
             reply = await call_function(
                 self.state, kind, body.get("path"), body, authorization, admin_param,
                 RequestOrigin(client_ip(scope, self.state.trusted_proxies), user_agent),
+                KEEP_ORIGIN in scope,
             )
         return reply[0], reply[1], origin
 
+
+KEEP_ORIGIN = "pyconvex.keep_origin"
+"""In a call's scope: it runs on a connection's worker task, one call after another
+(``server/http_fast.py``), so the request origin may stay set between calls
+(``keep_origin`` of :func:`~pyconvex.server.http_api.call_function`). A scope key, not a
+parameter of :meth:`FunctionCalls.reply`, so that the protocol's callers and stand-ins
+of ``reply`` keep one signature."""
 
 JSON_FIELDS = b"content-type: application/json\r\ncontent-length: %d\r\n"
 """The first header lines of :meth:`FunctionCalls.reply`'s response as bytes, ``%`` the

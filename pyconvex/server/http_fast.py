@@ -54,7 +54,7 @@ from pyconvex.server.direct_calls import (
     next_step,
     status_and_defaults,
 )
-from pyconvex.server.fast_path import JSON_FIELDS, origin_fields
+from pyconvex.server.fast_path import JSON_FIELDS, KEEP_ORIGIN, origin_fields
 from pyconvex.server.limits import MAX_HEADER_BYTES
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class RawCallsProtocol(DirectCallsProtocol):
             keep_alive = named.get(b"connection") != b"close"
             scope = {
                 "type": "http", "method": "POST", "path": path, "headers": headers,
-                "query_string": b"", "client": self.client,
+                "query_string": b"", "client": self.client, KEEP_ORIGIN: True,
             }
             if len(buffer) < end:
                 self._waiting = (kind, scope, keep_alive, head_end, end)

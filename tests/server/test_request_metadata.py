@@ -72,6 +72,31 @@ def test_the_callers_address_user_agent_and_token_reach_functions(served: str) -
         assert web.get(f"{served}/http/origin").json()["ip"] == "127.0.0.4"
 
 
+def test_calls_on_one_keep_alive_connection_each_see_their_own_origin(served: str) -> None:
+    """A connection's worker leaves its last call's origin set between calls instead of
+    resetting it (``call_function``'s ``keep_origin``): each call still sees its own
+    User-Agent and token, a token not carried over to the calls after it."""
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.6"), timeout=60) as client:
+
+        def call(path: str, kind: str = "mutation", args: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> Any:
+            reply = client.post(f"{served}/api/{kind}", headers=headers or {},
+                                json={"path": path, "args": args or {}, "format": "json"})
+            body = reply.json()
+            assert body["status"] == "success", body
+            return body["value"]
+
+        token = call("auth:signIn", "action", {"provider": "anonymous", "params": {}})["tokens"]["token"]
+        sent = [{"User-Agent": "a/1"}, {"User-Agent": "b/2"},
+                {"User-Agent": "b/2", "Authorization": f"Bearer {token}"}, {"User-Agent": "b/2"},
+                {"User-Agent": "a/1"}]
+        seen = [call("notes:origin", headers=headers) for headers in sent]
+    assert [m["userAgent"] for m in seen] == ["a/1", "b/2", "b/2", "b/2", "a/1"]
+    assert [m["authToken"] for m in seen] == [None, None, token, None, None]
+    assert {m["ip"] for m in seen} == {"127.0.0.6"}
+    assert len({m["requestId"] for m in seen}) == len(seen)
+
+
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path) -> None:
     spoof = {"X-Forwarded-For": "203.0.113.7"}
     proc, url = _serve(tmp_path)
