@@ -172,12 +172,16 @@ def transition_frame(msg: Transition) -> bytes:
     that is not a plain int goes the generic way), its modifications as JSON."""
     start, end = msg["startVersion"], msg["endVersion"]
     set0, id0, set1, id1 = start["querySet"], start["identity"], end["querySet"], end["identity"]
-    # One condition, not ``any`` over a generator (its frame and four resumptions).
-    if not (type(set0) is int and type(id0) is int and type(set1) is int and type(id1) is int):
-        return orjson.dumps(server_message_json(msg))
+    ts0, ts1 = start["ts"], end["ts"]
+    # One condition, not ``any`` over a generator (its frame and six resumptions).
+    if not (type(set0) is int and type(id0) is int and type(set1) is int and type(id1) is int
+            and type(ts0) is int and type(ts1) is int):
+        return orjson.dumps(server_message_json(msg))  # (a bad ts raises there)
     mods = msg["modifications"]
     fields = (
-        set0, id0, _ts_text(start["ts"]), set1, id1, _ts_text(end["ts"]),
+        # Plain ints: their remembered text looked up here (``_ts_text`` if not there).
+        set0, id0, _TS_TEXT.get(ts0) or _ts_text(ts0),
+        set1, id1, _TS_TEXT.get(ts1) or _ts_text(ts1),
         orjson.dumps([_modification_json(x) for x in mods]) if mods else b"[]",
     )
     skew, server_ts = msg.get("clientClockSkew"), msg.get("serverTs")

@@ -105,6 +105,11 @@ def _text_head(n: int) -> bytes:
     return _TEXT_HEAD_64.pack(0x81, 127, n)
 
 
+_TEXT_HEADS = [_text_head(n) for n in range(1024)]
+"""The heads of the frames up to a kilobyte, made once (about 45 KB): a mutation's
+response and Transition are a few hundred bytes, past the 7-bit lengths."""
+
+
 class _Flusher:
     """One per event loop: the connections with pending writes, flushed together."""
 
@@ -478,9 +483,10 @@ class CorkedWebSocketProtocol(WebSocketsSansIOProtocol):
         ):
             return False
         n = len(data)
-        head = _TEXT_HEAD_7[n] if n < 126 else _text_head(n)
+        head = _TEXT_HEADS[n] if n < 1024 else _text_head(n)
         if first is not None:  # its frame first, in the same write
-            head = _text_head(len(first)) + first + head
+            n = len(first)
+            head = (_TEXT_HEADS[n] if n < 1024 else _text_head(n)) + first + head
         if not more:
             return transport.write_now(head, data)  # (False if the transport is closing)
         if transport.is_closing():

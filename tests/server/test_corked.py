@@ -162,7 +162,7 @@ async def test_two_websocket_frames_written_in_one_call_reach_a_client_in_order(
     """``send_text(data, more, first)``: ``first``'s frame, then ``data``'s, in one write
     (every length encoding for either), or neither (then the caller sends both through
     ASGI)."""
-    sizes = [5, 300, 70_000]
+    sizes = [5, 124, 300, 1021, 1022, 70_000]  # (each frame is two bytes more)
     pairs = [(b'"' + b"a" * m + b'"', b'"' + b"b" * n + b'"') for m in sizes for n in sizes]
     taken: list[bool] = []
 
