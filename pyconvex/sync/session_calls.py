@@ -56,6 +56,7 @@ class Caller(NamedTuple):
 
 
 QueuedMutation = tuple[wire.Mutation, Caller]
+_NOT_SET = object()
 
 
 class SessionCalls:
@@ -96,6 +97,11 @@ class SessionCalls:
         passed through at each of its resumptions."""
         take = mutations.take
         lock = self._locked()
+        # ctx.meta's origin, as set in this task's own context (a task runs in a copy of
+        # its spawner's): set when a mutation's differs from the last one's, and left set
+        # between mutations (nothing else runs functions in this task), instead of a set
+        # and reset per mutation.
+        origin: object = _NOT_SET
         while True:
             queued = take()  # no coroutine of ``get`` per mutation: one only to wait
             if queued is None:
@@ -103,10 +109,10 @@ class SessionCalls:
                 continue
             msg, caller = queued
             outcome: FunctionResult | BaseException
-            # The origin set and reset directly (what ``origin_scope`` does, without its
-            # object and two method calls). Answered from its durable record if it
-            # already ran (sync/requests.py).
-            origin = request_origin_var.set(caller.origin)
+            if caller.origin is not origin:
+                origin = caller.origin
+                request_origin_var.set(caller.origin)
+            # Answered from its durable record if it already ran (sync/requests.py).
             try:
                 if caller.expires_at is not None:
                     check_not_expired(caller.expires_at)
@@ -116,8 +122,6 @@ class SessionCalls:
                 )
             except Exception as e:
                 outcome = e
-            finally:
-                request_origin_var.reset(origin)
             response = mutation_response(self.session_id, msg, outcome)
             ts = response["ts"]
             if not lock.take():
