@@ -245,7 +245,8 @@ def test_functions_run_from_the_generated_form(app_server: str, browser: Browser
 def test_logs_filter_by_status_function_and_text(tmp_path: Path, browser: Browser) -> None:
     proc, url = start_server(tmp_path / "db.sqlite3", FIXTURES / "isolation" / "convex")
     try:
-        bad = httpx.post(f"{url}/api/action", json={"path": "limits:action_fails", "args": {"key": "b"}}).json()
+        bad = httpx.post(f"{url}/api/action", json={"path": "limits:action_fails", "args": {"key": "b"}},
+                         timeout=60).json()  # an action worker's cold start can pass 5 s under load
         request_id = bad["errorMessage"].split("Request ID: ")[1].split("]")[0]
         page = open_dashboard(browser, url)
         page.get_by_role("button", name="Logs").click()

@@ -68,7 +68,8 @@ def test_the_callers_address_user_agent_and_token_reach_functions(served: str) -
     assert client.action("notes:origin_in_action")["mutation"]["authToken"] == tokens["token"]
 
     # HTTP actions too, on the /http/ prefix of the deployment port.
-    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.4")) as web:
+    # (60 s: an action worker's cold start takes more than httpx's default 5 s under load)
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.4"), timeout=60) as web:
         assert web.get(f"{served}/http/origin").json()["ip"] == "127.0.0.4"
 
 
