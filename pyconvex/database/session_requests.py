@@ -20,7 +20,6 @@ written as documents by an earlier version are still found and collected.
 
 from __future__ import annotations
 
-import struct
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from pyconvex.database.transaction import Transaction
 from pyconvex.errors import OccConflict
 from pyconvex.persistence.base import SessionRequestRow
 from pyconvex.values import convex_to_json, json_to_convex, prefix_end
-from pyconvex.values.keys import TAG_INT, encode_element
+from pyconvex.values.keys import encode_element, int64_element
 
 BY_REQUEST = "by_session_id_and_request_id"
 REQUEST_INDEX_ID = next(
@@ -66,10 +65,6 @@ class SessionRequestRecord:
 
 _SESSION_KEYS: dict[str, bytes] = {}
 _SESSION_KEYS_KEPT = 1024
-_INT_ELEMENT = struct.Struct(">BQ")
-_INT_OFFSET = 2**63
-"""An int64 key element (``values/keys.py``): its tag, then ``n + 2**63`` big-endian,
-packed here in one call for a request id (``encode_element``'s checks cost more)."""
 _U32_MAX = 2**32 - 1
 
 
@@ -86,7 +81,7 @@ def request_key(session_id: str, request_id: int) -> bytes:
             _SESSION_KEYS.clear()
         head = _SESSION_KEYS[session_id] = encode_element(session_id)
     if type(request_id) is int and 0 <= request_id <= _U32_MAX:  # every protocol request id
-        return head + _INT_ELEMENT.pack(TAG_INT, request_id + _INT_OFFSET)
+        return head + int64_element(request_id)
     return head + encode_element(request_id)
 
 

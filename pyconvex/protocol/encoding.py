@@ -49,11 +49,9 @@ def encode_ts(ts: int) -> str:
 
 def ts_bytes(ts: int) -> bytes:
     """:func:`encode_ts` as ASCII bytes, for frames built from byte templates
-    (``server_codec.py``). Base64 by ``binascii`` directly (``base64.b64encode`` is a
-    Python wrapper around it): three timestamps go out with every mutation."""
-    if (type(ts) is not int or not 0 <= ts <= MAX_U64) and (
-        isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_U64
-    ):  # (the first test alone passes a plain int in range)
+    (``server_codec.py``, which remembers the text of the timestamps in flight). Base64 by
+    ``binascii`` directly (``base64.b64encode`` is a Python wrapper around it)."""
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts <= MAX_U64:
         raise ValueError(f"timestamp must be an int in the u64 range, got {ts!r}")
     return b2a_base64(_U64.pack(ts), newline=False)
 
