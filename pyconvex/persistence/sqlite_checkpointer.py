@@ -17,8 +17,20 @@ from pyconvex.persistence import sqlite_schema as schema
 # copied into the database file and the file is fsynced. Under insert load that was
 # every ~15 ms. Here a thread of the child does the copying, PASSIVE (it blocks neither
 # the writer nor a reader), on a connection of its own, once this many rows were
-# committed since the last round. Fewer, larger rounds also copy a page that many
-# commits touched (the tail of ``documents_by_ts``, b-tree interior pages) once.
+# committed since the last round, or this many transactions, whichever comes first.
+# Fewer, larger rounds also copy a page that many commits touched (the tail of
+# ``documents_by_ts``, b-tree interior pages) once.
+#
+# Rows alone do not measure the log: every transaction writes at least a page per
+# b-tree it changes, however few rows it holds. A hot document's increments (3 rows,
+# about 3 pages each) filled 64 MiB of log, up to the writer's own automatic
+# checkpoint, before 8,000 rows were reached, and a log that grows costs every commit
+# more: its fsync also commits the file's new size (ext4's journal), about 70 µs a
+# commit more than overwriting frames of an earlier round (on the 2026-12-06 machines).
+# Counting transactions too keeps such a log at a few MiB: 16 tasks on one document
+# went from ~2,400 increments/s, while the log grew, to ~3,400/s once it was reused;
+# insert load crosses 8,000 rows in about 300 transactions, so its rounds do not change
+# (bench/RESULTS.md, "Sixth pass").
 #
 # A round cannot finish the log while the writer keeps appending to it, and SQLite
 # starts the log over from its beginning only once every frame is in the database file.
@@ -26,6 +38,7 @@ from pyconvex.persistence import sqlite_schema as schema
 # right after its next commit (that is cheap); its next transaction then restarts the
 # log instead of growing it. The writer's own automatic checkpoint stays as a backstop.
 CHECKPOINT_EVERY_ROWS = 8_000
+CHECKPOINT_EVERY_TRANSACTIONS = 256
 WRITER_AUTOCHECKPOINT_PAGES = 16_384
 
 
@@ -40,6 +53,7 @@ class Checkpointer:
         self.running = False
         self.stopping = False
         self.rows = 0
+        self.transactions = 0
         self.thread = threading.Thread(target=self._run, name="pyconvex-checkpoint", daemon=True)
         self.thread.start()
 
@@ -51,8 +65,12 @@ class Checkpointer:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self.rows += rows
-        if self.rows >= CHECKPOINT_EVERY_ROWS and not self.running:
-            self.rows = 0
+        self.transactions += 1
+        if (
+            self.rows >= CHECKPOINT_EVERY_ROWS
+            or self.transactions >= CHECKPOINT_EVERY_TRANSACTIONS
+        ) and not self.running:
+            self.rows = self.transactions = 0
             self.running = True
             self.wake.set()
 

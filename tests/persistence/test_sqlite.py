@@ -406,6 +406,32 @@ async def test_the_wal_is_checkpointed_while_open_and_starts_over_instead_of_gro
         await store.close()
 
 
+
+async def test_many_small_transactions_reuse_the_wal_instead_of_growing_it(
+    tmp_path: Path,
+):
+    """A log fills with pages, not rows: each transaction writes at least a page per
+    b-tree it changes. Many one-document transactions (a hot document's increments) are
+    checkpointed by their count, and the log starts over instead of growing: 2,000 such
+    transactions write at least 4,000 frames, which without a restart would all be in
+    the file; the checkpointer keeps it near one round's frames."""
+    path = tmp_path / "db.sqlite3"
+    wal = path.with_name(path.name + "-wal")
+    store = await SqlitePersistence.open(path)
+    try:
+        transactions = 2_000
+        assert transactions < sqlite_checkpointer.CHECKPOINT_EVERY_ROWS  # rows never trigger
+        for ts in range(1, transactions + 1):
+            await store.write([D(ts, f"d{ts}", 1, b"x" * 100)], [])  # one transaction each
+        with closing(sqlite3.connect(path)) as conn:
+            page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        frames = (wal.stat().st_size - 32) / (page + 24)
+        assert frames < transactions, (frames, transactions)
+        assert (await store.get_document("d1", transactions)).value == b"x" * 100
+    finally:
+        await store.close()
+
+
 # --- the scan's plan -------------------------------------------------------------------------
 
 async def test_scans_seek_primary_keys_and_never_sort(tmp_path: Path):
