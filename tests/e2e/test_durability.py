@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,16 @@ async def test_sigkill_loses_no_acknowledged_commit(db_url: str, app_dir: Path, 
         acknowledged.extend(line for line in out.splitlines() if line.strip())
         assert time.monotonic() < deadline
 
+    counts: Counter[str] = Counter()
     async with await Deployment.open(url, app_dir) as dep:
-        counts = dict((await dep.runner.run_query(api.pairs.tags, {})).value)
+        cursor = None
+        while True:  # every item, page by page
+            opts = {"numItems": 4096, "cursor": cursor}
+            page = (await dep.runner.run_query(api.pairs.tags, {"paginationOpts": opts})).value
+            counts.update(page["page"])
+            if page["isDone"]:
+                break
+            cursor = page["continueCursor"]
     missing = [tag for tag in acknowledged if counts.get(tag) != 2]
     assert not missing, f"{len(missing)} acknowledged commits lost, e.g. {missing[:3]}"
     torn = {tag: n for tag, n in counts.items() if n != 2}
