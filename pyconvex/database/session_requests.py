@@ -167,6 +167,35 @@ def record_session_request(
     )
 
 
+def record_head(identity: str) -> bytes:
+    """The bytes of a record of ``identity`` before its value, for
+    :func:`record_session_value` (a session's mutations share them)."""
+    return b"[" + orjson.dumps(identity) + b","
+
+
+def record_session_value(
+    txn: Transaction,
+    session_id: str,
+    request_id: int,
+    head: bytes,
+    value: Any,
+    log_lines: list[str],
+) -> bytes:
+    """``record_session_request`` with its identity's ``record_head``, made once per
+    identity by the caller; returns the value's Convex JSON, which the record holds, so
+    that the MutationResponse frame writes the same bytes instead of encoding the value
+    a second time (``sync/requests.py``'s ``SessionRecorder``). The record is
+    ``encode_record``'s bytes, joined from their parts (``orjson`` writes no space
+    between an array's items)."""
+    encoded = orjson.dumps(convex_to_json(value))
+    txn.record_session(
+        (REQUEST_INDEX_ID, request_key(session_id, request_id)),
+        (session_id, request_id, txn.now_ms,
+         b"%s%s,%s]" % (head, encoded, orjson.dumps(log_lines) if log_lines else b"[]")),
+    )
+    return encoded
+
+
 def _created_before(cutoff: float) -> Callable[[dict[str, Any]], bool]:
     def old(doc: dict[str, Any]) -> bool:
         created = doc[CREATION_TIME_FIELD]

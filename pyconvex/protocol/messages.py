@@ -157,6 +157,9 @@ class MutationResponse(TypedDict):
     ts: int | None
     logLines: list[str]
     errorData: NotRequired[Any]
+    result_json: NotRequired[bytes]
+    """Not a wire field: ``result``'s Convex JSON, when the server has it encoded
+    already (the mutation's record holds the same bytes); the frame writes it as is."""
 
 
 class ActionResponse(TypedDict):

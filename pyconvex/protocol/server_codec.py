@@ -204,11 +204,14 @@ _MUTATION_RESPONSE_NO_TS = _MUTATION_RESPONSE.replace(b'"ts":"%s"', b'"ts":null'
 
 def _mutation_response_frame(msg: MutationResponse) -> bytes | None:
     """A successful MutationResponse's frame from a template (None: a field of another
-    type than the protocol's, left to the generic path); the same bytes."""
+    type than the protocol's, left to the generic path); the same bytes. The result's
+    JSON is ``result_json`` when the message carries it (encoded once, for the record)."""
     request_id = msg["requestId"]
     if type(request_id) is not int:
         return None
-    result = orjson.dumps(convex_to_json(msg["result"]))
+    result = msg.get("result_json")
+    if result is None:
+        result = orjson.dumps(convex_to_json(msg["result"]))
     ts = msg.get("ts")
     ts_text = None if ts is None else _ts_text(ts)
     lines = msg.get("logLines", [])

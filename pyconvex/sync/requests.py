@@ -29,7 +29,9 @@ from pyconvex.database.session_requests import (
     SessionRequestRecord,
     collect_session_requests,
     find_session_request,
+    record_head,
     record_session_request,
+    record_session_value,
 )
 from pyconvex.errors import ForbiddenError
 from pyconvex.functions import FunctionRunner
@@ -63,31 +65,55 @@ def identity_binding(identity: dict[str, Any] | None, is_admin: bool) -> str:
     return f"{'admin' if is_admin else 'user'}:{who}"
 
 
+class SessionRecorder:
+    """Writes each first-connection mutation's record of one session, in the
+    mutation's transaction (``run_mutation_then``'s ``then``). One per session worker,
+    not a closure per mutation (a function and its cells): the worker runs one mutation
+    at a time, so ``request_id`` is the running one's; the record's head (its identity,
+    ``bind``) is made once per identity. It keeps the value's Convex JSON that it
+    encoded for the record (``result_json``, None until then): the MutationResponse
+    frame writes those bytes instead of encoding the same value a second time."""
+
+    __slots__ = ("_binding", "_head", "request_id", "result_json", "session_id")
+
+    def __init__(self, session_id: str, binding: str) -> None:
+        self.session_id = session_id
+        self.request_id = 0
+        self.result_json: bytes | None = None
+        self._binding = binding
+        self._head = record_head(binding)
+
+    def bind(self, binding: str) -> None:
+        """Records written from now on belong to ``binding`` (``identity_binding``)."""
+        if binding != self._binding:
+            self._binding, self._head = binding, record_head(binding)
+
+    def __call__(self, txn: Transaction, value: Any, lines: list[str]) -> None:
+        # (Each attempt of the OCC loop records again: the last one's bytes are kept.)
+        self.result_json = record_session_value(
+            txn, self.session_id, self.request_id, self._head, value, lines)
+
+
 def session_mutation(
-    runner: FunctionRunner, session_id: str, msg: wire.Mutation,
+    runner: FunctionRunner, recorder: SessionRecorder, msg: wire.Mutation,
     identity: dict[str, Any] | None, is_admin: bool, may_be_resent: bool,
-    binding: str | None = None,
 ) -> Awaitable[FunctionResult]:
     """The result of a session's Mutation message, as :func:`run_session_mutation` gives
     it, for the session's mutation worker. On a first connection it is the OCC loop's
-    own coroutine: the handler starts straight from that loop, the record is written once
-    it returned, and no coroutine of this module stays suspended while the mutation
-    commits. Raises a resolution error at once. ``binding``: the caller's
-    ``identity_binding``, if it has it already (a session works it out once per
-    identity, not per mutation)."""
-    request_id, path, args = msg["requestId"], msg["udfPath"], msg["args"]
+    own coroutine: the handler starts straight from that loop, ``recorder`` (bound to
+    the caller's ``identity_binding``) writes the record once it returned, and no
+    coroutine of this module stays suspended while the mutation commits. Raises a
+    resolution error at once. ``recorder.result_json`` is reset here, and set only on
+    this path."""
+    recorder.result_json = None
     if may_be_resent:
         return _result_of(run_session_mutation(
-            runner, session_id, request_id, path, args, identity, is_admin=is_admin
+            runner, recorder.session_id, msg["requestId"], msg["udfPath"], msg["args"],
+            identity, is_admin=is_admin,
         ))
-    fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
-    if binding is None:
-        binding = identity_binding(identity, is_admin)
-
-    def record(txn: Transaction, value: Any, lines: list[str]) -> None:
-        record_session_request(txn, session_id, request_id, binding, value, lines)
-
-    return runner.run_mutation_then(fn, args, identity, record)
+    fn = runner.resolve(msg["udfPath"], FunctionKind.MUTATION, is_admin)
+    recorder.request_id = msg["requestId"]
+    return runner.run_mutation_then(fn, msg["args"], identity, recorder)
 
 
 async def _result_of(ran: Awaitable[tuple[FunctionResult, bool]]) -> FunctionResult:
@@ -114,7 +140,8 @@ async def run_session_mutation(
     if not may_be_resent:
         msg: wire.Mutation = {"type": "Mutation", "requestId": request_id, "udfPath": path,
                               "args": args}
-        return await session_mutation(runner, session_id, msg, identity, is_admin, False), False
+        recorder = SessionRecorder(session_id, identity_binding(identity, is_admin))
+        return await session_mutation(runner, recorder, msg, identity, is_admin, False), False
     fn = runner.resolve(path, FunctionKind.MUTATION, is_admin)
     binding = identity_binding(identity, is_admin)
     replay: SessionRequestRecord | None = None

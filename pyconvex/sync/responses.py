@@ -24,11 +24,18 @@ def _failure(session_id: str, msg: wire.Mutation | wire.Action,
     return format_function_error(e, ws_request_id(session_id, msg["requestId"]))
 
 
-def mutation_response(session_id: str, msg: wire.Mutation,
-                      outcome: FunctionResult | BaseException) -> wire.MutationResponse:
+def mutation_response(
+    session_id: str, msg: wire.Mutation, outcome: FunctionResult | BaseException,
+    result_json: bytes | None = None,
+) -> wire.MutationResponse:
     """Success carries the value and the commit's ``ts``; failure the client's message and
-    ``ts`` None."""
+    ``ts`` None. ``result_json``: the value's Convex JSON bytes, when its record made
+    them already (``sync/requests.py``'s ``SessionRecorder``): the frame writes them."""
     if not isinstance(outcome, BaseException):
+        if result_json is not None:
+            return {"type": "MutationResponse", "requestId": msg["requestId"], "success": True,
+                    "result": outcome.value, "ts": outcome.ts, "logLines": outcome.log_lines,
+                    "result_json": result_json}
         return {"type": "MutationResponse", "requestId": msg["requestId"], "success": True,
                 "result": outcome.value, "ts": outcome.ts, "logLines": outcome.log_lines}
     message, data, has_data = _failure(session_id, msg, outcome)

@@ -32,7 +32,7 @@ from pyconvex.functions.runtime.request_meta import (
 )
 from pyconvex.protocol import messages as wire
 from pyconvex.sync.expiry import check_not_expired
-from pyconvex.sync.requests import session_mutation
+from pyconvex.sync.requests import SessionRecorder, session_mutation
 from pyconvex.sync.responses import action_response, mutation_response
 
 if TYPE_CHECKING:
@@ -97,11 +97,14 @@ class SessionCalls:
         passed through at each of its resumptions."""
         take = mutations.take
         lock = self._locked()
-        # ctx.meta's origin, as set in this task's own context (a task runs in a copy of
-        # its spawner's): set when a mutation's differs from the last one's, and left set
-        # between mutations (nothing else runs functions in this task), instead of a set
-        # and reset per mutation.
+        # The caller of the last mutation (most often every mutation's): its record's
+        # owner and ctx.meta's origin are set when it changes. The origin is set in this
+        # task's own context (a task runs in a copy of its spawner's) and left set
+        # between mutations (nothing else runs functions in this task), instead of a
+        # set and reset per mutation.
+        last: Caller | None = None
         origin: object = _NOT_SET
+        recorder = SessionRecorder(self.session_id, "")
         while True:
             queued = take()  # no coroutine of ``get`` per mutation: one only to wait
             if queued is None:
@@ -109,20 +112,24 @@ class SessionCalls:
                 continue
             msg, caller = queued
             outcome: FunctionResult | BaseException
-            if caller.origin is not origin:
-                origin = caller.origin
-                request_origin_var.set(caller.origin)
+            if caller is not last:
+                last = caller
+                recorder.bind(caller.binding)
+                if caller.origin is not origin:
+                    origin = caller.origin
+                    request_origin_var.set(caller.origin)
+            recorder.session_id = self.session_id  # (as a second Connect may have set it)
             # Answered from its durable record if it already ran (sync/requests.py).
             try:
                 if caller.expires_at is not None:
                     check_not_expired(caller.expires_at)
                 outcome = await session_mutation(
-                    self.runner, self.session_id, msg, caller.identity, caller.is_admin,
-                    self._resumed, caller.binding,
+                    self.runner, recorder, msg, caller.identity, caller.is_admin,
+                    self._resumed,
                 )
             except Exception as e:
                 outcome = e
-            response = mutation_response(self.session_id, msg, outcome)
+            response = mutation_response(self.session_id, msg, outcome, recorder.result_json)
             ts = response["ts"]
             if not lock.take():
                 await lock.acquire()

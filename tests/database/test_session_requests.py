@@ -5,6 +5,7 @@ whichever form recorded it)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,10 +17,13 @@ from pyconvex.database.session_requests import (
     REQUEST_INDEX_ID,
     decode_record,
     encode_record,
+    find_session_request,
+    record_head,
+    record_session_value,
     request_key,
 )
 from pyconvex.persistence.base import SessionRequestRow
-from pyconvex.values import INT64_MAX, INT64_MIN, encode_key
+from pyconvex.values import INT64_MAX, INT64_MIN, convex_to_json, encode_key
 from tests.values.strategies import texts, values
 from tests.values.test_ordering_props import same
 
@@ -38,6 +42,28 @@ def test_a_record_decodes_to_what_was_recorded(value, lines, identity, ts, creat
     record = decode_record(row)
     assert (record.identity, record.log_lines, record.ts) == (identity, lines, ts)
     assert same(record.value, value)  # NaN, -0.0 and int/float kept apart
+
+
+@pytest.mark.parametrize(("identity", "value", "lines"), [
+    ("user:", "k57abc", []),
+    ("admin:", None, ['a "quoted" line', "é"]),
+    ('user:issuer|"sub"\u00e9', {"a": [1, 2.5, b"x", 2**40], "nan": float("nan")}, ["l"]),
+    ("user:x", [float("-inf"), -0.0, True, {}], []),
+])
+async def test_a_record_joined_from_its_parts_is_the_same_bytes(db, identity, value, lines):
+    """A session's mutation records with its identity's remembered head and keeps the
+    value's JSON for its response frame: the record is byte for byte the one-call
+    encoding, the JSON is the value's, and a resend is answered from it."""
+    txn = db.begin()
+    encoded = record_session_value(txn, "s", 7, record_head(identity), value, lines)
+    assert encoded == orjson.dumps(convex_to_json(value))
+    assert txn.session_record is not None
+    assert txn.session_record[1][3] == encode_record(identity, value, lines)
+    ts = await db.commit(txn)
+    record = await find_session_request(db.begin(), "s", 7)
+    assert record is not None
+    assert (record.identity, record.log_lines, record.ts) == (identity, lines, ts)
+    assert same(record.value, value)
 
 
 @given(request_id=st.integers(INT64_MIN, INT64_MAX), session=texts)

@@ -20,6 +20,7 @@ from pyconvex.protocol import encode_server_frame, encode_ts, parse_client_messa
 from pyconvex.protocol.server_codec import server_message_json
 from pyconvex.sync import SubscriptionManager, SyncSession
 from pyconvex.testing import ConvexTest
+from pyconvex.values import convex_to_json
 
 FRAMES: list[dict[str, Any]] = [
     {"type": "MutationResponse", "requestId": 12, "success": True, "result": "k57abc",
@@ -64,6 +65,17 @@ FRAMES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("message", FRAMES)
 def test_template_frames_are_the_generic_encoding(message: dict[str, Any]) -> None:
     assert encode_server_frame(message) == orjson.dumps(server_message_json(message))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "message", [m for m in FRAMES if m["type"] == "MutationResponse" and m["success"]])
+def test_a_response_with_its_result_encoded_already_is_the_same_frame(
+    message: dict[str, Any],
+) -> None:
+    """A session's response carries its result's JSON as its record encoded it
+    (``result_json``): the frame writes those bytes, the same as encoding the result."""
+    encoded = {**message, "result_json": orjson.dumps(convex_to_json(message["result"]))}
+    assert encode_server_frame(encoded) == orjson.dumps(server_message_json(message))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("ts", [-1, 2**64, True, 1.0, None, "1"])

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from pyconvex.functions.runtime.request_meta import RequestOrigin
-from pyconvex.protocol import parse_client_message
+from pyconvex.protocol import encode_server_frame, parse_client_message, parse_server_message
 from pyconvex.sync import SessionInvariantError, SubscriptionManager, SyncSession
 from pyconvex.testing import ConvexTest
 
@@ -85,8 +85,8 @@ class Client:
 async def connect(manager: SubscriptionManager, t: ConvexTest, name: str,
                   log: list[tuple[str, dict[str, Any]]], clients: dict[str, Client]) -> Client:
     async def send(message: dict[str, Any], more: bool) -> None:
-        # What the shell would put on the wire (fragments spliced), decoded again.
-        decoded = orjson.loads(orjson.dumps(message))
+        # What the shell puts on the wire, as a client decodes it.
+        decoded: dict[str, Any] = dict(parse_server_message(encode_server_frame(message)))
         log.append((name, decoded))
         client = clients[name]
         client.take(decoded)

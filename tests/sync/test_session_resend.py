@@ -11,11 +11,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from pyconvex.database.catalog import SESSION_REQUESTS_TABLE
 from pyconvex.database.committer import Committed
-from pyconvex.protocol import parse_client_message
+from pyconvex.protocol import encode_server_frame, parse_client_message, parse_server_message
 from pyconvex.sync import SubscriptionManager, SyncSession, format_function_error
 from pyconvex.testing import ConvexTest
 
@@ -31,7 +29,8 @@ class _Socket:
         self.session = SyncSession(manager, t.deployment.runner, self._send)
 
     async def _send(self, message: dict[str, Any], more: bool) -> None:
-        self.sent.append(orjson.loads(orjson.dumps(message)))
+        # What the shell puts on the wire, as a client decodes it.
+        self.sent.append(dict(parse_server_message(encode_server_frame(message))))
         self.arrived.set()
 
     async def handle(self, message: dict[str, Any]) -> None:
