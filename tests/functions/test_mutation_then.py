@@ -18,8 +18,10 @@ from pyconvex.testing import ConvexTest
 
 SOURCE = '''
 import asyncio
+import socket
 
 from pyconvex import ConvexError, mutation, query, v
+from pyconvex.errors import NondeterminismError
 
 
 @mutation(args={"body": v.string(), "wait": v.boolean()})
@@ -30,6 +32,19 @@ async def post(ctx, body, wait):
     if body == "refused":
         raise ConvexError("refused")
     return await ctx.db.insert("posts", {"body": body})
+
+
+@mutation(args={"wait": v.boolean()})
+async def identify(ctx, wait):
+    if wait:
+        await asyncio.sleep(0)
+    meta = await ctx.meta.get_request_metadata()
+    try:
+        socket.create_connection(("127.0.0.1", 9), timeout=0.1)
+        refused = ""
+    except NondeterminismError as e:
+        refused = str(e)
+    return {"requestId": meta["requestId"], "refused": refused}
 
 
 @query
@@ -87,3 +102,22 @@ async def test_a_failed_then_commits_nothing(app: Path, wait: bool) -> None:
         with pytest.raises(RuntimeError, match="no room"):
             await runner.run_mutation_then(fn, {"body": "hi", "wait": wait}, None, then)
         assert await t.query("posts:count", {}) == 0
+
+
+@pytest.mark.parametrize("wait", [False, True])
+async def test_the_handler_sees_its_request_id_and_may_not_connect(app: Path, wait: bool) -> None:
+    """The handler's own context (``execution.enter_mutation``) carries the request id and
+    the I/O guard in its frozen state: ``ctx.meta`` gives the execution's request id, and
+    a socket connect is refused naming the function, in the first step and after it."""
+    async with ConvexTest(app) as t:
+        runner = t.deployment.runner
+        fn = runner.resolve("posts:identify", FunctionKind.MUTATION, False)
+        records: list[Any] = []
+        runner.listeners.append(records.append)
+        first = await runner.run_mutation_then(fn, {"wait": wait}, None, lambda *a: None)
+        second = await t.mutation("posts:identify", {"wait": wait})
+        [one, two] = records
+        assert first.value["requestId"] == one.request_id
+        assert second["requestId"] == two.request_id != one.request_id
+        for seen in (first.value, second):
+            assert seen["refused"].startswith("posts:identify: network I/O (")

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from pyconvex.functions.runtime.guard import refused
+from pyconvex.errors import NondeterminismError
 
 _RANDOM_FUNCTIONS = (
     "random", "uniform", "triangular", "randint", "choice", "randrange", "sample", "shuffle",
@@ -46,16 +46,34 @@ _RANDOM_FUNCTIONS = (
 )
 
 
+def refused(who: str, what: str) -> NondeterminismError:
+    """The error for ``what`` (a call) made by the query or mutation ``who``."""
+    return NondeterminismError(
+        f"{who}: {what} is not allowed in queries and mutations, which must be "
+        "deterministic. Move it to an action (ctx.run_mutation can save the result)."
+    )
+
+
 class Frozen:
-    """One query's or mutation's clock and random source."""
+    """One query's or mutation's clock and random source; in a mutation's handler also
+    its request id (``request_id``) and the name the I/O guard refuses in (``name``).
 
-    __slots__ = ("_rng", "_seed", "name", "now_s")
+    Why those two ride here: a client's mutation runs its handler in a context of its
+    own (``execution.enter_mutation``), where each context variable set costs about
+    1,300 instructions (a new HAMT and a token). The I/O guard and ``ctx.meta`` read
+    ``forbid_io`` and ``request_id_var`` first and this state when those are unset, so
+    the handler's context sets this one variable instead of all three. (``request_id``
+    is None where the caller's ``Scope`` set ``request_id_var``.)"""
 
-    def __init__(self, name: str, now_ms: float, seed: tuple[Any, ...]) -> None:
+    __slots__ = ("_rng", "_seed", "name", "now_s", "request_id")
+
+    def __init__(self, name: str, now_ms: float, seed: tuple[Any, ...],
+                 request_id: str | None = None) -> None:
         self.name = name
         self.now_s = now_ms / 1000.0
         self._seed = seed
         self._rng: _random.Random | None = None
+        self.request_id = request_id
 
     @property
     def rng(self) -> _random.Random:

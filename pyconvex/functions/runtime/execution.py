@@ -64,16 +64,15 @@ async def _scoped(
 
 
 def enter_mutation(
-    lines: list[str] | None, shown: str, request_id: str | None, state: Frozen, budget: Budget,
-    handler: Callable[..., Any], ctx: MutationCtx, checked: dict[str, Any],
+    lines: list[str] | None, state: Frozen, budget: Budget, handler: Callable[..., Any],
+    ctx: MutationCtx, checked: dict[str, Any],
 ) -> Any:
     """A mutation's handler called (its coroutine made) in the execution's own context,
-    once its context variables are set there: ``Scope``'s, the frozen clock and the meter
+    once its context variables are set there: the log lines, the frozen state (which
+    also carries ``Scope``'s I/O guard and request id: see ``Frozen``) and the meter
     (one ``Context.run`` for all of it, not one for the variables, one for the meter and
     one for the call)."""
     current_log.set(lines)
-    forbid_io.set(shown)
-    request_id_var.set(request_id)
     return enter_call(state, budget, handler, ctx, checked)
 
 

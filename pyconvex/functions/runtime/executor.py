@@ -304,7 +304,8 @@ class FunctionRunner:
         a context of their own where the execution's context variables (log lines, the
         I/O guard, request id, frozen clock, meter) are set once and never reset: the
         context is dropped with the attempt. (Set and reset in the caller's context, as
-        ``Scope`` does, they were five pairs of context variable updates per mutation.)
+        ``Scope`` does, they were five pairs of context variable updates per mutation;
+        the I/O guard and request id ride in the frozen state: three sets, not five.)
         ``run`` None: ``call_in_transaction``'s handler, which keeps its caller's log
         lines, I/O guard and request id (already in the copy) and sets the rest."""
         checked = self.check_args(fn, args, txn)
@@ -312,13 +313,15 @@ class FunctionRunner:
         shown = display_path(path) if run is None else run.display
         limits = self.limits
         budget = Budget(shown, "mutation", limits.query_mutation_s, limits.query_mutation_memory)
-        state = Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
         context = copy_context()
-        done, value = start_metered_in(context, budget, (
-            context.run(enter_call, state, budget, fn.handler, ctx, checked) if run is None
-            else context.run(enter_mutation, run.lines, shown, run.request_id, state, budget,
-                             fn.handler, ctx, checked)
-        ))
+        if run is None:
+            state = Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts))
+            started = context.run(enter_call, state, budget, fn.handler, ctx, checked)
+        else:
+            state = Frozen(shown, txn.now_ms, (path, checked, txn.begin_ts), run.request_id)
+            started = context.run(enter_mutation, run.lines, state, budget, fn.handler, ctx,
+                                  checked)
+        done, value = start_metered_in(context, budget, started)
         if done:
             return True, self.check_returns(fn, value, txn)
         return False, self._checked(fn, value, txn)

@@ -3,8 +3,8 @@
 Queries and mutations must be deterministic functions of the database snapshot, or
 reactivity and OCC retries would be wrong. Connecting a socket or resolving a host name
 while a query or mutation runs raises :class:`NondeterminismError`; actions may do
-anything. The check is a context variable read, so code outside functions pays almost
-nothing. An event loop that bypasses Python's socket module (uvloop resolves and
+anything. The check is a context variable read or two, so code outside functions pays
+almost nothing. An event loop that bypasses Python's socket module (uvloop resolves and
 connects in libuv) must come from :func:`guarded_loop_factory`, whose loop makes the
 same check in its connect and resolve methods.
 """
@@ -17,24 +17,22 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from pyconvex.errors import NondeterminismError
+from pyconvex.functions.runtime.determinism import frozen, refused
 
 forbid_io: ContextVar[str | None] = ContextVar("pyconvex_forbid_io", default=None)
+"""The query or mutation I/O is refused in (``Scope`` sets it; a mutation's handler
+context leaves it unset and has its name in ``frozen``, see ``Frozen``)."""
 _installed = False
-
-
-def refused(who: str, what: str) -> NondeterminismError:
-    """The error for ``what`` (a call) made by the query or mutation ``who``."""
-    return NondeterminismError(
-        f"{who}: {what} is not allowed in queries and mutations, which must be "
-        "deterministic. Move it to an action (ctx.run_mutation can save the result)."
-    )
 
 
 def _check(what: str) -> None:
     who = forbid_io.get()
-    if who is not None:
-        raise refused(who, f"network I/O ({what})")
+    if who is None:
+        state = frozen.get()
+        if state is None:
+            return
+        who = state.name
+    raise refused(who, f"network I/O ({what})")
 
 
 def install_io_guard() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from typing import Any, NamedTuple
 
+from pyconvex.functions.runtime.determinism import frozen
 from pyconvex.functions.runtime.failures import request_id_var
 
 
@@ -74,10 +75,14 @@ class Meta:
         only when the server trusts that proxy: ``pyconvex serve --trusted-proxy``);
         ``ip`` and ``userAgent`` are None for scheduled runs and in-process calls."""
         origin = request_origin_var.get() or RequestOrigin()
+        request_id = request_id_var.get()
+        if request_id is None:  # a mutation's handler has it in its frozen state
+            state = frozen.get()
+            request_id = state.request_id if state is not None else None
         return {
             "ip": origin.ip,
             "userAgent": origin.user_agent,
-            "requestId": request_id_var.get() or "",
+            "requestId": request_id or "",
             "scheduledFunctionId": origin.scheduled_function_id,
             "authToken": origin.auth_token,
         }
