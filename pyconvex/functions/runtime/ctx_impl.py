@@ -7,7 +7,7 @@ reaches the database through a narrow set of :class:`Transaction` calls.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyconvex.database import USER_VISIBLE_SYSTEM_TABLES, Query, Transaction
 from pyconvex.errors import BadRequestError, InvalidIdError, InvalidQueryError
@@ -125,11 +125,20 @@ def _split(op: str, txn: Transaction, first: Any, rest: tuple[Any, ...], arity: 
 class DatabaseReader:
     """``ctx.db`` in queries."""
 
-    __slots__ = ("_txn", "system")
+    __slots__ = ("_system", "_txn")
 
     def __init__(self, txn: Transaction) -> None:
         self._txn = txn
-        self.system = SystemReader(txn)
+        self._system: SystemReader | None = None
+
+    @property
+    def system(self) -> SystemReader:
+        """``ctx.db.system``, made on first use: every query and mutation makes a
+        ``ctx.db``, few read system tables (an object and its ``__init__`` per call saved)."""
+        system = self._system
+        if system is None:
+            system = self._system = SystemReader(self._txn)
+        return system
 
     async def get(self, table_or_id: str, doc_id: str | None = None, /) -> Document | None:
         """The document with this id, or None: ``get(id)`` or, as convex 1.48 prefers,
@@ -217,25 +226,23 @@ MAX_CALL_DEPTH = 8
 below the function a client called."""
 
 
-class _Calls:
+class _Calls(NamedTuple):
     """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation (convex 1.48):
     the callee runs in the caller's transaction, sees its writes, is called with the
     caller's identity, and has its arguments and return value validated as if called
     from a client (internal functions included). A nested mutation that raises leaves
-    none of its writes; its caller may catch the error and go on."""
+    none of its writes; its caller may catch the error and go on.
 
-    __slots__ = ("depth", "identity", "registry", "runner", "storage", "txn")
+    A named tuple made with ``tuple.__new__`` (``_new_tuple``): every query and mutation
+    makes one, and a slotted class's ``__init__`` (a Python call setting six
+    attributes) cost several times as much."""
 
-    def __init__(
-        self, runner: Runner | None, txn: Transaction, identity: dict[str, Any] | None,
-        registry: Registry | None, storage: StorageService | None, depth: int,
-    ) -> None:
-        self.runner = runner
-        self.txn = txn
-        self.identity = identity
-        self.registry = registry
-        self.storage = storage
-        self.depth = depth
+    runner: Runner | None
+    txn: Transaction
+    identity: dict[str, Any] | None
+    registry: Registry | None
+    storage: StorageService | None
+    depth: int
 
     async def call(self, kind: FunctionKind, ref: Any, args: dict[str, Any] | None) -> Any:
         runner = self.runner
@@ -273,6 +280,9 @@ class _Calls:
         return _copy(runner.check_returns(fn, value, txn))
 
 
+_new_tuple = tuple.__new__
+
+
 def _copy(value: Any) -> Any:
     if value is None or isinstance(value, (str, float, int, bool)):
         return value
@@ -290,9 +300,9 @@ class QueryCtx:
         self.auth = Auth(identity)
         self.storage = QueryStorage(txn, storage if storage is not None else StorageService())
         self._now = txn.now_ms
-        self._calls = _Calls(
+        self._calls = _new_tuple(_Calls, (
             runner, txn, identity, runner.registry if runner is not None else None, storage, depth
-        )
+        ))
 
     def now(self) -> float:
         """The transaction's fixed time (ms since the epoch): deterministic on re-runs."""
@@ -319,7 +329,7 @@ class MutationCtx:
     ) -> None:
         self.db = DatabaseWriter(txn)
         self._now = txn.now_ms
-        self._calls = _Calls(runner, txn, identity, registry, storage, depth)
+        self._calls = _new_tuple(_Calls, (runner, txn, identity, registry, storage, depth))
         self._auth: Auth | None = None
         self._storage: MutationStorage | None = None
         self._scheduler: MutationScheduler | None = None
