@@ -20,7 +20,7 @@ class InsertPlan:
     up by name each time: the compiled check (node) of the table's own fields (None:
     the document is checked whole, or not at all), and each index's key recipe."""
 
-    __slots__ = ("check", "indexes", "plain", "schema", "table", "uses_ids")
+    __slots__ = ("check", "check_whole", "indexes", "plain", "schema", "table", "uses_ids")
 
     def __init__(self, table: TableInfo, schema: SchemaDefinition | None) -> None:
         self.table = table
@@ -38,6 +38,9 @@ class InsertPlan:
             # which an insert's own values always pass: checking the given fields alone
             # gives the same fields, in the same order, and the same failures.
             self.check = validator.node()
+        self.check_whole = definition is not None and self.check is None
+        """The document is checked whole (``TransactionWrites._check_schema``): the
+        table's validator is not an object of user fields alone."""
         self.uses_ids = validator is not None and validator.uses_ids()
         self.indexes = tuple(index_recipe(index) for index in table.indexes.values())
         # Every value the check passes is its own JSON (strings, ids, booleans, null):

@@ -16,7 +16,7 @@ from pyconvex import define_schema, define_table, v
 from pyconvex.database import Database
 from pyconvex.database.documents import encode_document, index_keys
 from pyconvex.errors import PyConvexError
-from pyconvex.values import new_id
+from pyconvex.values import Id, dumps, new_id
 from tests.database.conftest import write
 from tests.values.strategies import values
 
@@ -152,3 +152,33 @@ async def test_a_table_of_strings_ids_and_flags_is_encoded_at_the_insert(db: Dat
     assert txn._updates[doc_id].encoded is None
     with pytest.raises(UnicodeEncodeError):
         await db.begin().insert("plain", {"s": "\udc80", "u": None})
+
+
+async def test_fields_without_a_schema_that_are_their_own_json_are_encoded_at_the_insert(
+    db: Database,
+) -> None:
+    """No schema: strings, null, booleans and finite floats (not -0.0) are dumped by
+    orjson at the insert, the bytes ``encode_document`` gives; any other value (an
+    int64, -0.0, NaN, bytes, an object, an array, an Id) is left to ``encode_document``
+    at the commit, whose bytes are the same as before."""
+    own_json: list[dict[str, Any]] = [
+        {"s": "é\"\n\x00", "n": None}, {"b": False, "t": True}, {"f": 1.5, "z": 0.0, "g": -2.0},
+        {"big": 1e308, "tiny": 5e-324, "s": ""},
+    ]
+    other: list[dict[str, Any]] = [
+        {"s": "x", "i": 1}, {"f": -0.0}, {"f": float("nan")}, {"f": float("inf")},
+        {"by": b"\x00"}, {"o": {"a": "b"}}, {"a": ["x"]}, {"id": Id(new_id(10001), "t")},
+    ]
+    txn = db.begin()
+    for value in own_json + other:
+        doc_id = await txn.insert("free", dict(value))
+        update = txn._updates[doc_id]
+        assert update.new is not None
+        assert (update.encoded is not None) == (value in own_json), value
+        request = txn.commit_request()
+        assert request is not None
+        stored = next(row[2] for row in request.documents if row[0] == doc_id)
+        assert stored == encode_document(update.new) == dumps(update.new), value
+    await db.commit(txn)
+    for value in own_json + other:
+        await _compare(db, "free", value)
