@@ -20,7 +20,7 @@ SOURCE = '''
 import asyncio
 import socket
 
-from pyconvex import ConvexError, mutation, query, v
+from pyconvex import ConvexError, api, mutation, query, v
 from pyconvex.errors import NondeterminismError
 
 
@@ -45,6 +45,14 @@ async def identify(ctx, wait):
     except NondeterminismError as e:
         refused = str(e)
     return {"requestId": meta["requestId"], "refused": refused}
+
+
+@mutation(args={"wait": v.boolean()})
+async def nest(ctx, wait):
+    """The caller's request id, and the one a nested call sees."""
+    meta = await ctx.meta.get_request_metadata()
+    inner = await ctx.run_mutation(api.posts.identify, {"wait": wait})
+    return {"outer": meta["requestId"], "inner": inner["requestId"]}
 
 
 @query
@@ -121,3 +129,20 @@ async def test_the_handler_sees_its_request_id_and_may_not_connect(app: Path, wa
         assert second["requestId"] == two.request_id != one.request_id
         for seen in (first.value, second):
             assert seen["refused"].startswith("posts:identify: network I/O (")
+
+
+@pytest.mark.parametrize("wait", [False, True])
+async def test_a_nested_call_sees_its_callers_request_id(app: Path, wait: bool) -> None:
+    """``ctx.run_mutation`` inside a mutation runs in its caller's execution: its
+    ``ctx.meta`` gives the caller's request id (the nested handler's frozen state
+    carries it on), whether the nested handler returns at once or suspends first."""
+    async with ConvexTest(app) as t:
+        runner = t.deployment.runner
+        fn = runner.resolve("posts:nest", FunctionKind.MUTATION, False)
+        records: list[Any] = []
+        runner.listeners.append(records.append)
+        first = await runner.run_mutation_then(fn, {"wait": wait}, None, lambda *a: None)
+        second = await t.mutation("posts:nest", {"wait": wait})
+        [one, two] = records
+        assert first.value == {"outer": one.request_id, "inner": one.request_id}
+        assert second == {"outer": two.request_id, "inner": two.request_id}
