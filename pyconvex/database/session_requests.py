@@ -111,9 +111,21 @@ async def find_session_request(
 
 
 def encode_record(identity: str, value: Any, log_lines: list[str]) -> bytes:
-    """A record's stored bytes: one JSON array, the value as its Convex JSON (any
-    return value can be stored, whatever its field names)."""
-    return orjson.dumps([identity, convex_to_json(value), log_lines])
+    """A record's stored bytes: one JSON array ``[identity, value, log lines]``, the
+    value as its Convex JSON (any return value can be stored, whatever its field names)."""
+    return _join_record(record_head(identity), orjson.dumps(convex_to_json(value)), log_lines)
+
+
+def record_head(identity: str) -> bytes:
+    """The bytes of a record of ``identity`` before its value (a session's mutations
+    share them: :func:`record_session_value`)."""
+    return b"[" + orjson.dumps(identity) + b","
+
+
+def _join_record(head: bytes, value_json: bytes, log_lines: list[str]) -> bytes:
+    """The record from its parts: ``orjson`` writes no space between an array's items,
+    so this is ``orjson.dumps([identity, value, log_lines])``'s bytes."""
+    return b"%s%s,%s]" % (head, value_json, orjson.dumps(log_lines) if log_lines else b"[]")
 
 
 def decode_record(row: SessionRequestRow) -> SessionRequestRecord:
@@ -160,17 +172,7 @@ def record_session_request(
 ) -> None:
     """Record a mutation's outcome in its own transaction (call after the handler ran),
     so a replay answers exactly what the first run answered."""
-    txn.record_session(
-        (REQUEST_INDEX_ID, request_key(session_id, request_id)),
-        # (``log_lines`` is written out here and now: no copy of it is kept.)
-        (session_id, request_id, txn.now_ms, encode_record(identity, value, log_lines)),
-    )
-
-
-def record_head(identity: str) -> bytes:
-    """The bytes of a record of ``identity`` before its value, for
-    :func:`record_session_value` (a session's mutations share them)."""
-    return b"[" + orjson.dumps(identity) + b","
+    record_session_value(txn, session_id, request_id, record_head(identity), value, log_lines)
 
 
 def record_session_value(
@@ -182,16 +184,14 @@ def record_session_value(
     log_lines: list[str],
 ) -> bytes:
     """``record_session_request`` with its identity's ``record_head``, made once per
-    identity by the caller; returns the value's Convex JSON, which the record holds, so
-    that the MutationResponse frame writes the same bytes instead of encoding the value
-    a second time (``sync/requests.py``'s ``SessionRecorder``). The record is
-    ``encode_record``'s bytes, joined from their parts (``orjson`` writes no space
-    between an array's items)."""
+    identity by a session's worker; returns the value's Convex JSON, which the record
+    holds, so that the MutationResponse frame writes the same bytes instead of encoding
+    the value a second time (``sync/requests.py``'s ``SessionRecorder``)."""
     encoded = orjson.dumps(convex_to_json(value))
     txn.record_session(
         (REQUEST_INDEX_ID, request_key(session_id, request_id)),
-        (session_id, request_id, txn.now_ms,
-         b"%s%s,%s]" % (head, encoded, orjson.dumps(log_lines) if log_lines else b"[]")),
+        # (``log_lines`` is written out here and now: no copy of it is kept.)
+        (session_id, request_id, txn.now_ms, _join_record(head, encoded, log_lines)),
     )
     return encoded
 

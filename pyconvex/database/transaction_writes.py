@@ -7,7 +7,6 @@ overlay that reads see (``own_writes.py``).
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +61,7 @@ from pyconvex.values import (
     validate_field_name,
 )
 from pyconvex.values.ids import new_table_id
+from pyconvex.values.json import plain_fields
 from pyconvex.values.size import check_new_document_limits
 
 # Larger than any real key: every encoded key starts with a type tag below 0xFF.
@@ -79,7 +79,6 @@ def _check_top_level_name(name: str) -> None:
 
 
 _str_new = str.__new__
-_copysign = math.copysign
 
 _known_names: set[str] = set()
 """Top-level field names found valid (bounded like ``_check_top_level_name``'s cache):
@@ -223,23 +222,16 @@ class TransactionWrites(TransactionReads):
             ident = doc_id
             doc = {ID_FIELD: doc_id, CREATION_TIME_FIELD: created}
             doc.update(value)
-            plain = False
             if plan.check_whole:
                 assert plan.schema is not None
                 doc = self._check_schema(table, doc, plan.schema)
+                plain = False
             else:
-                # Unchecked fields that are all their own Convex JSON (strings, null,
-                # booleans, finite floats but -0.0, as ``convex_to_json`` tells them;
-                # the names are valid top-level names): the document encodes as
-                # orjson's dump of it, without ``encode_document``'s walk and copy
-                # (~6,000 instructions an insert; this test costs ~1,100).
-                for v in value.values():
-                    t = type(v)
-                    if (t is not str and v is not None and t is not bool and not (
-                            t is float and v - v == 0.0 and (v or _copysign(1.0, v) > 0.0))):
-                        break
-                else:
-                    plain = True
+                # Unchecked fields that are all their own Convex JSON (their names are
+                # valid top-level names): the document encodes as orjson's dump of it,
+                # without ``encode_document``'s walk and copy (~6,000 instructions an
+                # insert; the test costs ~1,100).
+                plain = plain_fields(value)
         keys = new_index_keys(plan.indexes, doc, doc_id, created)
         encoded = None
         # (Every string was encoded as UTF-8 by the size check: orjson refuses none.)

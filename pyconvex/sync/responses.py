@@ -32,12 +32,12 @@ def mutation_response(
     ``ts`` None. ``result_json``: the value's Convex JSON bytes, when its record made
     them already (``sync/requests.py``'s ``SessionRecorder``): the frame writes them."""
     if not isinstance(outcome, BaseException):
+        done: wire.MutationResponse = {
+            "type": "MutationResponse", "requestId": msg["requestId"], "success": True,
+            "result": outcome.value, "ts": outcome.ts, "logLines": outcome.log_lines}
         if result_json is not None:
-            return {"type": "MutationResponse", "requestId": msg["requestId"], "success": True,
-                    "result": outcome.value, "ts": outcome.ts, "logLines": outcome.log_lines,
-                    "result_json": result_json}
-        return {"type": "MutationResponse", "requestId": msg["requestId"], "success": True,
-                "result": outcome.value, "ts": outcome.ts, "logLines": outcome.log_lines}
+            done["result_json"] = result_json
+        return done
     message, data, has_data = _failure(session_id, msg, outcome)
     response: wire.MutationResponse = {"type": "MutationResponse", "requestId": msg["requestId"],
                                        "success": False, "result": message, "ts": None,

@@ -58,6 +58,20 @@ def _float_json(x: float) -> Any:
     return {"$float": base64.b64encode(_F64.pack(x)).decode("ascii")}
 
 
+def plain_fields(fields: dict[str, Any]) -> bool:
+    """Whether every value of ``fields`` is its own Convex JSON: a string, null, a
+    boolean or a finite float but -0.0 (``convex_to_json``'s dict branch passes the same
+    values through as they are). A document of such fields encodes as ``orjson``'s dump
+    of it, without ``convex_to_json``'s walk and copy (an insert,
+    ``database/transaction_writes.py``)."""
+    for v in fields.values():
+        t = type(v)
+        if (t is not str and v is not None and t is not bool
+                and not (t is float and v - v == 0.0 and (v or _copysign(1.0, v) > 0))):
+            return False
+    return True
+
+
 def convex_to_json(value: Any, path: str = "") -> Any:
     """A Convex value as JSON-able Python (only finite floats, str keys)."""
     t = type(value)

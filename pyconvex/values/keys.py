@@ -117,7 +117,7 @@ def int64_element(n: int) -> bytes:
     """``encode_element(n)`` for a plain int its caller knows to be in the int64 range,
     packed in one call without the type dispatch and range check (a hot caller: the
     request id in every WebSocket mutation's record key, ``database/session_requests.py``)."""
-    return _INT_ELEMENT.pack(TAG_INT, n + 2**63)
+    return _INT_ELEMENT.pack(TAG_INT, n + _SIGN)
 
 
 def encode_element(value: Value | Missing) -> bytes:

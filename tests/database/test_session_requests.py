@@ -59,6 +59,9 @@ async def test_a_record_joined_from_its_parts_is_the_same_bytes(db, identity, va
     assert encoded == orjson.dumps(convex_to_json(value))
     assert txn.session_record is not None
     assert txn.session_record[1][3] == encode_record(identity, value, lines)
+    # Both are the one JSON array's bytes, as orjson writes it.
+    assert encode_record(identity, value, lines) == orjson.dumps(
+        [identity, convex_to_json(value), lines])
     ts = await db.commit(txn)
     record = await find_session_request(db.begin(), "s", 7)
     assert record is not None

@@ -112,37 +112,38 @@ async def test_a_failed_then_commits_nothing(app: Path, wait: bool) -> None:
         assert await t.query("posts:count", {}) == 0
 
 
+async def _run_both_ways(t: ConvexTest, path: str, wait: bool) -> tuple[Any, Any, Any, Any]:
+    """``path`` run through ``run_mutation_then`` and then as a client's call: the two
+    values, and the two executions' records (each with its request id)."""
+    runner = t.deployment.runner
+    fn = runner.resolve(path, FunctionKind.MUTATION, False)
+    records: list[Any] = []
+    runner.listeners.append(records.append)
+    first = await runner.run_mutation_then(fn, {"wait": wait}, None, lambda *a: None)
+    second = await t.mutation(path, {"wait": wait})
+    [one, two] = records
+    return first.value, second, one, two
+
+
 @pytest.mark.parametrize("wait", [False, True])
 async def test_the_handler_sees_its_request_id_and_may_not_connect(app: Path, wait: bool) -> None:
     """The handler's own context (``execution.enter_mutation``) carries the request id and
     the I/O guard in its frozen state: ``ctx.meta`` gives the execution's request id, and
     a socket connect is refused naming the function, in the first step and after it."""
     async with ConvexTest(app) as t:
-        runner = t.deployment.runner
-        fn = runner.resolve("posts:identify", FunctionKind.MUTATION, False)
-        records: list[Any] = []
-        runner.listeners.append(records.append)
-        first = await runner.run_mutation_then(fn, {"wait": wait}, None, lambda *a: None)
-        second = await t.mutation("posts:identify", {"wait": wait})
-        [one, two] = records
-        assert first.value["requestId"] == one.request_id
+        first, second, one, two = await _run_both_ways(t, "posts:identify", wait)
+        assert first["requestId"] == one.request_id
         assert second["requestId"] == two.request_id != one.request_id
-        for seen in (first.value, second):
+        for seen in (first, second):
             assert seen["refused"].startswith("posts:identify: network I/O (")
 
 
 @pytest.mark.parametrize("wait", [False, True])
 async def test_a_nested_call_sees_its_callers_request_id(app: Path, wait: bool) -> None:
-    """``ctx.run_mutation`` inside a mutation runs in its caller's execution: its
-    ``ctx.meta`` gives the caller's request id (the nested handler's frozen state
-    carries it on), whether the nested handler returns at once or suspends first."""
+    """``ctx.run_mutation`` inside a mutation runs its handler in the caller's context:
+    its ``ctx.meta`` gives the caller's request id, whether the nested handler returns at
+    once or suspends first."""
     async with ConvexTest(app) as t:
-        runner = t.deployment.runner
-        fn = runner.resolve("posts:nest", FunctionKind.MUTATION, False)
-        records: list[Any] = []
-        runner.listeners.append(records.append)
-        first = await runner.run_mutation_then(fn, {"wait": wait}, None, lambda *a: None)
-        second = await t.mutation("posts:nest", {"wait": wait})
-        [one, two] = records
-        assert first.value == {"outer": one.request_id, "inner": one.request_id}
+        first, second, one, two = await _run_both_ways(t, "posts:nest", wait)
+        assert first == {"outer": one.request_id, "inner": one.request_id}
         assert second == {"outer": two.request_id, "inner": two.request_id}
