@@ -47,7 +47,7 @@ _MAX_PAGE = 1024
 
 
 @functools.lru_cache(maxsize=4096)
-def table_name_span(name: str) -> Interval:
+def _name_span(name: str) -> Interval:
     """A table name's key range in ``_tables.by_name``, which every write reads (so a
     concurrent change of the table conflicts): encoded once per name, and one interval
     shared by every read set that records it (nothing widens it: only a scan moves the
@@ -57,7 +57,7 @@ def table_name_span(name: str) -> Interval:
     return Interval(prefix, prefix_end(prefix))
 
 
-TABLE_NAMES_INDEX = next(t for t in SYSTEM_TABLES if t.name == TABLES_TABLE).indexes["by_name"].id
+_TABLE_NAMES = next(t for t in SYSTEM_TABLES if t.name == TABLES_TABLE).indexes["by_name"].id
 """The index id of ``_tables.by_name`` (system index ids are fixed forever)."""
 
 
@@ -127,7 +127,7 @@ class TransactionReads:
     # ----------------------------------------------------------------- catalog
     def table(self, name: str) -> TableInfo | None:
         """Look a table up by name, recording the read so a concurrent change conflicts."""
-        self.reads.add_interval(TABLE_NAMES_INDEX, table_name_span(name))
+        self.reads.add_interval(_TABLE_NAMES, _name_span(name))
         return self.catalog.tables_by_name.get(name)  # catalog.table(name), without its call
 
     def require_table(self, name: str) -> TableInfo:

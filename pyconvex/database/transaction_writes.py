@@ -35,11 +35,7 @@ from pyconvex.database.documents import (
 )
 from pyconvex.database.insert_plan import InsertPlan, plan_of
 from pyconvex.database.own_writes import Update
-from pyconvex.database.transaction_reads import (
-    TABLE_NAMES_INDEX,
-    TransactionReads,
-    table_name_span,
-)
+from pyconvex.database.transaction_reads import TransactionReads
 from pyconvex.errors import (
     InvalidIdError,
     InvalidQueryError,
@@ -175,9 +171,7 @@ class TransactionWrites(TransactionReads):
                 if len(_known_names) >= 4096:
                     _known_names.clear()
                 _known_names.update(value)
-        # self.table(table_name), _ensure_table's look-up, without their calls
-        self.reads.add_interval(TABLE_NAMES_INDEX, table_name_span(table_name))
-        table = self.catalog.tables_by_name.get(table_name)
+        table = self.table(table_name)  # _ensure_table's look-up, without its call
         if table is None:
             table = self._ensure_table(table_name)
         if type(value) is not dict:
